@@ -1,0 +1,52 @@
+"""Shared fixtures: the demo sample, a throw-away copy of the project, and the real export when present."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+# No telemetry from anything the tests start, in this process or its children.
+os.environ.update(DO_NOT_TRACK="1", BENTOML_DO_NOT_TRACK="true", KEDRO_DISABLE_TELEMETRY="true")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_SAMPLE = PROJECT_ROOT / "data" / "01_raw" / "synthetic_ntsb_demo.csv"
+REAL_EXPORT = PROJECT_ROOT.parent / "shared" / "data" / "ntsb" / "AviationData.csv"
+DATA_LAYERS = (
+    "01_raw", "02_intermediate", "03_primary", "04_feature",
+    "05_model_input", "06_models", "07_model_output", "08_reporting",
+)
+
+needs_real_export = pytest.mark.skipif(not REAL_EXPORT.exists(), reason=f"{REAL_EXPORT} not present")
+
+
+def read_raw(path: Path) -> pd.DataFrame:
+    """Read an export the way the catalog does (all strings, no NA guessing)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="session")
+def demo_raw() -> pd.DataFrame:
+    return read_raw(DEMO_SAMPLE)
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project's configuration, notebooks and demo data in a temp dir.
+
+    Sessions run here write their data, MLflow store and Kedro-Viz build into the temp dir,
+    never into the working tree.
+    """
+    root = tmp_path / "severity"
+    root.mkdir()
+    for name in ("conf", "notebooks"):
+        shutil.copytree(PROJECT_ROOT / name, root / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy2(PROJECT_ROOT / "pyproject.toml", root / "pyproject.toml")
+    for layer in DATA_LAYERS:
+        (root / "data" / layer).mkdir(parents=True)
+    shutil.copy2(DEMO_SAMPLE, root / "data" / "01_raw" / DEMO_SAMPLE.name)
+    (root / "src").mkdir()  # Kedro checks that the source dir exists; the package itself is installed
+    return root

@@ -1,0 +1,64 @@
+"""Real Kedro sessions over the project's own configuration, in a temp copy of the project."""
+
+import contextlib
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.io import DatasetError
+
+from tests.conftest import REAL_EXPORT, needs_real_export
+
+pytestmark = pytest.mark.slow
+
+
+def run_session(project_path, pipeline: str, env: str | None = None, runtime_params: dict | None = None):
+    """Run like `kedro run` from the project root (relative paths, the SQLite store, resolve there)."""
+    bootstrap_project(project_path)
+    with contextlib.chdir(project_path), KedroSession.create(
+        project_path=project_path, env=env, runtime_params=runtime_params
+    ) as session:
+        return session.run(pipeline_names=[pipeline])
+
+
+def test_training_runs_on_the_demo_sample_and_is_tracked(project_copy):
+    run_session(project_copy, "training")
+
+    report = json.loads((project_copy / "data/08_reporting/data_quality_report.json").read_text())
+    assert report["rows_out"] > 5_000
+    for split in ("train", "validation", "test"):
+        table = pd.read_parquet(project_copy / f"data/05_model_input/{split}_model_input.parquet")
+        assert "fatal" in table and not {"event_id", "injury_severity", "accident_number"} & set(table)
+
+    # kedro-mlflow recorded the run, with its parameters and reports, in the project's SQLite store.
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("severity")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["feature_engineering.split.test_start"] == "2013-01-01"
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"data_quality_report.json", "split_summary.json"}
+
+
+def test_a_malformed_csv_fails_naming_the_line(project_copy):
+    broken = project_copy / "data/01_raw/broken.csv"
+    lines = (project_copy / "data/01_raw/synthetic_ntsb_demo.csv").read_text().splitlines()
+    broken.write_text("\n".join([*lines[:4], lines[4] + ",extra,fields", *lines[5:10]]) + "\n")
+    with pytest.raises(DatasetError, match="Expected 31 fields in line 5, saw 33"):
+        run_session(project_copy, "ingestion", runtime_params={"raw_export": str(broken)})
+
+
+@needs_real_export
+def test_real_export_ingests_through_the_ntsb_environment(project_copy):
+    run_session(project_copy, "ingestion", env="ntsb", runtime_params={"raw_export": str(REAL_EXPORT)})
+    report = json.loads((project_copy / "data/08_reporting/data_quality_report.json").read_text())
+    # 77,028 rows in; the 197 whose severity is "Unavailable" have no decidable outcome.
+    assert report["rows_in"] == 77_028
+    assert report["rows_removed"] == {"injury_severity_unavailable": 197, "injury_severity_missing": 0}
+    assert report["rows_out"] == 76_831
+    assert report["event_date_range"] == ["1948-10-24", "2015-06-30"]
+    assert report["values_set_missing"] == {"number_of_engines": {"out_of_range": 1}}
+    assert 0.68 < report["null_rate"]["latitude"] < 0.70
+    assert abs(report["fatal_rate"] - 0.2) < 0.005

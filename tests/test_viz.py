@@ -1,0 +1,33 @@
+"""`kedro viz build` produces the static site, with every dataset in a layer."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_kedro_viz_build_shows_layers_and_pipelines(project_copy):
+    kedro = Path(sys.executable).with_name("kedro")
+    result = subprocess.run(
+        [str(kedro), "viz", "build"], cwd=project_copy, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    build = project_copy / "build"
+    assert (build / "index.html").exists()
+
+    graph = json.loads((build / "api" / "main").read_text())
+    assert graph["layers"] == ["raw", "intermediate", "primary", "model_input", "reporting"]
+    assert {"ingestion", "feature_engineering", "training"} <= {p["id"] for p in graph["pipelines"]}
+    persisted = {"raw_events", "validated_events", "labelled_events", "train_events", "train_model_input", "data_quality_report"}
+    layer_of = {n["name"]: n.get("layer") for n in graph["nodes"] if n["type"] == "data"}
+    assert all(layer_of[name] for name in persisted)
+    training = json.loads((build / "api" / "pipelines" / "training").read_text())
+    assert {"parse_raw_events_node", "split_events_node", "build_test_model_input_node"} <= {
+        n["name"] for n in training["nodes"] if n["type"] == "task"
+    }
