@@ -19,6 +19,7 @@ import pandas as pd
 from severity.data.errors import DataValidationError, Violation
 from severity.data.schema import (
     CANONICAL_COLUMNS,
+    CODE_COLUMNS,
     COORDINATE_RANGES,
     ENGINE_COUNT_RANGE,
     EVENT_DATE,
@@ -159,7 +160,7 @@ def parse_events(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     per column how many values became missing and why; no row is removed here.
     """
     mapping = canonical_header_mapping(list(raw.columns))
-    known = {raw_name: name for raw_name, name in mapping.items() if name in EXPORT_HEADERS}
+    known = {raw_name: name for raw_name, name in mapping.items() if name in EXPORT_HEADERS or name in CODE_COLUMNS}
     ignored = sorted(set(mapping) - set(known))
     if ignored:
         logger.warning("Ignoring %d column(s) that are not part of the NTSB export: %s", len(ignored), ignored)
@@ -225,7 +226,10 @@ def parse_events(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         "values_set_missing": set_missing,
         "unlisted_categories": unlisted,
     }
-    return events[list(CANONICAL_COLUMNS)], report
+    codes = [column for column in CODE_COLUMNS if column in frame.columns]
+    for column in codes:
+        events[column] = clean_text(frame[column]).str.upper()
+    return events[[*CANONICAL_COLUMNS, *codes]], report
 
 
 def _record(store: dict[str, dict[str, int]], column: str, problems: Counter) -> None:

@@ -7,7 +7,11 @@ from collections.abc import Iterable
 import pandas as pd
 
 from severity.data.errors import LeakageError
-from severity.data.schema import FORBIDDEN_MODEL_INPUTS, OUTCOME_COLUMNS
+from severity.data.schema import EVENT_DATE, FORBIDDEN_MODEL_INPUTS, OUTCOME_COLUMNS
+
+# Raw fields an engineered feature may not be computed from. The event date may: the
+# season or the trend of a year is known before the event; the date itself is not an input.
+FORBIDDEN_SOURCES = FORBIDDEN_MODEL_INPUTS - {EVENT_DATE}
 
 
 def assert_no_leakage(columns: Iterable[str]) -> None:
@@ -30,6 +34,14 @@ def assert_no_leakage(columns: Iterable[str]) -> None:
             f"Refusing to use {offending} as model input(s): {reason}. "
             f"Forbidden model inputs: {sorted(FORBIDDEN_MODEL_INPUTS)}."
         )
+
+
+def assert_sources_allowed(lineage: dict[str, tuple[str, ...]]) -> None:
+    """Raise :class:`LeakageError` if any feature is computed from an outcome field or an identifier."""
+    offending = {name: sorted(set(sources) & FORBIDDEN_SOURCES) for name, sources in lineage.items()}
+    offending = {name: sources for name, sources in offending.items() if sources}
+    if offending:
+        raise LeakageError(f"Features computed from outcome fields or identifiers: {offending}")
 
 
 def select_model_inputs(table: pd.DataFrame, feature_columns: list[str]) -> pd.DataFrame:

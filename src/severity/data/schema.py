@@ -51,6 +51,10 @@ OPTIONAL_COLUMNS: frozenset[str] = frozenset(
 )
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in CANONICAL_COLUMNS if c not in OPTIONAL_COLUMNS)
 
+# NTSB occurrence, phase and finding codes: not in the flat export, but passed through when
+# a richer extract (from the relational database) has them.
+CODE_COLUMNS: tuple[str, ...] = ("occurrence_codes", "phase_codes", "finding_codes")
+
 INJURY_COUNT_COLUMNS: tuple[str, ...] = (
     "total_fatal_injuries",
     "total_serious_injuries",

@@ -9,6 +9,7 @@ from pandera.errors import SchemaErrors
 from severity.data.errors import DataValidationError, Violation
 from severity.data.schema import (
     CANONICAL_COLUMNS,
+    CODE_COLUMNS,
     COORDINATE_RANGES,
     ENGINE_COUNT_RANGE,
     EVENT_DATE,
@@ -24,6 +25,7 @@ def event_schema(latest_event: pd.Timestamp | None = None) -> pa.DataFrameSchema
     """Rules every typed event table must satisfy; ``latest_event`` defaults to today."""
     latest = latest_event or pd.Timestamp.today().normalize()
     text = {c: pa.Column("str", nullable=True) for c in CANONICAL_COLUMNS}
+    text |= {c: pa.Column("str", nullable=True, required=False) for c in CODE_COLUMNS}
     columns = text | {
         EVENT_KEY: pa.Column("str", nullable=False),
         EVENT_DATE: pa.Column(
