@@ -1,0 +1,69 @@
+"""History features: what happened before this event, at the same place, to the same type and airframe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from severity.features.base import FeatureGroup, FeatureSpec
+from severity.features.history import EventHistory
+
+# Prepared field -> (feature stem, raw fields it comes from, words for descriptions)
+HISTORY_KEYS = {
+    "_state": ("state", ("location", "country"), "in the same US state"),
+    "_airport": ("airport", ("airport_code",), "at the same airport"),
+    "_make_model": ("make_model", ("make", "model"), "of the same make and model"),
+    "_registration": ("registration", ("registration_number",), "of the same aircraft (registration)"),
+}
+
+
+class HistoryFeatures(FeatureGroup):
+    """Counts in trailing windows, days since the last accident, prior accidents of the airframe, prior fatal shares.
+
+    Occurrence counts use events strictly before the event's date; fatal shares use outcomes
+    known before the start of its quarter (see :mod:`severity.features.history`).
+    """
+
+    name = "history"
+
+    def __init__(self, windows_days: tuple[int, ...], smoothing: float):
+        super().__init__()
+        self.windows_days = tuple(windows_days)
+        self.smoothing = smoothing
+
+    def declare(self, events: pd.DataFrame) -> list[FeatureSpec]:
+        specs = []
+        for key in ("_state", "_airport", "_make_model"):
+            stem, sources, words = HISTORY_KEYS[key]
+            for window in self.windows_days:
+                specs.append(self.spec(f"{stem}_accidents_{window}d", f"accidents {words} in the {window} days before", "event_date", *sources))
+            specs.append(self.spec(f"{stem}_days_since_last", f"days since the last accident {words} (NaN if none)", "event_date", *sources))
+            specs.append(self.spec(f"{stem}_accidents_before", f"all earlier accidents {words}", "event_date", *sources))
+        # The state's prior fatal share is the spatial group's regional risk.
+        for key in ("_airport", "_make_model"):
+            stem, sources, words = HISTORY_KEYS[key]
+            specs.append(self.spec(f"{stem}_prior_fatal_share", f"fatal share of earlier accidents {words}, smoothed towards the overall rate", "event_date", *sources))
+            specs.append(self.spec(f"{stem}_prior_outcomes", f"earlier accidents {words} with a known outcome", "event_date", *sources))
+        stem, sources, words = HISTORY_KEYS["_registration"]
+        specs.append(self.spec("registration_prior_accidents", f"earlier accidents {words}", "event_date", *sources))
+        specs.append(self.spec("registration_prior_fatal", f"earlier fatal accidents {words} (a fatal one usually ends the airframe)", "event_date", *sources))
+        return specs
+
+    def transform(self, events: pd.DataFrame, prepared: pd.DataFrame, history: EventHistory) -> np.ndarray:
+        days = prepared["_day"].to_numpy()
+        columns = []
+        for key in ("_state", "_airport", "_make_model"):
+            values = prepared[key].to_numpy(dtype=object)
+            for window in self.windows_days:
+                columns.append(history.count_before(key, values, days, window))
+            columns.append(history.days_since_last(key, values, days))
+            columns.append(history.count_before(key, values, days))
+        for key in ("_airport", "_make_model"):
+            values = prepared[key].to_numpy(dtype=object)
+            known, _ = history.prior_outcomes(key, values, days)
+            share = history.smoothed_fatal_share(key, values, days, self.smoothing)
+            columns.extend([np.where(pd.isna(values), np.nan, share), known])
+        registration = prepared["_registration"].to_numpy(dtype=object)
+        columns.append(history.count_before("_registration", registration, days))
+        columns.append(history.prior_outcomes("_registration", registration, days)[1])
+        return np.column_stack(columns)

@@ -1,0 +1,168 @@
+"""The one fitted feature transformer used by training, batch scoring and the service."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from severity.data.leakage import assert_no_leakage, assert_sources_allowed
+from severity.data.schema import EVENT_DATE, EVENT_KEY
+from severity.features.aircraft import AircraftFeatures
+from severity.features.base import FeatureGroup, FeatureSpec
+from severity.features.codes import CodeFeatures
+from severity.features.conditions import ConditionsFeatures
+from severity.features.damage import DamageFeatures
+from severity.features.history import EventHistory
+from severity.features.history_features import HistoryFeatures
+from severity.features.prepare import prepare_events
+from severity.features.spatial import SpatialFeatures
+from severity.features.temporal import TemporalFeatures
+
+logger = logging.getLogger(__name__)
+HISTORY_KEYS = ["_state", "_region", "_airport", "_make_model", "_registration"]
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """Everything that shapes the features; ``parameters_feature_engineering.yml`` sets it."""
+
+    include_damage: bool = True
+    include_codes: bool = True
+    min_category_count: int = 20
+    history_windows_days: tuple[int, ...] = (30, 365)
+    neighbours: tuple[int, ...] = (5, 10, 20)
+    smoothing: float = 20.0
+    target_encoding_folds: int = 5
+    code_min_count: int = 20
+    code_group_prefix_length: int = 2
+
+    @classmethod
+    def from_parameters(cls, parameters: dict) -> FeatureSettings:
+        known = {k: v for k, v in parameters.items() if k in cls.__dataclass_fields__}
+        for name in ("history_windows_days", "neighbours"):
+            if name in known:
+                known[name] = tuple(known[name])
+        return cls(**known)
+
+
+class AviationFeatureEngineer(BaseEstimator, TransformerMixin):
+    """Typed events (the output of ingestion) in, a float feature table out.
+
+    ``fit`` learns from training events and their outcomes; ``fit_transform`` gives the
+    training rows out-of-fold target encodings; ``transform`` is row-wise and depends only
+    on what was fitted plus the event history, so batch and single-event results agree.
+    ``add_history`` records later events (occurrences only, no outcomes) so that events
+    scored after them see them as their past.
+    """
+
+    def __init__(self, settings: FeatureSettings | None = None):
+        self.settings = settings
+
+    # ---- fitting ----------------------------------------------------------------------
+    def _groups(self) -> list[FeatureGroup]:
+        s = self.settings or FeatureSettings()
+        groups: list[FeatureGroup] = [
+            TemporalFeatures(),
+            HistoryFeatures(s.history_windows_days, s.smoothing),
+            SpatialFeatures(s.neighbours, s.smoothing),
+            AircraftFeatures(s.min_category_count, s.smoothing, s.target_encoding_folds),
+            ConditionsFeatures(s.min_category_count),
+        ]
+        if s.include_damage:
+            groups.append(DamageFeatures(s.min_category_count))
+        if s.include_codes:
+            groups.append(CodeFeatures(s.code_min_count, s.code_group_prefix_length))
+        return groups
+
+    def _start(self, events: pd.DataFrame, fatal) -> tuple[pd.DataFrame, np.ndarray]:
+        _check_input(events)
+        fatal = np.asarray(fatal, dtype="float64")
+        if len(fatal) != len(events):
+            raise ValueError(f"{len(events)} events but {len(fatal)} outcomes")
+        prepared = prepare_events(events)
+        self.groups_ = self._groups()
+        self.history_ = EventHistory(HISTORY_KEYS).add(_history_rows(events, prepared), fatal)
+        return prepared, fatal
+
+    def fit(self, events: pd.DataFrame, fatal) -> AviationFeatureEngineer:
+        prepared, fatal = self._start(events, fatal)
+        for group in self.groups_:
+            group.fit(events, prepared, fatal, self.history_)
+        self._finish()
+        return self
+
+    def fit_transform(self, events: pd.DataFrame, fatal=None, **_) -> pd.DataFrame:
+        if fatal is None:
+            raise ValueError("fit_transform needs the outcomes (fatal) of the training events")
+        prepared, fatal = self._start(events, fatal)
+        groups = events[EVENT_KEY].to_numpy()
+        blocks = [group.fit_transform(events, prepared, fatal, groups, self.history_) for group in self.groups_]
+        self._finish()
+        return self._frame(blocks, events.index)
+
+    def _finish(self) -> None:
+        self.feature_specs_: list[FeatureSpec] = [spec for group in self.groups_ for spec in group.specs]
+        names = [spec.name for spec in self.feature_specs_]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise AssertionError(f"Duplicate feature names: {duplicates}")
+        # The guard runs on every fitted transformer: by name and by the raw fields each feature reads.
+        assert_no_leakage(names)
+        assert_sources_allowed({spec.name: spec.sources for spec in self.feature_specs_})
+        logger.info("Fitted %d features in %d groups", len(names), len(self.groups_))
+
+    def add_history(self, events: pd.DataFrame) -> AviationFeatureEngineer:
+        """Record events as known occurrences (their outcomes are not used)."""
+        _check_input(events)
+        self.history_.add(_history_rows(events, prepare_events(events)))
+        return self
+
+    # ---- transforming -----------------------------------------------------------------
+    def transform(self, events: pd.DataFrame) -> pd.DataFrame:
+        _check_input(events)
+        prepared = prepare_events(events)
+        blocks = [group.transform(events, prepared, self.history_) for group in self.groups_]
+        return self._frame(blocks, events.index)
+
+    def _frame(self, blocks: list[np.ndarray], index: pd.Index) -> pd.DataFrame:
+        values = np.column_stack(blocks) if blocks else np.empty((len(index), 0))
+        return pd.DataFrame(values.astype("float64"), index=index, columns=self.feature_names_out_)
+
+    # ---- description ------------------------------------------------------------------
+    @property
+    def feature_names_out_(self) -> list[str]:
+        return [spec.name for spec in self.feature_specs_]
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.asarray(self.feature_names_out_, dtype=object)
+
+    @property
+    def feature_groups_(self) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for spec in self.feature_specs_:
+            groups.setdefault(spec.group, []).append(spec.name)
+        return groups
+
+    def lineage(self) -> dict[str, tuple[str, ...]]:
+        """Raw fields each feature is computed from (explanations sum contributions back to these)."""
+        return {spec.name: spec.sources for spec in self.feature_specs_}
+
+    def describe(self) -> dict:
+        return {"settings": asdict(self.settings or FeatureSettings()), "groups": self.feature_groups_}
+
+
+def _check_input(events: pd.DataFrame) -> None:
+    required = [EVENT_KEY, EVENT_DATE]
+    missing = [c for c in required if c not in events.columns]
+    if missing:
+        raise KeyError(f"Events need column(s) {missing} (got {list(events.columns)})")
+    if len(events) and events[EVENT_DATE].isna().any():
+        raise ValueError(f"{int(events[EVENT_DATE].isna().sum())} event(s) have no event_date")
+
+
+def _history_rows(events: pd.DataFrame, prepared: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({EVENT_KEY: events[EVENT_KEY].to_numpy(), EVENT_DATE: events[EVENT_DATE].to_numpy(), **{k: prepared[k].to_numpy(dtype=object) for k in HISTORY_KEYS}})
