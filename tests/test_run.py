@@ -29,9 +29,13 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(project_copy):
 
     report = json.loads((project_copy / "data/08_reporting/data_quality_report.json").read_text())
     assert report["rows_out"] > 5_000
+    feature_catalog = pd.read_csv(project_copy / "data/08_reporting/feature_catalog.csv")
     for split in ("train", "validation", "test"):
         table = pd.read_parquet(project_copy / f"data/05_model_input/{split}_model_input.parquet")
-        assert "fatal" in table and not {"event_id", "injury_severity", "accident_number"} & set(table)
+        assert list(table.columns) == [*feature_catalog["feature"], "fatal"]
+        assert (project_copy / f"data/04_feature/{split}_features.parquet").exists()
+    (transformer_version,) = (project_copy / "data/06_models/feature_engineer.pkl").iterdir()  # versioned
+    assert (transformer_version / "feature_engineer.pkl").stat().st_size > 0
 
     # kedro-mlflow recorded the run, with its parameters and reports, in the project's SQLite store.
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
@@ -39,7 +43,11 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(project_copy):
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
     assert run.data.params["feature_engineering.split.test_start"] == "2013-01-01"
-    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"data_quality_report.json", "split_summary.json"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {
+        "data_quality_report.json", "split_summary.json", "feature_catalog.csv",
+    }
+    assert run.data.metrics["feature_summary.features"] == len(feature_catalog)
+    assert run.data.metrics["feature_summary.informative_features"] >= 100
 
 
 def test_a_malformed_csv_fails_naming_the_line(project_copy):
