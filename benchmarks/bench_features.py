@@ -27,6 +27,7 @@ from severity.data.split import split_by_time
 from severity.data.target import label_events
 from severity.features import AviationFeatureEngineer, FeatureSettings
 from severity.features.catalog import catalog_summary, feature_catalog
+from severity.features.columns import event_columns
 
 DEFAULT_EXPORT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ntsb" / "AviationData.csv"
 RAW_CATEGORICAL = [
@@ -90,12 +91,18 @@ def main() -> None:
     done = time.perf_counter()
     rss_after = peak_rss_mib()
 
-    singles = []
-    for i in range(min(args.single, len(test))):
-        row = test.iloc[[i]]
+    rows = [test.iloc[[i]] for i in range(min(args.single, len(test)))]
+    row_columns = [event_columns(row) for row in rows]
+    for row in rows[:20]:  # warm-up: caches of neighbour trees and category positions
+        engineer.transform(row)
+    singles, singles_columns = [], []
+    for row, columns in zip(rows, row_columns, strict=True):
         begin = time.perf_counter()
         engineer.transform(row)
-        singles.append(time.perf_counter() - begin)
+        middle = time.perf_counter()
+        engineer.transform_columns(columns)
+        singles.append(middle - begin)
+        singles_columns.append(time.perf_counter() - middle)
     summary = catalog_summary(feature_catalog(engineer, train_features))
 
     print(f"export: {args.export.name}; train {len(train):,}, validation {len(validation):,}, test {len(test):,} rows; {os.cpu_count()} cores")  # noqa: T201
@@ -103,7 +110,8 @@ def main() -> None:
     print(f"add_history (val + test):  {extended - fitted:6.2f} s")  # noqa: T201
     print(f"transform (val + test):    {done - extended:6.2f} s")  # noqa: T201
     print(f"total fit + transform:     {done - start:6.2f} s")  # noqa: T201
-    print(f"single event transform:    median {statistics.median(singles) * 1000:.1f} ms, p95 {np.percentile(singles, 95) * 1000:.1f} ms over {len(singles)} events")  # noqa: T201
+    for label, timings in (("transform(DataFrame)", singles), ("transform_columns", singles_columns)):
+        print(f"one event, {label:>20}: median {statistics.median(timings) * 1000:.2f} ms, p95 {np.percentile(timings, 95) * 1000:.2f} ms over {len(timings)} events")  # noqa: T201
     print(f"peak RSS: {rss_before:.0f} MiB after loading, {rss_after:.0f} MiB after fitting")  # noqa: T201
     print("features: " + ", ".join(f"{k} {int(v)}" for k, v in summary.items()))  # noqa: T201
 

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from severity.features import AviationFeatureEngineer, FeatureSettings
-from severity.features.aircraft import engine_types
+from severity.features.aircraft import ENGINE_TYPES, engine_types
 from severity.features.codes import split_codes
+from severity.features.columns import event_columns
 from severity.features.prepare import normalise_make, normalise_model, prepare_events
 from tests.features.conftest import typed_events
 
@@ -69,11 +70,11 @@ def test_missing_coordinates_come_from_the_airport_code_with_a_flag():
         {"Airport.Code": "ZZZQ"},  # unknown airport
         {},
     )
-    prepared = prepare_events(events)
+    prepared = prepare_events(event_columns(events))
     assert prepared["_coordinates_reported"].tolist() == [1.0, 0.0, 0.0, 0.0]
     assert prepared["_coordinates_from_airport"].tolist() == [0.0, 1.0, 0.0, 0.0]
-    assert prepared.loc[1, "_latitude"] == pytest.approx(39.86, abs=0.05)
-    assert np.isnan(prepared.loc[2, "_latitude"]) and np.isnan(prepared.loc[3, "_latitude"])
+    assert prepared["_latitude"][1] == pytest.approx(39.86, abs=0.05)
+    assert np.isnan(prepared["_latitude"][2]) and np.isnan(prepared["_latitude"][3])
 
 
 def test_spatial_neighbours_are_earlier_labelled_events_only():
@@ -112,14 +113,15 @@ def test_unknown_categories_and_unseen_makes_are_handled():
 
 
 def test_make_and_model_spellings_merge():
-    makes = normalise_make(pd.Series(["Cessna", "CESSNA AIRCRAFT CO", "cessna ", "Beechcraft", "Cirrus Design Corp", "Bell Helicopter Textron"]))
-    assert makes.tolist() == ["CESSNA", "CESSNA", "CESSNA", "BEECH", "CIRRUS", "BELL"]
-    assert normalise_model(pd.Series(["PA-28-161", "PA 28 161", "pa28161"])).nunique() == 1
+    makes = normalise_make(np.array(["Cessna", "CESSNA AIRCRAFT CO", "cessna ", "Beechcraft", "Cirrus Design Corp", "Bell Helicopter Textron", None]))
+    assert makes.tolist() == ["CESSNA", "CESSNA", "CESSNA", "BEECH", "CIRRUS", "BELL", None]
+    assert len(set(normalise_model(np.array(["PA-28-161", "PA 28 161", "pa28161"])))) == 1
 
 
 def test_engine_types_split_multi_valued_strings():
-    flags = engine_types(pd.Series(["REC, TJ, TJ", "Turbo Fan", None]))
+    flags = pd.DataFrame(engine_types(np.array(["REC, TJ, TJ", "Turbo Fan", None], dtype=object)), columns=ENGINE_TYPES)
     assert flags.loc[0, ["Reciprocating", "Turbo Jet"]].tolist() == [1.0, 1.0]
+    assert flags.loc[0].sum() == 2.0
     assert flags.loc[1, "Turbo Fan"] == 1.0 and flags.loc[2].sum() == 0
 
 

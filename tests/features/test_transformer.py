@@ -102,11 +102,11 @@ def test_a_group_reading_an_outcome_field_is_refused(demo_splits):
     class LeakyGroup(FeatureGroup):
         name = "leaky"
 
-        def declare(self, events):
+        def declare(self):
             return [self.spec("report_status_final", "leaks the investigation", "report_status")]
 
-        def transform(self, events, prepared, history):
-            return (events["report_status"] == "Probable Cause").to_numpy(dtype=float)[:, None]
+        def transform(self, columns, prepared, history):
+            return np.ones((len(prepared["_day"]), 1))
 
     train, _, _ = demo_splits
 

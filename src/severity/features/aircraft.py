@@ -7,7 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from severity.features.base import FeatureGroup, FeatureSpec, flag
+from severity.features.base import FeatureGroup, FeatureSpec, is_missing
+from severity.features.columns import Columns
 from severity.features.encoding import OneHot, TargetEncoder, lookup, slug
 from severity.features.history import EventHistory
 
@@ -20,16 +21,19 @@ ENCODED_FIELDS = {"_make": ("make", ("make",)), "_model": ("model", ("model",)),
 ONE_HOT_FIELDS = ("aircraft_category", "far_description", "schedule", "purpose_of_flight")
 
 
-def engine_types(values: pd.Series) -> pd.DataFrame:
+_ENGINE_COLUMN = {name: i for i, name in enumerate(ENGINE_TYPES)}
+
+
+def engine_types(values: np.ndarray) -> np.ndarray:
     """Split multi-valued engine types into one 0/1 column per known type (``REC, TJ`` sets two)."""
-    flags = pd.DataFrame(0.0, index=values.index, columns=list(ENGINE_TYPES))
-    for position, value in zip(range(len(values)), values.to_numpy(dtype=object), strict=True):
-        if pd.isna(value):
+    flags = np.zeros((len(values), len(ENGINE_TYPES)))
+    for row, value in enumerate(values):
+        if not isinstance(value, str):
             continue
-        for token in re.split(r"\s*,\s*", str(value)):
-            name = ENGINE_ABBREVIATIONS.get(token.upper(), token)
-            if name in flags.columns:
-                flags.iat[position, flags.columns.get_loc(name)] = 1.0
+        for token in re.split(r"\s*,\s*", value):
+            column = _ENGINE_COLUMN.get(ENGINE_ABBREVIATIONS.get(token.upper(), token))
+            if column is not None:
+                flags[row, column] = 1.0
     return flags
 
 
@@ -47,7 +51,7 @@ class AircraftFeatures(FeatureGroup):
         self.encoders = {field: TargetEncoder(smoothing, folds) for field in ENCODED_FIELDS}
         self.frequency: dict[str, dict[object, int]] = {}
 
-    def declare(self, events: pd.DataFrame) -> list[FeatureSpec]:
+    def declare(self) -> list[FeatureSpec]:
         specs = []
         for stem, sources in ENCODED_FIELDS.values():
             specs.append(self.spec(f"{stem}_fatal_share", f"smoothed fatal share of the {stem.replace('_', ' ')} in training (out of fold on training rows)", *sources))
@@ -68,44 +72,44 @@ class AircraftFeatures(FeatureGroup):
         ]
         return specs
 
-    def _fit_encoders(self, events: pd.DataFrame, prepared: pd.DataFrame) -> None:
+    def _fit_encoders(self, columns: Columns, prepared: Columns) -> None:
         for field in ONE_HOT_FIELDS:
-            self.one_hot[field].fit(events[field])
-        self.frequency = {field: prepared[field].value_counts().to_dict() for field in ENCODED_FIELDS}
+            self.one_hot[field].fit(columns[field])
+        self.frequency = {field: pd.Series(prepared[field], dtype=object).value_counts().to_dict() for field in ENCODED_FIELDS}
 
-    def fit(self, events, prepared, fatal, history) -> None:
-        self._fit_encoders(events, prepared)
+    def fit(self, columns, prepared, fatal, history) -> None:
+        self._fit_encoders(columns, prepared)
         for field, encoder in self.encoders.items():
             encoder.fit(prepared[field], np.asarray(fatal, dtype="float64"))
-        super().fit(events, prepared, fatal, history)
+        super().fit(columns, prepared, fatal, history)
 
-    def fit_transform(self, events, prepared, fatal, groups, history) -> np.ndarray:
-        self._fit_encoders(events, prepared)
+    def fit_transform(self, columns, prepared, fatal, groups, history) -> np.ndarray:
+        self._fit_encoders(columns, prepared)
         target = np.asarray(fatal, dtype="float64")
         out_of_fold = {field: encoder.fit_transform(prepared[field], target, groups) for field, encoder in self.encoders.items()}
-        self._specs = self.declare(events)
-        return self._transform(events, prepared, out_of_fold)
+        self._specs = self.declare()
+        return self._transform(columns, prepared, out_of_fold)
 
-    def transform(self, events: pd.DataFrame, prepared: pd.DataFrame, history: EventHistory) -> np.ndarray:
+    def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:
         encoded = {field: encoder.transform(prepared[field]) for field, encoder in self.encoders.items()}
-        return self._transform(events, prepared, encoded)
+        return self._transform(columns, prepared, encoded)
 
-    def _transform(self, events: pd.DataFrame, prepared: pd.DataFrame, encoded: dict[str, np.ndarray]) -> np.ndarray:
-        columns = []
+    def _transform(self, columns: Columns, prepared: Columns, encoded: dict[str, np.ndarray]) -> np.ndarray:
+        encodings = []
         for field in ENCODED_FIELDS:
-            columns.append(encoded[field])
-            columns.append(np.log1p(lookup(prepared[field], self.frequency[field], 0.0)))
-        one_hot = [self.one_hot[field].transform(events[field]) for field in ONE_HOT_FIELDS]
-        engines = events["number_of_engines"].astype("float64").to_numpy()
+            encodings.append(encoded[field])
+            encodings.append(np.log1p(lookup(prepared[field], self.frequency[field], 0.0)))
+        one_hot = [self.one_hot[field].transform(columns[field]) for field in ONE_HOT_FIELDS]
+        engines = columns["number_of_engines"]
         buckets = np.column_stack([engines == 0, engines == 1, engines == 2, engines >= 3]).astype("float64")
-        types = engine_types(events["engine_type"]).to_numpy()
-        amateur = events["amateur_built"]
+        types = engine_types(columns["engine_type"])
+        amateur = columns["amateur_built"]
         return np.column_stack(
             [
-                *columns, *one_hot, buckets,
+                *encodings, *one_hot, buckets,
                 np.isnan(engines).astype("float64"), engines, (engines >= 2).astype("float64"),
-                types, events["engine_type"].isna().to_numpy(dtype="float64"), (types.sum(axis=1) > 1).astype("float64"),
-                flag(amateur), amateur.isna().to_numpy(dtype="float64"),
-                events["air_carrier"].notna().to_numpy(dtype="float64"),
+                types, is_missing(columns["engine_type"]), (types.sum(axis=1) > 1).astype("float64"),
+                (amateur == 1).astype("float64"), np.isnan(amateur).astype("float64"),
+                1.0 - is_missing(columns["air_carrier"]),
             ]
         )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from severity.features.columns import Columns
 from severity.features.history import EventHistory
 
 
@@ -39,23 +39,29 @@ class FeatureGroup:
     def specs(self) -> list[FeatureSpec]:
         return self._specs
 
-    def fit(self, events: pd.DataFrame, prepared: pd.DataFrame, fatal: np.ndarray, history: EventHistory) -> None:
-        self._specs = self.declare(events)
+    def fit(self, columns: Columns, prepared: Columns, fatal: np.ndarray, history: EventHistory) -> None:
+        self._specs = self.declare()
 
-    def declare(self, events: pd.DataFrame) -> list[FeatureSpec]:
+    def declare(self) -> list[FeatureSpec]:
         raise NotImplementedError
 
-    def transform(self, events: pd.DataFrame, prepared: pd.DataFrame, history: EventHistory) -> np.ndarray:
+    def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:
+        """A (rows, len(specs)) float matrix."""
         raise NotImplementedError
 
     def fit_transform(
-        self, events: pd.DataFrame, prepared: pd.DataFrame, fatal: np.ndarray, groups: np.ndarray, history: EventHistory
+        self, columns: Columns, prepared: Columns, fatal: np.ndarray, groups: np.ndarray, history: EventHistory
     ) -> np.ndarray:
         """Values for the training rows themselves; groups that learn from outcomes override this."""
-        self.fit(events, prepared, fatal, history)
-        return self.transform(events, prepared, history)
+        self.fit(columns, prepared, fatal, history)
+        return self.transform(columns, prepared, history)
 
 
-def flag(values) -> np.ndarray:
-    """Booleans (missing counts as false) to 0/1 floats."""
-    return np.asarray(pd.Series(values).fillna(False).astype(bool), dtype="float64")
+def equals(values: np.ndarray, target: str) -> np.ndarray:
+    """1.0 where a text column equals ``target``, else 0.0 (missing included)."""
+    return np.fromiter((v == target for v in values), dtype="float64", count=len(values))
+
+
+def is_missing(values: np.ndarray) -> np.ndarray:
+    """1.0 where a text column is missing."""
+    return np.fromiter((v is None for v in values), dtype="float64", count=len(values))

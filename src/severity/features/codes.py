@@ -18,6 +18,7 @@ import pandas as pd
 
 from severity.data.schema import CODE_COLUMNS
 from severity.features.base import FeatureGroup, FeatureSpec
+from severity.features.columns import Columns
 from severity.features.history import EventHistory
 
 logger = logging.getLogger(__name__)
@@ -38,21 +39,21 @@ class CodeFeatures(FeatureGroup):
         self.vocabulary: dict[str, list[str]] = {}
         self.group_vocabulary: dict[str, list[str]] = {}
 
-    def fit(self, events, prepared, fatal, history) -> None:
-        present = [c for c in CODE_COLUMNS if c in events.columns and events[c].notna().any()]
+    def fit(self, columns, prepared, fatal, history) -> None:
+        present = [c for c in CODE_COLUMNS if c in columns and any(v is not None for v in columns[c])]
         if not present:
             logger.info("No code columns (%s) in the input: the codes feature group is skipped.", ", ".join(CODE_COLUMNS))
         self.vocabulary, self.group_vocabulary = {}, {}
         for column in present:
-            codes = events[column].map(split_codes)
+            codes = [split_codes(value) for value in columns[column]]
             counts = pd.Series([c for row in codes for c in row]).value_counts()
             self.vocabulary[column] = sorted(counts[counts >= self.min_count].index)
             groups = pd.Series([c[: self.group_prefix_length] for row in codes for c in row if len(c) > self.group_prefix_length])
             group_counts = groups.value_counts() if len(groups) else pd.Series(dtype=int)
             self.group_vocabulary[column] = sorted(group_counts[group_counts >= self.min_count].index)
-        super().fit(events, prepared, fatal, history)
+        super().fit(columns, prepared, fatal, history)
 
-    def declare(self, events: pd.DataFrame) -> list[FeatureSpec]:
+    def declare(self) -> list[FeatureSpec]:
         specs = []
         for column, codes in self.vocabulary.items():
             specs += [self.spec(f"{column}_{code.lower()}", f"{column} includes code {code}", column) for code in codes]
@@ -60,14 +61,15 @@ class CodeFeatures(FeatureGroup):
             specs.append(self.spec(f"{column}_count", f"number of {column} listed", column))
         return specs
 
-    def transform(self, events: pd.DataFrame, prepared: pd.DataFrame, history: EventHistory) -> np.ndarray:
-        columns = []
+    def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:
+        rows = len(prepared["_day"])
+        features = []
         for column, codes in self.vocabulary.items():
-            listed = events[column].map(split_codes) if column in events.columns else pd.Series([set()] * len(events))
-            columns += [listed.map(lambda row, c=code: float(c in row)).to_numpy() for code in codes]
-            columns += [
-                listed.map(lambda row, g=group: float(any(c.startswith(g) for c in row))).to_numpy()
+            listed = [split_codes(value) for value in columns[column]] if column in columns else [set()] * rows
+            features += [np.array([float(code in row) for row in listed]) for code in codes]
+            features += [
+                np.array([float(any(c.startswith(group) for c in row)) for row in listed])
                 for group in self.group_vocabulary[column]
             ]
-            columns.append(listed.map(len).to_numpy(dtype="float64"))
-        return np.column_stack(columns) if columns else np.empty((len(events), 0))
+            features.append(np.array([float(len(row)) for row in listed]))
+        return np.column_stack(features) if features else np.empty((rows, 0))

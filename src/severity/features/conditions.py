@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from severity.features.base import FeatureGroup, FeatureSpec
+from severity.features.base import FeatureGroup, FeatureSpec, equals
+from severity.features.columns import Columns
 from severity.features.encoding import OneHot
 from severity.features.history import EventHistory
 from severity.features.prepare import PHASE_GROUPS
@@ -24,12 +24,12 @@ class ConditionsFeatures(FeatureGroup):
         self.weather = OneHot(min_category_count)
         self.phase = OneHot(min_category_count)
 
-    def fit(self, events, prepared, fatal, history) -> None:
-        self.weather.fit(events["weather_condition"])
-        self.phase.fit(events["broad_phase_of_flight"])
-        super().fit(events, prepared, fatal, history)
+    def fit(self, columns, prepared, fatal, history) -> None:
+        self.weather.fit(columns["weather_condition"])
+        self.phase.fit(columns["broad_phase_of_flight"])
+        super().fit(columns, prepared, fatal, history)
 
-    def declare(self, events: pd.DataFrame) -> list[FeatureSpec]:
+    def declare(self) -> list[FeatureSpec]:
         weather, phase = "weather_condition", "broad_phase_of_flight"
         return [
             *(self.spec(f"weather_{label}", f"weather condition is {label}", weather) for label in self.weather.labels),
@@ -39,14 +39,14 @@ class ConditionsFeatures(FeatureGroup):
             self.spec("imc_x_unknown_phase", "instrument conditions with the phase unknown or missing", weather, phase),
         ]
 
-    def transform(self, events: pd.DataFrame, prepared: pd.DataFrame, history: EventHistory) -> np.ndarray:
-        imc = (events["weather_condition"] == "IMC").fillna(False).to_numpy(dtype="float64")
-        group = prepared["_phase_group"].to_numpy(dtype=object)
-        groups = np.column_stack([(group == g).astype("float64") for g in PHASE_GROUPS])
+    def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:
+        imc = equals(columns["weather_condition"], "IMC")
+        group = prepared["_phase_group"]
+        groups = np.column_stack([equals(group, g) for g in PHASE_GROUPS])
         return np.column_stack(
             [
-                self.weather.transform(events["weather_condition"]),
-                self.phase.transform(events["broad_phase_of_flight"]),
+                self.weather.transform(columns["weather_condition"]),
+                self.phase.transform(columns["broad_phase_of_flight"]),
                 groups,
                 groups * imc[:, None],
                 imc * (groups.sum(axis=1) == 0),

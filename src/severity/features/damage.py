@@ -7,10 +7,10 @@ reported with and without this group.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from severity.features.base import FeatureGroup, FeatureSpec
-from severity.features.encoding import OneHot
+from severity.features.columns import Columns
+from severity.features.encoding import OneHot, lookup
 from severity.features.history import EventHistory
 
 DAMAGE_ORDER = {"Minor": 1.0, "Substantial": 2.0, "Destroyed": 3.0}
@@ -23,16 +23,16 @@ class DamageFeatures(FeatureGroup):
         super().__init__()
         self.damage = OneHot(min_category_count)
 
-    def fit(self, events, prepared, fatal, history) -> None:
-        self.damage.fit(events["aircraft_damage"])
-        super().fit(events, prepared, fatal, history)
+    def fit(self, columns, prepared, fatal, history) -> None:
+        self.damage.fit(columns["aircraft_damage"])
+        super().fit(columns, prepared, fatal, history)
 
-    def declare(self, events: pd.DataFrame) -> list[FeatureSpec]:
+    def declare(self) -> list[FeatureSpec]:
         return [
             *(self.spec(label, f"aircraft damage is {label}", "aircraft_damage") for label in self.damage.labels),
             self.spec("level", "damage as an ordered level: minor 1, substantial 2, destroyed 3 (missing/unknown NaN)", "aircraft_damage"),
         ]
 
-    def transform(self, events: pd.DataFrame, prepared: pd.DataFrame, history: EventHistory) -> np.ndarray:
-        level = events["aircraft_damage"].map(DAMAGE_ORDER).astype("float64").to_numpy()
-        return np.column_stack([self.damage.transform(events["aircraft_damage"]), level])
+    def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:
+        level = lookup(columns["aircraft_damage"], DAMAGE_ORDER, np.nan)
+        return np.column_stack([self.damage.transform(columns["aircraft_damage"]), level])

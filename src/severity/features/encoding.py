@@ -25,8 +25,9 @@ class OneHot:
         self.min_count = min_count
         self.categories: list[str] = []
 
-    def fit(self, values: pd.Series) -> OneHot:
-        counts = values.dropna().astype(str).value_counts()
+    def fit(self, values: np.ndarray) -> OneHot:
+        self.__dict__.pop("_position", None)
+        counts = pd.Series(values, dtype=object).dropna().astype(str).value_counts()
         self.categories = sorted(counts[counts >= self.min_count].index)
         return self
 
@@ -39,16 +40,17 @@ class OneHot:
             labels.append(label if label not in labels and label not in (OTHER, MISSING) else f"{label}_{len(labels)}")
         return [*labels, OTHER, MISSING]
 
-    def transform(self, values: pd.Series) -> np.ndarray:
+    def transform(self, values: np.ndarray) -> np.ndarray:
         """A (rows, categories + 2) 0/1 matrix in :attr:`labels` order."""
-        text = values.astype(object)
-        position = {category: i for i, category in enumerate(self.categories)}
+        position = self.__dict__.get("_position")
+        if position is None:
+            position = self._position = {category: i for i, category in enumerate(self.categories)}
         other, missing = len(self.categories), len(self.categories) + 1
-        columns = np.array(
-            [missing if pd.isna(v) else position.get(str(v), other) for v in text], dtype=np.int64
+        columns = np.fromiter(
+            (missing if v is None else position.get(v, other) for v in values), dtype=np.int64, count=len(values)
         )
-        matrix = np.zeros((len(text), len(self.categories) + 2))
-        matrix[np.arange(len(text)), columns] = 1.0
+        matrix = np.zeros((len(values), len(self.categories) + 2))
+        matrix[np.arange(len(values)), columns] = 1.0
         return matrix
 
 
@@ -66,40 +68,40 @@ class TargetEncoder:
         self.encoding: dict[object, float] = {}
 
     @staticmethod
-    def _statistics(values: pd.Series, target: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({"value": values.to_numpy(dtype=object), "target": target}).dropna(subset=["value"]).groupby(
-            "value"
-        )["target"].agg(["sum", "count"])
+    def _statistics(values: np.ndarray, target: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"value": values, "target": target}).dropna(subset=["value"]).groupby("value")[
+            "target"
+        ].agg(["sum", "count"])
 
-    def _encode(self, values: pd.Series, statistics: pd.DataFrame, prior: float) -> np.ndarray:
+    def _encode(self, values: np.ndarray, statistics: pd.DataFrame, prior: float) -> np.ndarray:
         shares = (statistics["sum"] + self.smoothing * prior) / (statistics["count"] + self.smoothing)
-        return values.map(shares.to_dict()).astype("float64").fillna(prior).to_numpy()
+        return lookup(values, shares.to_dict(), prior)
 
-    def fit(self, values: pd.Series, target: np.ndarray) -> TargetEncoder:
+    def fit(self, values: np.ndarray, target: np.ndarray) -> TargetEncoder:
         self.prior = float(np.mean(target))
         statistics = self._statistics(values, target)
         self.encoding = ((statistics["sum"] + self.smoothing * self.prior) / (statistics["count"] + self.smoothing)).to_dict()
         return self
 
-    def fit_transform(self, values: pd.Series, target: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    def fit_transform(self, values: np.ndarray, target: np.ndarray, groups: np.ndarray) -> np.ndarray:
         self.fit(values, target)
         encoded = np.empty(len(values))
         n_splits = min(self.n_splits, len(np.unique(groups)))
         for fit_rows, encode_rows in GroupKFold(n_splits=n_splits).split(values, groups=groups):
             prior = float(np.mean(target[fit_rows]))
-            statistics = self._statistics(values.iloc[fit_rows], target[fit_rows])
-            encoded[encode_rows] = self._encode(values.iloc[encode_rows], statistics, prior)
+            statistics = self._statistics(values[fit_rows], target[fit_rows])
+            encoded[encode_rows] = self._encode(values[encode_rows], statistics, prior)
         return encoded
 
-    def transform(self, values: pd.Series) -> np.ndarray:
+    def transform(self, values: np.ndarray) -> np.ndarray:
         return lookup(values, self.encoding, self.prior)
 
 
-def lookup(values: pd.Series, table: dict, default: float) -> np.ndarray:
+def lookup(values: np.ndarray, table: dict, default: float) -> np.ndarray:
     """``table[value]`` per row, ``default`` for missing or unseen values.
 
     A plain dict look-up per row: ``Series.map(dict)`` first turns the whole table into a
     Series, which costs milliseconds per call for the single-event serving path.
     """
     get = table.get
-    return np.fromiter((get(v, default) for v in values.to_numpy(dtype=object)), dtype="float64", count=len(values))
+    return np.fromiter((get(v, default) for v in values), dtype="float64", count=len(values))

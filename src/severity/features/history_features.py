@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from severity.features.base import FeatureGroup, FeatureSpec
+from severity.features.columns import Columns
 from severity.features.history import EventHistory
 
 # Prepared field -> (feature stem, raw fields it comes from, words for descriptions)
@@ -31,7 +31,7 @@ class HistoryFeatures(FeatureGroup):
         self.windows_days = tuple(windows_days)
         self.smoothing = smoothing
 
-    def declare(self, events: pd.DataFrame) -> list[FeatureSpec]:
+    def declare(self) -> list[FeatureSpec]:
         specs = []
         for key in ("_state", "_airport", "_make_model"):
             stem, sources, words = HISTORY_KEYS[key]
@@ -49,21 +49,21 @@ class HistoryFeatures(FeatureGroup):
         specs.append(self.spec("registration_prior_fatal", f"earlier fatal accidents {words} (a fatal one usually ends the airframe)", "event_date", *sources))
         return specs
 
-    def transform(self, events: pd.DataFrame, prepared: pd.DataFrame, history: EventHistory) -> np.ndarray:
-        days = prepared["_day"].to_numpy()
-        columns = []
+    def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:
+        days = prepared["_day"]
+        features = []
         for key in ("_state", "_airport", "_make_model"):
-            values = prepared[key].to_numpy(dtype=object)
+            values = prepared[key]
             for window in self.windows_days:
-                columns.append(history.count_before(key, values, days, window))
-            columns.append(history.days_since_last(key, values, days))
-            columns.append(history.count_before(key, values, days))
+                features.append(history.count_before(key, values, days, window))
+            features.append(history.days_since_last(key, values, days))
+            features.append(history.count_before(key, values, days))
         for key in ("_airport", "_make_model"):
-            values = prepared[key].to_numpy(dtype=object)
-            known, _ = history.prior_outcomes(key, values, days)
-            share = history.smoothed_fatal_share(key, values, days, self.smoothing)
-            columns.extend([np.where(pd.isna(values), np.nan, share), known])
-        registration = prepared["_registration"].to_numpy(dtype=object)
-        columns.append(history.count_before("_registration", registration, days))
-        columns.append(history.prior_outcomes("_registration", registration, days)[1])
-        return np.column_stack(columns)
+            values = prepared[key]
+            known, fatal = history.prior_outcomes(key, values, days)
+            share = (fatal + self.smoothing * history.prior_fatal_rate) / (known + self.smoothing)
+            features.extend([np.where(values == None, np.nan, share), known])  # noqa: E711 (elementwise)
+        registration = prepared["_registration"]
+        features.append(history.count_before("_registration", registration, days))
+        features.append(history.prior_outcomes("_registration", registration, days)[1])
+        return np.column_stack(features)

@@ -1,18 +1,17 @@
 """Derived fields several feature groups read: state, FAA region, normalised make/model, coordinates.
 
-Computed once per transform from the typed events; nothing here learns from data.
+Computed once per transform from the event columns; nothing here learns from data.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 import airportsdata
 import numpy as np
 import pandas as pd
-
-from severity.features.history import to_days
 
 # FAA administrative regions by state or territory.
 FAA_REGIONS: dict[str, tuple[str, ...]] = {
@@ -67,7 +66,7 @@ def airport_reference() -> pd.DataFrame:
     return table.drop_duplicates("code", keep="last").set_index("code")
 
 
-def normalise_make(make: pd.Series) -> pd.Series:
+def normalise_make(make: np.ndarray) -> np.ndarray:
     """``Cessna Aircraft Co`` / ``CESSNA`` -> ``CESSNA``; ``Beechcraft`` -> ``BEECH``."""
 
     def canonical(value: str) -> str:
@@ -75,77 +74,32 @@ def normalise_make(make: pd.Series) -> pd.Series:
         name = " ".join(words) if words else value.upper().strip()
         return _MAKE_ALIASES.get(name.replace(" ", ""), name)
 
-    return _map_unique(make, canonical)
+    return _map_text(make, canonical)
 
 
-def normalise_model(model: pd.Series) -> pd.Series:
+def normalise_model(model: np.ndarray) -> np.ndarray:
     """``PA-28-161`` / ``PA 28 161`` -> ``PA28161``."""
-    return _map_unique(model, lambda value: re.sub(r"[^0-9A-Z]", "", value.upper()) or None)
+    return _map_text(model, lambda value: re.sub(r"[^0-9A-Z]", "", value.upper()) or None)
 
 
-def normalise_identifier(values: pd.Series, not_values: frozenset[str] = frozenset()) -> pd.Series:
+def normalise_identifier(values: np.ndarray, not_values: frozenset[str] = frozenset()) -> np.ndarray:
     """Upper-case alphanumerics only; placeholders become missing."""
 
     def canonical(value: str) -> str | None:
         code = re.sub(r"[^0-9A-Z]", "", value.upper())
         return None if not code or code in not_values else code
 
-    return _map_unique(values, canonical)
+    return _map_text(values, canonical)
 
 
-def _map_unique(values: pd.Series, function) -> pd.Series:
+def _map_text(values: np.ndarray, function) -> np.ndarray:
     # Free-text fields repeat a lot in 77k rows: normalise each distinct spelling once.
-    text = values.to_numpy(dtype=object)
     cache: dict[str, object] = {}
-    result = [None if v is None or v != v else cache[v] if v in cache else cache.setdefault(v, function(v)) for v in text]
-    return pd.Series(result, index=values.index, dtype=object)
-
-
-def prepare_events(events: pd.DataFrame) -> pd.DataFrame:
-    """Add the derived fields (prefixed ``_``) the feature groups share; the input is not modified."""
-    # Built as plain arrays and wrapped once: column-by-column DataFrame assignment costs
-    # more than the arithmetic on the single-event serving path.
-    country = events["country"].to_numpy(dtype=object)
-    us = np.fromiter((c is None or c != c or c == "United States" for c in country), dtype=bool, count=len(country))
-    location = events["location"].to_numpy(dtype=object)
-    state = np.array([_state_of(value) if is_us else None for value, is_us in zip(location, us, strict=True)], dtype=object)
-    make = normalise_make(events["make"]).to_numpy(dtype=object)
-    model = normalise_model(events["model"]).to_numpy(dtype=object)
-    airport = normalise_identifier(events["airport_code"], _NOT_AN_AIRPORT).to_numpy(dtype=object)
-
-    latitude = np.array(events["latitude"].to_numpy(dtype="float64", na_value=np.nan))  # writable copies
-    longitude = np.array(events["longitude"].to_numpy(dtype="float64", na_value=np.nan))
-    reported = ~np.isnan(latitude) & ~np.isnan(longitude)
-    coordinates = airport_coordinates()
-    known_airport = np.fromiter((code in coordinates for code in airport), dtype=bool, count=len(airport))
-    recover = ~reported & known_airport
-    for row in np.flatnonzero(recover):
-        latitude[row], longitude[row] = coordinates[airport[row]]
-    located = reported | recover
-    return pd.DataFrame(
-        {
-            "_day": to_days(events["event_date"]),
-            "_state": state,
-            "_region": np.array([REGION_OF_STATE.get(value) for value in state], dtype=object),
-            "_foreign": (~us).astype("float64"),
-            "_make": make,
-            "_model": model,
-            "_make_model": np.array(
-                [f"{a} {b}" if a is not None and b is not None else None for a, b in zip(make, model, strict=True)], dtype=object
-            ),
-            "_airport": airport,
-            "_registration": normalise_identifier(events["registration_number"], _NOT_AN_AIRPORT).to_numpy(dtype=object),
-            "_phase_group": np.array(
-                [PHASE_GROUP_OF.get(p) for p in events["broad_phase_of_flight"].to_numpy(dtype=object)], dtype=object
-            ),
-            "_latitude": np.where(located, latitude, np.nan),
-            "_longitude": np.where(located, longitude, np.nan),
-            "_coordinates_reported": reported.astype("float64"),
-            "_coordinates_from_airport": recover.astype("float64"),
-            "_airport_known": known_airport.astype("float64"),
-        },
-        index=events.index,
-    )
+    result = [
+        None if not isinstance(v, str) else cache[v] if v in cache else cache.setdefault(v, function(v))
+        for v in np.asarray(values, dtype=object)
+    ]
+    return np.array(result, dtype=object)
 
 
 def _state_of(location: object) -> str | None:
@@ -160,3 +114,39 @@ def airport_coordinates() -> dict[str, tuple[float, float]]:
     """Airport code -> (latitude, longitude), for recovering missing coordinates."""
     reference = airport_reference()
     return dict(zip(reference.index, zip(reference["latitude"], reference["longitude"], strict=True), strict=True))
+
+
+def prepare_events(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The derived fields (prefixed ``_``) the feature groups share, from :func:`event_columns` output."""
+    country = columns["country"]
+    us = np.fromiter((c is None or c == "United States" for c in country), dtype=bool, count=len(country))
+    state = np.array([_state_of(value) if is_us else None for value, is_us in zip(columns["location"], us, strict=True)], dtype=object)
+    make = normalise_make(columns["make"])
+    model = normalise_model(columns["model"])
+    airport = normalise_identifier(columns["airport_code"], _NOT_AN_AIRPORT)
+
+    latitude, longitude = columns["latitude"].copy(), columns["longitude"].copy()
+    reported = ~np.isnan(latitude) & ~np.isnan(longitude)
+    coordinates = airport_coordinates()
+    known_airport = np.fromiter((code in coordinates for code in airport), dtype=bool, count=len(airport))
+    recover = ~reported & known_airport
+    for row in np.flatnonzero(recover):
+        latitude[row], longitude[row] = coordinates[airport[row]]
+    located = reported | recover
+    return {
+        "_day": columns["day"],
+        "_state": state,
+        "_region": np.array([REGION_OF_STATE.get(value) for value in state], dtype=object),
+        "_foreign": (~us).astype("float64"),
+        "_make": make,
+        "_model": model,
+        "_make_model": np.array([f"{a} {b}" if a is not None and b is not None else None for a, b in zip(make, model, strict=True)], dtype=object),
+        "_airport": airport,
+        "_registration": normalise_identifier(columns["registration_number"], _NOT_AN_AIRPORT),
+        "_phase_group": np.array([PHASE_GROUP_OF.get(p) for p in columns["broad_phase_of_flight"]], dtype=object),
+        "_latitude": np.where(located, latitude, np.nan),
+        "_longitude": np.where(located, longitude, np.nan),
+        "_coordinates_reported": reported.astype("float64"),
+        "_coordinates_from_airport": recover.astype("float64"),
+        "_airport_known": known_airport.astype("float64"),
+    }

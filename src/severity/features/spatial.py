@@ -7,6 +7,7 @@ import pandas as pd
 from sklearn.neighbors import BallTree
 
 from severity.features.base import FeatureGroup, FeatureSpec
+from severity.features.columns import Columns
 from severity.features.history import EventHistory, quarter_start_days
 from severity.features.prepare import FAA_REGIONS, airport_reference
 
@@ -40,19 +41,19 @@ class SpatialFeatures(FeatureGroup):
         state["_trees"] = {}  # rebuilt on demand; keeps the pickled transformer small
         return state
 
-    def fit(self, events, prepared, fatal, history) -> None:
+    def fit(self, columns, prepared, fatal, history) -> None:
         airports = airport_reference()
         self._airports = BallTree(np.radians(airports[["latitude", "longitude"]].to_numpy()), metric="haversine")
         large = airports[airports["large"]]
         self._large_airports = BallTree(np.radians(large[["latitude", "longitude"]].to_numpy()), metric="haversine")
-        self.set_labelled_points(prepared, fatal, events["event_id"])
-        super().fit(events, prepared, fatal, history)
+        self.set_labelled_points(prepared, fatal, columns["event_id"])
+        super().fit(columns, prepared, fatal, history)
 
-    def set_labelled_points(self, prepared: pd.DataFrame, fatal: np.ndarray, event_ids: pd.Series) -> None:
+    def set_labelled_points(self, prepared: Columns, fatal: np.ndarray, event_ids: np.ndarray) -> None:
         """The labelled events neighbours are drawn from (one point per event)."""
         points = pd.DataFrame(
-            {"event_id": event_ids.to_numpy(), "lat": prepared["_latitude"].to_numpy(), "lon": prepared["_longitude"].to_numpy(),
-             "day": prepared["_day"].to_numpy(), "fatal": np.asarray(fatal, dtype="float64")}
+            {"event_id": event_ids, "lat": prepared["_latitude"], "lon": prepared["_longitude"],
+             "day": prepared["_day"], "fatal": np.asarray(fatal, dtype="float64")}
         ).dropna(subset=["lat", "lon"])
         points = points.groupby("event_id", sort=False).agg(lat=("lat", "first"), lon=("lon", "first"), day=("day", "min"), fatal=("fatal", "max"))
         points = points.sort_values("day", kind="stable")
@@ -61,7 +62,7 @@ class SpatialFeatures(FeatureGroup):
         self._point_fatal = points["fatal"].to_numpy()
         self._trees = {}
 
-    def declare(self, events: pd.DataFrame) -> list[FeatureSpec]:
+    def declare(self) -> list[FeatureSpec]:
         specs = [
             self.spec("latitude", "latitude, reported or from the airport code", *LOCATION_SOURCES),
             self.spec("longitude", "longitude, reported or from the airport code", *LOCATION_SOURCES),
@@ -118,13 +119,11 @@ class SpatialFeatures(FeatureGroup):
             result[located] = distance[:, 0] * EARTH_RADIUS_KM
         return result
 
-    def transform(self, events: pd.DataFrame, prepared: pd.DataFrame, history: EventHistory) -> np.ndarray:
-        latitude = prepared["_latitude"].to_numpy(dtype="float64")
-        longitude = prepared["_longitude"].to_numpy(dtype="float64")
-        days = prepared["_day"].to_numpy()
-        region = prepared["_region"].to_numpy(dtype=object)
+    def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:
+        latitude, longitude, days = prepared["_latitude"], prepared["_longitude"], prepared["_day"]
+        state, region = prepared["_state"], prepared["_region"]
         regions = np.column_stack([(region == r).astype("float64") for r in FAA_REGIONS])
-        state_risk = history.smoothed_fatal_share("_state", prepared["_state"].to_numpy(dtype=object), days, self.smoothing)
+        state_risk = history.smoothed_fatal_share("_state", state, days, self.smoothing)
         region_risk = history.smoothed_fatal_share("_region", region, days, self.smoothing)
         return np.column_stack(
             [
@@ -136,7 +135,7 @@ class SpatialFeatures(FeatureGroup):
                 self._nearest_km(self._airports, latitude, longitude),
                 self._nearest_km(self._large_airports, latitude, longitude),
                 regions, (regions.sum(axis=1) == 0).astype("float64"),
-                np.where(pd.isna(prepared["_state"]).to_numpy(), np.nan, state_risk),
-                np.where(pd.isna(region), np.nan, region_risk),
+                np.where(state == None, np.nan, state_risk),  # noqa: E711 (elementwise)
+                np.where(region == None, np.nan, region_risk),  # noqa: E711
             ]
         )

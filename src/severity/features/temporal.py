@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 
 from severity.features.base import FeatureGroup, FeatureSpec
+from severity.features.columns import Columns
 from severity.features.history import EventHistory
 
 SEASONS = ("winter", "spring", "summer", "autumn")
@@ -21,7 +21,7 @@ class TemporalFeatures(FeatureGroup):
 
     name = "temporal"
 
-    def declare(self, events: pd.DataFrame) -> list[FeatureSpec]:
+    def declare(self) -> list[FeatureSpec]:
         date = "event_date"
         return [
             self.spec("month_sin", "sine of the month on the yearly circle", date),
@@ -37,12 +37,13 @@ class TemporalFeatures(FeatureGroup):
             self.spec("days_to_federal_holiday", "days to the nearest US federal holiday, capped at 30", date),
         ]
 
-    def transform(self, events: pd.DataFrame, prepared: pd.DataFrame, history: EventHistory) -> np.ndarray:
-        dates = pd.DatetimeIndex(events["event_date"])
-        days = prepared["_day"].to_numpy()
-        month = dates.month.to_numpy()
-        day_of_year = dates.dayofyear.to_numpy()
-        weekday = dates.weekday.to_numpy()
+    def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:
+        days = prepared["_day"]
+        dates = days.astype("datetime64[D]")
+        year_start = dates.astype("datetime64[Y]")
+        month = (dates.astype("datetime64[M]") - year_start.astype("datetime64[M]")).astype("int64") + 1
+        day_of_year = (dates - year_start.astype("datetime64[D]")).astype("int64") + 1
+        weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
         season = (month % 12) // 3  # Dec-Feb winter, Mar-May spring, ...
         position = np.clip(np.searchsorted(_HOLIDAYS, days), 1, len(_HOLIDAYS) - 1)
         nearest = np.minimum(np.abs(days - _HOLIDAYS[position - 1]), np.abs(_HOLIDAYS[position] - days))
@@ -54,7 +55,7 @@ class TemporalFeatures(FeatureGroup):
                 np.sin(angle_month), np.cos(angle_month),
                 np.sin(angle_day), np.cos(angle_day),
                 np.sin(angle_week), np.cos(angle_week),
-                dates.year.to_numpy(dtype="float64"),
+                year_start.astype("int64").astype("float64") + 1970,
                 *((season == i).astype("float64") for i in range(4)),
                 (weekday >= 5).astype("float64"),
                 (nearest == 0).astype("float64"),
