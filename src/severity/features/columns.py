@@ -24,8 +24,7 @@ TEXT_FIELDS = (
 
 
 def _text(series: pd.Series) -> np.ndarray:
-    values = series.to_numpy(dtype=object, na_value=None)
-    return values
+    return series.to_numpy(dtype=object, na_value=None)
 
 
 def event_columns(events: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -44,8 +43,3 @@ def event_columns(events: pd.DataFrame) -> dict[str, np.ndarray]:
         if field in events.columns:
             columns[field] = _text(events[field])
     return columns
-
-
-def text_series(values: np.ndarray) -> pd.Series:
-    """A text column back as a pandas Series (for fitting, where pandas' counting is convenient)."""
-    return pd.Series(values, dtype=object)

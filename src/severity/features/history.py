@@ -86,14 +86,6 @@ class EventHistory:
                 fatal_cumsum[value] = np.cumsum(group["fatal"].to_numpy(dtype="float64"))
             self._index[key] = _KeyIndex(days, labelled_days, fatal_cumsum)
 
-    @property
-    def last_day(self) -> int | None:
-        return int(self._occurrences["day"].max()) if len(self._occurrences) else None
-
-    def labelled_events(self) -> pd.DataFrame:
-        """The labelled events (one row per event and key combination), for spatial look-ups."""
-        return self._labelled
-
     # ---- queries ----------------------------------------------------------------------
     def count_before(self, key: str, values: np.ndarray, days: np.ndarray, window_days: int | None = None) -> np.ndarray:
         """Events with the same ``key`` value dated in ``[day - window, day)``; all earlier ones without a window."""
