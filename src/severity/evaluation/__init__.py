@@ -1,0 +1,1 @@
+"""Metrics with uncertainty, resource measurements and comparison plots; no Kedro, no BentoML."""

@@ -1,0 +1,64 @@
+"""Quality metrics of calibrated probabilities and decisions, with bootstrap intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+
+def expected_calibration_error(target: np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed fatal rate - mean probability| over equal-width probability bins, weighted by bin size."""
+    target, probability = np.asarray(target, dtype="float64"), np.asarray(probability, dtype="float64")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(probability, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        rows = which == b
+        if rows.any():
+            error += rows.mean() * abs(target[rows].mean() - probability[rows].mean())
+    return float(error)
+
+
+def classification_metrics(target: np.ndarray, probability: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Ranking, probability and decision quality for the fatal class."""
+    target = np.asarray(target).astype(int)
+    both_classes = len(np.unique(target)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(target, probability)) if both_classes else float("nan"),
+        "pr_auc": float(average_precision_score(target, probability)) if both_classes else float("nan"),
+        "log_loss": float(log_loss(target, np.clip(probability, 1e-6, 1 - 1e-6), labels=[0, 1])),
+        "brier": float(brier_score_loss(target, probability)),
+        "ece": expected_calibration_error(target, probability),
+        "accuracy": float(accuracy_score(target, predicted)),
+        "precision": float(precision_score(target, predicted, zero_division=0)),
+        "recall": float(recall_score(target, predicted, zero_division=0)),
+        "f1": float(f1_score(target, predicted, zero_division=0)),
+        "fatal_rate": float(target.mean()),
+        "predicted_fatal_rate": float(np.mean(predicted)),
+    }
+
+
+def bootstrap_intervals(
+    target: np.ndarray, probability: np.ndarray, samples: int, seed: int, level: float = 0.95
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals for ROC-AUC and PR-AUC (rows resampled with replacement)."""
+    target, probability = np.asarray(target).astype(int), np.asarray(probability, dtype="float64")
+    rng = np.random.default_rng(seed)
+    values: dict[str, list[float]] = {"roc_auc": [], "pr_auc": []}
+    for _ in range(samples):
+        rows = rng.integers(0, len(target), len(target))
+        if target[rows].min() == target[rows].max():
+            continue
+        values["roc_auc"].append(roc_auc_score(target[rows], probability[rows]))
+        values["pr_auc"].append(average_precision_score(target[rows], probability[rows]))
+    tail = (1 - level) / 2 * 100
+    return {name: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for name, v in values.items() if v}

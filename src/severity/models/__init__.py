@@ -1,0 +1,1 @@
+"""Estimators (including the PyTorch MLP), the decision policy, and the champion artifact."""

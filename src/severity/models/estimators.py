@@ -1,0 +1,127 @@
+"""The candidate model families, built from parameters, all with ``fit`` and ``predict_proba``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import xgboost as xgb
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from severity.models.mlp import TorchMLPClassifier
+
+BASE_FAMILIES = ("logistic_regression", "decision_tree", "xgboost", "random_forest", "lightgbm", "mlp")
+ENSEMBLE_FAMILIES = ("voting", "stacking")
+# Families that use the validation split for early stopping.
+EARLY_STOPPING = ("xgboost", "lightgbm", "mlp")
+
+
+def build_estimator(family: str, parameters: dict[str, Any], random_state: int, n_jobs: int) -> BaseEstimator:
+    """A fresh, unfitted estimator of ``family`` with its hyper-parameters."""
+    parameters = dict(parameters)
+    if family == "logistic_regression":
+        return make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=False, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(class_weight="balanced", random_state=random_state, **parameters),
+        )
+    if family == "decision_tree":
+        return DecisionTreeClassifier(class_weight="balanced", random_state=random_state, **parameters)
+    if family == "random_forest":
+        return RandomForestClassifier(class_weight="balanced_subsample", random_state=random_state, n_jobs=n_jobs, **parameters)
+    if family == "xgboost":
+        return xgb.XGBClassifier(random_state=random_state, n_jobs=n_jobs, eval_metric="logloss", **parameters)
+    if family == "lightgbm":
+        return lgb.LGBMClassifier(random_state=random_state, n_jobs=n_jobs, verbose=-1, **parameters)
+    if family == "mlp":
+        parameters["hidden"] = tuple(parameters.get("hidden", (256, 128, 64)))
+        return TorchMLPClassifier(random_state=random_state, **parameters)
+    raise ValueError(f"Unknown model family {family!r}; expected one of {BASE_FAMILIES + ENSEMBLE_FAMILIES}")
+
+
+def fit_estimator(
+    estimator: BaseEstimator, family: str, features, target, validation_features, validation_target, early_stopping_rounds: int = 50
+) -> BaseEstimator:
+    """Fit, giving the validation split to the families that stop early on it (XGBoost's rounds are a hyper-parameter)."""
+    if family == "xgboost":
+        return estimator.fit(features, target, eval_set=[(validation_features, validation_target)], verbose=False)
+    if family == "lightgbm":
+        return estimator.fit(
+            features, target, eval_set=[(validation_features, validation_target)],
+            callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
+        )
+    if family == "mlp":
+        return estimator.fit(features, target, validation_features, validation_target)
+    return estimator.fit(features, target)
+
+
+class SoftVotingEnsemble(ClassifierMixin, BaseEstimator):
+    """The mean of fitted members' fatal probabilities (members are fitted once, as candidates)."""
+
+    def __init__(self, members: dict[str, BaseEstimator], weights: dict[str, float] | None = None):
+        self.members = members
+        self.weights = weights
+
+    def fit(self, features=None, target=None) -> SoftVotingEnsemble:
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def member_probabilities(self, features) -> np.ndarray:
+        return np.column_stack([member.predict_proba(features)[:, 1] for member in self.members.values()])
+
+    def predict_proba(self, features) -> np.ndarray:
+        weights = np.array([(self.weights or {}).get(name, 1.0) for name in self.members])
+        positive = self.member_probabilities(features) @ (weights / weights.sum())
+        return np.column_stack([1.0 - positive, positive])
+
+    def predict(self, features) -> np.ndarray:
+        return (self.predict_proba(features)[:, 1] >= 0.5).astype(int)
+
+
+class StackingEnsemble(ClassifierMixin, BaseEstimator):
+    """A logistic meta-learner on the members' out-of-fold log-odds (folds grouped by event).
+
+    The members used at prediction time are the candidates fitted on the whole training
+    split; the meta-learner only ever saw out-of-fold member scores, so it does not learn
+    to trust members on rows they were fitted on.
+    """
+
+    def __init__(self, members: dict[str, BaseEstimator], families: dict[str, str], folds: int = 3, random_state: int = 0):
+        self.members = members
+        self.families = families
+        self.folds = folds
+        self.random_state = random_state
+
+    @staticmethod
+    def _log_odds(probabilities: np.ndarray) -> np.ndarray:
+        clipped = np.clip(probabilities, 1e-6, 1 - 1e-6)
+        return np.log(clipped / (1 - clipped))
+
+    def fit(self, features, target, groups, validation_features, validation_target) -> StackingEnsemble:
+        self.classes_ = np.array([0, 1])
+        target = np.asarray(target)
+        out_of_fold = np.zeros((len(target), len(self.members)))
+        splitter = StratifiedGroupKFold(n_splits=self.folds, shuffle=True, random_state=self.random_state)
+        for fit_rows, predict_rows in splitter.split(features, target, groups):
+            for column, (name, member) in enumerate(self.members.items()):
+                fold_model = fit_estimator(
+                    clone(member), self.families[name], features.iloc[fit_rows], target[fit_rows], validation_features, validation_target
+                )
+                out_of_fold[predict_rows, column] = fold_model.predict_proba(features.iloc[predict_rows])[:, 1]
+        self.meta_learner_ = LogisticRegression(C=1.0).fit(self._log_odds(out_of_fold), target)
+        return self
+
+    def predict_proba(self, features) -> np.ndarray:
+        scores = np.column_stack([member.predict_proba(features)[:, 1] for member in self.members.values()])
+        return self.meta_learner_.predict_proba(self._log_odds(scores))
+
+    def predict(self, features) -> np.ndarray:
+        return (self.predict_proba(features)[:, 1] >= 0.5).astype(int)
