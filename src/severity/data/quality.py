@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pandas as pd
 
 from severity.data.schema import EVENT_DATE, EVENT_KEY
+
+
+def content_fingerprint(raw: pd.DataFrame) -> str:
+    """SHA-256 over the raw rows' values in order (and the header): changes whenever the data does."""
+    digest = hashlib.sha256("\x1f".join(map(str, raw.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(raw, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def data_quality_report(
@@ -26,7 +34,7 @@ def data_quality_report(
         )
     rows_per_event = labelled.groupby(EVENT_KEY).size()
     return {
-        "source_fingerprint": str(pd.util.hash_pandas_object(raw, index=False).sum()),
+        "source_fingerprint": content_fingerprint(raw),
         "rows_in": parsing["rows_in"],
         "rows_out": len(labelled),
         "rows_removed": rows_removed,

@@ -38,11 +38,15 @@ def report_data_quality(
     labelled_events: pd.DataFrame,
     parsing_summary: dict[str, Any],
     labelling_summary: dict[str, Any],
-) -> dict[str, Any]:
-    """Row accounting (in, out, removed by reason), values set missing, and null rates per column."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Row accounting (in, out, removed by reason), values set missing and null rates; and a short data summary.
+
+    The summary (fingerprint, row counts, date range) travels with the model into its metadata.
+    """
     report = data_quality_report(raw_events, validated_events, labelled_events, parsing_summary, labelling_summary)
     logger.info(
         "Data quality: %d rows in, %d out, removed %s; fatal rate %.3f",
         report["rows_in"], report["rows_out"], report["rows_removed"], report["fatal_rate"],
     )
-    return report
+    summary = {key: report[key] for key in ("source_fingerprint", "rows_in", "rows_out", "events_out", "event_date_range", "fatal_rate")}
+    return report, summary

@@ -29,7 +29,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=report_data_quality,
                 inputs=["raw_events", "validated_events", "labelled_events", "parsing_summary", "labelling_summary"],
-                outputs="data_quality_report",
+                outputs=["data_quality_report", "training_data_summary"],
                 name="report_data_quality_node",
             ),
         ]

@@ -1,0 +1,187 @@
+"""Modelling nodes: wiring over :mod:`severity.models` and :mod:`severity.evaluation`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from severity.data.schema import EVENT_KEY
+from severity.evaluation import plots
+from severity.features import AviationFeatureEngineer
+from severity.models.artifact import VARIANTS, SeverityModel
+from severity.models.selection import TABLE_METRICS, choose_champion, comparison_table
+from severity.models.training import Evaluation, FittedCandidate, evaluate_candidate, train_candidate
+
+logger = logging.getLogger(__name__)
+
+
+def train_base_candidate(
+    train_model_input: pd.DataFrame,
+    validation_model_input: pd.DataFrame,
+    feature_engineer: AviationFeatureEngineer,
+    settings: dict[str, Any],
+    modelling: dict[str, Any],
+) -> dict[str, FittedCandidate]:
+    """Fit one family on the training split, for each feature variant."""
+    return train_candidate(
+        settings["name"], settings, train_model_input, validation_model_input, feature_engineer.feature_names_out_,
+        modelling["variants"], modelling["random_state"], modelling["n_jobs"],
+    )
+
+
+def train_ensemble_candidate(
+    train_model_input: pd.DataFrame,
+    validation_model_input: pd.DataFrame,
+    train_features: pd.DataFrame,
+    feature_engineer: AviationFeatureEngineer,
+    settings: dict[str, Any],
+    modelling: dict[str, Any],
+    *member_candidates: dict[str, FittedCandidate],
+) -> dict[str, FittedCandidate]:
+    """Combine fitted members (voting) or learn a meta-model on their out-of-fold scores (stacking)."""
+    members = {fitted[next(iter(fitted))].name: fitted for fitted in member_candidates}
+    return train_candidate(
+        settings["name"], {**settings, "members": list(members)}, train_model_input, validation_model_input,
+        feature_engineer.feature_names_out_, modelling["variants"], modelling["random_state"], modelling["n_jobs"],
+        train_groups=train_features[EVENT_KEY].to_numpy(), members=members,
+    )
+
+
+def evaluate_fitted_candidate(
+    candidate: dict[str, FittedCandidate],
+    validation_model_input: pd.DataFrame,
+    test_model_input: pd.DataFrame,
+    modelling: dict[str, Any],
+) -> dict[str, Evaluation]:
+    """Fit the decision policy on validation and measure quality, speed and size on test."""
+    bootstrap = modelling["bootstrap"]
+    return evaluate_candidate(
+        candidate, validation_model_input, test_model_input, modelling["policy"], bootstrap["samples"], bootstrap["seed"]
+    )
+
+
+def plot_training_curves(candidate: dict[str, FittedCandidate]) -> plt.Figure:
+    """Training and validation loss per epoch, for each variant."""
+    history = {variant: fitted.training_history or [] for variant, fitted in candidate.items()}
+    return plots.training_curves_figure(history, f"{next(iter(candidate.values())).name}: training curves")
+
+
+def _by_name(evaluations: tuple[dict[str, Evaluation], ...]) -> dict[str, dict[str, Evaluation]]:
+    return {evaluation[next(iter(evaluation))].candidate: evaluation for evaluation in evaluations}
+
+
+def compare_candidates(
+    modelling: dict[str, Any], *evaluations: dict[str, Evaluation]
+) -> tuple[pd.DataFrame, str, dict[str, Any], dict[str, dict[str, float]]]:
+    """The comparison table (CSV and Markdown), the champion per variant with its reason, and metrics for MLflow."""
+    by_name = _by_name(evaluations)
+    table = comparison_table(by_name)
+    selection = modelling["selection"]
+    champions = {
+        variant: choose_champion(by_name, variant, selection["metric"], selection["tie_breaker"], selection["tolerance"])
+        for variant in modelling["variants"]
+    }
+    champions["shipped_variant"] = modelling["shipped_variant"]
+    for variant in modelling["variants"]:
+        logger.info("Champion (%s): %s", variant, champions[variant]["reason"])
+
+    metrics = {
+        f"{row.variant}.{row.candidate}.test_{metric}": {"value": float(getattr(row, f"test_{metric}")), "step": 0}
+        for row in table.itertuples()
+        for metric in TABLE_METRICS
+    }
+    return table, markdown_report(table, champions), champions, metrics
+
+
+def plot_comparison(champions: dict[str, Any], *evaluations: dict[str, Evaluation]) -> dict[str, plt.Figure]:
+    """ROC, PR and calibration curves of all candidates, and each variant champion's confusion matrix."""
+    by_name = _by_name(evaluations)
+    figures = {}
+    for variant in VARIANTS:
+        if variant not in champions:
+            continue
+        curves = {name: (e[variant].test_target, e[variant].test_probability) for name, e in by_name.items()}
+        label = variant.replace("_", " ")
+        figures[f"roc_{variant}"] = plots.roc_figure(curves, f"ROC on test ({label})")
+        figures[f"pr_{variant}"] = plots.pr_figure(curves, f"Precision-recall on test ({label})")
+        figures[f"calibration_{variant}"] = plots.calibration_figure(curves, f"Calibration on test ({label})")
+        champion = by_name[champions[variant]["candidate"]][variant]
+        figures[f"confusion_{variant}"] = plots.confusion_figure(
+            champion.test_target, champion.test_predicted,
+            f"{champion.candidate} ({label}), threshold {champion.policy.threshold:.2f}",
+        )
+    return figures
+
+
+def markdown_report(table: pd.DataFrame, champions: dict[str, Any]) -> str:
+    """The comparison as Markdown, one table per variant, champion marked."""
+    lines = ["# Model comparison", "", "Test split metrics; 95% bootstrap intervals for ROC-AUC and PR-AUC. "
+             "Champions are chosen on the validation split.", ""]
+    for variant in VARIANTS:
+        part = table[table["variant"] == variant]
+        if part.empty:
+            continue
+        champion = champions[variant]["candidate"]
+        lines += [f"## {variant.replace('_', ' ')}", "", f"Champion: **{champion}**. {champions[variant]['reason']}.", "",
+                  "| candidate | ROC-AUC [95% CI] | PR-AUC [95% CI] | log loss | Brier | ECE | precision | recall | F1 | threshold | fit s | ms/1000 rows |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for row in part.itertuples():
+            mark = " (champion)" if row.candidate == champion else ""
+            lines.append(
+                f"| {row.candidate}{mark} | {row.test_roc_auc:.4f} [{row.test_roc_auc_ci_low:.3f}, {row.test_roc_auc_ci_high:.3f}] "
+                f"| {row.test_pr_auc:.4f} [{row.test_pr_auc_ci_low:.3f}, {row.test_pr_auc_ci_high:.3f}] | {row.test_log_loss:.4f} "
+                f"| {row.test_brier:.4f} | {row.test_ece:.4f} | {row.test_precision:.3f} | {row.test_recall:.3f} | {row.test_f1:.3f} "
+                f"| {row.threshold:.3f} | {row.fit_seconds:.1f} | {row.predict_ms_per_1000_rows:.1f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def package_champion(
+    feature_engineer: AviationFeatureEngineer,
+    champions: dict[str, Any],
+    training_data_summary: dict[str, Any],
+    *candidates_and_evaluations: dict,
+) -> tuple[SeverityModel, dict[str, Any]]:
+    """The shipped variant's champion as one artifact (transformer, estimator, policy, metadata), and its test metrics."""
+    half = len(candidates_and_evaluations) // 2
+    candidates = {c[next(iter(c))].name: c for c in candidates_and_evaluations[:half]}
+    evaluations = {e[next(iter(e))].candidate: e for e in candidates_and_evaluations[half:]}
+    variant = champions["shipped_variant"]
+    name = champions[variant]["candidate"]
+    fitted, evaluation = candidates[name][variant], evaluations[name][variant]
+    other = next((v for v in VARIANTS if v != variant and v in champions), None)
+    performance = {
+        "candidate": name,
+        "family": fitted.family,
+        "variant": variant,
+        "selection": champions[variant],
+        "decision_rule": evaluation.policy.describe(),
+        "policy": evaluation.policy.record,
+        "test": evaluation.test,
+        "test_intervals": {k: list(v) for k, v in evaluation.test_intervals.items()},
+        "validation": evaluation.validation,
+        "resources": evaluation.resources,
+    }
+    if other:
+        other_name = champions[other]["candidate"]
+        performance["other_variant"] = {
+            "variant": other, "candidate": other_name, "test": evaluations[other_name][other].test,
+            "test_intervals": {k: list(v) for k, v in evaluations[other_name][other].test_intervals.items()},
+        }
+    metadata = {
+        "candidate": name,
+        "training_data_fingerprint": training_data_summary["source_fingerprint"],
+        "training_rows": training_data_summary["rows_out"],
+        "training_data_date_range": training_data_summary["event_date_range"],
+        "feature_count": len(fitted.feature_columns),
+        "feature_groups": sorted({c.split("__")[0] for c in fitted.feature_columns}),
+        "metrics": {"test": evaluation.test, "validation": evaluation.validation},
+        "decision_rule": evaluation.policy.describe(),
+    }
+    model = SeverityModel(feature_engineer, fitted.estimator, evaluation.policy, fitted.family, variant, fitted.feature_columns, metadata)
+    logger.info("Champion %s (%s): test ROC-AUC %.4f; %s", name, variant, evaluation.test["roc_auc"], evaluation.policy.describe())
+    return model, performance

@@ -1,0 +1,89 @@
+"""Modelling: one namespaced template per candidate, then comparison, packaging and registration."""
+
+from kedro.pipeline import Node, Pipeline
+
+from severity.models.artifact import VARIANTS
+
+from .nodes import (
+    compare_candidates,
+    evaluate_fitted_candidate,
+    package_champion,
+    plot_comparison,
+    plot_training_curves,
+    train_base_candidate,
+    train_ensemble_candidate,
+)
+from .registry import register_champion
+
+BASE_CANDIDATES = ("logistic_regression", "decision_tree", "xgboost", "random_forest", "lightgbm", "mlp")
+ENSEMBLE_MEMBERS = ("xgboost", "random_forest", "lightgbm")
+ENSEMBLES = ("voting", "stacking")
+CANDIDATES = BASE_CANDIDATES + ENSEMBLES
+COMPARISON_FIGURES = [f"{kind}_{variant}" for variant in VARIANTS for kind in ("roc", "pr", "calibration", "confusion")]
+SHARED_INPUTS = {"train_model_input", "validation_model_input", "test_model_input", "train_features", "feature_engineer"}
+
+
+def candidate_template(name: str) -> Pipeline:
+    """Train and evaluate one candidate; inside namespace ``name`` datasets are ``<name>.candidate`` and so on."""
+    if name in ENSEMBLES:
+        train = Node(
+            func=train_ensemble_candidate,
+            inputs=["train_model_input", "validation_model_input", "train_features", "feature_engineer", "params:settings",
+                    "params:modelling", *(f"{member}.candidate" for member in ENSEMBLE_MEMBERS)],
+            outputs="candidate",
+            name="train_candidate_node",
+        )
+    else:
+        train = Node(
+            func=train_base_candidate,
+            inputs=["train_model_input", "validation_model_input", "feature_engineer", "params:settings", "params:modelling"],
+            outputs="candidate",
+            name="train_candidate_node",
+        )
+    nodes = [
+        train,
+        Node(
+            func=evaluate_fitted_candidate,
+            inputs=["candidate", "validation_model_input", "test_model_input", "params:modelling"],
+            outputs="evaluation",
+            name="evaluate_candidate_node",
+        ),
+    ]
+    if name == "mlp":
+        nodes.append(Node(func=plot_training_curves, inputs="candidate", outputs="training_curves", name="plot_training_curves_node"))
+    members = {f"{m}.candidate" for m in ENSEMBLE_MEMBERS} if name in ENSEMBLES else set()
+    used = {dataset for node in nodes for dataset in node.inputs}
+    return Pipeline(nodes, namespace=name, inputs=(SHARED_INPUTS & used) | members, parameters={"params:modelling"})
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    candidates = sum((candidate_template(name) for name in CANDIDATES), Pipeline([]))
+    return candidates + Pipeline(
+        [
+            Node(
+                func=compare_candidates,
+                inputs=["params:modelling", *(f"{name}.evaluation" for name in CANDIDATES)],
+                outputs=["model_comparison", "model_comparison_markdown", "champions", "model_comparison_metrics"],
+                name="compare_candidates_node",
+            ),
+            Node(
+                func=plot_comparison,
+                inputs=["champions", *(f"{name}.evaluation" for name in CANDIDATES)],
+                outputs={figure: f"figure_{figure}" for figure in COMPARISON_FIGURES},
+                name="plot_comparison_node",
+            ),
+            Node(
+                func=package_champion,
+                inputs=["feature_engineer", "champions", "training_data_summary",
+                        *(f"{name}.candidate" for name in CANDIDATES), *(f"{name}.evaluation" for name in CANDIDATES)],
+                outputs=["champion_model", "performance_metrics"],
+                name="package_champion_node",
+            ),
+            Node(
+                func=register_champion,
+                inputs=["champion_model", "performance_metrics", "params:modelling"],
+                outputs="registered_model",
+                name="register_champion_node",
+            ),
+        ]
+    )

@@ -1,0 +1,69 @@
+"""Log the champion to MLflow and register it as a new version with the ``challenger`` alias."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import subprocess
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+
+from severity.models.artifact import SeverityModel
+from severity.models.pyfunc import ARTIFACT_KEY, SeverityPyfunc
+
+logger = logging.getLogger(__name__)
+RUNTIME_PACKAGES = ("pandas", "numpy", "scikit-learn", "xgboost", "lightgbm", "torch", "pandera", "airportsdata", "mlflow")
+
+
+def git_commit() -> str:
+    """The checked-out commit of the working directory, or ``unknown`` outside a git checkout."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def register_champion(model: SeverityModel, performance: dict[str, Any], modelling: dict[str, Any]) -> dict[str, Any]:
+    """Log the artifact as a pyfunc model in the active run, register a new version, alias it, tag run and version.
+
+    Without an active MLflow run (a bare runner, not ``kedro run``) nothing is registered and
+    the result says so.
+    """
+    registry = modelling["registry"]
+    run = mlflow.active_run()
+    if run is None:
+        logger.warning("No active MLflow run: the champion is not registered")
+        return {"registered": False, "reason": "no active MLflow run"}
+    tags = {
+        "training_data_fingerprint": model.metadata["training_data_fingerprint"],
+        "git_commit": git_commit(),
+        "feature_count": str(model.metadata["feature_count"]),
+        "champion": performance["candidate"],
+        "variant": performance["variant"],
+    }
+    mlflow.set_tags(tags)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "severity_model.pkl"
+        path.write_bytes(pickle.dumps(model))
+        info = mlflow.pyfunc.log_model(
+            name="champion",
+            python_model=SeverityPyfunc(),
+            artifacts={ARTIFACT_KEY: str(path)},
+            registered_model_name=registry["model_name"],
+            pip_requirements=[f"{package}=={version(package)}" for package in RUNTIME_PACKAGES],
+        )
+    model_version = str(info.registered_model_version)
+    client = MlflowClient()
+    client.set_registered_model_alias(registry["model_name"], registry["alias"], model_version)
+    for key, value in {**tags, "test_roc_auc": f"{performance['test']['roc_auc']:.4f}", "decision_rule": performance["decision_rule"]}.items():
+        client.set_model_version_tag(registry["model_name"], model_version, key, value)
+    logger.info("Registered %s version %s as '%s'", registry["model_name"], model_version, registry["alias"])
+    return {
+        "registered": True, "model_name": registry["model_name"], "version": model_version, "alias": registry["alias"],
+        "run_id": run.info.run_id, "model_uri": info.model_uri, **tags,
+    }
