@@ -9,6 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from severity.data.ingest import parse_events
+from severity.data.split import split_by_time
+from severity.data.target import label_events
+from severity.features import AviationFeatureEngineer, FeatureSettings
+
 # No telemetry from anything the tests start, in this process or its children.
 os.environ.update(DO_NOT_TRACK="1", BENTOML_DO_NOT_TRACK="true", KEDRO_DISABLE_TELEMETRY="true")
 
@@ -20,6 +25,7 @@ DATA_LAYERS = (
     "05_model_input", "06_models", "07_model_output", "08_reporting",
 )
 
+SMALL_FEATURES = FeatureSettings(min_category_count=5, target_encoding_folds=3)
 needs_real_export = pytest.mark.skipif(not REAL_EXPORT.exists(), reason=f"{REAL_EXPORT} not present")
 
 
@@ -50,3 +56,20 @@ def project_copy(tmp_path: Path) -> Path:
     shutil.copy2(DEMO_SAMPLE, root / "data" / "01_raw" / DEMO_SAMPLE.name)
     (root / "src").mkdir()  # Kedro checks that the source dir exists; the package itself is installed
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_splits(demo_raw):
+    labelled, _ = label_events(parse_events(demo_raw)[0])
+    train, validation, test, _ = split_by_time(labelled, "2011-01-01", "2013-01-01")
+    return train, validation, test
+
+
+@pytest.fixture(scope="session")
+def fitted(demo_splits):
+    """A transformer fitted on the demo training split, with validation and test events as history."""
+    train, validation, test = demo_splits
+    engineer = AviationFeatureEngineer(SMALL_FEATURES)
+    train_features = engineer.fit_transform(train, train["fatal"])
+    engineer.add_history(pd.concat([validation, test]))
+    return engineer, train_features

@@ -25,7 +25,8 @@ def run_session(project_path, pipeline: str, env: str | None = None, runtime_par
 
 
 def test_training_runs_on_the_demo_sample_and_is_tracked(project_copy):
-    run_session(project_copy, "training")
+    # Fewer bootstrap resamples than the default keeps the test quick; nothing else changes.
+    run_session(project_copy, "training", runtime_params={"modelling": {"bootstrap": {"samples": 100}}})
 
     report = json.loads((project_copy / "data/08_reporting/data_quality_report.json").read_text())
     assert report["rows_out"] > 5_000
@@ -34,7 +35,7 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(project_copy):
         table = pd.read_parquet(project_copy / f"data/05_model_input/{split}_model_input.parquet")
         assert list(table.columns) == [*feature_catalog["feature"], "fatal"]
         assert (project_copy / f"data/04_feature/{split}_features.parquet").exists()
-    (transformer_version,) = (project_copy / "data/06_models/feature_engineer.pkl").iterdir()  # versioned
+    (transformer_version,) = (project_copy / "data/04_feature/feature_engineer.pkl").iterdir()  # versioned
     assert (transformer_version / "feature_engineer.pkl").stat().st_size > 0
 
     # kedro-mlflow recorded the run, with its parameters and reports, in the project's SQLite store.
@@ -48,6 +49,24 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(project_copy):
     }
     assert run.data.metrics["feature_summary.features"] == len(feature_catalog)
     assert run.data.metrics["feature_summary.informative_features"] >= 100
+
+    # Every candidate on both variants, compared; the champion packaged, registered and aliased.
+    comparison = pd.read_csv(project_copy / "data/08_reporting/model_comparison.csv")
+    assert len(comparison) == 16 and set(comparison["variant"]) == {"with_damage", "without_damage"}
+    assert comparison["test_roc_auc"].between(0.6, 1.0).all()
+    performance = json.loads((project_copy / "data/08_reporting/performance_metrics.json").read_text())
+    assert performance["test"]["roc_auc"] > 0.75 and performance["other_variant"]["variant"] == "without_damage"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"model_comparison.csv", "model_comparison.md", "performance_metrics.json", "mlp_training_curves.png"} <= artifacts
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "figures")} >= {"figures/roc_with_damage.png", "figures/confusion_without_damage.png"}
+    assert run.data.metrics["model_comparison_metrics.with_damage.xgboost.test_roc_auc"] == pytest.approx(
+        comparison.query("variant == 'with_damage' and candidate == 'xgboost'")["test_roc_auc"].item()
+    )
+    assert {"training_data_fingerprint", "git_commit", "feature_count"} <= set(run.data.tags)
+
+    version = client.get_model_version_by_alias("ntsb-severity-classifier", "challenger")
+    assert version.run_id == run.info.run_id and str(version.version) == "1"
+    assert version.tags["champion"] == performance["candidate"]
 
 
 def test_a_malformed_csv_fails_naming_the_line(project_copy):

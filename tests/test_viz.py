@@ -23,10 +23,12 @@ def test_kedro_viz_build_shows_layers_and_pipelines(project_copy):
 
     graph = json.loads((build / "api" / "main").read_text())
     layers = graph["layers"]  # topologically ordered by kedro-viz; an empty list means a layer cycle
-    assert set(layers) == {"raw", "intermediate", "primary", "models", "feature", "model_input", "reporting"}
-    order = [layers.index(name) for name in ("raw", "intermediate", "primary", "feature", "model_input")]
+    assert set(layers) == {"raw", "intermediate", "primary", "feature", "model_input", "models", "reporting"}
+    order = [layers.index(name) for name in ("raw", "intermediate", "primary", "feature", "model_input", "models")]
     assert order == sorted(order) and layers[-1] == "reporting"
-    assert {"ingestion", "feature_engineering", "training"} <= {p["id"] for p in graph["pipelines"]}
+    assert {"ingestion", "feature_engineering", "modelling", "training"} <= {p["id"] for p in graph["pipelines"]}
+    # Each candidate is a collapsible namespace.
+    assert {"xgboost", "mlp", "stacking", "voting"} <= set(graph["modular_pipelines"])
     persisted = {
         "raw_events", "validated_events", "labelled_events", "train_events", "feature_engineer",
         "train_features", "train_model_input", "data_quality_report", "feature_catalog",
@@ -34,6 +36,7 @@ def test_kedro_viz_build_shows_layers_and_pipelines(project_copy):
     layer_of = {n["name"]: n.get("layer") for n in graph["nodes"] if n["type"] == "data"}
     assert all(layer_of[name] for name in persisted)
     training = json.loads((build / "api" / "pipelines" / "training").read_text())
-    assert {"parse_raw_events_node", "split_events_node", "fit_feature_engineer_node", "build_test_model_input_node"} <= {
-        n["name"] for n in training["nodes"] if n["type"] == "task"
+    assert {"parse_raw_events_node", "split_events_node", "fit_feature_engineer_node", "build_test_model_input_node",
+            "xgboost.train_candidate_node", "compare_candidates_node", "package_champion_node", "register_champion_node"} <= {
+        n.get("full_name", n["name"]) for n in training["nodes"] if n["type"] == "task"
     }
