@@ -55,7 +55,7 @@ def fit_estimator(
         return estimator.fit(features, target, eval_set=[(validation_features, validation_target)], verbose=False)
     if family == "lightgbm":
         return estimator.fit(
-            features, target, eval_set=[(validation_features, validation_target)],
+            features, target, eval_X=(validation_features,), eval_y=(validation_target,),
             callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
         )
     if family == "mlp":

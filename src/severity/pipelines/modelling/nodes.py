@@ -87,6 +87,10 @@ def compare_candidates(
     champions["shipped_variant"] = modelling["shipped_variant"]
     for variant in modelling["variants"]:
         logger.info("Champion (%s): %s", variant, champions[variant]["reason"])
+    logger.info(
+        "Model comparison saved as the 'model_comparison' and 'model_comparison_markdown' datasets "
+        "(data/08_reporting/model_comparison.csv and .md with the default catalog) and logged to MLflow"
+    )
 
     metrics = {
         f"{row.variant}.{row.candidate}.test_{metric}": {"value": float(getattr(row, f"test_{metric}")), "step": 0}

@@ -29,7 +29,7 @@ def candidate_template(name: str) -> Pipeline:
         train = Node(
             func=train_ensemble_candidate,
             inputs=["train_model_input", "validation_model_input", "train_features", "feature_engineer", "params:settings",
-                    "params:modelling", *(f"{member}.candidate" for member in ENSEMBLE_MEMBERS)],
+                    "params:modelling", *(f"{member}_member" for member in ENSEMBLE_MEMBERS)],
             outputs="candidate",
             name="train_candidate_node",
         )
@@ -51,9 +51,11 @@ def candidate_template(name: str) -> Pipeline:
     ]
     if name == "mlp":
         nodes.append(Node(func=plot_training_curves, inputs="candidate", outputs="training_curves", name="plot_training_curves_node"))
-    members = {f"{m}.candidate" for m in ENSEMBLE_MEMBERS} if name in ENSEMBLES else set()
+    # Ensemble members are other namespaces' candidates, mapped in by name.
+    members = {f"{m}_member": f"{m}.candidate" for m in ENSEMBLE_MEMBERS} if name in ENSEMBLES else {}
     used = {dataset for node in nodes for dataset in node.inputs}
-    return Pipeline(nodes, namespace=name, inputs=(SHARED_INPUTS & used) | members, parameters={"params:modelling"})
+    shared = {dataset: dataset for dataset in SHARED_INPUTS & used}
+    return Pipeline(nodes, namespace=name, inputs=shared | members, parameters={"params:modelling"})
 
 
 def create_pipeline(**kwargs) -> Pipeline:
