@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
     parser.add_argument("--keep", type=Path, help="copy the run's data/08_reporting here afterwards")
     args = parser.parse_args()
+    export = args.export.resolve()  # before the run changes directory
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 
     with tempfile.TemporaryDirectory() as folder:
@@ -40,7 +41,7 @@ def main() -> None:
             (root / "data" / layer).mkdir(parents=True)
         bootstrap_project(root)
         start = time.perf_counter()
-        with contextlib.chdir(root), KedroSession.create(root, env="ntsb", runtime_params={"raw_export": str(args.export.resolve())}) as session:
+        with contextlib.chdir(root), KedroSession.create(root, env="ntsb", runtime_params={"raw_export": str(export)}) as session:
             session.run(pipeline_names=["training"])
         wall = time.perf_counter() - start
         comparison = pd.read_csv(root / "data/08_reporting/model_comparison.csv")

@@ -64,6 +64,17 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(project_copy):
     )
     assert {"training_data_fingerprint", "git_commit", "feature_count"} <= set(run.data.tags)
 
+    # Explanations of the champion on test events, with importance tables and figures.
+    shap_values = pd.read_parquet(project_copy / "data/07_model_output/shap_values.parquet")
+    assert len(shap_values) == len(pd.read_parquet(project_copy / "data/04_feature/test_features.parquet"))
+    contribution_columns = [c for c in shap_values if "__" in c]
+    assert (shap_values["base_value"] + shap_values[contribution_columns].sum(axis=1) - shap_values["score"]).abs().max() < 1e-3
+    raw_importance = pd.read_csv(project_copy / "data/08_reporting/raw_field_importance.csv")
+    assert raw_importance["share"].sum() == pytest.approx(1.0)
+    explanation_figures = {a.path for a in client.list_artifacts(run.info.run_id, "explanations")}
+    assert {"explanations/beeswarm.png", "explanations/waterfall_borderline.png", "explanations/dependence_10.png"} <= explanation_figures
+    assert run.data.metrics["explanation_metrics.top_10_feature_share"] > 0
+
     version = client.get_model_version_by_alias("ntsb-severity-classifier", "challenger")
     assert version.run_id == run.info.run_id and str(version.version) == "1"
     assert version.tags["champion"] == performance["candidate"]

@@ -23,10 +23,10 @@ def test_kedro_viz_build_shows_layers_and_pipelines(project_copy):
 
     graph = json.loads((build / "api" / "main").read_text())
     layers = graph["layers"]  # topologically ordered by kedro-viz; an empty list means a layer cycle
-    assert set(layers) == {"raw", "intermediate", "primary", "feature", "model_input", "models", "reporting"}
-    order = [layers.index(name) for name in ("raw", "intermediate", "primary", "feature", "model_input", "models")]
+    assert set(layers) == {"raw", "intermediate", "primary", "feature", "model_input", "models", "model_output", "reporting"}
+    order = [layers.index(name) for name in ("raw", "intermediate", "primary", "feature", "model_input", "models", "model_output")]
     assert order == sorted(order) and layers[-1] == "reporting"
-    assert {"ingestion", "feature_engineering", "modelling", "training"} <= {p["id"] for p in graph["pipelines"]}
+    assert {"ingestion", "feature_engineering", "modelling", "explainability", "training"} <= {p["id"] for p in graph["pipelines"]}
     # Each candidate is a collapsible namespace.
     assert {"xgboost", "mlp", "stacking", "voting"} <= set(graph["modular_pipelines"])
     persisted = {

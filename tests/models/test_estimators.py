@@ -73,6 +73,21 @@ def test_voting_averages_members_and_stacking_learns_on_out_of_fold_scores(tiny)
     assert roc_auc_score(test_y, stacking.predict_proba(test_x)[:, 1]) > 0.75
 
 
+def test_single_threaded_changes_no_prediction(tiny):
+    from sklearn.base import clone
+
+    from severity.models.estimators import single_threaded
+
+    *_, test_x, _, _ = tiny
+    members = {family: fitted(family, tiny) for family in ("random_forest", "xgboost", "lightgbm")}
+    before = SoftVotingEnsemble(members).fit().predict_proba(test_x)
+    voting = SoftVotingEnsemble({name: clone(m).set_params(n_jobs=2) for name, m in members.items()})
+    voting.members = members
+    single_threaded(voting)
+    assert all(m.get_params()["n_jobs"] == 1 for m in members.values())
+    np.testing.assert_allclose(voting.predict_proba(test_x), before)
+
+
 def test_unknown_family_is_named():
     with pytest.raises(ValueError, match="Unknown model family 'catboost'"):
         build_estimator("catboost", {}, 0, 1)

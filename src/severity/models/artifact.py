@@ -15,6 +15,7 @@ import pandas as pd
 from severity.data.leakage import assert_no_leakage
 from severity.features import AviationFeatureEngineer
 from severity.features.columns import Columns
+from severity.models.estimators import single_threaded
 from severity.models.policy import DecisionPolicy
 
 VARIANTS = ("with_damage", "without_damage")
@@ -38,6 +39,8 @@ class SeverityModel:
     variant: str
     feature_columns: list[str]
     metadata: dict[str, Any] = field(default_factory=dict)
+    explainer: Any = None  # a severity.explain.explainers.ModelExplainer for ``estimator``
+    raw_field_attribution: pd.DataFrame | None = None  # features x raw fields, rows sum to 1
 
     def __post_init__(self) -> None:
         assert_no_leakage(self.feature_columns)
@@ -59,6 +62,24 @@ class SeverityModel:
     def predict_columns(self, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and classes for events given as columns (the service's path)."""
         return self.policy.apply(self.scores_from_matrix(self.feature_engineer.transform_columns(columns)))
+
+    def single_threaded(self) -> None:
+        """Score without thread pools: the packaged model mostly sees one event at a time (the service)."""
+        single_threaded(self.estimator)
+
+    def attach_explainer(self, background: pd.DataFrame) -> None:
+        """Build the explainer for this estimator, with ``background`` (model-input rows) as its reference."""
+        from severity.explain.explainers import explainer_for
+        from severity.explain.raw_fields import attribution_matrix
+
+        self.explainer = explainer_for(self.estimator, self.feature_columns, background[self.feature_columns])
+        self.raw_field_attribution = attribution_matrix(self.feature_columns, self.feature_engineer.lineage())
+
+    def explain_features(self, features: pd.DataFrame):
+        """The explanation (see :class:`severity.explain.explainers.Explanation`) of model-input rows."""
+        if self.explainer is None:
+            raise RuntimeError("This model was packaged without an explainer")
+        return self.explainer.explain(features[self.feature_columns])
 
     def predict(self, events: pd.DataFrame) -> pd.DataFrame:
         """``fatal_probability`` (calibrated) and ``predicted_class`` (1 = fatal) per event, in input order."""

@@ -125,3 +125,14 @@ class StackingEnsemble(ClassifierMixin, BaseEstimator):
 
     def predict(self, features) -> np.ndarray:
         return (self.predict_proba(features)[:, 1] >= 0.5).astype(int)
+
+
+def single_threaded(estimator) -> None:
+    """Set every ``n_jobs`` inside an estimator (ensemble members included) to 1, in place.
+
+    Starting a pool of workers for one row costs far more than it saves; predictions do not change.
+    """
+    if isinstance(estimator, BaseEstimator) and "n_jobs" in estimator.get_params(deep=False):
+        estimator.set_params(n_jobs=1)
+    for member in getattr(estimator, "members", {}).values():
+        single_threaded(member)

@@ -95,7 +95,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                 loss = loss_function(self.network_(inputs[batch]).squeeze(1), labels[batch])
                 loss.backward()
                 optimiser.step()
-                total += float(loss) * len(batch)
+                total += loss.item() * len(batch)
             validation_loss = self._loss(loss_function, validation_inputs, validation_labels)
             scheduler.step(validation_loss)
             self.history_.append(

@@ -148,9 +148,14 @@ def package_champion(
     feature_engineer: AviationFeatureEngineer,
     champions: dict[str, Any],
     training_data_summary: dict[str, Any],
+    train_model_input: pd.DataFrame,
+    modelling: dict[str, Any],
     *candidates_and_evaluations: dict,
 ) -> tuple[SeverityModel, dict[str, Any]]:
-    """The shipped variant's champion as one artifact (transformer, estimator, policy, metadata), and its test metrics."""
+    """The shipped variant's champion as one artifact (transformer, estimator, policy, explainer, metadata), and its test metrics.
+
+    The explainer's reference sample is a fixed random sample of training rows.
+    """
     half = len(candidates_and_evaluations) // 2
     candidates = {c[next(iter(c))].name: c for c in candidates_and_evaluations[:half]}
     evaluations = {e[next(iter(e))].candidate: e for e in candidates_and_evaluations[half:]}
@@ -187,5 +192,10 @@ def package_champion(
         "decision_rule": evaluation.policy.describe(),
     }
     model = SeverityModel(feature_engineer, fitted.estimator, evaluation.policy, fitted.family, variant, fitted.feature_columns, metadata)
+    model.single_threaded()
+    background = train_model_input.sample(
+        min(modelling["explainer_background_rows"], len(train_model_input)), random_state=modelling["random_state"]
+    )
+    model.attach_explainer(background)
     logger.info("Champion %s (%s): test ROC-AUC %.4f; %s", name, variant, evaluation.test["roc_auc"], evaluation.policy.describe())
     return model, performance

@@ -76,7 +76,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=package_champion,
-                inputs=["feature_engineer", "champions", "training_data_summary",
+                inputs=["feature_engineer", "champions", "training_data_summary", "train_model_input", "params:modelling",
                         *(f"{name}.candidate" for name in CANDIDATES), *(f"{name}.evaluation" for name in CANDIDATES)],
                 outputs=["champion_model", "performance_metrics"],
                 name="package_champion_node",

@@ -1,0 +1,110 @@
+"""Explanation time per family on an NTSB export: one event (the serving path) and 1,000 events.
+
+    python benchmarks/bench_explain.py [path/to/AviationData.csv] [--single 200]
+
+Fits every candidate family with the project's default parameters on the real training split
+(with damage), then times ``explain`` on test events. For XGBoost and LightGBM it also times
+the ``shap`` package's TreeExplainer against the libraries' native contribution output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shap
+import yaml
+
+from severity.data.ingest import parse_events
+from severity.data.split import split_by_time
+from severity.data.target import label_events
+from severity.explain.explainers import explainer_for
+from severity.features import AviationFeatureEngineer, FeatureSettings
+from severity.models.estimators import single_threaded
+from severity.models.training import train_candidate
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_EXPORT = PROJECT.parent / "shared" / "data" / "ntsb" / "AviationData.csv"
+FAMILIES = ("logistic_regression", "decision_tree", "xgboost", "random_forest", "lightgbm", "mlp", "voting", "stacking")
+
+
+def timed(function, repeats: int) -> float:
+    """Median seconds of ``repeats`` calls."""
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
+    parser.add_argument("--single", type=int, default=200, help="single events timed per family")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("severity").setLevel(logging.ERROR)
+    parameters = yaml.safe_load((PROJECT / "conf/base/parameters_modelling.yml").read_text())
+
+    labelled, _ = label_events(parse_events(pd.read_csv(args.export, dtype=str, keep_default_na=False))[0])
+    train, validation, test, _ = split_by_time(labelled, "2011-01-01", "2013-01-01")
+    engineer = AviationFeatureEngineer(FeatureSettings())
+    inputs = {"train": engineer.fit_transform(train, train["fatal"]).assign(fatal=train["fatal"].to_numpy())}
+    engineer.add_history(pd.concat([validation, test]))
+    inputs["validation"] = engineer.transform(validation).assign(fatal=validation["fatal"].to_numpy())
+    inputs["test"] = engineer.transform(test).assign(fatal=test["fatal"].to_numpy())
+    names = engineer.feature_names_out_
+    background = inputs["train"][names].sample(200, random_state=42)
+    test_x = inputs["test"][names]
+    batch = test_x.iloc[:1000]
+
+    fitted = {}
+    print(f"export: {args.export.name}; {len(names)} features; single-event medians over {args.single} test events")  # noqa: T201
+    print(f"{'family':>20} | {'exact':>5} | {'one event ms':>12} | {'1,000 events s':>14}")  # noqa: T201
+    for family in FAMILIES:
+        settings = dict(parameters[family]["settings"])
+        members = {m: fitted[m] for m in ("xgboost", "random_forest", "lightgbm")} if family in ("voting", "stacking") else None
+        if members:
+            settings["members"] = list(members)
+        groups = train["event_id"].to_numpy() if family == "stacking" else None
+        fitted[family] = train_candidate(
+            family, settings, inputs["train"], inputs["validation"], names, ["with_damage"], 42, 2, train_groups=groups, members=members,
+        )
+        single_threaded(fitted[family]["with_damage"].estimator)  # as packaged for serving
+        explainer = explainer_for(fitted[family]["with_damage"].estimator, names, background)
+        explainer.explain(test_x.iloc[:2])  # warm-up (builds lazy shap objects)
+        rows = [test_x.iloc[[i]] for i in range(min(args.single, len(test_x)))]
+        single = statistics.median(timed(lambda row=row, e=explainer: e.explain(row), 1) for row in rows)
+        thousand = timed(lambda e=explainer: e.explain(batch), 1)
+        print(f"{family:>20} | {str(explainer.exact):>5} | {single * 1000:12.2f} | {thousand:14.2f}")  # noqa: T201
+
+    forest = fitted["random_forest"]["with_damage"].estimator
+    exact = shap.TreeExplainer(forest)
+    exact_one = timed(lambda: exact.shap_values(test_x.iloc[[0]]), 3)
+    print(f"random forest, exact TreeSHAP (shap package) for comparison: one event {exact_one * 1000:.0f} ms")  # noqa: T201
+
+    print("native contributions vs the shap package (TreeExplainer), same events:")  # noqa: T201
+    for family in ("xgboost", "lightgbm"):
+        estimator = fitted[family]["with_damage"].estimator
+        native = explainer_for(estimator, names, background)
+        package = shap.TreeExplainer(estimator)
+        rows = [test_x.iloc[[i]] for i in range(min(args.single, len(test_x)))]
+        native_one = statistics.median(timed(lambda row=row, e=native: e.explain(row), 1) for row in rows)
+        package_one = statistics.median(timed(lambda row=row, e=package: e.shap_values(row), 1) for row in rows)
+        native_batch = timed(lambda e=native: e.explain(batch), 1)
+        package_batch = timed(lambda e=package: e.shap_values(batch), 1)
+        agreement = np.abs(native.explain(batch).contributions - np.asarray(package.shap_values(batch))).max()
+        print(  # noqa: T201
+            f"{family:>20}: one event native {native_one * 1000:.2f} ms vs shap {package_one * 1000:.2f} ms; "
+            f"1,000 events native {native_batch:.2f} s vs shap {package_batch:.2f} s; max difference {agreement:.1e}"
+        )
+
+
+if __name__ == "__main__":
+    main()

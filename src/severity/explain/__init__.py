@@ -1,0 +1,1 @@
+"""Explanations of any champion family in one unit, and their aggregation to raw input fields."""

@@ -1,0 +1,283 @@
+"""One explainer interface for every champion family, in one unit: log-odds of the uncalibrated score.
+
+``explain(features) -> Explanation`` gives a base value and one contribution per feature
+and row such that ``base_value + contributions.sum(axis=1)`` equals the log-odds of the
+model's raw fatal score. Where a family's natural explanation lives in another unit
+(probability for scikit-learn trees and for the voting average), contributions are
+rescaled to log-odds per row, which keeps additivity exact but makes the split between
+features an approximation; ``exact`` says which case applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import shap
+import torch
+import xgboost as xgb
+from scipy import sparse
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.tree import DecisionTreeClassifier
+
+from severity.models.estimators import SoftVotingEnsemble, StackingEnsemble
+from severity.models.mlp import TorchMLPClassifier
+from severity.models.policy import log_odds
+
+UNIT = "log-odds of the uncalibrated fatal score"
+
+
+@dataclass
+class Explanation:
+    """Per-row base value and per-feature contributions, in :data:`UNIT`."""
+
+    base_value: np.ndarray  # (rows,)
+    contributions: np.ndarray  # (rows, features)
+    feature_names: list[str]
+    exact: bool
+
+    @property
+    def score(self) -> np.ndarray:
+        return self.base_value + self.contributions.sum(axis=1)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.contributions, columns=self.feature_names)
+
+
+def _rescale_to_log_odds(
+    probability_contributions: np.ndarray, base_probability: float, probability: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scale probability-unit contributions so they sum to logit(p) - logit(base) in each row."""
+    base = float(log_odds(np.array([base_probability]))[0])
+    target = log_odds(probability) - base
+    total = probability_contributions.sum(axis=1)
+    factor = np.divide(target, total, out=np.zeros_like(target), where=np.abs(total) > 1e-12)
+    contributions = probability_contributions * factor[:, None]
+    # Rows whose contributions cancel exactly keep the gap in the base value.
+    base_values = np.where(np.abs(total) > 1e-12, base, log_odds(probability) - contributions.sum(axis=1))
+    return base_values, contributions
+
+
+class ModelExplainer:
+    """Explains one fitted estimator; built with :func:`explainer_for`."""
+
+    exact = True
+
+    def __init__(self, estimator, feature_names: list[str], background: pd.DataFrame):
+        self.estimator = estimator
+        self.feature_names = list(feature_names)
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        raise NotImplementedError
+
+    def _explanation(self, base, contributions) -> Explanation:
+        rows = contributions.shape[0]
+        return Explanation(np.broadcast_to(np.asarray(base, dtype="float64"), (rows,)).copy(), contributions, self.feature_names, self.exact)
+
+
+class XGBoostExplainer(ModelExplainer):
+    """XGBoost's own TreeSHAP (``pred_contribs``): exact, in margin (log-odds) units."""
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        booster = self.estimator.get_booster()
+        iteration = getattr(self.estimator, "best_iteration", None)
+        matrix = xgb.DMatrix(features, feature_names=self.feature_names, missing=np.nan)
+        values = booster.predict(
+            matrix, pred_contribs=True, iteration_range=(0, iteration + 1) if iteration is not None else (0, 0)
+        )
+        return self._explanation(values[:, -1].astype("float64"), values[:, :-1].astype("float64"))
+
+
+class LightGBMExplainer(ModelExplainer):
+    """LightGBM's own TreeSHAP (``pred_contrib``): exact, in raw-score (log-odds) units."""
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        values = self.estimator.predict(features, pred_contrib=True)
+        return self._explanation(values[:, -1], values[:, :-1])
+
+
+class _LazyShap(ModelExplainer):
+    """Builds its ``shap`` object on first use and drops it when pickled (it is rebuilt from what is kept)."""
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_shap", None)
+        return state
+
+    @property
+    def shap_object(self):
+        if "_shap" not in self.__dict__:
+            self._shap = self._build()
+        return self._shap
+
+    def _build(self):
+        raise NotImplementedError
+
+
+class SklearnTreeExplainer(_LazyShap):
+    """The ``shap`` package's TreeSHAP for a scikit-learn decision tree (probability units, rescaled)."""
+
+    exact = False
+
+    def _build(self):
+        return shap.TreeExplainer(self.estimator)
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        values = np.asarray(self.shap_object.shap_values(features.to_numpy(), check_additivity=False))
+        contributions = values[:, :, 1] if values.ndim == 3 else values
+        expected = np.atleast_1d(self.shap_object.expected_value)
+        base_probability = float(expected[1] if len(expected) > 1 else expected[0])
+        probability = self.estimator.predict_proba(features)[:, 1]
+        base, scaled = _rescale_to_log_odds(contributions, base_probability, probability)
+        return self._explanation(base, scaled)
+
+
+class ForestPathExplainer(ModelExplainer):
+    """Path attribution for scikit-learn forests (Saabas): each split's change in class-1 probability goes to its feature.
+
+    Additive exactly in probability (then rescaled to log-odds like the tree explainer).
+    Exact TreeSHAP costs about 0.6 s per event on the default 500-tree forest (see
+    BENCHMARKS.md); path attribution needs one ``decision_path`` call and one sparse product,
+    and orders features much like TreeSHAP while over-crediting splits near the root.
+    """
+
+    exact = False
+
+    def __init__(self, estimator: RandomForestClassifier, feature_names, background):
+        super().__init__(estimator, feature_names, background)
+        rows, columns, values, roots = [], [], [], []
+        offset = 0
+        for tree in estimator.estimators_:
+            structure = tree.tree_
+            probability = structure.value[:, 0, 1] / structure.value[:, 0, :].sum(axis=1)
+            for parent in range(structure.node_count):
+                for child in (structure.children_left[parent], structure.children_right[parent]):
+                    if child >= 0:
+                        rows.append(offset + child)
+                        columns.append(structure.feature[parent])
+                        values.append(probability[child] - probability[parent])
+            roots.append(probability[0])
+            offset += structure.node_count
+        self.node_deltas = sparse.csr_matrix((values, (rows, columns)), shape=(offset, len(feature_names)))
+        self.base_probability = float(np.mean(roots))
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        # Trees one by one: the forest's own decision_path starts a thread pool, which costs
+        # a hundred milliseconds for a single event.
+        values = np.asarray(features, dtype=np.float32)
+        paths = sparse.hstack([tree.decision_path(values) for tree in self.estimator.estimators_], format="csr")
+        contributions = np.asarray((paths @ self.node_deltas).todense()) / len(self.estimator.estimators_)
+        # Path attribution is exact in probability: the forest's probability is base + contributions.
+        probability = np.clip(self.base_probability + contributions.sum(axis=1), 1e-6, 1 - 1e-6)
+        base, scaled = _rescale_to_log_odds(contributions, self.base_probability, probability)
+        return self._explanation(base, scaled)
+
+
+class LogisticExplainer(ModelExplainer):
+    """Coefficients times the standardised difference from the background mean: exact."""
+
+    def __init__(self, estimator: Pipeline, feature_names, background):
+        super().__init__(estimator, feature_names, background)
+        self.preprocess = estimator[:-1]
+        self.model = estimator[-1]
+        self.mean_input = self.preprocess.transform(background).mean(axis=0)
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        inputs = self.preprocess.transform(features)
+        weights = self.model.coef_[0]
+        contributions = (inputs - self.mean_input) * weights
+        base = float(self.model.intercept_[0] + self.mean_input @ weights)
+        return self._explanation(base, contributions)
+
+
+class MLPExplainer(_LazyShap):
+    """``shap.DeepExplainer`` (DeepLIFT-style) on the network's logit, with a fixed background sample."""
+
+    exact = False  # DeepLIFT attributions; their sum is checked against the logit, not forced to it
+
+    def __init__(self, estimator: TorchMLPClassifier, feature_names, background):
+        super().__init__(estimator, feature_names, background)
+        self.background = background.copy()
+
+    def _build(self):
+        return shap.DeepExplainer(self.estimator.network_.eval(), self.estimator._inputs(self.background))
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        inputs = self.estimator._inputs(features)
+        values = np.asarray(self.shap_object.shap_values(inputs, check_additivity=False)).reshape(len(features), -1)
+        with torch.no_grad():
+            logits = self.estimator.network_.eval()(inputs).squeeze(1).numpy().astype("float64")
+        base = float(np.atleast_1d(self.shap_object.expected_value)[0])
+        self.last_residual_ = logits - (base + values.sum(axis=1))
+        return self._explanation(base, values.astype("float64"))
+
+
+class StackingExplainer(ModelExplainer):
+    """Chains members' log-odds explanations through the logistic meta-learner (exact when the members' are)."""
+
+    def __init__(self, estimator: StackingEnsemble, feature_names, background):
+        super().__init__(estimator, feature_names, background)
+        self.members = {name: explainer_for(member, feature_names, background) for name, member in estimator.members.items()}
+        self.exact = all(member.exact for member in self.members.values())
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        weights = self.estimator.meta_learner_.coef_[0]
+        base = np.full(len(features), float(self.estimator.meta_learner_.intercept_[0]))
+        contributions = np.zeros((len(features), len(self.feature_names)))
+        for weight, member in zip(weights, self.members.values(), strict=True):
+            explanation = member.explain(features)
+            base += weight * explanation.base_value
+            contributions += weight * explanation.contributions
+        return Explanation(base, contributions, self.feature_names, self.exact)
+
+
+class VotingExplainer(ModelExplainer):
+    """Members' log-odds explanations, weighted by each member's share of the averaged probability's slope.
+
+    The vote averages probabilities, so its log-odds is not a sum of the members' log-odds:
+    each member's contributions are weighted by d logit(mean p) / d logit(p_m) at that row,
+    then rescaled so the row adds up to the ensemble's log-odds (an approximation).
+    """
+
+    exact = False
+
+    def __init__(self, estimator: SoftVotingEnsemble, feature_names, background):
+        super().__init__(estimator, feature_names, background)
+        self.members = {name: explainer_for(member, feature_names, background) for name, member in estimator.members.items()}
+        self.base_probability = float(estimator.predict_proba(background)[:, 1].mean())
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        member_probability = self.estimator.member_probabilities(features)
+        weights = np.array([(self.estimator.weights or {}).get(n, 1.0) for n in self.members])
+        weights = weights / weights.sum()
+        probability = member_probability @ weights
+        slope = (weights * member_probability * (1 - member_probability)) / (probability * (1 - probability))[:, None]
+        combined = sum(
+            slope[:, [m]] * explainer.explain(features).contributions for m, explainer in enumerate(self.members.values())
+        )
+        base, scaled = _rescale_to_log_odds(combined, self.base_probability, probability)
+        return self._explanation(base, scaled)
+
+
+def explainer_for(estimator, feature_names: list[str], background: pd.DataFrame) -> ModelExplainer:
+    """The explainer for a fitted estimator of any candidate family."""
+    if isinstance(estimator, xgb.XGBClassifier):
+        return XGBoostExplainer(estimator, feature_names, background)
+    if isinstance(estimator, lgb.LGBMClassifier):
+        return LightGBMExplainer(estimator, feature_names, background)
+    if isinstance(estimator, RandomForestClassifier):
+        return ForestPathExplainer(estimator, feature_names, background)
+    if isinstance(estimator, DecisionTreeClassifier):
+        return SklearnTreeExplainer(estimator, feature_names, background)
+    if isinstance(estimator, Pipeline):
+        return LogisticExplainer(estimator, feature_names, background)
+    if isinstance(estimator, TorchMLPClassifier):
+        return MLPExplainer(estimator, feature_names, background)
+    if isinstance(estimator, StackingEnsemble):
+        return StackingExplainer(estimator, feature_names, background)
+    if isinstance(estimator, SoftVotingEnsemble):
+        return VotingExplainer(estimator, feature_names, background)
+    raise TypeError(f"No explainer for {type(estimator).__name__}")
