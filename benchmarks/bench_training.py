@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -44,6 +45,7 @@ def main() -> None:
         with contextlib.chdir(root), KedroSession.create(root, env="ntsb", runtime_params={"raw_export": str(export)}) as session:
             session.run(pipeline_names=["training"])
         wall = time.perf_counter() - start
+        mlflow.end_run()  # MLflow would otherwise close the run at exit, after the temp store is gone
         comparison = pd.read_csv(root / "data/08_reporting/model_comparison.csv")
         report = (root / "data/08_reporting/model_comparison.md").read_text()
         if args.keep:
