@@ -79,23 +79,38 @@ class ModelExplainer:
 
 
 class XGBoostExplainer(ModelExplainer):
-    """XGBoost's own TreeSHAP (``pred_contribs``): exact, in margin (log-odds) units."""
+    """XGBoost's own TreeSHAP (``pred_contribs``): exact, in margin (log-odds) units.
+
+    Rows go in as a float32 array to a copy of the booster without feature names: a DMatrix
+    built from a named DataFrame costs about 4 ms per call, from an array 0.1 ms. Callers
+    pass columns in ``feature_names`` order (the packaged model does).
+    """
+
+    def __init__(self, estimator, feature_names, background):
+        super().__init__(estimator, feature_names, background)
+        self.booster = estimator.get_booster().copy()
+        self.booster.feature_names = None
+        self.booster.feature_types = None
+        iteration = getattr(estimator, "best_iteration", None)
+        self.iteration_range = (0, iteration + 1) if iteration is not None else (0, 0)
 
     def explain(self, features: pd.DataFrame) -> Explanation:
-        booster = self.estimator.get_booster()
-        iteration = getattr(self.estimator, "best_iteration", None)
-        matrix = xgb.DMatrix(features, feature_names=self.feature_names, missing=np.nan)
-        values = booster.predict(
-            matrix, pred_contribs=True, iteration_range=(0, iteration + 1) if iteration is not None else (0, 0)
-        )
+        matrix = xgb.DMatrix(np.asarray(features, dtype=np.float32), missing=np.nan)
+        values = self.booster.predict(matrix, pred_contribs=True, iteration_range=self.iteration_range)
         return self._explanation(values[:, -1].astype("float64"), values[:, :-1].astype("float64"))
 
 
 class LightGBMExplainer(ModelExplainer):
-    """LightGBM's own TreeSHAP (``pred_contrib``): exact, in raw-score (log-odds) units."""
+    """LightGBM's own TreeSHAP (``pred_contrib``): exact, in raw-score (log-odds) units.
+
+    Uses the Booster on a float array (columns in ``feature_names`` order), skipping the
+    scikit-learn wrapper's per-call checks of the DataFrame.
+    """
 
     def explain(self, features: pd.DataFrame) -> Explanation:
-        values = self.estimator.predict(features, pred_contrib=True)
+        values = self.estimator.booster_.predict(
+            np.asarray(features, dtype=np.float64), pred_contrib=True, num_iteration=self.estimator.best_iteration_ or None
+        )
         return self._explanation(values[:, -1], values[:, :-1])
 
 
