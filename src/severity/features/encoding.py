@@ -13,6 +13,11 @@ MISSING = "not_recorded"
 OTHER = "rare_or_unseen"
 
 
+def smoothed_share(successes, trials, prior: float, smoothing: float):
+    """Share of successes shrunk towards ``prior`` by ``smoothing`` pseudo-trials (an m-estimate)."""
+    return (successes + smoothing * prior) / (trials + smoothing)
+
+
 def slug(value: object) -> str:
     """A category as a feature-name fragment: ``Part 91: General Aviation`` -> ``part_91_general_aviation``."""
     return re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_") or "blank"
@@ -74,13 +79,13 @@ class TargetEncoder:
         ].agg(["sum", "count"])
 
     def _encode(self, values: np.ndarray, statistics: pd.DataFrame, prior: float) -> np.ndarray:
-        shares = (statistics["sum"] + self.smoothing * prior) / (statistics["count"] + self.smoothing)
+        shares = smoothed_share(statistics["sum"], statistics["count"], prior, self.smoothing)
         return lookup(values, shares.to_dict(), prior)
 
     def fit(self, values: np.ndarray, target: np.ndarray) -> TargetEncoder:
         self.prior = float(np.mean(target))
         statistics = self._statistics(values, target)
-        self.encoding = ((statistics["sum"] + self.smoothing * self.prior) / (statistics["count"] + self.smoothing)).to_dict()
+        self.encoding = smoothed_share(statistics["sum"], statistics["count"], self.prior, self.smoothing).to_dict()
         return self
 
     def fit_transform(self, values: np.ndarray, target: np.ndarray, groups: np.ndarray) -> np.ndarray:

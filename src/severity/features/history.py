@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from severity.features.encoding import smoothed_share
+
 DAY = np.timedelta64(1, "D")
 
 
@@ -133,7 +135,7 @@ class EventHistory:
     def smoothed_fatal_share(self, key: str, values: np.ndarray, days: np.ndarray, smoothing: float) -> np.ndarray:
         """Prior fatal share for the key value, shrunk towards the overall rate by ``smoothing`` pseudo-events."""
         known, fatal = self.prior_outcomes(key, values, days)
-        return (fatal + smoothing * self.prior_fatal_rate) / (known + smoothing)
+        return smoothed_share(fatal, known, self.prior_fatal_rate, smoothing)
 
 
 def _rows_by_value(values: np.ndarray):

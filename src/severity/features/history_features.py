@@ -6,6 +6,7 @@ import numpy as np
 
 from severity.features.base import FeatureGroup, FeatureSpec
 from severity.features.columns import Columns
+from severity.features.encoding import smoothed_share
 from severity.features.history import EventHistory
 
 # Prepared field -> (feature stem, raw fields it comes from, words for descriptions)
@@ -61,7 +62,7 @@ class HistoryFeatures(FeatureGroup):
         for key in ("_airport", "_make_model"):
             values = prepared[key]
             known, fatal = history.prior_outcomes(key, values, days)
-            share = (fatal + self.smoothing * history.prior_fatal_rate) / (known + self.smoothing)
+            share = smoothed_share(fatal, known, history.prior_fatal_rate, self.smoothing)
             features.extend([np.where(values == None, np.nan, share), known])  # noqa: E711 (elementwise)
         registration = prepared["_registration"]
         features.append(history.count_before("_registration", registration, days))
