@@ -1,10 +1,14 @@
 import math
+from functools import partial
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from severity.data.cells import clean_cell, parse_coordinate
 from severity.data.errors import DataValidationError
-from severity.data.ingest import parse_coordinates, parse_events
+from severity.data.ingest import clean_text, parse_column, parse_events
 from severity.data.schema import CANONICAL_COLUMNS, EXPORT_HEADERS, normalise_header
 
 # The three spellings the shared README names: the export's, other mirrors', newer NTSB downloads'.
@@ -100,7 +104,9 @@ def test_unparsable_and_impossible_values_become_missing_and_are_counted():
 
 
 def test_degrees_minutes_seconds_are_converted_with_hemisphere():
-    values, problems = parse_coordinates(pd.Series(["0331850N", "331850S", "1170520W", "0331850E"]), "latitude")
+    values, problems = parse_column(
+        pd.Series(["0331850N", "331850S", "1170520W", "0331850E"]), partial(parse_coordinate, column="latitude"), "float64"
+    )
     assert math.isclose(values[0], 33 + 18 / 60 + 50 / 3600)
     assert math.isclose(values[1], -(33 + 18 / 60 + 50 / 3600))
     assert values[2:].isna().all()  # a longitude hemisphere is not a latitude
@@ -138,3 +144,9 @@ def test_unlisted_categories_are_kept_and_counted():
 def test_no_row_is_dropped_by_parsing(demo_raw):
     events, report = parse_events(demo_raw)
     assert len(events) == len(demo_raw) == report["rows_in"]
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=" \t\nabN/A?.-1", max_size=8)), max_size=30))
+def test_column_cleaning_equals_the_cell_rule(cells):
+    cleaned = clean_text(pd.Series(cells, dtype="str"))
+    assert [None if pd.isna(value) else value for value in cleaned] == [clean_cell(cell) for cell in cells]

@@ -9,45 +9,41 @@ required column) stops ingestion with a :class:`DataValidationError` naming it.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from severity.data.cells import (
+    MISSING_TOKENS,
+    CellError,
+    canonical_category,
+    canonical_injury_severity,
+    parse_boolean,
+    parse_coordinate,
+    parse_count,
+    parse_date,
+    parse_engine_count,
+)
 from severity.data.errors import DataValidationError, Violation
 from severity.data.schema import (
     CANONICAL_COLUMNS,
     CODE_COLUMNS,
     COORDINATE_RANGES,
-    ENGINE_COUNT_RANGE,
     EVENT_DATE,
     EVENT_KEY,
     EXPORT_HEADERS,
     INJURY_COUNT_COLUMNS,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
-    SYNONYMS,
     UPPER_CASE_COLUMNS,
     VOCABULARIES,
     normalise_header,
-    vocabulary_key,
 )
 
 logger = logging.getLogger(__name__)
-
-# Cell contents that mean "no value" in the copies of the export we have seen.
-MISSING_TOKENS = frozenset({"", "n/a", "na", "null", "nan", "?"})
-# Day-first dates are not accepted: 03/04/2001 would be read silently the wrong way round.
-DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
-# Degrees-minutes-seconds with a hemisphere, as older NTSB extracts store coordinates
-# (``0331850N``, ``1170520W``).
-_DMS = re.compile(r"^(\d{1,3})(\d{2})(\d{2}(?:\.\d+)?)\s*([NSEW])$")
-_FATAL = re.compile(r"^fatal\s*(?:\(\s*(\d+)\s*\))?$", re.IGNORECASE)
-_SEVERITY_WORDS = {"nonfatal": "Non-Fatal", "incident": "Incident", "unavailable": "Unavailable"}
-_BOOLEAN_WORDS = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False, "0": False}
-
 
 def canonical_header_mapping(columns: list[str]) -> dict[str, str]:
     """Map each raw header to its canonical name; fail on missing or colliding columns."""
@@ -73,75 +69,33 @@ def canonical_header_mapping(columns: list[str]) -> dict[str, str]:
 
 
 def clean_text(series: pd.Series) -> pd.Series:
-    """Trim, fold inner whitespace, and turn the export's placeholders into missing values."""
+    """:func:`severity.data.cells.clean_cell` over a whole column (vectorised: mapping 350k cells costs 0.6 s)."""
     text = series.astype("str").str.strip().str.replace(r"\s+", " ", regex=True)
     return text.mask(text.str.lower().isin(MISSING_TOKENS) | series.isna())
 
 
-def parse_event_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse dates in any of :data:`DATE_FORMATS`; return (dates, mask of unparsable non-missing cells)."""
-    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    for date_format in DATE_FORMATS:
-        todo = parsed.isna() & text.notna()
-        if not todo.any():
-            break
-        parsed[todo] = pd.to_datetime(text[todo], format=date_format, errors="coerce")
-    return parsed, parsed.isna() & text.notna()
-
-
-def parse_coordinates(text: pd.Series, column: str) -> tuple[pd.Series, Counter]:
-    """Decimal degrees or DMS-with-hemisphere to floats; unreadable or out-of-range become NaN."""
+def parse_column(text: pd.Series, parser: Callable[[str], Any], dtype: str | None = None) -> tuple[pd.Series, Counter]:
+    """Apply a cell parser to every distinct value; unreadable cells become missing, counted by reason."""
     problems: Counter = Counter()
-    values = pd.to_numeric(text, errors="coerce").astype("float64")
-    pending = values.isna() & text.notna()
-    if pending.any():
-        parts = text[pending].str.extract(_DMS)
-        hemispheres = ("N", "S") if column == "latitude" else ("E", "W")
-        degrees, minutes, seconds = (pd.to_numeric(parts[i], errors="coerce") for i in range(3))
-        readable = parts[3].isin(hemispheres) & (minutes < 60) & (seconds < 60)
-        sign = np.where(parts[3].isin(("S", "W")), -1.0, 1.0)
-        dms = (degrees + minutes / 60 + seconds / 3600) * sign
-        values[pending] = dms.where(readable)
-        problems["unparsable"] = int((values.isna() & text.notna()).sum())
-    low, high = COORDINATE_RANGES[column]
-    out_of_range = values.notna() & ~values.between(low, high)
-    problems["out_of_range"] = int(out_of_range.sum())
-    return values.mask(out_of_range), problems
+    parsed: dict[str, Any] = {}
+    for value, count in text.value_counts().items():
+        try:
+            parsed[value] = parser(value)
+        except CellError as error:
+            problems[error.reason] += int(count)
+    values = text.map(parsed)
+    return (values.astype(dtype) if dtype else values), problems
 
 
-def parse_counts(text: pd.Series, low: int, high: int | None) -> tuple[pd.Series, Counter]:
-    """Whole-number counts (``2``, ``2.0``) to nullable integers; others become missing."""
-    numbers = pd.to_numeric(text, errors="coerce")
-    unparsable = text.notna() & (numbers.isna() | (numbers % 1 != 0))
-    upper = np.inf if high is None else high
-    out_of_range = ~unparsable & numbers.notna() & ~numbers.between(low, upper)
-    counts = numbers.mask(unparsable | out_of_range).astype("Int64")
-    return counts, Counter(unparsable=int(unparsable.sum()), out_of_range=int(out_of_range.sum()))
+def parse_event_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse dates in any of :data:`severity.data.cells.DATE_FORMATS`; return (dates, mask of unparsable non-missing cells)."""
+    dates, _ = parse_column(text, parse_date)
+    return pd.to_datetime(dates).astype("datetime64[ns]"), dates.isna() & text.notna()
 
 
-def parse_booleans(text: pd.Series) -> tuple[pd.Series, Counter]:
-    """Yes/No style answers to a nullable boolean."""
-    flags = text.str.lower().map(_BOOLEAN_WORDS).astype("boolean")
-    return flags, Counter(unparsable=int((flags.isna() & text.notna()).sum()))
-
-
-def canonical_injury_severity(text: pd.Series) -> pd.Series:
-    """``fatal (3)`` -> ``Fatal(3)``, ``NON-FATAL`` -> ``Non-Fatal``; unknown spellings are kept for validation to reject."""
-
-    def canonical(value: str) -> str:
-        fatal = _FATAL.match(value)
-        if fatal:
-            return f"Fatal({fatal.group(1)})" if fatal.group(1) else "Fatal"
-        return _SEVERITY_WORDS.get(vocabulary_key(value), value)
-
-    return _map_unique(text, canonical)
-
-
-def canonical_category(text: pd.Series, column: str) -> tuple[pd.Series, Counter]:
+def canonical_category_column(text: pd.Series, column: str) -> tuple[pd.Series, Counter]:
     """Map spellings of a small-vocabulary field to the export's own; count unlisted values."""
-    lookup = {vocabulary_key(v): v for v in VOCABULARIES[column]}
-    lookup |= SYNONYMS.get(column, {})
-    canonical = _map_unique(text, lambda value: lookup.get(vocabulary_key(value), value))
+    canonical = _map_unique(text, lambda value: canonical_category(value, column))
     listed = set(VOCABULARIES[column])
     unlisted = canonical[canonical.notna() & ~canonical.isin(listed)]
     return canonical, Counter(unlisted.value_counts().to_dict())
@@ -150,7 +104,7 @@ def canonical_category(text: pd.Series, column: str) -> tuple[pd.Series, Counter
 def _map_unique(text: pd.Series, function: Any) -> pd.Series:
     # Categorical fields hold a few dozen distinct spellings in 77k rows: map each once.
     uniques = text.dropna().unique()
-    return text.map(dict(zip(uniques, map(function, uniques), strict=True)))
+    return text.map(dict(zip(uniques, map(function, uniques), strict=True))).astype("str").mask(text.isna())
 
 
 def parse_events(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -188,21 +142,21 @@ def parse_events(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
             events[column], unreadable = parse_event_dates(values)
             _record(set_missing, column, Counter(unparsable=int(unreadable.sum())))
         elif column in COORDINATE_RANGES:
-            events[column], problems = parse_coordinates(values, column)
+            events[column], problems = parse_column(values, partial(parse_coordinate, column=column), "float64")
             _record(set_missing, column, problems)
         elif column == "number_of_engines":
-            events[column], problems = parse_counts(values, *ENGINE_COUNT_RANGE)
+            events[column], problems = parse_column(values, parse_engine_count, "Int64")
             _record(set_missing, column, problems)
         elif column in INJURY_COUNT_COLUMNS:
-            events[column], problems = parse_counts(values, 0, None)
+            events[column], problems = parse_column(values, partial(parse_count, column=column), "Int64")
             _record(set_missing, column, problems)
         elif column == "amateur_built":
-            events[column], problems = parse_booleans(values)
+            events[column], problems = parse_column(values, parse_boolean, "boolean")
             _record(set_missing, column, problems)
         elif column == "injury_severity":
-            events[column] = canonical_injury_severity(values)
+            events[column] = _map_unique(values, canonical_injury_severity)
         elif column in VOCABULARIES:
-            events[column], unlisted_counts = canonical_category(values, column)
+            events[column], unlisted_counts = canonical_category_column(values, column)
             if unlisted_counts:
                 unlisted[column] = dict(unlisted_counts.most_common(20))
         elif column in UPPER_CASE_COLUMNS:
