@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from severity.pipelines import explainability, feature_engineering, ingestion, modelling
+from severity.pipelines import explainability, feature_engineering, inference, ingestion, modelling, packaging
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -13,16 +13,18 @@ def register_pipelines() -> dict[str, Pipeline]:
     The registry imports pipelines explicitly instead of calling ``find_pipelines``: since
     Kedro 1.7, ``kedro run --pipeline=training`` makes ``find_pipelines`` look only for a
     module named ``training``, so composed pipelines would not be found.
-    ``training`` grows as pipelines land: tuning and BentoML packaging next.
+    ``training`` ends with ``packaging``, which writes the champion to BentoML's model store.
     """
     pipelines = {
         "ingestion": ingestion.create_pipeline(),
         "feature_engineering": feature_engineering.create_pipeline(),
         "modelling": modelling.create_pipeline(),
         "explainability": explainability.create_pipeline(),
+        "packaging": packaging.create_pipeline(),
+        "inference": inference.create_pipeline(),
     }
     pipelines["training"] = sum(
-        (pipelines[name] for name in ("ingestion", "feature_engineering", "modelling", "explainability")), Pipeline([])
+        (pipelines[name] for name in ("ingestion", "feature_engineering", "modelling", "explainability", "packaging")), Pipeline([])
     )
     pipelines["__default__"] = pipelines["training"]
     return pipelines

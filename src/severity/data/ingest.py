@@ -37,6 +37,7 @@ from severity.data.schema import (
     EXPORT_HEADERS,
     INJURY_COUNT_COLUMNS,
     OPTIONAL_COLUMNS,
+    OUTCOME_COLUMNS,
     REQUIRED_COLUMNS,
     UPPER_CASE_COLUMNS,
     VOCABULARIES,
@@ -45,7 +46,7 @@ from severity.data.schema import (
 
 logger = logging.getLogger(__name__)
 
-def canonical_header_mapping(columns: list[str]) -> dict[str, str]:
+def canonical_header_mapping(columns: list[str], require_outcomes: bool = True) -> dict[str, str]:
     """Map each raw header to its canonical name; fail on missing or colliding columns."""
     mapping = {column: normalise_header(column) for column in columns}
     by_canonical: dict[str, list[str]] = {}
@@ -55,7 +56,7 @@ def canonical_header_mapping(columns: list[str]) -> dict[str, str]:
     if collisions:
         detail = "; ".join(f"{raws} all mean '{c}'" for c, raws in collisions.items())
         raise DataValidationError(message=f"Duplicate columns after header normalisation: {detail}.")
-    missing = [c for c in REQUIRED_COLUMNS if c not in by_canonical]
+    missing = [c for c in REQUIRED_COLUMNS if c not in by_canonical and (require_outcomes or c not in OUTCOME_COLUMNS)]
     if missing:
         expected = ", ".join(EXPORT_HEADERS[c] for c in missing)
         raise DataValidationError(
@@ -107,19 +108,21 @@ def _map_unique(text: pd.Series, function: Any) -> pd.Series:
     return text.map(dict(zip(uniques, map(function, uniques), strict=True))).astype("str").mask(text.isna())
 
 
-def parse_events(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Raw export rows (all strings) to typed canonical events, plus counts of what was changed.
 
     The returned report lists the header mapping, ignored and absent optional columns, and
-    per column how many values became missing and why; no row is removed here.
+    per column how many values became missing and why; no row is removed here. New events
+    to be scored (``require_outcomes=False``) may leave out the outcome columns.
     """
-    mapping = canonical_header_mapping(list(raw.columns))
+    mapping = canonical_header_mapping(list(raw.columns), require_outcomes)
     known = {raw_name: name for raw_name, name in mapping.items() if name in EXPORT_HEADERS or name in CODE_COLUMNS}
     ignored = sorted(set(mapping) - set(known))
     if ignored:
         logger.warning("Ignoring %d column(s) that are not part of the NTSB export: %s", len(ignored), ignored)
     frame = raw[list(known)].rename(columns=known)
-    absent_optional = sorted(OPTIONAL_COLUMNS - set(frame.columns))
+    optional = OPTIONAL_COLUMNS if require_outcomes else OPTIONAL_COLUMNS | OUTCOME_COLUMNS
+    absent_optional = sorted(optional - set(frame.columns))
     for column in absent_optional:
         frame[column] = pd.Series(pd.NA, index=frame.index, dtype="str")
 

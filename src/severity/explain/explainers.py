@@ -23,7 +23,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from severity.models.estimators import SoftVotingEnsemble, StackingEnsemble
+from severity.models.estimators import SoftVotingEnsemble, StackingEnsemble, lightgbm_threads
 from severity.models.mlp import TorchMLPClassifier
 from severity.models.policy import log_odds
 
@@ -109,7 +109,8 @@ class LightGBMExplainer(ModelExplainer):
 
     def explain(self, features: pd.DataFrame) -> Explanation:
         values = self.estimator.booster_.predict(
-            np.asarray(features, dtype=np.float64), pred_contrib=True, num_iteration=self.estimator.best_iteration_ or None
+            np.asarray(features, dtype=np.float64), pred_contrib=True, num_iteration=self.estimator.best_iteration_ or None,
+            num_threads=lightgbm_threads(self.estimator),
         )
         return self._explanation(values[:, -1], values[:, :-1])
 

@@ -6,7 +6,9 @@ One conversion per call instead of pandas access per feature keeps the single-ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ import pandas as pd
 from severity.data.schema import CODE_COLUMNS, EVENT_DATE, EVENT_KEY
 
 Columns = Mapping[str, np.ndarray]
+_EPOCH = date(1970, 1, 1)
 
 NUMERIC_FIELDS = ("latitude", "longitude", "number_of_engines")
 TEXT_FIELDS = (
@@ -42,4 +45,24 @@ def event_columns(events: pd.DataFrame) -> dict[str, np.ndarray]:
     for field in CODE_COLUMNS:
         if field in events.columns:
             columns[field] = _text(events[field])
+    return columns
+
+
+def record_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Events given as typed records (the service's parsed requests) to the same columns as :func:`event_columns`.
+
+    A record maps canonical field names to Python values: ``event_date`` a ``date``, numbers
+    as ``float``/``int``, ``amateur_built`` a ``bool``, text as ``str``; absent or ``None`` is missing.
+    """
+    def column(field: str, missing: Any) -> list:
+        return [missing if (value := record.get(field)) is None else value for record in records]
+
+    columns: dict[str, np.ndarray] = {
+        EVENT_KEY: np.array(column(EVENT_KEY, None), dtype=object),
+        "day": np.array([(record[EVENT_DATE] - _EPOCH).days for record in records], dtype="int64"),
+    }
+    for field in (*NUMERIC_FIELDS, "amateur_built"):
+        columns[field] = np.array(column(field, np.nan), dtype="float64")
+    for field in (*TEXT_FIELDS, *CODE_COLUMNS):
+        columns[field] = np.array(column(field, None), dtype=object)
     return columns

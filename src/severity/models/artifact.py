@@ -14,8 +14,8 @@ import pandas as pd
 
 from severity.data.leakage import assert_no_leakage
 from severity.features import AviationFeatureEngineer
-from severity.features.columns import Columns
-from severity.models.estimators import single_threaded
+from severity.features.columns import Columns, event_columns
+from severity.models.estimators import fatal_scores, single_threaded
 from severity.models.policy import DecisionPolicy
 
 VARIANTS = ("with_damage", "without_damage")
@@ -56,12 +56,25 @@ class SeverityModel:
 
     def scores_from_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Raw (uncalibrated) fatal scores for a full transformer output matrix."""
-        selected = pd.DataFrame(matrix[:, self._positions], columns=self.feature_columns)
-        return self.estimator.predict_proba(selected)[:, 1]
+        return fatal_scores(self.estimator, matrix[:, self._positions], self.feature_columns)
 
     def predict_columns(self, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and classes for events given as columns (the service's path)."""
         return self.policy.apply(self.scores_from_matrix(self.feature_engineer.transform_columns(columns)))
+
+    def score_columns(self, columns: Columns, explain: bool = True) -> ScoredEvents:
+        """Probabilities, classes and (optionally) explanations for events given as columns.
+
+        The one scoring path of the service and of batch inference, so both give the same numbers.
+        """
+        selected = self.feature_engineer.transform_columns(columns)[:, self._positions]
+        probability, predicted = self.policy.apply(fatal_scores(self.estimator, selected, self.feature_columns))
+        explanation = self.explain_features(pd.DataFrame(selected, columns=self.feature_columns)) if explain else None
+        return ScoredEvents(probability, predicted, self.policy.threshold, explanation, self.raw_field_attribution)
+
+    def score(self, events: pd.DataFrame, explain: bool = True) -> ScoredEvents:
+        """:meth:`score_columns` for typed events (as ingestion returns them)."""
+        return self.score_columns(event_columns(events), explain)
 
     def single_threaded(self) -> None:
         """Score without thread pools: the packaged model mostly sees one event at a time (the service)."""
@@ -83,6 +96,32 @@ class SeverityModel:
 
     def predict(self, events: pd.DataFrame) -> pd.DataFrame:
         """``fatal_probability`` (calibrated) and ``predicted_class`` (1 = fatal) per event, in input order."""
-        scores = self.estimator.predict_proba(self.features(events))[:, 1]
-        probability, predicted = self.policy.apply(scores)
-        return pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted}, index=events.index)
+        scored = self.score(events, explain=False)
+        return pd.DataFrame({"fatal_probability": scored.fatal_probability, "predicted_class": scored.predicted_class}, index=events.index)
+
+
+@dataclass
+class ScoredEvents:
+    """What the artifact says about a batch of events: probabilities, decisions, and why."""
+
+    fatal_probability: np.ndarray
+    predicted_class: np.ndarray
+    threshold: float
+    explanation: Any = None  # severity.explain.explainers.Explanation, rows in event order
+    raw_field_attribution: pd.DataFrame | None = None
+
+    @property
+    def raw_fields(self) -> list[str]:
+        return list(self.raw_field_attribution.columns)
+
+    @property
+    def raw_field_contributions(self) -> np.ndarray:
+        """(events x raw fields) contributions, in the explanation's unit; rows keep their totals."""
+        return self.explanation.contributions @ self.raw_field_attribution.to_numpy()
+
+    def top_reasons(self, count: int) -> list[list[tuple[str, float]]]:
+        """Per event, the ``count`` raw fields with the largest absolute contribution, signed, largest first."""
+        contributions = self.raw_field_contributions
+        fields = self.raw_fields
+        order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :count]
+        return [[(fields[j], float(contributions[i, j])) for j in row] for i, row in enumerate(order)]

@@ -6,6 +6,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 import xgboost as xgb
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import RandomForestClassifier
@@ -136,3 +137,28 @@ def single_threaded(estimator) -> None:
         estimator.set_params(n_jobs=1)
     for member in getattr(estimator, "members", {}).values():
         single_threaded(member)
+
+
+def fatal_scores(estimator, features: np.ndarray, feature_names: list[str]) -> np.ndarray:
+    """Class-1 probability for a float matrix whose columns are ``feature_names`` in training order.
+
+    The boosters score arrays directly: their scikit-learn wrappers re-check a named
+    DataFrame on every call, which costs 5 ms for XGBoost on a single event. The results
+    are those of ``predict_proba`` (the wrappers make the same booster call).
+    """
+    if isinstance(estimator, xgb.XGBClassifier):
+        iteration = getattr(estimator, "best_iteration", None)
+        iteration_range = (0, iteration + 1) if iteration is not None else (0, 0)
+        return estimator.get_booster().inplace_predict(
+            np.asarray(features, dtype=np.float32), iteration_range=iteration_range, missing=np.nan, validate_features=False
+        )
+    if isinstance(estimator, lgb.LGBMClassifier):
+        return estimator.booster_.predict(
+            np.asarray(features, dtype=np.float64), num_iteration=estimator.best_iteration_ or None, num_threads=lightgbm_threads(estimator)
+        )
+    return estimator.predict_proba(pd.DataFrame(features, columns=feature_names))[:, 1]
+
+
+def lightgbm_threads(estimator: lgb.LGBMClassifier) -> int:
+    """The wrapper's ``n_jobs`` as the Booster's ``num_threads`` (0 = OpenMP's default, all cores)."""
+    return estimator.n_jobs if estimator.n_jobs and estimator.n_jobs > 0 else 0

@@ -1,0 +1,21 @@
+"""The inference pipeline: new events in the raw export format to ``predictions.parquet``."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import parse_new_events, score_new_events
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(func=parse_new_events, inputs="new_events_raw", outputs="new_events", name="parse_new_events_node"),
+            Node(
+                func=score_new_events,
+                inputs=["new_events", "champion_model", "params:inference"],
+                outputs="predictions",
+                name="score_new_events_node",
+            ),
+        ]
+    )

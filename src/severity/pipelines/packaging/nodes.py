@@ -1,0 +1,28 @@
+"""Turn the registered champion into the BentoML model the service loads."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from severity.models.artifact import SeverityModel
+from severity.serving.packaging import PackagedModel, package_metadata
+
+logger = logging.getLogger(__name__)
+
+
+def package_service(
+    champion_model: SeverityModel,
+    registered_model: dict[str, Any],
+    performance_metrics: dict[str, Any],
+    raw_field_importance: pd.DataFrame,
+) -> PackagedModel:
+    """The champion with its labels and metadata (registry version, data hash, metrics, rule, global importance)."""
+    packaged = package_metadata(champion_model, registered_model, performance_metrics)
+    top = raw_field_importance.nlargest(10, "share")
+    packaged.metadata["global_raw_field_importance"] = dict(zip(top["feature"], top["share"].round(4), strict=True))
+    logger.info("Packaging %s (%s, registry version %s) for BentoML", champion_model.family, champion_model.variant,
+                packaged.labels["registry_version"])
+    return packaged

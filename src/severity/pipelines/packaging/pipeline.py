@@ -1,0 +1,20 @@
+"""The packaging pipeline: one node, after explainability, writing ``severity_model`` to the BentoML store."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import package_service
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                func=package_service,
+                inputs=["champion_model", "registered_model", "performance_metrics", "raw_field_importance"],
+                outputs="bento_model",
+                name="package_service_node",
+            )
+        ]
+    )

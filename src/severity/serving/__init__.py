@@ -1,0 +1,1 @@
+"""The BentoML service and what it needs: request schemas, routing, the prediction log, packaging."""

@@ -1,0 +1,70 @@
+"""The champion artifact in BentoML's model store, with the labels and metadata that say what it is."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import Any
+
+import bentoml
+
+from severity.explain.explainers import UNIT
+from severity.models.artifact import SeverityModel
+
+BENTO_MODEL_NAME = "severity_model"
+ARTIFACT_FILE = "severity_model.pkl"
+
+
+@dataclass
+class PackagedModel:
+    """A champion artifact with what the store records about it."""
+
+    model: SeverityModel
+    labels: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def package_metadata(model: SeverityModel, registered: dict[str, Any], performance: dict[str, Any]) -> PackagedModel:
+    """Labels (short, searchable) and metadata (everything ``model_info`` reports) for a champion artifact."""
+    version = str(registered.get("version", "unregistered"))
+    labels = {
+        "family": model.family,
+        "feature_set": model.variant,
+        "candidate": str(model.metadata["candidate"]),
+        "registry_version": version,
+        "registry_alias": str(registered.get("alias", "none")),
+    }
+    metadata = {
+        "registered_model": {k: str(v) for k, v in registered.items()},
+        "model_version": version,
+        "candidate": model.metadata["candidate"],
+        "family": model.family,
+        "feature_set": model.variant,
+        "feature_columns": list(model.feature_columns),
+        "feature_groups": {group: sum(c.startswith(f"{group}__") for c in model.feature_columns)
+                           for group in model.metadata["feature_groups"]},
+        "training_data_fingerprint": model.metadata["training_data_fingerprint"],
+        "training_data_date_range": list(model.metadata["training_data_date_range"]),
+        "training_rows": int(model.metadata["training_rows"]),
+        "metrics": {"test": performance["test"], "test_intervals": performance["test_intervals"],
+                    "validation": performance["validation"]},
+        "decision_rule": model.policy.describe(),
+        "threshold": float(model.policy.threshold),
+        "explanation_unit": UNIT,
+    }
+    return PackagedModel(model, labels, metadata)
+
+
+def save_to_store(packaged: PackagedModel, name: str = BENTO_MODEL_NAME) -> bentoml.Tag:
+    """Write the artifact as a new version of ``name`` in the BentoML model store (``$BENTOML_HOME``)."""
+    with bentoml.models.create(name=name, labels=packaged.labels, metadata=packaged.metadata) as stored:
+        with open(stored.path_of(ARTIFACT_FILE), "wb") as handle:
+            pickle.dump(packaged.model, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return stored.tag
+
+
+def load_from_store(stored: bentoml.Model) -> PackagedModel:
+    """The artifact and its records from a stored BentoML model."""
+    with open(stored.path_of(ARTIFACT_FILE), "rb") as handle:
+        model = pickle.load(handle)
+    return PackagedModel(model, dict(stored.info.labels), dict(stored.info.metadata))

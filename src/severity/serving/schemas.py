@@ -1,0 +1,232 @@
+"""What the service accepts and returns.
+
+A request is one accident event in the NTSB export's raw fields, named in snake_case; the
+export's own header spellings (``Event.Date``, ``Aircraft.damage``, ``EVENT_DATE``) are
+accepted too, by the same header rule ingestion uses. Each field is read by the same cell
+parser as ingestion (:mod:`severity.data.cells`), but where ingestion counts an unreadable
+cell and sets it missing, the service refuses the request and names the field and the rule.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from severity.data.cells import (
+    CellError,
+    canonical_category,
+    clean_cell,
+    parse_boolean,
+    parse_coordinate,
+    parse_date,
+    parse_engine_count,
+)
+from severity.data.schema import (
+    CODE_COLUMNS,
+    OUTCOME_COLUMNS,
+    UPPER_CASE_COLUMNS,
+    VOCABULARIES,
+    normalise_header,
+)
+
+# Fields a request may carry besides the model's inputs: neither reaches the model.
+ROUTING_FIELDS = ("event_id", "routing_key")
+CATEGORY_FIELDS = tuple(c for c in VOCABULARIES if c not in OUTCOME_COLUMNS)
+
+
+def _refusal(field: str) -> str:
+    return (
+        f"'{field}' is an outcome of the accident or is decided by it (injuries, injury severity, investigation "
+        "type, accident number, report status); the model predicts the outcome and must never be given it"
+    )
+
+
+class AccidentEvent(BaseModel):
+    """One accident event, as the NTSB export records it before the investigation's findings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_date: date = Field(description="Date of the event (YYYY-MM-DD or MM/DD/YYYY). The only required field.")
+    event_id: str | None = Field(None, description="Your identifier for the event; logged, never a model input.")
+    routing_key: str | None = Field(
+        None, description="Key that picks the A/B arm deterministically (defaults to event_id, then to the event's content)."
+    )
+    location: str | None = Field(None, description="City, State as in the export, e.g. 'Anchorage, AK'.")
+    country: str | None = None
+    latitude: float | None = Field(None, description="Decimal degrees in [-90, 90], or DDMMSS with N/S.")
+    longitude: float | None = Field(None, description="Decimal degrees in [-180, 180], or DDDMMSS with E/W.")
+    airport_code: str | None = None
+    airport_name: str | None = None
+    aircraft_damage: str | None = Field(None, description=f"One of {VOCABULARIES['aircraft_damage']}.")
+    aircraft_category: str | None = None
+    registration_number: str | None = None
+    make: str | None = None
+    model: str | None = None
+    amateur_built: bool | None = Field(None, description="Yes/No.")
+    number_of_engines: int | None = Field(None, description="Whole number in [0, 8].")
+    engine_type: str | None = None
+    far_description: str | None = Field(None, description="Operating rule, e.g. 'Part 91: General Aviation'.")
+    schedule: str | None = None
+    purpose_of_flight: str | None = None
+    air_carrier: str | None = None
+    weather_condition: str | None = Field(None, description="VMC, IMC or UNK.")
+    broad_phase_of_flight: str | None = None
+    occurrence_codes: str | None = None
+    phase_codes: str | None = None
+    finding_codes: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical_field_names(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        canonical: dict[str, Any] = {}
+        for key, value in data.items():
+            name = normalise_header(key)
+            if name in OUTCOME_COLUMNS:
+                raise ValueError(_refusal(str(key)))
+            if name not in cls.model_fields:
+                raise ValueError(
+                    f"unknown field '{key}': expected NTSB export fields ({', '.join(n for n in cls.model_fields)})"
+                )
+            if name in canonical:
+                raise ValueError(f"field '{name}' is given twice (as '{key}' and another spelling)")
+            canonical[name] = value
+        return canonical
+
+    @field_validator("event_date", mode="before")
+    @classmethod
+    def _event_date(cls, value: Any) -> date:
+        if isinstance(value, datetime):
+            value = value.date()
+        if not isinstance(value, date):
+            text = clean_cell(value) if isinstance(value, str) else None
+            if text is None:
+                raise ValueError("event_date is required, as YYYY-MM-DD or MM/DD/YYYY")
+            value = _cell(parse_date, text)
+        if value > datetime.now(UTC).date() + timedelta(days=1):
+            raise ValueError(f"event_date {value.isoformat()} is in the future")
+        return value
+
+    @field_validator("latitude", "longitude", mode="before")
+    @classmethod
+    def _coordinate(cls, value: Any, info) -> float | None:
+        text = _text_of_number(value, info.field_name)
+        return None if text is None else _cell(parse_coordinate, text, column=info.field_name)
+
+    @field_validator("number_of_engines", mode="before")
+    @classmethod
+    def _engines(cls, value: Any) -> int | None:
+        text = _text_of_number(value, "number_of_engines")
+        return None if text is None else _cell(parse_engine_count, text)
+
+    @field_validator("amateur_built", mode="before")
+    @classmethod
+    def _amateur_built(cls, value: Any) -> bool | None:
+        if isinstance(value, bool) or value is None:
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"amateur_built must be true/false or Yes/No, got {type(value).__name__}")
+        text = clean_cell(value)
+        return None if text is None else _cell(parse_boolean, text)
+
+    @field_validator(
+        "event_id", "routing_key", "location", "country", "airport_code", "airport_name", "aircraft_damage",
+        "aircraft_category", "registration_number", "make", "model", "engine_type", "far_description", "schedule",
+        "purpose_of_flight", "air_carrier", "weather_condition", "broad_phase_of_flight", *CODE_COLUMNS,
+        mode="before",
+    )
+    @classmethod
+    def _text(cls, value: Any, info) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"{info.field_name} must be text, got {type(value).__name__}")
+        text = clean_cell(value)
+        if text is None:
+            return None
+        if info.field_name in CATEGORY_FIELDS:
+            return canonical_category(text, info.field_name)
+        if info.field_name in UPPER_CASE_COLUMNS or info.field_name in CODE_COLUMNS:
+            return text.upper()
+        return text
+
+    def record(self) -> dict[str, Any]:
+        """The event as a typed record for :func:`severity.features.columns.record_columns`."""
+        return self.model_dump(exclude={"routing_key"})
+
+
+def _text_of_number(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{field} must be a number, got {type(value).__name__}")
+    return clean_cell(value) if isinstance(value, str) else repr(value)
+
+
+def _cell(parser, text: str, **kwargs):
+    try:
+        return parser(text, **kwargs)
+    except CellError as error:
+        raise ValueError(str(error)) from None
+
+
+class Reason(BaseModel):
+    """One raw field's signed contribution (log-odds of the uncalibrated score) to this prediction."""
+
+    field: str
+    contribution: float
+
+
+class Prediction(BaseModel):
+    request_id: str
+    event_id: str | None
+    fatal_probability: float = Field(description="Calibrated probability that the accident is fatal.")
+    predicted_class: Literal["fatal", "not_fatal"]
+    threshold: float = Field(description="Decision threshold on fatal_probability (the decision rule's choice).")
+    model_version: str
+    variant: Literal["champion", "challenger"]
+    top_reasons: list[Reason] = Field(description="Raw fields with the largest contributions, largest first.")
+    contribution_unit: str
+
+
+class Explanation(BaseModel):
+    request_id: str
+    event_id: str | None
+    fatal_probability: float
+    predicted_class: Literal["fatal", "not_fatal"]
+    model_version: str
+    variant: Literal["champion", "challenger"]
+    contribution_unit: str
+    exact: bool = Field(description="False when the family's attribution is rescaled or approximate (see the docs).")
+    base_value: float
+    score: float = Field(description="base_value + the sum of contributions: the model's uncalibrated log-odds.")
+    raw_fields: dict[str, float]
+    features: dict[str, float]
+    feature_values: dict[str, float | None]
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    bento_model_tag: str
+    model_version: str
+    registered_model: dict[str, Any]
+    aliases: list[str]
+    candidate: str
+    family: str
+    feature_set: str
+    feature_count: int
+    feature_groups: dict[str, int]
+    training_data_fingerprint: str
+    training_data_date_range: list[str]
+    training_rows: int
+    metrics: dict[str, Any]
+    decision_rule: str
+    threshold: float
+    explanation_unit: str
+    routing: dict[str, Any]
+    challenger: dict[str, Any] | None
+

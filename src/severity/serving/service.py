@@ -1,0 +1,217 @@
+"""The BentoML service: a thin face over the packaged champion (and an optional challenger).
+
+``bentoml serve`` in the project root serves it (``bentofile.yaml`` names this class).
+Configuration comes from the environment, read once at start-up (see :class:`ServingSettings`).
+No ``from __future__ import annotations`` here: BentoML reads the API annotations at import.
+"""
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+import bentoml
+import numpy as np
+from bentoml.exceptions import InvalidArgument
+from pydantic import Field
+
+from severity.features.columns import record_columns
+from severity.models.artifact import ScoredEvents
+from severity.serving.packaging import PackagedModel, load_from_store
+from severity.serving.prediction_log import LoggedPrediction, PredictionLog
+from severity.serving.routing import Router, event_routing_key
+from severity.serving.schemas import AccidentEvent, Explanation, ModelInfo, Prediction, Reason
+from severity.serving.settings import ServingSettings
+
+logger = logging.getLogger("severity.serving")
+settings = ServingSettings.from_environment()
+
+
+@dataclass
+class Arm:
+    """One model the service can answer with."""
+
+    variant: str  # champion or challenger
+    tag: str
+    packaged: PackagedModel
+
+    @property
+    def version(self) -> str:
+        return f"{self.packaged.metadata.get('model_version', 'unregistered')} ({self.tag})"
+
+
+@dataclass
+class ArmResult:
+    arm: Arm
+    scored: ScoredEvents
+    rows: np.ndarray  # positions in the request
+    reasons: list[list[tuple[str, float]]]
+
+
+@bentoml.service(name="severity", workers=settings.workers, traffic={"timeout": 60})
+class SeverityService:
+    """Fatal-accident probability, decision and reasons for NTSB-style accident events."""
+
+    champion_model = bentoml.models.BentoModel(settings.champion_tag)
+    if settings.challenger_tag:
+        challenger_model = bentoml.models.BentoModel(settings.challenger_tag)
+
+    def __init__(self) -> None:
+        self.arms = {"champion": self._arm("champion", self.champion_model)}
+        if settings.challenger_tag:
+            self.arms["challenger"] = self._arm("challenger", self.challenger_model)
+        if settings.routing != "champion" and "challenger" not in self.arms:
+            raise ValueError(f"SEVERITY_ROUTING={settings.routing} needs a challenger model (SEVERITY_CHALLENGER_MODEL)")
+        self.router = Router(settings.routing, settings.challenger_share)
+        self.log = PredictionLog(settings.prediction_log)
+        for arm in self.arms.values():  # the first call builds lazy explainer state; pay it before traffic comes
+            arm.packaged.model.score_columns(record_columns([{"event_date": datetime(2010, 1, 1).date()}]))
+        logger.info("Serving %s; routing %s; logging to %s", {v: a.tag for v, a in self.arms.items()}, self.router, settings.prediction_log)
+
+    @staticmethod
+    def _arm(variant: str, stored: bentoml.Model) -> Arm:
+        packaged = load_from_store(stored)
+        packaged.model.single_threaded()
+        return Arm(variant, str(stored.tag), packaged)
+
+    # ---- APIs ---------------------------------------------------------------------------
+    @bentoml.api
+    def predict(self, event: AccidentEvent) -> Prediction:
+        """One event: calibrated fatal probability, decision, and the raw fields that drove it."""
+        return self._predict([event], "predict", _request_id())[0]
+
+    @bentoml.api
+    def predict_batch(self, events: Annotated[list[AccidentEvent], Field(description="At most SEVERITY_MAX_BATCH events.")]) -> list[Prediction]:
+        """Many events in one request; results come back in the order given."""
+        if not events:
+            raise InvalidArgument("events is empty: send at least one event")
+        if len(events) > settings.max_batch:
+            raise InvalidArgument(f"events has {len(events)} items; the maximum per request is {settings.max_batch}")
+        return self._predict(events, "predict_batch", _request_id())
+
+    @bentoml.api
+    def explain(self, event: AccidentEvent) -> Explanation:
+        """The full explanation of one event: every engineered feature and every raw field, with the base value."""
+        started = time.perf_counter()
+        request_id = _request_id()
+        record = event.record()
+        arm = self.arms[self.router.answering_variant(_routing_key(event, record))]
+        model = arm.packaged.model
+        columns = record_columns([record])
+        scored = model.score_columns(columns)
+        explanation = scored.explanation
+        raw = scored.raw_field_contributions[0]
+        values = model.feature_engineer.transform_columns(columns)[0, model._positions]
+        result = ArmResult(arm, scored, np.array([0]), scored.top_reasons(settings.top_reasons))
+        self._log([event], [record], [result], np.array([arm.variant]), "explain", request_id, started)
+        return Explanation(
+            request_id=request_id,
+            event_id=event.event_id,
+            fatal_probability=float(scored.fatal_probability[0]),
+            predicted_class=_label(scored.predicted_class[0]),
+            model_version=arm.version,
+            variant=arm.variant,
+            contribution_unit=arm.packaged.metadata["explanation_unit"],
+            exact=bool(explanation.exact),
+            base_value=float(explanation.base_value[0]),
+            score=float(explanation.score[0]),
+            raw_fields={name: float(value) for name, value in zip(scored.raw_fields, raw, strict=True)},
+            features={name: float(value) for name, value in zip(explanation.feature_names, explanation.contributions[0], strict=True)},
+            feature_values={name: None if np.isnan(value) else float(value) for name, value in zip(model.feature_columns, values, strict=True)},
+        )
+
+    @bentoml.api
+    def model_info(self) -> ModelInfo:
+        """What is being served: version, registry record, metrics, features, training data, decision rule, routing."""
+        champion = self.arms["champion"]
+        metadata = champion.packaged.metadata
+        challenger = self.arms.get("challenger")
+        return ModelInfo(
+            bento_model_tag=champion.tag,
+            model_version=champion.version,
+            registered_model=metadata["registered_model"],
+            aliases=[metadata["registered_model"].get("alias", "")] if metadata["registered_model"].get("registered") == "True" else [],
+            candidate=metadata["candidate"],
+            family=metadata["family"],
+            feature_set=metadata["feature_set"],
+            feature_count=len(metadata["feature_columns"]),
+            feature_groups=metadata["feature_groups"],
+            training_data_fingerprint=metadata["training_data_fingerprint"],
+            training_data_date_range=metadata["training_data_date_range"],
+            training_rows=metadata["training_rows"],
+            metrics=metadata["metrics"],
+            decision_rule=metadata["decision_rule"],
+            threshold=metadata["threshold"],
+            explanation_unit=metadata["explanation_unit"],
+            routing={"mode": self.router.mode, "challenger_share": self.router.challenger_share},
+            challenger=None if challenger is None else {
+                "bento_model_tag": challenger.tag, "model_version": challenger.version,
+                "family": challenger.packaged.metadata["family"], "metrics": challenger.packaged.metadata["metrics"],
+            },
+        )
+
+    # ---- the one scoring path -----------------------------------------------------------
+    def _predict(self, events: list[AccidentEvent], endpoint: str, request_id: str) -> list[Prediction]:
+        started = time.perf_counter()
+        records = [event.record() for event in events]
+        answering = np.array([self.router.answering_variant(_routing_key(e, r)) for e, r in zip(events, records, strict=True)])
+        results = []
+        for variant, arm in self.arms.items():
+            shadow = variant == "challenger" and self.router.shadows
+            rows = np.arange(len(events)) if shadow else np.flatnonzero(answering == variant)
+            if len(rows):
+                scored = arm.packaged.model.score_columns(record_columns([records[i] for i in rows]))
+                results.append(ArmResult(arm, scored, rows, scored.top_reasons(settings.top_reasons)))
+        predictions: list[Prediction | None] = [None] * len(events)
+        for result in results:
+            unit = result.arm.packaged.metadata["explanation_unit"]
+            for position, row in enumerate(result.rows):
+                if answering[row] != result.arm.variant:
+                    continue  # a shadow score: logged, not returned
+                predictions[row] = Prediction(
+                    request_id=request_id,
+                    event_id=events[row].event_id,
+                    fatal_probability=float(result.scored.fatal_probability[position]),
+                    predicted_class=_label(result.scored.predicted_class[position]),
+                    threshold=float(result.scored.threshold),
+                    model_version=result.arm.version,
+                    variant=result.arm.variant,
+                    top_reasons=[Reason(field=f, contribution=c) for f, c in result.reasons[position]],
+                    contribution_unit=unit,
+                )
+        self._log(events, records, results, answering, endpoint, request_id, started)
+        return predictions
+
+    def _log(self, events, records, results: list[ArmResult], answering, endpoint: str, request_id: str, started: float) -> None:
+        latency_ms = (time.perf_counter() - started) * 1000
+        logged_at = datetime.now(UTC).isoformat(timespec="microseconds")
+        self.log.append(
+            LoggedPrediction(
+                request_id=request_id, item=int(row), variant=result.arm.variant, served=int(answering[row] == result.arm.variant),
+                endpoint=endpoint, logged_at=logged_at, event_id=events[row].event_id,
+                routing_key=_routing_key(events[row], records[row]), model_tag=result.arm.tag,
+                model_version=str(result.arm.packaged.metadata.get("model_version")),
+                fatal_probability=float(result.scored.fatal_probability[position]),
+                predicted_class=int(result.scored.predicted_class[position]), threshold=float(result.scored.threshold),
+                top_reasons=json.dumps(result.reasons[position]), event=json.dumps(records[row], default=str),
+                latency_ms=latency_ms,
+            )
+            for result in results
+            for position, row in enumerate(result.rows)
+        )
+
+
+def _routing_key(event: AccidentEvent, record: dict) -> str:
+    return event_routing_key(event.routing_key, event.event_id, record)
+
+
+def _request_id() -> str:
+    # Always minted here: a client-chosen id could collide with a logged one.
+    return uuid.uuid4().hex
+
+
+def _label(predicted_class) -> str:
+    return "fatal" if int(predicted_class) == 1 else "not_fatal"

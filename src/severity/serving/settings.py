@@ -1,0 +1,66 @@
+"""Service configuration from the environment, so one Bento serves any arrangement without a rebuild."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from severity.serving.packaging import BENTO_MODEL_NAME
+from severity.serving.routing import MODES
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """``SEVERITY_*`` environment variables, with the defaults in parentheses.
+
+    - ``SEVERITY_MODEL`` (``severity_model:latest``): Bento model tag of the champion.
+    - ``SEVERITY_CHALLENGER_MODEL`` (none): Bento model tag of the challenger.
+    - ``SEVERITY_ROUTING`` (``champion``): ``champion``, ``ab`` (challenger answers its share) or
+      ``shadow`` (challenger scores every request, champion answers).
+    - ``SEVERITY_CHALLENGER_SHARE`` (0.1): share of routing keys the challenger answers under ``ab``.
+    - ``SEVERITY_PREDICTION_LOG`` (``data/07_model_output/prediction_log.sqlite``): the prediction log.
+    - ``SEVERITY_MAX_BATCH`` (10000): most events per ``predict_batch`` request.
+    - ``SEVERITY_TOP_REASONS`` (5): raw fields returned with each prediction.
+    - ``SEVERITY_WORKERS`` (1): worker processes (each holds its own copy of the model).
+    """
+
+    champion_tag: str = f"{BENTO_MODEL_NAME}:latest"
+    challenger_tag: str | None = None
+    routing: str = "champion"
+    challenger_share: float = 0.1
+    prediction_log: str = "data/07_model_output/prediction_log.sqlite"
+    max_batch: int = 10_000
+    top_reasons: int = 5
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.routing not in MODES:
+            raise ValueError(f"SEVERITY_ROUTING must be one of {MODES}, got {self.routing!r}")
+        for name in ("max_batch", "top_reasons", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"SEVERITY_{name.upper()} must be at least 1, got {getattr(self, name)}")
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> ServingSettings:
+        environ = os.environ if environ is None else environ
+        defaults = cls()
+
+        def read(name: str, default, kind=str):
+            value = environ.get(f"SEVERITY_{name}")
+            if value in (None, ""):
+                return default
+            try:
+                return kind(value)
+            except ValueError:
+                raise ValueError(f"SEVERITY_{name} must be {kind.__name__}, got {value!r}") from None
+
+        return cls(
+            champion_tag=read("MODEL", defaults.champion_tag),
+            challenger_tag=read("CHALLENGER_MODEL", None),
+            routing=read("ROUTING", defaults.routing),
+            challenger_share=read("CHALLENGER_SHARE", defaults.challenger_share, float),
+            prediction_log=read("PREDICTION_LOG", defaults.prediction_log),
+            max_batch=read("MAX_BATCH", defaults.max_batch, int),
+            top_reasons=read("TOP_REASONS", defaults.top_reasons, int),
+            workers=read("WORKERS", defaults.workers, int),
+        )
