@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -14,8 +16,10 @@ from severity.data.split import split_by_time
 from severity.data.target import label_events
 from severity.features import AviationFeatureEngineer, FeatureSettings
 
-# No telemetry from anything the tests start, in this process or its children.
+# No telemetry from anything the tests start, in this process or its children; BentoML's
+# model store in a temp dir (set before anything imports bentoml), never the user's ~/bentoml.
 os.environ.update(DO_NOT_TRACK="1", BENTOML_DO_NOT_TRACK="true", KEDRO_DISABLE_TELEMETRY="true")
+os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="severity-tests-bentoml-")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SAMPLE = PROJECT_ROOT / "data" / "01_raw" / "synthetic_ntsb_demo.csv"
@@ -39,8 +43,7 @@ def demo_raw() -> pd.DataFrame:
     return read_raw(DEMO_SAMPLE)
 
 
-@pytest.fixture
-def project_copy(tmp_path: Path) -> Path:
+def make_project_copy(tmp_path: Path) -> Path:
     """A copy of the project's configuration, notebooks and demo data in a temp dir.
 
     Sessions run here write their data, MLflow store and Kedro-Viz build into the temp dir,
@@ -50,11 +53,38 @@ def project_copy(tmp_path: Path) -> Path:
     root.mkdir()
     for name in ("conf", "notebooks"):
         shutil.copytree(PROJECT_ROOT / name, root / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    shutil.copy2(PROJECT_ROOT / "pyproject.toml", root / "pyproject.toml")
+    for name in ("pyproject.toml", "bentofile.yaml"):
+        shutil.copy2(PROJECT_ROOT / name, root / name)
     for layer in DATA_LAYERS:
         (root / "data" / layer).mkdir(parents=True)
     shutil.copy2(DEMO_SAMPLE, root / "data" / "01_raw" / DEMO_SAMPLE.name)
     (root / "src").mkdir()  # Kedro checks that the source dir exists; the package itself is installed
+    return root
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    return make_project_copy(tmp_path)
+
+
+def run_session(project_path: Path, pipeline: str, env: str | None = None, runtime_params: dict | None = None):
+    """Run like `kedro run` from the project root (relative paths, the SQLite store, resolve there)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project_path)
+    with contextlib.chdir(project_path), KedroSession.create(
+        project_path=project_path, env=env, runtime_params=runtime_params
+    ) as session:
+        return session.run(pipeline_names=[pipeline])
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory) -> Path:
+    """The training pipeline run once on the demo sample, in its own project copy; shared by the tests that read it."""
+    root = make_project_copy(tmp_path_factory.mktemp("trained"))
+    # Fewer bootstrap resamples than the default keeps the test quick; nothing else changes.
+    run_session(root, "training", runtime_params={"modelling": {"bootstrap": {"samples": 100}}})
     return root
 
 

@@ -1,33 +1,20 @@
 """Real Kedro sessions over the project's own configuration, in a temp copy of the project."""
 
-import contextlib
 import json
 
+import bentoml
 import mlflow
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from kedro.io import DatasetError
 
-from tests.conftest import REAL_EXPORT, needs_real_export
+from tests.conftest import REAL_EXPORT, needs_real_export, run_session
 
 pytestmark = pytest.mark.slow
 
 
-def run_session(project_path, pipeline: str, env: str | None = None, runtime_params: dict | None = None):
-    """Run like `kedro run` from the project root (relative paths, the SQLite store, resolve there)."""
-    bootstrap_project(project_path)
-    with contextlib.chdir(project_path), KedroSession.create(
-        project_path=project_path, env=env, runtime_params=runtime_params
-    ) as session:
-        return session.run(pipeline_names=[pipeline])
-
-
-def test_training_runs_on_the_demo_sample_and_is_tracked(project_copy):
-    # Fewer bootstrap resamples than the default keeps the test quick; nothing else changes.
-    run_session(project_copy, "training", runtime_params={"modelling": {"bootstrap": {"samples": 100}}})
-
+def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
+    project_copy = trained_project
     report = json.loads((project_copy / "data/08_reporting/data_quality_report.json").read_text())
     assert report["rows_out"] > 5_000
     feature_catalog = pd.read_csv(project_copy / "data/08_reporting/feature_catalog.csv")
@@ -78,6 +65,20 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(project_copy):
     version = client.get_model_version_by_alias("ntsb-severity-classifier", "challenger")
     assert version.run_id == run.info.run_id and str(version.version) == "1"
     assert version.tags["champion"] == performance["candidate"]
+
+    # The last node packaged the same champion in BentoML's store, saying what it is.
+    stored = bentoml.models.get("severity_model:latest")
+    assert stored.info.labels == {
+        "family": performance["family"], "feature_set": "with_damage", "candidate": performance["candidate"],
+        "registry_version": "1", "registry_alias": "challenger",
+    }
+    metadata = stored.info.metadata
+    assert metadata["registered_model"]["run_id"] == run.info.run_id
+    assert metadata["training_data_fingerprint"] == report["source_fingerprint"]
+    assert metadata["feature_columns"] == [c for c in feature_catalog["feature"]]
+    assert metadata["metrics"]["test"]["roc_auc"] == pytest.approx(performance["test"]["roc_auc"])
+    assert metadata["threshold"] == pytest.approx(performance["policy"]["threshold"])
+    assert sum(metadata["global_raw_field_importance"].values()) <= 1.0
 
 
 def test_a_malformed_csv_fails_naming_the_line(project_copy):

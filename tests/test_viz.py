@@ -23,10 +23,14 @@ def test_kedro_viz_build_shows_layers_and_pipelines(project_copy):
 
     graph = json.loads((build / "api" / "main").read_text())
     layers = graph["layers"]  # topologically ordered by kedro-viz; an empty list means a layer cycle
-    assert set(layers) == {"raw", "intermediate", "primary", "feature", "model_input", "models", "model_output", "reporting"}
+    assert set(layers) == {
+        "raw", "intermediate", "primary", "feature", "model_input", "models", "model_output", "reporting", "serving",
+    }
     order = [layers.index(name) for name in ("raw", "intermediate", "primary", "feature", "model_input", "models", "model_output")]
-    assert order == sorted(order) and layers[-1] == "reporting"
-    assert {"ingestion", "feature_engineering", "modelling", "explainability", "training"} <= {p["id"] for p in graph["pipelines"]}
+    assert order == sorted(order) and layers[-2:] == ["reporting", "serving"]
+    assert {"ingestion", "feature_engineering", "modelling", "explainability", "packaging", "training", "inference"} <= {
+        p["id"] for p in graph["pipelines"]
+    }
     # Each candidate is a collapsible namespace.
     assert {"xgboost", "mlp", "stacking", "voting"} <= set(graph["modular_pipelines"])
     persisted = {
@@ -37,6 +41,7 @@ def test_kedro_viz_build_shows_layers_and_pipelines(project_copy):
     assert all(layer_of[name] for name in persisted)
     training = json.loads((build / "api" / "pipelines" / "training").read_text())
     assert {"parse_raw_events_node", "split_events_node", "fit_feature_engineer_node", "build_test_model_input_node",
-            "xgboost.train_candidate_node", "compare_candidates_node", "package_champion_node", "register_champion_node"} <= {
+            "xgboost.train_candidate_node", "compare_candidates_node", "package_champion_node", "register_champion_node",
+            "package_service_node"} <= {
         n.get("full_name", n["name"]) for n in training["nodes"] if n["type"] == "task"
     }

@@ -40,7 +40,9 @@ class Arm:
 
     @property
     def version(self) -> str:
-        return f"{self.packaged.metadata.get('model_version', 'unregistered')} ({self.tag})"
+        """The registry version, or the Bento model tag for a model that was never registered."""
+        version = self.packaged.metadata.get("model_version", "unregistered")
+        return self.tag if version == "unregistered" else version
 
 
 @dataclass

@@ -1,0 +1,253 @@
+"""End to end: train on the demo sample, start a real `bentoml serve` on 127.0.0.1, call every API over HTTP."""
+
+import contextlib
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import bentoml
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
+from severity.models.artifact import SeverityModel
+from severity.serving.packaging import load_from_store, package_metadata, save_to_store
+from severity.serving.prediction_log import read_prediction_log
+from severity.serving.schemas import AccidentEvent
+from tests.conftest import PROJECT_ROOT, run_session
+
+pytestmark = pytest.mark.slow
+BENTOML = Path(sys.executable).parent / "bentoml"
+EVENT = {"event_date": "2014-05-03", "latitude": 61.2, "longitude": -149.9, "make": "Cessna", "model": "172",
+         "aircraft_damage": "Destroyed", "weather_condition": "IMC", "broad_phase_of_flight": "Cruise", "event_id": "E-1"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(project: Path, log_path: Path, **settings: str):
+    """`bentoml serve` from the project root, as the README says, on a free loopback port."""
+    port = free_port()
+    environment = {**os.environ, "SEVERITY_PREDICTION_LOG": str(log_path), **settings}
+    output = open(log_path.with_suffix(".out"), "w")  # noqa: SIM115 - closed below, after the server
+    process = subprocess.Popen(
+        [str(BENTOML), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=project, env=environment, stdout=output, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"bentoml serve exited:\n{log_path.with_suffix('.out').read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"bentoml serve not ready:\n{log_path.with_suffix('.out').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        output.close()
+
+
+def package_challenger(project: Path, candidate: str) -> str:
+    """Another candidate of the same run, packaged like the champion, as a challenger model."""
+    champion = load_from_store(bentoml.models.get("severity_model:latest")).model
+    fitted = pickle.loads((project / f"data/06_models/candidates/{candidate}.pkl").read_bytes())["with_damage"]
+    evaluation = pickle.loads((project / f"data/06_models/evaluations/{candidate}.pkl").read_bytes())["with_damage"]
+    model = SeverityModel(champion.feature_engineer, fitted.estimator, evaluation.policy, fitted.family, "with_damage",
+                          fitted.feature_columns, {**champion.metadata, "candidate": candidate})
+    model.single_threaded()
+    model.attach_explainer(pd.read_parquet(project / "data/05_model_input/train_model_input.parquet").sample(100, random_state=0))
+    performance = {"test": evaluation.test, "validation": evaluation.validation,
+                   "test_intervals": {k: list(v) for k, v in evaluation.test_intervals.items()}}
+    return str(save_to_store(package_metadata(model, {"registered": False}, performance), "severity_challenger"))
+
+
+def demo_requests(project: Path, count: int) -> tuple[pd.DataFrame, list[dict]]:
+    """Demo export rows without outcome columns, and the same rows as requests (export spellings, strings as they are)."""
+    raw = pd.read_csv(project / "data/01_raw/synthetic_ntsb_demo.csv", dtype=str, keep_default_na=False)
+    raw = raw.drop(columns=[EXPORT_HEADERS[c] for c in OUTCOME_COLUMNS])
+    readable = []
+    for position, request in enumerate(raw.to_dict(orient="records")):
+        with contextlib.suppress(ValidationError):  # rows with planted unreadable values are refused (tested elsewhere)
+            AccidentEvent.model_validate(request)
+            readable.append(position)
+    rows = raw.iloc[readable].sample(count, random_state=5)
+    return rows, rows.to_dict(orient="records")
+
+
+@pytest.fixture(scope="module")
+def champion_server(trained_project, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("champion") / "prediction_log.sqlite"
+    with served(trained_project, log_path, SEVERITY_MAX_BATCH="300") as url:
+        yield url, log_path
+
+
+def test_every_api_answers_over_http(champion_server, trained_project):
+    url, log_path = champion_server
+    client = bentoml.SyncHTTPClient(url)
+    try:
+        prediction = client.predict(event=EVENT)
+        explanation = client.explain(event=EVENT)
+        info = client.model_info()
+    finally:
+        client.close()
+    performance = pd.read_json(trained_project / "data/08_reporting/performance_metrics.json", typ="series")
+    assert 0.0 < prediction["fatal_probability"] < 1.0
+    assert prediction["predicted_class"] == ("fatal" if prediction["fatal_probability"] >= prediction["threshold"] else "not_fatal")
+    assert prediction["threshold"] == pytest.approx(performance["policy"]["threshold"])
+    assert prediction["variant"] == "champion" and prediction["model_version"] == "1" and prediction["event_id"] == "E-1"
+    reasons = prediction["top_reasons"]
+    assert len(reasons) == 5 and [abs(r["contribution"]) for r in reasons] == sorted((abs(r["contribution"]) for r in reasons), reverse=True)
+
+    # The full explanation adds up, in both views, and agrees with the prediction.
+    assert explanation["fatal_probability"] == pytest.approx(prediction["fatal_probability"])
+    assert explanation["base_value"] + sum(explanation["features"].values()) == pytest.approx(explanation["score"], abs=1e-6)
+    assert sum(explanation["raw_fields"].values()) == pytest.approx(sum(explanation["features"].values()), abs=1e-6)
+    assert {r["field"]: r["contribution"] for r in reasons} == pytest.approx({r["field"]: explanation["raw_fields"][r["field"]] for r in reasons})
+    assert "total_fatal_injuries" not in explanation["raw_fields"] and len(explanation["feature_values"]) == info["feature_count"]
+
+    assert info["candidate"] == performance["candidate"] and info["aliases"] == ["challenger"]
+    assert info["metrics"]["test"]["roc_auc"] == pytest.approx(performance["test"]["roc_auc"])
+    assert len(info["training_data_fingerprint"]) == 64 and info["routing"]["mode"] == "champion"
+
+    _, requests = demo_requests(trained_project, 40)
+    batch = httpx.post(f"{url}/predict_batch", json={"events": requests}, timeout=60).json()
+    assert [p["event_id"] for p in batch] == [r["Event.Id"] for r in requests]  # the order given
+    assert len({p["request_id"] for p in batch}) == 1
+
+    for probe in ("livez", "readyz", "metrics"):
+        assert httpx.get(f"{url}/{probe}", timeout=10).status_code == 200
+    assert "bentoml_service_request_total" in httpx.get(f"{url}/metrics", timeout=10).text
+    logged = read_prediction_log(log_path)
+    assert set(logged["endpoint"]) >= {"predict", "explain", "predict_batch"}
+
+
+BAD_REQUESTS = [
+    ("predict", {"event": {**EVENT, "latitude": 123}}, "latitude must be within [-90, 90]"),
+    ("predict", {"event": {**EVENT, "longitude": "far west"}}, "longitude must be decimal degrees"),
+    ("predict", {"event": {**EVENT, "number_of_engines": -2}}, "number_of_engines must be within [0, 8]"),
+    ("predict", {"event": {**EVENT, "number_of_engines": 99}}, "number_of_engines must be within [0, 8]"),
+    ("predict", {"event": {**EVENT, "number_of_engines": "two"}}, "number_of_engines must be a whole number"),
+    ("predict", {"event": {**EVENT, "event_date": "2014-13-45"}}, "expected a date as YYYY-MM-DD or MM/DD/YYYY"),
+    ("predict", {"event": {k: v for k, v in EVENT.items() if k != "event_date"}}, "event_date"),
+    ("predict", {"event": {**EVENT, "make": 12}}, "make must be text"),
+    ("predict", {"event": {**EVENT, "amateur_built": "perhaps"}}, "amateur_built must be Yes or No"),
+    ("predict", {"event": {**EVENT, "cabin_colour": "red"}}, "unknown field 'cabin_colour'"),
+    ("predict", {"event": {**EVENT, "Total.Fatal.Injuries": "2"}}, "'Total.Fatal.Injuries' is an outcome"),
+    ("predict", {"event": {**EVENT, "investigation_type": "Accident"}}, "'investigation_type' is an outcome"),
+    ("predict", {"event": {**EVENT, "Accident.Number": "ANC14FA041"}}, "'Accident.Number' is an outcome"),
+    ("predict", {"event": [EVENT]}, "Input should be an object"),
+    ("predict", {}, "Field required"),
+    ("predict_batch", {"events": []}, "events is empty"),
+    ("predict_batch", {"events": [EVENT] * 301}, "events has 301 items; the maximum per request is 300"),
+    ("predict_batch", {"events": [EVENT, {**EVENT, "latitude": -91}]}, "latitude must be within [-90, 90]"),
+    ("predict_batch", {"events": EVENT}, "Input should be a valid array"),
+    ("explain", {"event": {**EVENT, "weather_condition": 3}}, "weather_condition must be text"),
+]
+
+
+@pytest.mark.parametrize(("api", "body", "message"), BAD_REQUESTS, ids=[m[:40] for _, _, m in BAD_REQUESTS])
+def test_bad_input_gets_a_4xx_naming_field_and_rule(champion_server, api, body, message):
+    url, _ = champion_server
+    response = httpx.post(f"{url}/{api}", json=body, timeout=30)
+    assert 400 <= response.status_code < 500, response.text
+    assert message in response.text
+
+
+def test_malformed_json_is_a_4xx(champion_server):
+    url, _ = champion_server
+    response = httpx.post(f"{url}/predict", content=b'{"event": {"event_date": ', headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "Invalid JSON" in response.text
+
+
+def test_no_prediction_is_lost_or_duplicated_under_concurrency(champion_server):
+    url, log_path = champion_server
+    before = read_prediction_log(log_path)
+
+    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(32) as pool:
+        def call(i: int) -> str:
+            return client.post(f"{url}/predict", json={"event": {**EVENT, "event_id": f"load-{i}"}}).json()["request_id"]
+        request_ids = list(pool.map(call, range(400)))
+
+    logged = read_prediction_log(log_path)
+    new = logged[~logged["request_id"].isin(before["request_id"])]
+    assert len(set(request_ids)) == 400
+    assert len(new) == 400 and set(new["request_id"]) == set(request_ids)
+    assert sorted(new["event_id"]) == sorted(f"load-{i}" for i in range(400))
+
+
+def test_service_and_batch_inference_give_identical_probabilities(champion_server, trained_project):
+    url, _ = champion_server
+    rows, requests = demo_requests(trained_project, 250)
+    rows.to_csv(trained_project / "data/01_raw/new_events.csv", index=False)
+    run_session(trained_project, "inference", runtime_params={"new_events": "data/01_raw/new_events.csv"})
+    offline = pd.read_parquet(trained_project / "data/07_model_output/predictions.parquet")
+    online = httpx.post(f"{url}/predict_batch", json={"events": requests}, timeout=120).json()
+
+    assert list(offline["event_id"]) == [p["event_id"] for p in online]
+    np.testing.assert_allclose(offline["fatal_probability"], [p["fatal_probability"] for p in online], rtol=0, atol=1e-12)
+    assert list(offline["predicted_class"].map({1: "fatal", 0: "not_fatal"})) == [p["predicted_class"] for p in online]
+    assert [[r["field"] for r in reasons] for reasons in offline["top_reasons"]] == [
+        [r["field"] for r in p["top_reasons"]] for p in online
+    ]
+
+
+def test_ab_routing_is_deterministic_near_its_share_and_logged(trained_project, tmp_path):
+    challenger = package_challenger(trained_project, "logistic_regression")
+    log_path = tmp_path / "prediction_log.sqlite"
+    with served(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger, SEVERITY_ROUTING="ab",
+                SEVERITY_CHALLENGER_SHARE="0.3") as url, httpx.Client(timeout=60) as client:
+        def variant(key: str) -> str:
+            return client.post(f"{url}/predict", json={"event": {**EVENT, "routing_key": key}}).json()["variant"]
+        first = [variant(f"analyst-{i}") for i in range(300)]
+        again = [variant(f"analyst-{i}") for i in range(60)]
+        info = client.post(f"{url}/model_info", json={}).json()
+    assert again == first[:60]
+    share = first.count("challenger") / len(first)
+    assert abs(share - 0.3) < 0.08  # 3 binomial standard deviations at n = 300
+    assert info["routing"] == {"mode": "ab", "challenger_share": 0.3} and info["challenger"]["family"] == "logistic_regression"
+    logged = read_prediction_log(log_path)
+    assert len(logged) == 360 and logged["served"].eq(1).all()
+    assert list(logged["variant"]) == first + again
+    assert set(logged.loc[logged["variant"] == "challenger", "model_tag"]) == {challenger}
+
+
+def test_shadow_mode_scores_every_request_with_both_and_answers_with_the_champion(trained_project, tmp_path):
+    challenger = package_challenger(trained_project, "logistic_regression")
+    log_path = tmp_path / "prediction_log.sqlite"
+    with served(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger, SEVERITY_ROUTING="shadow") as url:
+        answers = [httpx.post(f"{url}/predict", json={"event": {**EVENT, "event_id": f"s-{i}"}}, timeout=60).json() for i in range(20)]
+        batch = httpx.post(f"{url}/predict_batch", json={"events": [EVENT] * 5}, timeout=60).json()
+    assert {a["variant"] for a in answers + batch} == {"champion"}
+    logged = read_prediction_log(log_path)
+    assert len(logged) == 2 * (20 + 5)
+    arms_per_event = logged.groupby(["request_id", "item"])["variant"].apply(lambda arms: tuple(sorted(arms)))
+    assert len(arms_per_event) == 25 and set(arms_per_event) == {("challenger", "champion")}
+    assert set(logged.loc[logged["served"] == 0, "variant"]) == {"challenger"}
+    shadow = logged[logged["variant"] == "challenger"]
+    assert not np.allclose(shadow["fatal_probability"].to_numpy(), logged[logged["variant"] == "champion"]["fatal_probability"].to_numpy())
+
+
+def test_the_bento_builds_with_the_packaged_model(trained_project):
+    built = subprocess.run([str(BENTOML), "build", "--output", "tag"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+    bento = bentoml.get(tag)
+    assert [str(m.tag) for m in bento.info.services[0].models] == [str(bentoml.models.get("severity_model:latest").tag)]

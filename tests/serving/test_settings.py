@@ -1,0 +1,24 @@
+import pytest
+
+from severity.serving.settings import ServingSettings
+
+
+def test_defaults_and_environment():
+    assert ServingSettings.from_environment({}) == ServingSettings()
+    settings = ServingSettings.from_environment(
+        {"SEVERITY_ROUTING": "shadow", "SEVERITY_CHALLENGER_MODEL": "severity_model:abc", "SEVERITY_MAX_BATCH": "50"}
+    )
+    assert (settings.routing, settings.challenger_tag, settings.max_batch) == ("shadow", "severity_model:abc", 50)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SEVERITY_MAX_BATCH": "many"}, "SEVERITY_MAX_BATCH must be int, got 'many'"),
+        ({"SEVERITY_MAX_BATCH": "0"}, "SEVERITY_MAX_BATCH must be at least 1"),
+        ({"SEVERITY_ROUTING": "canary"}, "SEVERITY_ROUTING must be one of"),
+    ],
+)
+def test_bad_settings_name_the_variable(environ, message):
+    with pytest.raises(ValueError, match=message):
+        ServingSettings.from_environment(environ)
