@@ -72,11 +72,19 @@ def run_session(project_path: Path, pipeline: str, env: str | None = None, runti
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
+    import mlflow
+
     bootstrap_project(project_path)
-    with contextlib.chdir(project_path), KedroSession.create(
-        project_path=project_path, env=env, runtime_params=runtime_params
-    ) as session:
-        return session.run(pipeline_names=[pipeline])
+    try:
+        with contextlib.chdir(project_path), KedroSession.create(
+            project_path=project_path, env=env, runtime_params=runtime_params
+        ) as session:
+            return session.run(pipeline_names=[pipeline])
+    finally:
+        # kedro-mlflow leaves its run on MLflow's fluent stack, where the next session in this
+        # process would resume it; a `kedro run` process ends it by exiting.
+        while mlflow.active_run():
+            mlflow.end_run()
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     # kedro-mlflow recorded the run, with its parameters and reports, in the project's SQLite store.
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("severity")
-    (run,) = client.search_runs([experiment.experiment_id])
+    (run,) = client.search_runs([experiment.experiment_id], filter_string="tags.mlflow.runName = 'training'")
     assert run.info.status == "FINISHED"
     assert run.data.params["feature_engineering.split.test_start"] == "2013-01-01"
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {

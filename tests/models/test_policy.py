@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from severity.models.policy import DecisionPolicy, choose_threshold
+from severity.models.policy import Calibrator, DecisionPolicy, choose_threshold, log_odds
 
 
 def brute_force(probability, target, rule, miss=5.0, alarm=1.0):
@@ -51,3 +51,12 @@ def test_unfitted_policy_and_unknown_rule_are_refused():
         DecisionPolicy().apply(np.array([0.2]))
     with pytest.raises(ValueError, match="Unknown threshold rule"):
         choose_threshold(np.array([0.1, 0.9]), np.array([0, 1]), "max_accuracy", 1, 1)
+
+
+def test_platt_shortcut_equals_scikit_learn():
+    rng = np.random.default_rng(4)
+    scores = rng.uniform(0.01, 0.99, 500)
+    target = (rng.uniform(size=500) < scores**2).astype(int)
+    calibrator = Calibrator("sigmoid").fit(scores, target)
+    expected = calibrator.model_.predict_proba(log_odds(scores)[:, None])[:, 1]
+    np.testing.assert_array_equal(calibrator.transform(scores), expected)

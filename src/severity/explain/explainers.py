@@ -11,12 +11,11 @@ features an approximation; ``exact`` says which case applies.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-import shap
-import torch
 import xgboost as xgb
 from scipy import sparse
 from sklearn.ensemble import RandomForestClassifier
@@ -24,9 +23,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from severity.models.estimators import SoftVotingEnsemble, StackingEnsemble, lightgbm_threads
-from severity.models.mlp import TorchMLPClassifier
 from severity.models.policy import log_odds
 
+if TYPE_CHECKING:
+    from severity.models.mlp import TorchMLPClassifier
+
+# torch and shap are imported by the explainers that use them: a service explaining a
+# booster does not pay their 300 MiB per worker.
 UNIT = "log-odds of the uncalibrated fatal score"
 
 
@@ -65,6 +68,7 @@ class ModelExplainer:
     """Explains one fitted estimator; built with :func:`explainer_for`."""
 
     exact = True
+    takes_arrays = False  # True: ``explain`` also accepts a float array with columns in ``feature_names`` order
 
     def __init__(self, estimator, feature_names: list[str], background: pd.DataFrame):
         self.estimator = estimator
@@ -86,6 +90,8 @@ class XGBoostExplainer(ModelExplainer):
     pass columns in ``feature_names`` order (the packaged model does).
     """
 
+    takes_arrays = True
+
     def __init__(self, estimator, feature_names, background):
         super().__init__(estimator, feature_names, background)
         self.booster = estimator.get_booster().copy()
@@ -106,6 +112,8 @@ class LightGBMExplainer(ModelExplainer):
     Uses the Booster on a float array (columns in ``feature_names`` order), skipping the
     scikit-learn wrapper's per-call checks of the DataFrame.
     """
+
+    takes_arrays = True
 
     def explain(self, features: pd.DataFrame) -> Explanation:
         values = self.estimator.booster_.predict(
@@ -139,6 +147,8 @@ class SklearnTreeExplainer(_LazyShap):
     exact = False
 
     def _build(self):
+        import shap
+
         return shap.TreeExplainer(self.estimator)
 
     def explain(self, features: pd.DataFrame) -> Explanation:
@@ -161,6 +171,7 @@ class ForestPathExplainer(ModelExplainer):
     """
 
     exact = False
+    takes_arrays = True
 
     def __init__(self, estimator: RandomForestClassifier, feature_names, background):
         super().__init__(estimator, feature_names, background)
@@ -219,11 +230,15 @@ class MLPExplainer(_LazyShap):
         self.background = background.copy()
 
     def _build(self):
+        import shap
+
         return shap.DeepExplainer(self.estimator.network_.eval(), self.estimator._inputs(self.background))
 
     def explain(self, features: pd.DataFrame) -> Explanation:
         inputs = self.estimator._inputs(features)
         values = np.asarray(self.shap_object.shap_values(inputs, check_additivity=False)).reshape(len(features), -1)
+        import torch
+
         with torch.no_grad():
             logits = self.estimator.network_.eval()(inputs).squeeze(1).numpy().astype("float64")
         base = float(np.atleast_1d(self.shap_object.expected_value)[0])
@@ -290,10 +305,12 @@ def explainer_for(estimator, feature_names: list[str], background: pd.DataFrame)
         return SklearnTreeExplainer(estimator, feature_names, background)
     if isinstance(estimator, Pipeline):
         return LogisticExplainer(estimator, feature_names, background)
-    if isinstance(estimator, TorchMLPClassifier):
-        return MLPExplainer(estimator, feature_names, background)
     if isinstance(estimator, StackingEnsemble):
         return StackingExplainer(estimator, feature_names, background)
     if isinstance(estimator, SoftVotingEnsemble):
         return VotingExplainer(estimator, feature_names, background)
+    from severity.models.mlp import TorchMLPClassifier
+
+    if isinstance(estimator, TorchMLPClassifier):
+        return MLPExplainer(estimator, feature_names, background)
     raise TypeError(f"No explainer for {type(estimator).__name__}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import BallTree
@@ -12,6 +14,7 @@ from severity.features.history import EventHistory, quarter_start_days
 from severity.features.prepare import FAA_REGIONS, airport_reference
 
 EARTH_RADIUS_KM = 6371.0
+CACHED_TREES = 8
 LOCATION_SOURCES = ("location", "country", "latitude", "longitude", "airport_code")
 
 
@@ -19,8 +22,9 @@ class SpatialFeatures(FeatureGroup):
     """Where the accident happened, and how earlier accidents nearby ended.
 
     Neighbour features look only at labelled events dated before the start of the event's
-    quarter, found with a haversine ball tree; the tree for each cut-off is built once and
-    cached. Regional risk is the smoothed prior fatal share of the state and FAA region.
+    quarter, found with a haversine ball tree. Trees for the most recently used cut-offs are
+    cached (a bounded number, so a service meeting events from many quarters keeps its memory);
+    new events all share the latest cut-off, hence one tree. Regional risk is the smoothed prior fatal share of the state and FAA region.
     """
 
     name = "spatial"
@@ -32,14 +36,18 @@ class SpatialFeatures(FeatureGroup):
         self._points = np.empty((0, 2))
         self._point_days = np.empty(0, dtype=np.int64)
         self._point_fatal = np.empty(0)
-        self._trees: dict[int, tuple[BallTree, np.ndarray]] = {}
+        self._trees: OrderedDict[int, tuple[BallTree, np.ndarray]] = OrderedDict()
         self._airports: BallTree | None = None
         self._large_airports: BallTree | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_trees"] = {}  # rebuilt on demand; keeps the pickled transformer small
+        state["_trees"] = OrderedDict()  # rebuilt on demand; keeps the pickled transformer small
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._trees = OrderedDict()
 
     def fit(self, columns, prepared, fatal, history) -> None:
         airports = airport_reference()
@@ -60,7 +68,7 @@ class SpatialFeatures(FeatureGroup):
         self._points = np.radians(points[["lat", "lon"]].to_numpy())
         self._point_days = points["day"].to_numpy(dtype=np.int64)
         self._point_fatal = points["fatal"].to_numpy()
-        self._trees = {}
+        self._trees = OrderedDict()
 
     def declare(self) -> list[FeatureSpec]:
         specs = [
@@ -89,8 +97,12 @@ class SpatialFeatures(FeatureGroup):
         count = int(np.searchsorted(self._point_days, cutoff_day, side="left"))
         if count == 0:
             return None
-        if count not in self._trees:  # keyed by how many points precede the cut-off
+        if count in self._trees:  # keyed by how many points precede the cut-off
+            self._trees.move_to_end(count)
+        else:
             self._trees[count] = (BallTree(self._points[:count], metric="haversine"), self._point_fatal[:count])
+            if len(self._trees) > CACHED_TREES:
+                self._trees.popitem(last=False)
         return self._trees[count]
 
     def _neighbour_features(self, latitude: np.ndarray, longitude: np.ndarray, days: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ threshold logic exist once, here and in the objects it holds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -69,7 +70,7 @@ class SeverityModel:
         """
         selected = self.feature_engineer.transform_columns(columns)[:, self._positions]
         probability, predicted = self.policy.apply(fatal_scores(self.estimator, selected, self.feature_columns))
-        explanation = self.explain_features(pd.DataFrame(selected, columns=self.feature_columns)) if explain else None
+        explanation = self._explain_selected(selected) if explain else None
         return ScoredEvents(probability, predicted, self.policy.threshold, explanation, self.raw_field_attribution)
 
     def score(self, events: pd.DataFrame, explain: bool = True) -> ScoredEvents:
@@ -87,6 +88,13 @@ class SeverityModel:
 
         self.explainer = explainer_for(self.estimator, self.feature_columns, background[self.feature_columns])
         self.raw_field_attribution = attribution_matrix(self.feature_columns, self.feature_engineer.lineage())
+
+    def _explain_selected(self, selected: np.ndarray):
+        if self.explainer is None:
+            raise RuntimeError("This model was packaged without an explainer")
+        if self.explainer.takes_arrays:  # a named DataFrame costs more than the booster's own work on one event
+            return self.explainer.explain(selected)
+        return self.explainer.explain(pd.DataFrame(selected, columns=self.feature_columns))
 
     def explain_features(self, features: pd.DataFrame):
         """The explanation (see :class:`severity.explain.explainers.Explanation`) of model-input rows."""
@@ -114,7 +122,7 @@ class ScoredEvents:
     def raw_fields(self) -> list[str]:
         return list(self.raw_field_attribution.columns)
 
-    @property
+    @cached_property
     def raw_field_contributions(self) -> np.ndarray:
         """(events x raw fields) contributions, in the explanation's unit; rows keep their totals."""
         return self.explanation.contributions @ self.raw_field_attribution.to_numpy()

@@ -17,8 +17,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from severity.models.mlp import TorchMLPClassifier
-
 BASE_FAMILIES = ("logistic_regression", "decision_tree", "xgboost", "random_forest", "lightgbm", "mlp")
 ENSEMBLE_FAMILIES = ("voting", "stacking")
 # Families that use the validation split for early stopping.
@@ -44,6 +42,8 @@ def build_estimator(family: str, parameters: dict[str, Any], random_state: int, 
         return lgb.LGBMClassifier(random_state=random_state, n_jobs=n_jobs, verbose=-1, **parameters)
     if family == "mlp":
         parameters["hidden"] = tuple(parameters.get("hidden", (256, 128, 64)))
+        from severity.models.mlp import TorchMLPClassifier  # torch only where an MLP is built: 180 MiB per process
+
         return TorchMLPClassifier(random_state=random_state, **parameters)
     raise ValueError(f"Unknown model family {family!r}; expected one of {BASE_FAMILIES + ENSEMBLE_FAMILIES}")
 

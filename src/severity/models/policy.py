@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -43,7 +44,10 @@ class Calibrator:
     def transform(self, scores: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
             return np.clip(self.model_.predict(scores), EPSILON, 1 - EPSILON)
-        return self.model_.predict_proba(log_odds(scores)[:, None])[:, 1]
+        # Platt's formula written out: what predict_proba computes, without its input checks
+        # (0.4 ms per call, most of a single event's calibration).
+        decision = log_odds(scores)[:, None] @ self.model_.coef_.T + self.model_.intercept_
+        return expit(decision.ravel())
 
 
 def choose_threshold(probability: np.ndarray, target: np.ndarray, rule: str, cost_missed_fatal: float, cost_false_alarm: float) -> float:

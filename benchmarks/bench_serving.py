@@ -1,0 +1,198 @@
+"""Serving benchmark: latency, throughput, batch speed and memory of a real `bentoml serve` on loopback.
+
+Serves ``severity_model:latest`` from ``$BENTOML_HOME`` (run `kedro run` first, with
+``--env ntsb`` for the real-export champion) and sends it events from an export file with
+the outcome columns removed. Prints one line per figure; BENCHMARKS.md records them.
+
+    BENTOML_HOME=... python benchmarks/bench_serving.py [export.csv] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import bentoml
+import httpx
+import numpy as np
+import pandas as pd
+import psutil
+from pydantic import ValidationError
+
+from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
+from severity.features.columns import record_columns
+from severity.serving.packaging import load_from_store
+from severity.serving.schemas import AccidentEvent
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_EXPORT = ROOT.parent / "shared/data/ntsb/AviationData.csv"
+TEST_START = "2013-01-01"  # conf/base/parameters_feature_engineering.yml: split.test_start
+
+
+def requests_from(export: Path, count: int) -> list[dict]:
+    """Events of the test period (after the training and validation data), as a deployed model meets them."""
+    raw = pd.read_csv(export, dtype=str, keep_default_na=False)
+    raw = raw[pd.to_datetime(raw["Event.Date"], errors="coerce") >= TEST_START]
+    raw = raw.drop(columns=[EXPORT_HEADERS[c] for c in OUTCOME_COLUMNS if EXPORT_HEADERS[c] in raw.columns])
+    requests = []
+    for request in raw.sample(frac=1.0, random_state=0).to_dict(orient="records"):
+        with contextlib.suppress(ValidationError):
+            AccidentEvent.model_validate(request)
+            requests.append(request)
+        if len(requests) == count:
+            break
+    return requests
+
+
+def percentiles(seconds: list[float]) -> str:
+    ms = np.array(seconds) * 1000
+    return f"p50 {np.percentile(ms, 50):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms"
+
+
+def in_process(requests: list[dict]) -> list[float]:
+    """The same work as one `predict` call, without HTTP: validate, build columns, score, explain, pick reasons."""
+    model = load_from_store(bentoml.models.get("severity_model:latest")).model
+    model.single_threaded()
+    timings = []
+    for request in requests:
+        started = time.perf_counter()
+        event = AccidentEvent.model_validate(request)
+        model.score_columns(record_columns([event.record()])).top_reasons(5)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+class MemoryWatch:
+    """Peak resident memory of a process and its children, sampled every 50 ms."""
+
+    def __init__(self, pid: int):
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                tree = [self.process, *self.process.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree))
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+async def concurrent_load(url: str, requests: list[dict], concurrency: int) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue = asyncio.Queue()
+    for request in requests:
+        queue.put_nowait(request)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                request = queue.get_nowait()
+                started = time.perf_counter()
+                response = await client.post(f"{url}/predict", json={"event": request})
+                latencies.append(time.perf_counter() - started)
+                errors += response.status_code != 200
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, errors, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args()
+
+    stored = bentoml.models.get("severity_model:latest")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")  # noqa: T201
+    print(f"model: {stored.tag} ({stored.info.labels['family']}, {stored.info.labels['feature_set']}); events from {args.export.name}")  # noqa: T201
+    requests = requests_from(args.export, args.requests)
+    warm_up, measured = requests[:200], requests[200:]
+
+    timings = in_process(warm_up + measured[:1000])[len(warm_up):]
+    in_process_p50 = statistics.median(timings)
+    print(f"in-process predict + explanation (no HTTP), 1 event: {percentiles(timings)}")  # noqa: T201
+
+    with tempfile.TemporaryDirectory() as folder, socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        environment = {**os.environ, "SEVERITY_PREDICTION_LOG": f"{folder}/log.sqlite", "SEVERITY_WORKERS": str(args.workers)}
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "bentoml"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.2)
+            memory = MemoryWatch(server.pid)
+            print(f"server: bentoml serve, {args.workers} worker(s)")  # noqa: T201
+            with httpx.Client(timeout=60) as client:
+                for request in warm_up:
+                    client.post(f"{url}/predict", json={"event": request})
+                latencies, errors = [], 0
+                started = time.perf_counter()
+                for request in measured[:1000]:
+                    sent = time.perf_counter()
+                    response = client.post(f"{url}/predict", json={"event": request})
+                    latencies.append(time.perf_counter() - sent)
+                    errors += response.status_code != 200
+                elapsed = time.perf_counter() - started
+            print(f"concurrency 1: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors")  # noqa: T201
+            print(f"HTTP / in-process at the median: {statistics.median(latencies) / in_process_p50:.1f}x")  # noqa: T201
+
+            latencies, errors, elapsed = asyncio.run(concurrent_load(url, measured, 32))
+            print(f"concurrency 32: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors")  # noqa: T201
+
+            batch = measured[:1000]
+            with httpx.Client(timeout=120) as client:
+                times = []
+                for _ in range(6):
+                    sent = time.perf_counter()
+                    response = client.post(f"{url}/predict_batch", json={"events": batch})
+                    times.append(time.perf_counter() - sent)
+                    assert response.status_code == 200, response.text[:500]
+                best = statistics.median(times[1:])
+                print(f"predict_batch of 1,000 events with reasons: {best * 1000:.0f} ms median ({len(batch) / best:.0f} events/s)")  # noqa: T201
+                times = []
+                for _ in range(6):
+                    sent = time.perf_counter()
+                    response = client.post(f"{url}/predict_batch", json={"events": batch, "explain": False})
+                    times.append(time.perf_counter() - sent)
+                    assert response.status_code == 200, response.text[:500]
+                best = statistics.median(times[1:])
+                print(f"predict_batch of 1,000 events without reasons: {best * 1000:.0f} ms median ({len(batch) / best:.0f} events/s)")  # noqa: T201
+            print(f"server peak resident memory (all processes): {memory.stop() / 2**20:.0f} MiB")  # noqa: T201
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
