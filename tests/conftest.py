@@ -69,10 +69,9 @@ def project_copy(tmp_path: Path) -> Path:
 
 def run_session(project_path: Path, pipeline: str, env: str | None = None, runtime_params: dict | None = None):
     """Run like `kedro run` from the project root (relative paths, the SQLite store, resolve there)."""
+    import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
-
-    import mlflow
 
     bootstrap_project(project_path)
     try:
