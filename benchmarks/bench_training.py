@@ -2,14 +2,16 @@
 
     python benchmarks/bench_training.py [path/to/AviationData.csv] [--params modelling.bootstrap.samples=1000]
 
-Prints the wall time of the run, the fit time of every candidate per variant, and the test
-metrics of the comparison (the same table as data/08_reporting/model_comparison.md).
+Prints the wall time of the run and of its slowest nodes, the fit time of every candidate
+per variant, the test metrics of the comparison (the same table as
+data/08_reporting/model_comparison.md), and the Optuna study's figures with the tuning report.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -18,11 +20,28 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from kedro.framework.hooks import hook_impl
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_EXPORT = PROJECT.parent / "shared" / "data" / "ntsb" / "AviationData.csv"
+
+
+class NodeTimer:
+    """Wall time of every node, by name."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        self.started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node) -> None:
+        self.seconds[node.name] = time.perf_counter() - self.started[node.name]
 
 
 def main() -> None:
@@ -41,13 +60,17 @@ def main() -> None:
         for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models", "07_model_output", "08_reporting"):
             (root / "data" / layer).mkdir(parents=True)
         bootstrap_project(root)
+        timer = NodeTimer()
         start = time.perf_counter()
         with contextlib.chdir(root), KedroSession.create(root, env="ntsb", runtime_params={"raw_export": str(export)}) as session:
+            session._hook_manager.register(timer)
             session.run(pipeline_names=["training"])
         wall = time.perf_counter() - start
         mlflow.end_run()  # MLflow would otherwise close the run at exit, after the temp store is gone
         comparison = pd.read_csv(root / "data/08_reporting/model_comparison.csv")
         report = (root / "data/08_reporting/model_comparison.md").read_text()
+        study = json.loads((root / "data/08_reporting/tuning/study_summary.json").read_text())
+        tuning_report = (root / "data/08_reporting/tuning/tuning_report.md").read_text()
         if args.keep:
             shutil.copytree(root / "data/08_reporting", args.keep, dirs_exist_ok=True)
 
@@ -57,6 +80,15 @@ def main() -> None:
     print(fits.round(1).to_string())  # noqa: T201
     print(f"sum of fit times: {fits.to_numpy().sum():.0f} s")  # noqa: T201
     print(report)  # noqa: T201
+    slowest = sorted(timer.seconds.items(), key=lambda item: -item[1])[:15]
+    print("slowest nodes (s):")  # noqa: T201
+    print("\n".join(f"  {name}: {seconds:.1f}" for name, seconds in slowest))  # noqa: T201
+    trials_seconds = timer.seconds["run_tuning_trials_node"]
+    print(  # noqa: T201
+        f"study: {study['trials']} trials in {trials_seconds / 60:.1f} min ({study['trials'] / (trials_seconds / 60):.1f} trials/min), "
+        f"{study['pruned']} pruned ({study['pruned_share']:.0%}), best spatial-CV ROC-AUC {study['best_value']:.4f}"
+    )
+    print(tuning_report)  # noqa: T201
 
 
 if __name__ == "__main__":

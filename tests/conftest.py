@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -90,8 +92,8 @@ def run_session(project_path: Path, pipeline: str, env: str | None = None, runti
 def trained_project(tmp_path_factory) -> Path:
     """The training pipeline run once on the demo sample, in its own project copy; shared by the tests that read it."""
     root = make_project_copy(tmp_path_factory.mktemp("trained"))
-    # Fewer bootstrap resamples than the default keeps the test quick; nothing else changes.
-    run_session(root, "training", runtime_params={"modelling": {"bootstrap": {"samples": 100}}})
+    # The `ci` environment: a 6-trial study and fewer bootstrap resamples; nothing else changes.
+    run_session(root, "training", env="ci")
     return root
 
 
@@ -110,3 +112,52 @@ def fitted(demo_splits):
     train_features = engineer.fit_transform(train, train["fatal"])
     engineer.add_history(pd.concat([validation, test]))
     return engineer, train_features
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def postgres_binaries() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian keeps them under /usr/lib/postgresql/<version>/bin)."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+    return installed[-1].parent if installed else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on 127.0.0.1 for this test session, with an empty database ``optuna``.
+
+    Skipped where the server is not installed, unless SEVERITY_REQUIRE_POSTGRES is set (CI sets it:
+    `.ci/run` installs Debian's postgresql), so CI cannot pass by skipping.
+    """
+    binaries = postgres_binaries()
+    if binaries is None:
+        if os.environ.get("SEVERITY_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required (SEVERITY_REQUIRE_POSTGRES) but pg_ctl was not found")
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="severity-postgres-"))
+    # initdb and postgres refuse to run as root: run them as the postgres account where we are root.
+    as_owner: list[str] = []
+    if os.geteuid() == 0:
+        as_owner = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(folder, "postgres")
+    port = free_port()
+    data, log = folder / "data", folder / "server.log"
+
+    def run(*command: object) -> None:
+        subprocess.run([*as_owner, *map(str, command)], check=True, capture_output=True, timeout=120)
+
+    run(binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    run(binaries / "pg_ctl", "-D", data, "-l", log, "-w", "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start")
+    try:
+        run(binaries / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "optuna")
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/optuna"
+    finally:
+        run(binaries / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)

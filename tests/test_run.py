@@ -39,7 +39,8 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
 
     # Every candidate on both variants, compared; the champion packaged, registered and aliased.
     comparison = pd.read_csv(project_copy / "data/08_reporting/model_comparison.csv")
-    assert len(comparison) == 16 and set(comparison["variant"]) == {"with_damage", "without_damage"}
+    assert len(comparison) == 18 and set(comparison["variant"]) == {"with_damage", "without_damage"}
+    assert "xgboost_tuned" in set(comparison["candidate"])  # the study's refit competes like the others
     assert comparison["test_roc_auc"].between(0.6, 1.0).all()
     performance = json.loads((project_copy / "data/08_reporting/performance_metrics.json").read_text())
     assert performance["test"]["roc_auc"] > 0.75 and performance["other_variant"]["variant"] == "without_damage"
@@ -61,6 +62,24 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     explanation_figures = {a.path for a in client.list_artifacts(run.info.run_id, "explanations")}
     assert {"explanations/beeswarm.png", "explanations/waterfall_borderline.png", "explanations/dependence_10.png"} <= explanation_figures
     assert run.data.metrics["explanation_metrics.top_10_feature_share"] > 0
+
+    # Tuning: the `ci` environment's 6-trial study, its report, plots and per-trial history, the scheme comparison.
+    assert run.data.params["tuning.study.n_trials"] == "6"
+    tuning = project_copy / "data/08_reporting/tuning"
+    summary = json.loads((tuning / "study_summary.json").read_text())
+    assert summary["trials"] == 6 and summary["complete"] + summary["pruned"] == 6
+    tuned = json.loads((project_copy / "data/06_models/tuning/tuned_settings.json").read_text())
+    assert tuned["hyperparameters"]["max_depth"] == summary["best_params"]["max_depth"]
+    schemes = pd.read_csv(tuning / "cv_scheme_comparison.csv")
+    assert list(schemes["scheme"]) == ["random", "spatial", "temporal"] and schemes["roc_auc_mean"].between(0.6, 1).all()
+    tuning_report = (tuning / "tuning_report.md").read_text()
+    assert "spatial CV (mean of folds)" in tuning_report and "xgboost_tuned" in tuning_report
+    tuning_artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "tuning")}
+    assert {"tuning/study.html", "tuning/optimization_history.png", "tuning/param_importances.png", "tuning/parallel_coordinate.png",
+            "tuning/cv_schemes.png", "tuning/trials.csv", "tuning/tuning_report.md"} <= tuning_artifacts
+    history = client.get_metric_history(run.info.run_id, "tuning_trial_history.trial_value")
+    assert sorted(point.step for point in history) == list(range(6))
+    assert run.data.metrics["tuning_metrics.best_spatial_cv_roc_auc"] == pytest.approx(summary["best_value"])
 
     version = client.get_model_version_by_alias("ntsb-severity-classifier", "challenger")
     assert version.run_id == run.info.run_id and str(version.version) == "1"

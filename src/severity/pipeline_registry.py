@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from severity.pipelines import explainability, feature_engineering, inference, ingestion, modelling, packaging
+from severity.pipelines import explainability, feature_engineering, inference, ingestion, modelling, packaging, tuning
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -14,17 +14,21 @@ def register_pipelines() -> dict[str, Pipeline]:
     Kedro 1.7, ``kedro run --pipeline=training`` makes ``find_pipelines`` look only for a
     module named ``training``, so composed pipelines would not be found.
     ``training`` ends with ``packaging``, which writes the champion to BentoML's model store.
+    ``tuning_worker`` is not part of it: other machines run it to join a study.
     """
     pipelines = {
         "ingestion": ingestion.create_pipeline(),
         "feature_engineering": feature_engineering.create_pipeline(),
+        "tuning": tuning.create_pipeline(),
+        "tuning_worker": tuning.create_worker_pipeline(),
         "modelling": modelling.create_pipeline(),
         "explainability": explainability.create_pipeline(),
         "packaging": packaging.create_pipeline(),
         "inference": inference.create_pipeline(),
     }
     pipelines["training"] = sum(
-        (pipelines[name] for name in ("ingestion", "feature_engineering", "modelling", "explainability", "packaging")), Pipeline([])
+        (pipelines[name] for name in ("ingestion", "feature_engineering", "tuning", "modelling", "explainability", "packaging")),
+        Pipeline([]),
     )
     pipelines["__default__"] = pipelines["training"]
     return pipelines

@@ -3,7 +3,6 @@
 import contextlib
 import os
 import pickle
-import socket
 import subprocess
 import sys
 import time
@@ -22,18 +21,12 @@ from severity.models.artifact import SeverityModel
 from severity.serving.packaging import load_from_store, package_metadata, save_to_store
 from severity.serving.prediction_log import read_prediction_log
 from severity.serving.schemas import AccidentEvent
-from tests.conftest import PROJECT_ROOT, run_session
+from tests.conftest import PROJECT_ROOT, free_port, run_session
 
 pytestmark = pytest.mark.slow
 BENTOML = Path(sys.executable).parent / "bentoml"
 EVENT = {"event_date": "2014-05-03", "latitude": 61.2, "longitude": -149.9, "make": "Cessna", "model": "172",
          "aircraft_damage": "Destroyed", "weather_condition": "IMC", "broad_phase_of_flight": "Cruise", "event_id": "E-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -19,12 +19,20 @@ BASE_CANDIDATES = ("logistic_regression", "decision_tree", "xgboost", "random_fo
 ENSEMBLE_MEMBERS = ("xgboost", "random_forest", "lightgbm")
 ENSEMBLES = ("voting", "stacking")
 CANDIDATES = BASE_CANDIDATES + ENSEMBLES
+# The tuning pipeline trains and evaluates this namespace with the study's best parameters;
+# it competes here like every other candidate.
+TUNED_CANDIDATE = "tuned"
+COMPARED = (*CANDIDATES, TUNED_CANDIDATE)
 COMPARISON_FIGURES = [f"{kind}_{variant}" for variant in VARIANTS for kind in ("roc", "pr", "calibration", "confusion")]
 SHARED_INPUTS = {"train_model_input", "validation_model_input", "test_model_input", "train_features", "feature_engineer"}
 
 
-def candidate_template(name: str) -> Pipeline:
-    """Train and evaluate one candidate; inside namespace ``name`` datasets are ``<name>.candidate`` and so on."""
+def candidate_template(name: str, settings: str = "params:settings") -> Pipeline:
+    """Train and evaluate one candidate; inside namespace ``name`` datasets are ``<name>.candidate`` and so on.
+
+    ``settings`` is the candidate's parameter block, or a dataset for a candidate whose settings
+    are computed (the tuned one).
+    """
     if name in ENSEMBLES:
         train = Node(
             func=train_ensemble_candidate,
@@ -36,7 +44,7 @@ def candidate_template(name: str) -> Pipeline:
     else:
         train = Node(
             func=train_base_candidate,
-            inputs=["train_model_input", "validation_model_input", "feature_engineer", "params:settings", "params:modelling"],
+            inputs=["train_model_input", "validation_model_input", "feature_engineer", settings, "params:modelling"],
             outputs="candidate",
             name="train_candidate_node",
         )
@@ -55,6 +63,8 @@ def candidate_template(name: str) -> Pipeline:
     members = {f"{m}_member": f"{m}.candidate" for m in ENSEMBLE_MEMBERS} if name in ENSEMBLES else {}
     used = {dataset for node in nodes for dataset in node.inputs}
     shared = {dataset: dataset for dataset in SHARED_INPUTS & used}
+    if not settings.startswith("params:"):
+        shared[settings] = settings  # computed settings live outside the namespace
     return Pipeline(nodes, namespace=name, inputs=shared | members, parameters={"params:modelling"})
 
 
@@ -64,20 +74,20 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=compare_candidates,
-                inputs=["params:modelling", *(f"{name}.evaluation" for name in CANDIDATES)],
+                inputs=["params:modelling", *(f"{name}.evaluation" for name in COMPARED)],
                 outputs=["model_comparison", "model_comparison_markdown", "champions", "model_comparison_metrics"],
                 name="compare_candidates_node",
             ),
             Node(
                 func=plot_comparison,
-                inputs=["champions", *(f"{name}.evaluation" for name in CANDIDATES)],
+                inputs=["champions", *(f"{name}.evaluation" for name in COMPARED)],
                 outputs={figure: f"figure_{figure}" for figure in COMPARISON_FIGURES},
                 name="plot_comparison_node",
             ),
             Node(
                 func=package_champion,
                 inputs=["feature_engineer", "champions", "training_data_summary", "train_model_input", "params:modelling",
-                        *(f"{name}.candidate" for name in CANDIDATES), *(f"{name}.evaluation" for name in CANDIDATES)],
+                        *(f"{name}.candidate" for name in COMPARED), *(f"{name}.evaluation" for name in COMPARED)],
                 outputs=["champion_model", "performance_metrics"],
                 name="package_champion_node",
             ),

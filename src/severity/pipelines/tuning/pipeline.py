@@ -1,0 +1,104 @@
+"""Tuning: leakage-safe folds, in-fold features, the Optuna study, the tuned candidate, and the CV-scheme comparison.
+
+``tuning_worker`` is the part another machine runs to add its cores to the same study.
+"""
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Node, Pipeline
+
+from severity.pipelines.modelling.pipeline import TUNED_CANDIDATE, candidate_template
+from severity.tuning.folds import SCHEMES
+from severity.tuning.reports import STUDY_FIGURES
+
+from .nodes import (
+    assign_cv_folds,
+    build_cv_folds,
+    compare_cv_schemes,
+    join_tuning_study,
+    open_tuning_study,
+    plot_study,
+    report_tuning,
+    run_tuning_trials,
+    summarise_study,
+)
+
+
+def _fold_node(scheme: str) -> Node:
+    build = update_wrapper(partial(build_cv_folds, scheme=scheme), build_cv_folds)
+    return Node(
+        func=build,
+        inputs=["train_events", "cv_folds", "params:feature_engineering", "params:tuning"],
+        outputs=f"{scheme}_cv_folds",
+        name=f"build_{scheme}_cv_folds_node",
+    )
+
+
+def _shared_nodes() -> list[Node]:
+    """Fold assignment and the spatial folds the study's objective reads."""
+    return [
+        Node(func=assign_cv_folds, inputs=["train_events", "params:tuning"], outputs=["cv_folds", "cv_folds_summary"], name="assign_cv_folds_node"),
+        _fold_node("spatial"),
+    ]
+
+
+def _run_node() -> Node:
+    return Node(
+        func=run_tuning_trials,
+        inputs=["spatial_cv_folds", "study_record", "params:tuning", "params:modelling"],
+        outputs="tuning_worker_report",
+        name="run_tuning_trials_node",
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    study = Pipeline(
+        [
+            *_shared_nodes(),
+            *(_fold_node(scheme) for scheme in SCHEMES if scheme != "spatial"),
+            Node(func=open_tuning_study, inputs=["training_data_summary", "params:tuning"], outputs="study_record", name="open_tuning_study_node"),
+            _run_node(),
+            Node(
+                func=summarise_study,
+                inputs=["study_record", "tuning_worker_report", "params:tuning"],
+                outputs=["study_summary", "tuning_trials", "tuning_trial_history", "tuned_settings"],
+                name="summarise_study_node",
+            ),
+            Node(
+                func=plot_study,
+                inputs=["study_summary", "params:tuning"],
+                outputs={"html": "tuning_study_html", **{name: f"tuning_figure_{name}" for name in STUDY_FIGURES}},
+                name="plot_study_node",
+            ),
+        ]
+    )
+    # The refit on the whole training split with the best parameters, trained and evaluated like every candidate.
+    tuned = candidate_template(TUNED_CANDIDATE, settings="tuned_settings")
+    comparison = Pipeline(
+        [
+            Node(
+                func=compare_cv_schemes,
+                inputs=["champion_model", "model_comparison", *(f"{scheme}_cv_folds" for scheme in SCHEMES), "params:tuning", "params:modelling"],
+                outputs=["cv_scheme_comparison", "cv_scheme_scores", "cv_scheme_meta", "tuning_figure_cv_schemes", "cv_scheme_metrics"],
+                name="compare_cv_schemes_node",
+            ),
+            Node(
+                func=report_tuning,
+                inputs=["study_summary", "cv_scheme_comparison", "cv_scheme_meta", f"{TUNED_CANDIDATE}.evaluation", "champions", "params:modelling"],
+                outputs=["tuning_report", "tuning_metrics"],
+                name="report_tuning_node",
+            ),
+        ]
+    )
+    return study + tuned + comparison
+
+
+def create_worker_pipeline(**kwargs) -> Pipeline:
+    """An extra worker: the same folds, then trials of the study the ``tuning`` pipeline created, until none are left."""
+    return Pipeline(
+        [
+            *_shared_nodes(),
+            Node(func=join_tuning_study, inputs=["training_data_summary", "params:tuning"], outputs="study_record", name="join_tuning_study_node"),
+            _run_node(),
+        ]
+    )
