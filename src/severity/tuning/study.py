@@ -27,6 +27,9 @@ from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 TUNED_FAMILIES = ("xgboost", "lightgbm")
+# Histogram bins: on the real export's spatial folds a tree took 9.8 ms with 64 bins against 12.9 ms
+# with XGBoost's default 256. Fixed, not searched: the fold matrices are built once for all trials.
+XGBOOST_MAX_BIN = 64
 PRUNERS = ("median", "hyperband", "none")
 
 
@@ -34,8 +37,9 @@ def suggest_xgboost(trial: optuna.Trial, max_trees: int, early_stopping_rounds: 
     return {
         "n_estimators": max_trees,
         "early_stopping_rounds": early_stopping_rounds,
-        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
-        "max_depth": trial.suggest_int("max_depth", 3, 10),
+        "max_bin": XGBOOST_MAX_BIN,
+        "learning_rate": trial.suggest_float("learning_rate", 0.04, 0.3, log=True),
+        "max_depth": trial.suggest_int("max_depth", 3, 8),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
         "gamma": trial.suggest_float("gamma", 1e-8, 5.0, log=True),
@@ -48,7 +52,7 @@ def suggest_xgboost(trial: optuna.Trial, max_trees: int, early_stopping_rounds: 
 def suggest_lightgbm(trial: optuna.Trial, max_trees: int, early_stopping_rounds: int) -> dict[str, Any]:
     return {
         "n_estimators": max_trees,
-        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.03, 0.3, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 8, 256, log=True),
         "max_depth": trial.suggest_int("max_depth", 3, 12),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
@@ -86,7 +90,7 @@ class StudySettings:
     pruner: str = "median"
     pruner_startup_trials: int = 5
     max_trees: int = 1000
-    early_stopping_rounds: int = 50
+    early_stopping_rounds: int = 30
     holdout_share: float = 0.15
     show_progress_bar: bool = True
 
@@ -122,7 +126,7 @@ def _pruner(settings: StudySettings) -> optuna.pruners.BasePruner:
     if settings.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=settings.pruner_startup_trials, n_warmup_steps=0)
     if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3)
     return optuna.pruners.NopPruner()
 
 
@@ -249,6 +253,6 @@ def trials_table(study: optuna.Study) -> Any:
             "seconds": duration, "folds_run": len(trial.intermediate_values),
             **{f"param_{k}": v for k, v in trial.params.items()},
             "fold_roc_auc": trial.user_attrs.get("fold_roc_auc"), "fold_pr_auc": trial.user_attrs.get("fold_pr_auc"),
-            "best_iterations": trial.user_attrs.get("best_iterations"),
+            "trees": trial.user_attrs.get("trees"),
         })
     return pd.DataFrame(rows)

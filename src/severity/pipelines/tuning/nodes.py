@@ -127,7 +127,7 @@ def summarise_study(
         "best_trial": best.number, "best_value": best.value, "best_params": best.params,
         "best_fold_roc_auc": best.user_attrs.get("fold_roc_auc", []),
         "best_pr_auc": float(np.nanmean(best.user_attrs.get("fold_pr_auc", [np.nan]))),
-        "best_iterations": best.user_attrs.get("best_iterations", []),
+        "best_trees": best.user_attrs.get("trees", []),
     }
     tuned_settings = {
         "name": f"{settings.family}_tuned",
