@@ -1,0 +1,136 @@
+"""Turn the monitoring results into alerts that say what fired and why, and deliver them to a webhook."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``monitoring.alerts`` in ``parameters_monitoring.yml``."""
+
+    min_estimated_roc_auc: float = 0.80     # below this, the label-free estimate alerts
+    max_fatal_rate_change: float = 0.10     # |estimated fatal rate - reference rate| above this alerts
+    min_realised_roc_auc: float = 0.80      # once labels are in
+    webhook_url: str | None = None
+    webhook_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_parameters(cls, parameters: dict) -> AlertSettings:
+        unknown = sorted(set(parameters) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"Unknown monitoring.alerts setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**parameters)
+
+
+def _alert(check: str, severity: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"check": check, "severity": severity, "message": message, **details}
+
+
+def build_alerts(
+    data_drift: dict[str, Any],
+    prediction_drift: dict[str, Any],
+    performance: dict[str, Any],
+    fairness: dict[str, Any] | None,
+    settings: AlertSettings,
+    unseen_share_threshold: float,
+) -> list[dict[str, Any]]:
+    """Every check that crossed its threshold, most severe first."""
+    alerts = []
+    if data_drift["dataset_drift"]:
+        alerts.append(_alert(
+            "dataset_drift", "critical",
+            f"{data_drift['drifted_count']} of {data_drift['columns']} monitored columns drifted "
+            f"({data_drift['drifted_share']:.0%} >= {data_drift['drift_share_threshold']:.0%})",
+            drifted_columns=data_drift["drifted_columns"],
+        ))
+    if data_drift["drifted_columns"]:
+        alerts.append(_alert(
+            "feature_drift", "warning",
+            "drifted: " + ", ".join(f"{c} ({data_drift['per_column'][c]['score']:.3f} >= {data_drift['per_column'][c]['threshold']})"
+                                    for c in data_drift["drifted_columns"]),
+            drifted_columns=data_drift["drifted_columns"],
+        ))
+    new_values = {name: share for name, share in data_drift["unseen_value_share"].items() if share > unseen_share_threshold}
+    if new_values:
+        alerts.append(_alert(
+            "unseen_values", "warning",
+            "values never seen in the reference: " + ", ".join(f"{name} {share:.0%} of recorded values" for name, share in new_values.items()),
+            fields=new_values, threshold=unseen_share_threshold,
+        ))
+    if prediction_drift["drifted"]:
+        alerts.append(_alert(
+            "prediction_drift", "critical",
+            f"fatal probabilities moved: PSI {prediction_drift['psi']:.3f} >= {prediction_drift['psi_threshold']}, "
+            f"KS p = {prediction_drift['ks_p_value']:.2g}; mean {prediction_drift['reference_mean_probability']:.3f} -> "
+            f"{prediction_drift['current_mean_probability']:.3f}",
+            psi=prediction_drift["psi"], ks_p_value=prediction_drift["ks_p_value"],
+        ))
+    estimate = performance["estimate"]
+    if estimate["roc_auc"]["estimate"] < settings.min_estimated_roc_auc:
+        alerts.append(_alert(
+            "estimated_performance", "critical",
+            f"estimated ROC-AUC {estimate['roc_auc']['estimate']:.3f} [{estimate['roc_auc']['low']:.3f}, {estimate['roc_auc']['high']:.3f}] "
+            f"< {settings.min_estimated_roc_auc}",
+            estimate=estimate["roc_auc"], threshold=settings.min_estimated_roc_auc,
+        ))
+    rate_change = estimate["fatal_rate"]["estimate"] - performance["reference_fatal_rate"]
+    if abs(rate_change) > settings.max_fatal_rate_change:
+        alerts.append(_alert(
+            "expected_fatal_rate", "warning",
+            f"expected fatal rate {estimate['fatal_rate']['estimate']:.3f} vs {performance['reference_fatal_rate']:.3f} in the reference "
+            f"(change {rate_change:+.3f}, limit {settings.max_fatal_rate_change})",
+            change=rate_change, threshold=settings.max_fatal_rate_change,
+        ))
+    realised = performance.get("realised")
+    if realised and realised["roc_auc"]["realised"] < settings.min_realised_roc_auc:
+        alerts.append(_alert(
+            "realised_performance", "critical",
+            f"realised ROC-AUC {realised['roc_auc']['realised']:.3f} on {performance['labelled_events']} labelled events "
+            f"< {settings.min_realised_roc_auc}",
+            realised=realised["roc_auc"]["realised"], threshold=settings.min_realised_roc_auc,
+        ))
+    if fairness:
+        for gap in fairness["gaps_exceeded"]:
+            alerts.append(_alert(
+                "fairness_gap", "warning",
+                f"{gap['metric']} differs by {gap['gap']:.3f} across {gap['attribute']} (limit {gap['threshold']}): "
+                f"{gap['highest_group']} {gap['highest']:.3f} vs {gap['lowest_group']} {gap['lowest']:.3f}",
+                **{k: gap[k] for k in ("attribute", "metric", "gap", "threshold")},
+            ))
+        if fairness["weak_slices"]:
+            worst = fairness["worst_slices"][0]
+            alerts.append(_alert(
+                "weak_slices", "warning",
+                f"{fairness['weak_slices']} slice(s) significantly worse than overall; worst: {worst['slice']} "
+                f"({worst['check']} {worst['value']:.3f} vs {worst['overall']:.3f} overall, {worst['events']} events)",
+                count=fairness["weak_slices"],
+            ))
+    order = {"critical": 0, "warning": 1}
+    return sorted(alerts, key=lambda alert: order[alert["severity"]])
+
+
+def alert_record(alerts: list[dict[str, Any]], batch: dict[str, Any]) -> dict[str, Any]:
+    """``alerts.json``: whether anything fired, the alerts, and which batch they are about."""
+    return {"checked_at": datetime.now(UTC).isoformat(timespec="seconds"), "fired": bool(alerts), "alerts": alerts, "batch": batch}
+
+
+def post_alerts(record: dict[str, Any], url: str, timeout_seconds: float) -> dict[str, Any]:
+    """POST the alert record as JSON; the outcome (status or error) is returned, never raised."""
+    request = urllib.request.Request(
+        url, data=json.dumps(record, default=str).encode(), headers={"content-type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_seconds) as response:  # noqa: S310 (the URL is configuration)
+            return {"delivered": 200 <= response.status < 300, "status": response.status, "url": url}
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        logger.error("Could not deliver %d alert(s) to %s: %s", len(record["alerts"]), url, error)
+        return {"delivered": False, "error": str(error), "url": url}

@@ -1,0 +1,109 @@
+"""The current batch (a window of the service's prediction log, or a CSV of new events) and its labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from severity.data.cells import CellError, clean_cell, parse_boolean
+from severity.data.errors import DataValidationError
+from severity.data.ingest import parse_events
+from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN, normalise_header
+from severity.data.target import label_events
+from severity.data.validation import validate_events
+from severity.features.columns import Columns, event_columns, record_columns
+from severity.models.artifact import SeverityModel
+
+PREDICTION_COLUMNS = ("fatal_probability", "predicted_class")
+
+
+def served_window(log: pd.DataFrame, window_days: float | None, now: datetime | None = None) -> pd.DataFrame:
+    """The answers the service gave (shadow scores left out) within the last ``window_days`` (all of them for None)."""
+    if log.empty:
+        raise DataValidationError(message="The prediction log is empty: serve some predictions first, or monitor a CSV (monitoring.current.source: csv)")
+    served = log[log["served"] == 1]
+    if window_days is not None:
+        start = (now or datetime.now(UTC)) - timedelta(days=window_days)
+        served = served[pd.to_datetime(served["logged_at"], utc=True) >= start]
+    if served.empty:
+        raise DataValidationError(
+            message=f"No served prediction in the last {window_days} day(s) of the log (it spans {log['logged_at'].min()} to "
+            f"{log['logged_at'].max()}); widen monitoring.current.window_days"
+        )
+    return served
+
+
+def columns_from_log(served: pd.DataFrame) -> Columns:
+    """The logged requests as feature columns, exactly as the service read them."""
+    records = []
+    for record in served["event"]:
+        typed = dict(record)
+        typed[EVENT_DATE] = date.fromisoformat(str(typed[EVENT_DATE])[:10])
+        records.append(typed)
+    return record_columns(records)
+
+
+def scored_batch_from_log(served: pd.DataFrame) -> tuple[Columns, pd.DataFrame]:
+    """Columns of the logged events and the predictions the service gave for them (and which model gave them)."""
+    predictions = pd.DataFrame({
+        "fatal_probability": served["fatal_probability"].to_numpy(dtype="float64"),
+        "predicted_class": served["predicted_class"].to_numpy(dtype="int8"),
+        "model_version": served["model_version"].to_numpy(dtype=object),
+        "logged_at": served["logged_at"].to_numpy(dtype=object),
+    })
+    return columns_from_log(served), predictions
+
+
+def scored_batch_from_csv(raw: pd.DataFrame, model: SeverityModel) -> tuple[Columns, pd.DataFrame]:
+    """Events in the raw export format (outcome columns optional), parsed like ingestion and scored by the champion."""
+    if raw is None or raw.empty:
+        raise DataValidationError(message="The current-events CSV has no rows: nothing to monitor")
+    events, _ = parse_events(raw, require_outcomes=False)
+    columns = event_columns(validate_events(events))
+    probability, predicted = model.predict_columns(columns)
+    version = str(model.metadata.get("registry_version", model.metadata.get("candidate", "unregistered")))
+    return columns, pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted.astype("int8"),
+                                  "model_version": version, "logged_at": None})
+
+
+def labels_from_file(raw: pd.DataFrame) -> pd.Series:
+    """``fatal`` per event id from either a two-column file (``Event.Id`` and ``fatal``) or the raw export with injuries filled in.
+
+    An event with several rows is fatal if any row is. Rows whose outcome cannot be decided are left out (and say so).
+    """
+    if raw.empty:
+        raise DataValidationError(message="The labels file has no rows")
+    headers = {normalise_header(column): column for column in raw.columns}
+    if EVENT_KEY not in headers:
+        raise DataValidationError(message=f"The labels file needs an Event.Id column; it has {list(raw.columns)}")
+    if TARGET_COLUMN in headers:
+        labels = {}
+        for row, (event, value) in enumerate(zip(raw[headers[EVENT_KEY]], raw[headers[TARGET_COLUMN]], strict=True), start=2):
+            text = clean_cell(value)
+            if clean_cell(event) is None or text is None:
+                raise DataValidationError(message=f"Labels line {row}: Event.Id and fatal are both required")
+            if text in {"0", "1"}:
+                fatal = text == "1"
+            else:
+                try:
+                    fatal = parse_boolean(text, column="fatal")
+                except CellError as error:
+                    raise DataValidationError(message=f"Labels line {row}: fatal must be 0/1 or yes/no, got {text!r} ({error})") from None
+            labels[str(event).strip()] = max(labels.get(str(event).strip(), 0), int(fatal))
+        return pd.Series(labels, name=TARGET_COLUMN, dtype="int8")
+    events, _ = parse_events(raw)  # the export with its outcome fields: labelled by the training rules
+    labelled, _ = label_events(events)
+    return labelled.groupby(EVENT_KEY)[TARGET_COLUMN].max().astype("int8")
+
+
+def join_labels(event_ids: np.ndarray, labels: pd.Series | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """The label of each current row (NaN where none arrived), and how many matched."""
+    if labels is None:
+        return np.full(len(event_ids), np.nan), {"labelled_events": 0, "unlabelled_events": int(len(event_ids))}
+    matched = pd.Series(event_ids, dtype=object).map(labels).to_numpy(dtype="float64")
+    known = ~np.isnan(matched)
+    return matched, {"labelled_events": int(known.sum()), "unlabelled_events": int((~known).sum()),
+                     "labels_without_event": int(len(set(labels.index) - set(event_ids)))}

@@ -1,0 +1,210 @@
+"""Monitoring nodes: wiring over :mod:`severity.monitoring`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from severity.data.schema import EVENT_KEY, TARGET_COLUMN
+from severity.features.columns import event_columns
+from severity.models.artifact import SeverityModel
+from severity.monitoring import plots
+from severity.monitoring.alerts import AlertSettings, alert_record, build_alerts, post_alerts
+from severity.monitoring.batches import (
+    join_labels,
+    labels_from_file,
+    scored_batch_from_csv,
+    scored_batch_from_log,
+    served_window,
+)
+from severity.monitoring.drift import DriftSettings, data_drift, prediction_drift
+from severity.monitoring.fairness import FairnessSettings, fairness_audit
+from severity.monitoring.performance import estimate_performance, realised_against_estimate
+from severity.monitoring.reference import GROUP_PREFIX, MonitoringProfile, describe_events
+
+logger = logging.getLogger(__name__)
+SOURCES = ("auto", "log", "csv")
+
+
+def _groups(table: pd.DataFrame) -> pd.DataFrame:
+    return table[[c for c in table if c.startswith(GROUP_PREFIX)]].rename(columns=lambda c: c.removeprefix(GROUP_PREFIX))
+
+
+# ---- at training time: the reference -------------------------------------------------
+def build_monitoring_reference(
+    train_events: pd.DataFrame, champion_model: SeverityModel, feature_importance: pd.DataFrame, monitoring: dict[str, Any]
+) -> tuple[MonitoringProfile, pd.DataFrame]:
+    """The profile (pooled categories, known values, the champion's top features) and the training split described by it."""
+    columns = event_columns(train_events)
+    top = [f for f in feature_importance["feature"] if f in champion_model.feature_columns][: monitoring["reference"]["top_features"]]
+    profile = MonitoringProfile.fit(columns, top, monitoring["reference"]["max_categories"])
+    reference = describe_events(columns, champion_model, profile)
+    logger.info("Monitoring reference: %d training rows, %d columns watched for drift", len(reference), len(profile.drift_columns))
+    return profile, reference
+
+
+def score_monitoring_baseline(
+    test_events: pd.DataFrame, champion_model: SeverityModel, monitoring_profile: MonitoringProfile
+) -> pd.DataFrame:
+    """The test split described and scored: the out-of-sample predictions current predictions are compared with, with outcomes."""
+    columns = event_columns(test_events)
+    baseline = describe_events(columns, champion_model, monitoring_profile)
+    probability, predicted = champion_model.predict_columns(columns)
+    return baseline.assign(fatal_probability=probability, predicted_class=predicted.astype("int8"),
+                           **{TARGET_COLUMN: test_events[TARGET_COLUMN].to_numpy()})
+
+
+def audit_baseline(
+    monitoring_baseline: pd.DataFrame, champion_model: SeverityModel, monitoring: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], plt.Figure, dict[str, Any]]:
+    """Fairness and weak slices on the test split, and the label-free estimate checked against the realised test figures."""
+    settings = FairnessSettings.from_parameters(monitoring["fairness"])
+    target = monitoring_baseline[TARGET_COLUMN].to_numpy()
+    probability = monitoring_baseline["fatal_probability"].to_numpy()
+    predicted = monitoring_baseline["predicted_class"].to_numpy()
+    groups, slices, summary = fairness_audit(_groups(monitoring_baseline), target, probability, predicted, settings)
+    figure = plots.group_metrics_figure(groups, settings.min_group_size, "Test split: error rates and calibration by group")
+    estimate_settings = monitoring["performance"]
+    estimate = estimate_performance(probability, champion_model.policy.threshold, estimate_settings["samples"], estimate_settings["seed"])
+    check = {"events": len(target), "comparison": realised_against_estimate(estimate, target, probability, champion_model.policy.threshold)}
+    for gap in summary["gaps_exceeded"]:
+        logger.warning("Test split: %s gap %.3f across %s exceeds %.3f", gap["metric"], gap["gap"], gap["attribute"], gap["threshold"])
+    logger.info("Test split: label-free ROC-AUC %.4f [%.4f, %.4f], realised %.4f", estimate["roc_auc"]["estimate"],
+                estimate["roc_auc"]["low"], estimate["roc_auc"]["high"], check["comparison"]["roc_auc"]["realised"])
+    return groups, slices, summary, figure, check
+
+
+# ---- at monitoring time: the current batch ---------------------------------------------
+def prepare_current_batch(
+    prediction_log: pd.DataFrame,
+    current_events_raw: pd.DataFrame | None,
+    labels_raw: pd.DataFrame | None,
+    champion_model: SeverityModel,
+    monitoring_profile: MonitoringProfile,
+    monitoring: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The current batch described like the reference, with its predictions and, where labels arrived, its outcomes."""
+    current = monitoring["current"]
+    source = current["source"]
+    if source not in SOURCES:
+        raise ValueError(f"monitoring.current.source must be one of {SOURCES}, got {source!r}")
+    if source == "auto":
+        source = "csv" if current_events_raw is not None else "log"
+    if source == "csv":
+        if current_events_raw is None:
+            raise ValueError("monitoring.current.source is csv but no file was given: --params current_events=path/to/events.csv")
+        columns, predictions = scored_batch_from_csv(current_events_raw, champion_model)
+    else:
+        columns, predictions = scored_batch_from_log(served_window(prediction_log, current["window_days"]))
+    described = describe_events(columns, champion_model, monitoring_profile)
+    batch = pd.concat([described, predictions], axis=1)
+    labels = labels_from_file(labels_raw) if labels_raw is not None else None
+    batch[TARGET_COLUMN], matched = join_labels(batch[EVENT_KEY].to_numpy(), labels)
+    record = {"source": source, "events": len(batch), "first_event": f"{batch['event_date'].min():%Y-%m-%d}",
+              "last_event": f"{batch['event_date'].max():%Y-%m-%d}", "model_versions": sorted(map(str, batch["model_version"].unique())), **matched}
+    logger.info("Current batch from %s: %d events (%s to %s), %d labelled", source, len(batch), record["first_event"],
+                record["last_event"], matched["labelled_events"])
+    return batch, record
+
+
+def monitor_data_drift(
+    monitoring_reference: pd.DataFrame, monitoring_current: pd.DataFrame, monitoring_profile: MonitoringProfile, monitoring: dict[str, Any]
+) -> tuple[dict[str, Any], str, dict[str, dict[str, float]]]:
+    """Evidently's per-column and dataset drift: a JSON summary, the HTML report, and headline metrics."""
+    summary, html = data_drift(monitoring_reference, monitoring_current, monitoring_profile, DriftSettings.from_parameters(monitoring["data_drift"]))
+    logger.info("Data drift: %d of %d columns drifted (%s); dataset drift: %s", summary["drifted_count"], summary["columns"],
+                ", ".join(summary["drifted_columns"][:8]) or "none", summary["dataset_drift"])
+    metrics = {"drifted_share": summary["drifted_share"], "dataset_drift": float(summary["dataset_drift"]),
+               **{f"unseen_share.{name}": share for name, share in summary["unseen_value_share"].items()}}
+    return summary, html, {name: {"value": float(value), "step": 0} for name, value in metrics.items()}
+
+
+def monitor_prediction_drift(
+    monitoring_baseline: pd.DataFrame, monitoring_current: pd.DataFrame, monitoring: dict[str, Any]
+) -> tuple[dict[str, Any], plt.Figure]:
+    """Calibrated probabilities and decisions of the current batch against the test split's, with PSI and two-sample tests."""
+    settings = monitoring["prediction_drift"]
+    summary = prediction_drift(
+        monitoring_baseline["fatal_probability"].to_numpy(), monitoring_current["fatal_probability"].to_numpy(),
+        monitoring_baseline["predicted_class"].to_numpy(), monitoring_current["predicted_class"].to_numpy(),
+        settings["psi_threshold"], settings["p_value_threshold"], settings["bins"],
+    )
+    figure = plots.prediction_drift_figure(monitoring_baseline["fatal_probability"].to_numpy(), monitoring_current["fatal_probability"].to_numpy(),
+                                           summary, "Calibrated fatal probability: test split (reference) vs current batch")
+    return summary, figure
+
+
+def estimate_current_performance(
+    monitoring_current: pd.DataFrame, monitoring_baseline: pd.DataFrame, champion_model: SeverityModel, monitoring: dict[str, Any]
+) -> dict[str, Any]:
+    """The label-free estimate with intervals; realised figures and the estimate's error for events whose labels arrived."""
+    settings = monitoring["performance"]
+    threshold = champion_model.policy.threshold
+    probability = monitoring_current["fatal_probability"].to_numpy()
+    result: dict[str, Any] = {
+        "threshold": threshold, "events": len(probability), "reference_fatal_rate": float(monitoring_baseline[TARGET_COLUMN].mean()),
+        "estimate": estimate_performance(probability, threshold, settings["samples"], settings["seed"]),
+    }
+    labelled = monitoring_current[TARGET_COLUMN].notna().to_numpy()
+    result["labelled_events"] = int(labelled.sum())
+    if labelled.any():
+        # The estimate for exactly the labelled events, so that realised and estimated figures are about the same rows.
+        estimate = estimate_performance(probability[labelled], threshold, settings["samples"], settings["seed"])
+        result["realised"] = realised_against_estimate(estimate, monitoring_current.loc[labelled, TARGET_COLUMN].to_numpy(), probability[labelled], threshold)
+    return result
+
+
+def audit_current_fairness(
+    monitoring_current: pd.DataFrame, monitoring: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Fairness and weak slices on the labelled part of the current batch (empty when no labels arrived)."""
+    labelled = monitoring_current[monitoring_current[TARGET_COLUMN].notna()]
+    if labelled.empty:
+        return pd.DataFrame(), pd.DataFrame(), {"audited": False, "reason": "no labels for the current batch"}
+    groups, slices, summary = fairness_audit(
+        _groups(labelled), labelled[TARGET_COLUMN].to_numpy().astype(int), labelled["fatal_probability"].to_numpy(),
+        labelled["predicted_class"].to_numpy(), FairnessSettings.from_parameters(monitoring["fairness"]),
+    )
+    return groups, slices, {"audited": True, **summary}
+
+
+def raise_alerts(
+    data_drift_summary: dict[str, Any],
+    prediction_drift_summary: dict[str, Any],
+    performance: dict[str, Any],
+    fairness_summary: dict[str, Any],
+    batch_record: dict[str, Any],
+    monitoring: dict[str, Any],
+) -> dict[str, Any]:
+    """``alerts.json``: every check over its threshold, with the reason; each is also logged as a warning."""
+    alerts = build_alerts(
+        data_drift_summary, prediction_drift_summary, performance, fairness_summary if fairness_summary.get("audited") else None,
+        AlertSettings.from_parameters(monitoring["alerts"]), monitoring["data_drift"].get("unseen_share_threshold", 0.1),
+    )
+    for alert in alerts:
+        logger.warning("ALERT %s (%s): %s", alert["check"], alert["severity"], alert["message"])
+    if not alerts:
+        logger.info("Monitoring: no alert for %d events", batch_record["events"])
+    return alert_record(alerts, batch_record)
+
+
+def deliver_alerts(alerts: dict[str, Any], monitoring: dict[str, Any]) -> dict[str, Any]:
+    """POST the alerts to the configured webhook when any fired; the outcome is recorded either way."""
+    settings = AlertSettings.from_parameters(monitoring["alerts"])
+    if not alerts["fired"]:
+        return {"delivered": False, "reason": "no alert fired"}
+    if not settings.webhook_url:
+        return {"delivered": False, "reason": "no webhook configured (monitoring.alerts.webhook_url)"}
+    return post_alerts(alerts, settings.webhook_url, settings.webhook_timeout_seconds)
+
+
+def monitoring_metrics(performance: dict[str, Any], alerts: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Headline figures of the run for MLflow."""
+    values = {f"estimated_{name}": band["estimate"] for name, band in performance["estimate"].items()}
+    values |= {f"realised_{name}": band["realised"] for name, band in performance.get("realised", {}).items()}
+    values["alerts"] = len(alerts["alerts"])
+    return {name: {"value": float(value), "step": 0} for name, value in values.items() if value is not None and np.isfinite(value)}

@@ -1,0 +1,48 @@
+"""Alerts say what fired and why, and reach a webhook on 127.0.0.1."""
+
+import json
+
+from severity.monitoring.alerts import AlertSettings, alert_record, build_alerts, post_alerts
+
+QUIET_DRIFT = {"dataset_drift": False, "drifted_columns": [], "drifted_count": 0, "columns": 30, "drifted_share": 0.0,
+               "drift_share_threshold": 0.5, "unseen_value_share": {"make": 0.01}, "per_column": {}}
+QUIET_PREDICTIONS = {"drifted": False, "psi": 0.01, "psi_threshold": 0.2, "ks_p_value": 0.5,
+                     "reference_mean_probability": 0.2, "current_mean_probability": 0.21}
+GOOD = {"estimate": {"roc_auc": {"estimate": 0.9, "low": 0.88, "high": 0.92}, "fatal_rate": {"estimate": 0.2, "low": 0.19, "high": 0.21}},
+        "reference_fatal_rate": 0.2, "labelled_events": 0}
+
+
+def test_a_quiet_batch_raises_nothing():
+    assert build_alerts(QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, None, AlertSettings(), 0.1) == []
+
+
+def test_each_crossed_threshold_fires_with_its_reason():
+    drift = {**QUIET_DRIFT, "dataset_drift": True, "drifted_columns": ["raw__weather_condition"], "drifted_count": 16, "drifted_share": 0.53,
+             "unseen_value_share": {"make": 0.4}, "per_column": {"raw__weather_condition": {"score": 0.31, "threshold": 0.1}}}
+    predictions = {**QUIET_PREDICTIONS, "drifted": True, "psi": 0.35}
+    performance = {**GOOD, "estimate": {"roc_auc": {"estimate": 0.7, "low": 0.65, "high": 0.75},
+                                        "fatal_rate": {"estimate": 0.35, "low": 0.33, "high": 0.37}}}
+    fairness = {"gaps_exceeded": [{"attribute": "faa_region", "metric": "false_negative_rate", "gap": 0.4, "threshold": 0.25,
+                                   "highest_group": "alaskan", "highest": 0.5, "lowest_group": "southern", "lowest": 0.1}],
+                "weak_slices": 1, "worst_slices": [{"slice": "alaskan & 1990s", "check": "recall", "value": 0.3, "overall": 0.8, "events": 150}]}
+    alerts = build_alerts(drift, predictions, performance, fairness, AlertSettings(), 0.1)
+    checks = [a["check"] for a in alerts]
+    assert set(checks) == {"dataset_drift", "feature_drift", "unseen_values", "prediction_drift", "estimated_performance",
+                           "expected_fatal_rate", "fairness_gap", "weak_slices"}
+    assert checks.index("prediction_drift") < checks.index("feature_drift")  # critical first
+    assert "raw__weather_condition (0.310 >= 0.1)" in next(a for a in alerts if a["check"] == "feature_drift")["message"]
+    assert "make 40%" in next(a for a in alerts if a["check"] == "unseen_values")["message"]
+
+
+def test_alerts_are_posted_to_the_webhook(webhook):
+    url, received = webhook
+    record = alert_record([{"check": "prediction_drift", "severity": "critical", "message": "moved"}], {"events": 10})
+    outcome = post_alerts(record, url, 5)
+    assert outcome == {"delivered": True, "status": 204, "url": url}
+    assert received == [json.loads(json.dumps(record))]
+
+
+def test_an_unreachable_webhook_is_recorded_not_raised(webhook):
+    closed = webhook[0].rsplit(":", 1)[0] + ":9/alerts"  # the discard port: nothing listens there
+    outcome = post_alerts(alert_record([], {}), closed, 2)
+    assert outcome["delivered"] is False and "error" in outcome
