@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from severity.pipelines import explainability, feature_engineering, inference, ingestion, modelling, packaging, tuning
+from severity.pipelines import (
+    explainability,
+    feature_engineering,
+    governance,
+    inference,
+    ingestion,
+    modelling,
+    monitoring,
+    packaging,
+    tuning,
+)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -13,7 +23,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     The registry imports pipelines explicitly instead of calling ``find_pipelines``: since
     Kedro 1.7, ``kedro run --pipeline=training`` makes ``find_pipelines`` look only for a
     module named ``training``, so composed pipelines would not be found.
-    ``training`` ends with ``packaging``, which writes the champion to BentoML's model store.
+    ``training`` ends with ``packaging``, which writes the champion to BentoML's model store;
+    before it, ``monitoring_baseline`` keeps the reference ``monitoring`` compares batches with and
+    ``model_card`` writes the registered version's card.
     ``tuning_worker`` is not part of it: other machines run it to join a study.
     """
     pipelines = {
@@ -24,10 +36,17 @@ def register_pipelines() -> dict[str, Pipeline]:
         "modelling": modelling.create_pipeline(),
         "explainability": explainability.create_pipeline(),
         "packaging": packaging.create_pipeline(),
+        "monitoring_baseline": monitoring.create_baseline_pipeline(),
         "inference": inference.create_pipeline(),
+        "monitoring": monitoring.create_pipeline(),
+        "model_card": governance.create_card_pipeline(),
+        "ab_evaluation": governance.create_ab_pipeline(),
     }
     pipelines["training"] = sum(
-        (pipelines[name] for name in ("ingestion", "feature_engineering", "tuning", "modelling", "explainability", "packaging")),
+        (pipelines[name] for name in (
+            "ingestion", "feature_engineering", "tuning", "modelling", "explainability", "monitoring_baseline", "model_card",
+            "packaging",
+        )),
         Pipeline([]),
     )
     pipelines["__default__"] = pipelines["training"]

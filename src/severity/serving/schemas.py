@@ -214,7 +214,8 @@ class ModelInfo(BaseModel):
     bento_model_tag: str
     model_version: str
     registered_model: dict[str, Any]
-    aliases: list[str]
+    aliases: list[str] = Field(description="The registry alias the service followed to this version (none when given a tag or serving the newest).")
+    served_as: dict[str, Any] = Field(description="How this model was chosen: an explicit tag, the registry's alias, or the newest packaged model.")
     candidate: str
     family: str
     feature_set: str

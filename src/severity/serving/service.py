@@ -25,12 +25,14 @@ from severity.features.columns import record_columns
 from severity.models.artifact import ScoredEvents
 from severity.serving.packaging import PackagedModel, load_from_store
 from severity.serving.prediction_log import LoggedPrediction, PredictionLog
+from severity.serving.registry import Resolution
 from severity.serving.routing import Router, event_routing_key
 from severity.serving.schemas import AccidentEvent, Explanation, ModelInfo, Prediction, Reason
 from severity.serving.settings import ServingSettings
 
 logger = logging.getLogger("severity.serving")
 settings = ServingSettings.from_environment()
+champion_resolution, challenger_resolution = settings.resolve_models()
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Arm:
     variant: str  # champion or challenger
     tag: str
     packaged: PackagedModel
+    resolution: Resolution
 
     @property
     def version(self) -> str:
@@ -60,16 +63,15 @@ class ArmResult:
 class SeverityService:
     """Fatal-accident probability, decision and reasons for NTSB-style accident events."""
 
-    champion_model = bentoml.models.BentoModel(settings.champion_tag)
-    if settings.challenger_tag:
-        challenger_model = bentoml.models.BentoModel(settings.challenger_tag)
+    # Class attributes, so that `bentoml build` packages the models the registry names now.
+    champion_model = bentoml.models.BentoModel(champion_resolution.tag)
+    if challenger_resolution is not None:
+        challenger_model = bentoml.models.BentoModel(challenger_resolution.tag)
 
     def __init__(self) -> None:
-        self.arms = {"champion": self._arm("champion", self.champion_model)}
-        if settings.challenger_tag:
-            self.arms["challenger"] = self._arm("challenger", self.challenger_model)
-        if settings.routing != "champion" and "challenger" not in self.arms:
-            raise ValueError(f"SEVERITY_ROUTING={settings.routing} needs a challenger model (SEVERITY_CHALLENGER_MODEL)")
+        self.arms = {"champion": self._arm("champion", self.champion_model, champion_resolution)}
+        if challenger_resolution is not None:
+            self.arms["challenger"] = self._arm("challenger", self.challenger_model, challenger_resolution)
         self.router = Router(settings.routing, settings.challenger_share)
         self.log = PredictionLog(settings.prediction_log)
         # The first call builds lazy state (explainer, the neighbour tree of the latest quarter): pay it before traffic.
@@ -79,10 +81,12 @@ class SeverityService:
         logger.info("Serving %s; routing %s; logging to %s", {v: a.tag for v, a in self.arms.items()}, self.router, settings.prediction_log)
 
     @staticmethod
-    def _arm(variant: str, stored: bentoml.Model) -> Arm:
+    def _arm(variant: str, stored: bentoml.Model, resolution: Resolution) -> Arm:
         packaged = load_from_store(stored)
         packaged.model.single_threaded()
-        return Arm(variant, str(stored.tag), packaged)
+        if resolution.note:
+            logger.warning("%s: %s", variant, resolution.note)
+        return Arm(variant, str(stored.tag), packaged, resolution)
 
     # ---- APIs ---------------------------------------------------------------------------
     @bentoml.api
@@ -144,7 +148,8 @@ class SeverityService:
             bento_model_tag=champion.tag,
             model_version=champion.version,
             registered_model=metadata["registered_model"],
-            aliases=[metadata["registered_model"].get("alias", "")] if metadata["registered_model"].get("registered") == "True" else [],
+            aliases=[champion.resolution.alias] if champion.resolution.alias else [],
+            served_as=champion.resolution.describe(),
             candidate=metadata["candidate"],
             family=metadata["family"],
             feature_set=metadata["feature_set"],
@@ -159,7 +164,7 @@ class SeverityService:
             explanation_unit=metadata["explanation_unit"],
             routing={"mode": self.router.mode, "challenger_share": self.router.challenger_share},
             challenger=None if challenger is None else {
-                "bento_model_tag": challenger.tag, "model_version": challenger.version,
+                "bento_model_tag": challenger.tag, "model_version": challenger.version, "served_as": challenger.resolution.describe(),
                 "family": challenger.packaged.metadata["family"], "metrics": challenger.packaged.metadata["metrics"],
             },
         )

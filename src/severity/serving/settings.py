@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from severity.serving.packaging import BENTO_MODEL_NAME
+from severity.serving.registry import Resolution, resolve
 from severity.serving.routing import MODES
 
 
@@ -13,8 +13,13 @@ from severity.serving.routing import MODES
 class ServingSettings:
     """``SEVERITY_*`` environment variables, with the defaults in parentheses.
 
-    - ``SEVERITY_MODEL`` (``severity_model:latest``): Bento model tag of the champion.
-    - ``SEVERITY_CHALLENGER_MODEL`` (none): Bento model tag of the challenger.
+    - ``SEVERITY_MODEL`` (none): Bento model tag of the champion. Unset, the service serves the
+      version the registry's ``champion`` alias names (the newest packaged model while no
+      version has been promoted).
+    - ``SEVERITY_CHALLENGER_MODEL`` (none): Bento model tag of the challenger. Unset, A/B and
+      shadow routing use the version the registry's ``challenger`` alias names.
+    - ``SEVERITY_REGISTRY_URI`` (``sqlite:///mlflow.db``): the MLflow registry (the project's store).
+    - ``SEVERITY_REGISTERED_MODEL`` (``ntsb-severity-classifier``): the registered model's name.
     - ``SEVERITY_ROUTING`` (``champion``): ``champion``, ``ab`` (challenger answers its share) or
       ``shadow`` (challenger scores every request, champion answers).
     - ``SEVERITY_CHALLENGER_SHARE`` (0.1): share of routing keys the challenger answers under ``ab``.
@@ -24,8 +29,10 @@ class ServingSettings:
     - ``SEVERITY_WORKERS`` (1): worker processes (each holds its own copy of the model).
     """
 
-    champion_tag: str = f"{BENTO_MODEL_NAME}:latest"
+    champion_tag: str | None = None
     challenger_tag: str | None = None
+    registry_uri: str = "sqlite:///mlflow.db"
+    registered_model: str = "ntsb-severity-classifier"
     routing: str = "champion"
     challenger_share: float = 0.1
     prediction_log: str = "data/07_model_output/prediction_log.sqlite"
@@ -55,8 +62,10 @@ class ServingSettings:
                 raise ValueError(f"SEVERITY_{name} must be {kind.__name__}, got {value!r}") from None
 
         return cls(
-            champion_tag=read("MODEL", defaults.champion_tag),
+            champion_tag=read("MODEL", None),
             challenger_tag=read("CHALLENGER_MODEL", None),
+            registry_uri=read("REGISTRY_URI", defaults.registry_uri),
+            registered_model=read("REGISTERED_MODEL", defaults.registered_model),
             routing=read("ROUTING", defaults.routing),
             challenger_share=read("CHALLENGER_SHARE", defaults.challenger_share, float),
             prediction_log=read("PREDICTION_LOG", defaults.prediction_log),
@@ -64,3 +73,16 @@ class ServingSettings:
             top_reasons=read("TOP_REASONS", defaults.top_reasons, int),
             workers=read("WORKERS", defaults.workers, int),
         )
+
+    def resolve_models(self) -> tuple[Resolution, Resolution | None]:
+        """The champion's and (when routing needs one) the challenger's Bento model tags, and how each was chosen."""
+        champion = resolve(self.champion_tag, "champion", self.registry_uri, self.registered_model, fallback_latest=True)
+        challenger = None
+        if self.challenger_tag or self.routing != "champion":
+            challenger = resolve(self.challenger_tag, "challenger", self.registry_uri, self.registered_model, fallback_latest=False)
+            if challenger is None:
+                raise ValueError(
+                    f"SEVERITY_ROUTING={self.routing} needs a challenger: set SEVERITY_CHALLENGER_MODEL to a Bento model tag, "
+                    f"or give a registered version the 'challenger' alias in {self.registry_uri}"
+                )
+        return champion, challenger

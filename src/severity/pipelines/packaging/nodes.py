@@ -18,11 +18,18 @@ def package_service(
     registered_model: dict[str, Any],
     performance_metrics: dict[str, Any],
     raw_field_importance: pd.DataFrame,
+    test_fairness_summary: dict[str, Any],
+    model_card_record: dict[str, Any],
 ) -> PackagedModel:
-    """The champion with its labels and metadata (registry version, data hash, metrics, rule, global importance)."""
+    """The champion with its labels and metadata (registry version, data hash, metrics, rule, global importance,
+    and the fairness gaps measured on the test split)."""
     packaged = package_metadata(champion_model, registered_model, performance_metrics)
     top = raw_field_importance.nlargest(10, "share")
     packaged.metadata["global_raw_field_importance"] = dict(zip(top["feature"], top["share"].round(4), strict=True))
+    packaged.metadata["model_card"] = model_card_record.get("uri", "not registered")
+    packaged.metadata["test_fairness_gaps"] = [
+        {key: gap[key] for key in ("attribute", "metric", "gap", "threshold", "exceeded")} for gap in test_fairness_summary["gaps"]
+    ]
     logger.info("Packaging %s (%s, registry version %s) for BentoML", champion_model.family, champion_model.variant,
                 packaged.labels["registry_version"])
     return packaged

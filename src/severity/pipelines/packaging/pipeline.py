@@ -1,4 +1,4 @@
-"""The packaging pipeline: one node, after explainability, writing ``severity_model`` to the BentoML store."""
+"""The packaging pipeline: one node, after explainability and the monitoring baseline, writing ``severity_model`` to the BentoML store."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=package_service,
-                inputs=["champion_model", "registered_model", "performance_metrics", "raw_field_importance"],
+                inputs=["champion_model", "registered_model", "performance_metrics", "raw_field_importance", "test_fairness_summary",
+                        "model_card_record"],
                 outputs="bento_model",
                 name="package_service_node",
             )

@@ -1,0 +1,1 @@
+"""Governance: model cards, the promotion gate with recorded approval, rollback, A/B evaluation, the `severity` command."""

@@ -1,0 +1,169 @@
+"""The ``severity`` command: the model registry as a team uses it.
+
+    severity models list
+    severity models card --version N [--html] [--output PATH]
+    severity models promote --version N --approver NAME --notes TEXT [--evidence data/08_reporting/ab_evaluation.json]
+    severity models rollback --approver NAME --notes TEXT
+
+Run from the project root: the commands read the project's configuration (the MLflow store of
+``mlflow.yml``, the registered model's name, the gate's and fairness limits) and load the test
+split through the Kedro catalog, like a pipeline would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+
+from severity.governance.registry import CARD_TAG, CHAMPION, Registry
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+
+
+class Project:
+    """The Kedro project in the current directory: its configuration and catalog, loaded once."""
+
+    def __init__(self, env: str | None):
+        from kedro.framework.session import KedroSession
+        from kedro.framework.startup import bootstrap_project
+
+        from severity.settings import project_root
+
+        root = Path(project_root())
+        bootstrap_project(root)
+        self.session = KedroSession.create(project_path=root, env=env)
+        self.context = self.session.load_context()
+        self.parameters = self.context.params
+        tracking_uri = self.context.config_loader["mlflow"]["server"]["mlflow_tracking_uri"]
+        self.registry = Registry(tracking_uri, self.parameters["modelling"]["registry"]["model_name"])
+
+    def load(self, dataset: str) -> Any:
+        return self.context.catalog.load(dataset)
+
+
+def _model(registry: Registry, version: str):
+    """The SeverityModel a registered version holds (inside its pyfunc)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    mlflow.set_registry_uri(registry.tracking_uri)
+    return mlflow.pyfunc.load_model(f"models:/{registry.model_name}/{registry.version(version).version}").unwrap_python_model().model
+
+
+@click.group()
+def main() -> None:
+    """severity: predict, explain, serve and govern aviation accident severity models."""
+    # Kedro's and MLflow's progress lines and their libraries' deprecation warnings would bury the
+    # command's own output, which is what a reviewer reads; errors still show.
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+
+
+@main.group()
+@click.option("--env", default=None, help="Kedro environment whose configuration to use (default: local over base).")
+@click.pass_context
+def models(context: click.Context, env: str | None) -> None:
+    """Registered versions: list them, read their cards, promote one to champion, roll back."""
+    try:
+        context.obj = Project(env)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@models.command("list")
+@click.pass_obj
+def list_versions(project: Project) -> None:
+    """Versions with their aliases, key metric, approval and card."""
+    rows = project.registry.summaries()
+    if not rows:
+        click.echo(f"{project.registry.model_name} has no versions yet")
+        return
+    header = ("version", "aliases", "created (UTC)", "candidate", "test ROC-AUC", "card", "approval")
+    table = [(r.version, ",".join(r.aliases) or "-", r.created, f"{r.candidate} ({r.variant})", r.test_roc_auc,
+              "yes" if r.model_card else "no", r.approval) for r in rows]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *table, strict=True)]
+    for row in (header, *table):
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@models.command()
+@click.option("--version", required=True, help="Registered version.")
+@click.option("--html", is_flag=True, help="The HTML page instead of Markdown.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the card here instead of printing it.")
+@click.pass_obj
+def card(project: Project, version: str, html: bool, output: Path | None) -> None:
+    """The model card stored with a version."""
+    import mlflow
+
+    mlflow.set_tracking_uri(project.registry.tracking_uri)
+    uri = project.registry.version(version).tags.get(CARD_TAG)
+    if uri is None:
+        raise click.ClickException(f"Version {version} has no model card")
+    if html:
+        uri = uri.removesuffix(".md") + ".html"
+    text = mlflow.artifacts.load_text(uri)
+    if output:
+        output.write_text(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+@models.command()
+@click.option("--version", required=True, help="The version to make champion.")
+@click.option("--approver", required=True, help="Who approves the promotion.")
+@click.option("--notes", required=True, help="Why: what was reviewed, what evidence decided it.")
+@click.option("--evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An A/B evaluation report (data/08_reporting/ab_evaluation.json) to record with the approval.")
+@click.pass_obj
+def promote(project: Project, version: str, approver: str, notes: str, evidence: Path | None) -> None:
+    """Promote a version to champion if every check passes; record the approval. A failed check changes nothing."""
+    from severity.governance.gate import GateSettings, promotion_checks
+    from severity.monitoring.fairness import FairnessSettings
+
+    registry = project.registry
+    record = registry.version(version)
+    current = registry.alias(CHAMPION)
+    if current == str(version):
+        raise click.ClickException(f"Version {version} is already the champion")
+    if not approver.strip() or not notes.strip():
+        raise click.ClickException("--approver and --notes must not be empty")
+    checks = promotion_checks(
+        _model(registry, version), _model(registry, current) if current else None, project.load("test_events"),
+        CARD_TAG in record.tags, GateSettings.from_parameters(project.parameters["governance"]["gate"]),
+        FairnessSettings.from_parameters(project.parameters["monitoring"]["fairness"]),
+    )
+    for check in checks:
+        click.echo(f"{'PASS' if check['passed'] else 'FAIL'}  {check['check']}: {check['detail']}")
+    failed = [check for check in checks if not check["passed"]]
+    if failed:
+        click.echo(f"Refused: version {version} failed {len(failed)} check(s); nothing was changed.", err=True)
+        sys.exit(1)
+    evidence_record = json.loads(evidence.read_text()) if evidence else None
+    if evidence_record is not None:
+        evidence_record = {"file": str(evidence), "mode": evidence_record.get("mode"), "requests": evidence_record.get("requests"),
+                           "verdict": evidence_record.get("quality", {}).get("verdict", evidence_record.get("quality", {}).get("status"))}
+    entry = registry.record_promotion(version, approver, notes, checks, evidence_record)
+    click.echo(f"Version {version} is now the champion (was {entry['previous'] or 'none'}), approved by {approver} at {entry['at']}.")
+    click.echo("The service picks it up when restarted: stop `bentoml serve` and start it again (see README, Governance).")
+
+
+@models.command()
+@click.option("--approver", required=True, help="Who decides the rollback.")
+@click.option("--notes", required=True, help="Why.")
+@click.pass_obj
+def rollback(project: Project, approver: str, notes: str) -> None:
+    """Return the champion alias to the previously approved version, recorded like a promotion."""
+    try:
+        entry = project.registry.record_rollback(approver, notes)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Rolled back: version {entry['version']} is the champion again (was {entry['previous']}), by {approver} at {entry['at']}.")
+    click.echo("The service picks it up when restarted: stop `bentoml serve` and start it again.")

@@ -1,0 +1,153 @@
+"""The MLflow model registry as governance sees it: versions, aliases, approvals and the champion's history.
+
+Every promotion and rollback is written in two places: on the model version (tags and
+description, so the MLflow UI shows who approved what and why) and in the registered
+model's ``champion_history`` tag (an ordered list, so rollback knows where to go back to).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+HISTORY_TAG = "champion_history"
+APPROVAL_PREFIX = "approval."
+CARD_TAG = "model_card"
+
+
+@dataclass
+class VersionSummary:
+    """One row of ``severity models list``."""
+
+    version: str
+    aliases: list[str]
+    created: str
+    candidate: str
+    variant: str
+    test_roc_auc: str
+    approval: str
+    model_card: bool
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Registry:
+    """One registered model in one MLflow tracking/registry store."""
+
+    def __init__(self, tracking_uri: str, model_name: str):
+        self.model_name = model_name
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        try:
+            self.client.get_registered_model(model_name)
+        except MlflowException:
+            raise LookupError(
+                f"No registered model {model_name!r} in {tracking_uri}: run `kedro run --pipelines=training` first"
+            ) from None
+
+    # ---- reading ----------------------------------------------------------------------
+    def version(self, version: str):
+        try:
+            return self.client.get_model_version(self.model_name, str(version))
+        except MlflowException:
+            known = ", ".join(str(v.version) for v in self.versions())
+            raise LookupError(f"{self.model_name} has no version {version} (versions: {known or 'none'})") from None
+
+    def versions(self) -> list:
+        found = self.client.search_model_versions(f"name = '{self.model_name}'")
+        return sorted(found, key=lambda v: int(v.version))
+
+    def alias(self, alias: str) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
+        except MlflowException:
+            return None
+
+    def history(self) -> list[dict[str, Any]]:
+        tags = self.client.get_registered_model(self.model_name).tags
+        return json.loads(tags.get(HISTORY_TAG, "[]"))
+
+    def summaries(self) -> list[VersionSummary]:
+        rows = []
+        # search_model_versions leaves aliases empty in MLflow 3; the registered model holds them all
+        aliases: dict[str, list[str]] = {}
+        for alias, number in self.client.get_registered_model(self.model_name).aliases.items():
+            aliases.setdefault(str(number), []).append(alias)
+        for version in self.versions():
+            tags = version.tags
+            status = tags.get(f"{APPROVAL_PREFIX}status")
+            if status == "approved":
+                approval = f"approved by {tags.get(f'{APPROVAL_PREFIX}approver')} at {tags.get(f'{APPROVAL_PREFIX}approved_at')}"
+            elif status == "rolled_back":
+                approval = f"rolled back by {tags.get(f'{APPROVAL_PREFIX}rolled_back_by')} at {tags.get(f'{APPROVAL_PREFIX}rolled_back_at')}"
+            else:
+                approval = "not approved"
+            rows.append(VersionSummary(
+                version=str(version.version), aliases=sorted(aliases.get(str(version.version), [])),
+                created=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
+                candidate=tags.get("champion", "?"), variant=tags.get("variant", "?"), test_roc_auc=tags.get("test_roc_auc", "?"),
+                approval=approval, model_card=CARD_TAG in tags,
+            ))
+        return rows
+
+    # ---- writing ----------------------------------------------------------------------
+    def record_promotion(self, version: str, approver: str, notes: str, checks: list[dict[str, Any]],
+                         evidence: dict[str, Any] | None) -> dict[str, Any]:
+        """Make ``version`` the champion and record the approval on it and in the history."""
+        previous = self.alias(CHAMPION)
+        entry = {"action": "promote", "version": str(version), "previous": previous, "by": approver, "at": now(), "notes": notes}
+        tags = {
+            "status": "approved", "approver": approver, "approved_at": entry["at"], "notes": notes,
+            "previous_champion": previous or "none", "checks": json.dumps(checks),
+        }
+        if evidence is not None:
+            tags["evidence"] = json.dumps(evidence)
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.model_name, str(version), APPROVAL_PREFIX + key, value)
+        self.client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
+        self._append_history(entry)
+        self._describe(version, f"Approved as champion by {approver} at {entry['at']}: {notes}\n\nChecks: "
+                       + "; ".join(f"{c['check']} {'passed' if c['passed'] else 'FAILED'} ({c['detail']})" for c in checks))
+        return entry
+
+    def record_rollback(self, approver: str, notes: str) -> dict[str, Any]:
+        """Return the champion alias to the version approved before the current one."""
+        current = self.alias(CHAMPION)
+        if current is None:
+            raise ValueError(f"{self.model_name} has no champion to roll back from")
+        target = self._previous_approved(current)
+        if target is None:
+            raise ValueError(f"Version {current} is the only approved champion of {self.model_name}: there is nothing to roll back to")
+        entry = {"action": "rollback", "version": target, "previous": current, "by": approver, "at": now(), "notes": notes}
+        for key, value in {"status": "rolled_back", "rolled_back_by": approver, "rolled_back_at": entry["at"],
+                           "rollback_notes": notes, "rolled_back_to": target}.items():
+            self.client.set_model_version_tag(self.model_name, current, APPROVAL_PREFIX + key, value)
+        self.client.set_registered_model_alias(self.model_name, CHAMPION, target)
+        self._append_history(entry)
+        self._describe(current, f"Rolled back by {approver} at {entry['at']} (champion returned to version {target}): {notes}")
+        self._describe(target, f"Champion again after a rollback from version {current} by {approver} at {entry['at']}: {notes}")
+        return entry
+
+    def _previous_approved(self, current: str) -> str | None:
+        """The champion before ``current`` in the history, skipping versions rolled back since."""
+        rolled_back = {str(v.version) for v in self.versions() if v.tags.get(f"{APPROVAL_PREFIX}status") == "rolled_back"}
+        champions = [e["version"] for e in self.history()]
+        for version in reversed(champions):
+            if version != current and version not in rolled_back:
+                return version
+        return None
+
+    def _append_history(self, entry: dict[str, Any]) -> None:
+        self.client.set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps([*self.history(), entry]))
+
+    def _describe(self, version: str, text: str) -> None:
+        current = self.client.get_model_version(self.model_name, str(version)).description or ""
+        self.client.update_model_version(self.model_name, str(version), description=(current + "\n\n" + text).strip())

@@ -1,0 +1,103 @@
+"""The governance sequence on the demo sample, through the real `severity` command and a real `bentoml serve`:
+train twice, read both cards, fail a promotion at the gate, pass two with approval, roll back; the service
+serves whatever the registry's champion alias names after a restart."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import mlflow
+import pytest
+
+from tests.conftest import make_project_copy, run_session
+from tests.serving.test_service import served
+
+pytestmark = pytest.mark.slow
+SEVERITY = Path(sys.executable).with_name("severity")
+
+
+def severity(project: Path, *arguments: str, expect: int = 0) -> str:
+    result = subprocess.run([str(SEVERITY), "models", *arguments], cwd=project, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"})
+    assert result.returncode == expect, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def served_version(project: Path, log: Path) -> dict:
+    with served(project, log) as url:
+        return httpx.post(f"{url}/model_info", json={}, timeout=60).json()
+
+
+@pytest.fixture(scope="module")
+def governed(tmp_path_factory) -> Path:
+    """Two registered versions: the first ships the model with damage, the second the one without (weaker)."""
+    project = make_project_copy(tmp_path_factory.mktemp("governed"))
+    run_session(project, "training", env="ci")
+    run_session(project, "training", env="ci", runtime_params={"modelling": {"shipped_variant": "without_damage"}})
+    return project
+
+
+def test_both_versions_have_their_own_card(governed, tmp_path):
+    listing = severity(governed, "list")
+    assert "not approved" in listing and listing.count("card") >= 1
+    first = severity(governed, "card", "--version", "1")
+    second = severity(governed, "card", "--version", "2")
+    assert "version 1" in first and "with damage" in first
+    assert "version 2" in second and "without damage" in second
+    for section in ("## Intended use", "## Out of scope", "## Training data", "## Performance on the test split", "## Decision rule",
+                    "## Fairness and weak slices", "## Drift baseline", "## Known limitations"):
+        assert section in first
+    severity(governed, "card", "--version", "2", "--html", "--output", str(tmp_path / "card.html"))
+    assert "data:image/png;base64," in (tmp_path / "card.html").read_text()
+
+
+def test_promotion_gate_approval_rollback_and_the_service_following_the_registry(governed, tmp_path):
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{governed / 'mlflow.db'}")
+    name = "ntsb-severity-classifier"
+
+    # Before any promotion the service serves the newest packaged model and says why.
+    info = served_version(governed, tmp_path / "log0.sqlite")
+    assert info["served_as"]["source"] == "newest" and info["model_version"] == "2"
+
+    output = severity(governed, "promote", "--version", "1", "--approver", "Ada Analyst", "--notes", "Reviewed card v1")
+    assert "PASS  min_roc_auc" in output and "Version 1 is now the champion" in output
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    info = served_version(governed, tmp_path / "log1.sqlite")
+    assert info["model_version"] == "1" and info["aliases"] == ["champion"] and info["served_as"]["source"] == "registry"
+
+    # Version 2 (no damage features) is worse than the champion on the same test split: refused, nothing changes.
+    before = client.get_model_version(name, "2").tags
+    output = severity(governed, "promote", "--version", "2", "--approver", "Ada Analyst", "--notes", "try v2", expect=1)
+    assert "FAIL  not_worse_than_champion" in output and "nothing was changed" in output
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    assert client.get_model_version(name, "2").tags == before
+
+    # The team accepts the weaker model (say, for use before damage is assessed) by loosening the gate in configuration.
+    (governed / "conf/local/parameters_governance.yml").write_text(
+        "governance:\n  gate:\n    champion_tolerance: 0.5\n    min_metrics: {roc_auc: 0.5, pr_auc: 0.2}\n"
+    )
+    output = severity(governed, "promote", "--version", "2", "--approver", "Bo Board", "--notes", "Pre-assessment model approved")
+    assert "Version 2 is now the champion (was 1)" in output
+    tags = client.get_model_version(name, "2").tags
+    assert tags["approval.approver"] == "Bo Board" and tags["approval.previous_champion"] == "1"
+    assert {check["check"] for check in json.loads(tags["approval.checks"])} >= {"min_roc_auc", "fairness_gaps", "model_card"}
+    assert "Approved as champion by Bo Board" in client.get_model_version(name, "2").description
+    assert served_version(governed, tmp_path / "log2.sqlite")["model_version"] == "2"
+
+    output = severity(governed, "rollback", "--approver", "Ada Analyst", "--notes", "v2 misses too many fatal accidents")
+    assert "version 1 is the champion again (was 2)" in output
+    assert client.get_model_version(name, "2").tags["approval.status"] == "rolled_back"
+    assert served_version(governed, tmp_path / "log3.sqlite")["model_version"] == "1"
+
+    listing = severity(governed, "list")
+    lines = {line.split()[0]: line for line in listing.splitlines()[1:]}
+    assert "champion" in lines["1"] and "approved by Ada Analyst" in lines["1"]
+    assert "rolled back by Ada Analyst" in lines["2"]
+    history = json.loads(client.get_registered_model(name).tags["champion_history"])
+    assert [(entry["action"], entry["version"]) for entry in history] == [("promote", "1"), ("promote", "2"), ("rollback", "1")]
+
+    # Nothing left to roll back to: refused with the reason.
+    assert "nothing to roll back to" in severity(governed, "rollback", "--approver", "Ada", "--notes", "again", expect=1)
