@@ -29,7 +29,7 @@ def test_kedro_viz_build_shows_layers_and_pipelines(project_copy):
     order = [layers.index(name) for name in ("raw", "intermediate", "primary", "feature", "model_input", "models", "model_output")]
     assert order == sorted(order) and layers[-2:] == ["reporting", "serving"]
     assert {"ingestion", "feature_engineering", "tuning", "tuning_worker", "modelling", "explainability", "packaging", "training",
-            "inference"} <= {
+            "inference", "monitoring_baseline", "monitoring", "model_card", "ab_evaluation"} <= {
         p["id"] for p in graph["pipelines"]
     }
     # Each candidate is a collapsible namespace.
@@ -44,6 +44,6 @@ def test_kedro_viz_build_shows_layers_and_pipelines(project_copy):
     assert {"parse_raw_events_node", "split_events_node", "fit_feature_engineer_node", "build_test_model_input_node",
             "xgboost.train_candidate_node", "assign_cv_folds_node", "run_tuning_trials_node", "tuned.train_candidate_node",
             "compare_cv_schemes_node", "compare_candidates_node", "package_champion_node", "register_champion_node",
-            "package_service_node"} <= {
+            "build_monitoring_reference_node", "write_model_card_node", "package_service_node"} <= {
         n.get("full_name", n["name"]) for n in training["nodes"] if n["type"] == "task"
     }

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from severity.data.schema import EVENT_KEY, TARGET_COLUMN
+from severity.explain.reports import importance_table
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.monitoring import plots
@@ -36,11 +37,13 @@ def _groups(table: pd.DataFrame) -> pd.DataFrame:
 
 # ---- at training time: the reference -------------------------------------------------
 def build_monitoring_reference(
-    train_events: pd.DataFrame, champion_model: SeverityModel, feature_importance: pd.DataFrame, monitoring: dict[str, Any]
+    train_events: pd.DataFrame, champion_model: SeverityModel, shap_values: pd.DataFrame, monitoring: dict[str, Any]
 ) -> tuple[MonitoringProfile, pd.DataFrame]:
-    """The profile (pooled categories, known values, the champion's top features) and the training split described by it."""
+    """The profile (pooled categories, known values, the champion's top features by mean |SHAP| on the test events) and
+    the training split described by it."""
     columns = event_columns(train_events)
-    top = [f for f in feature_importance["feature"] if f in champion_model.feature_columns][: monitoring["reference"]["top_features"]]
+    importance = importance_table(shap_values[champion_model.feature_columns])
+    top = list(importance["feature"].head(monitoring["reference"]["top_features"]))
     profile = MonitoringProfile.fit(columns, top, monitoring["reference"]["max_categories"])
     reference = describe_events(columns, champion_model, profile)
     logger.info("Monitoring reference: %d training rows, %d columns watched for drift", len(reference), len(profile.drift_columns))

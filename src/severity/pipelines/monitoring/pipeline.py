@@ -27,7 +27,7 @@ def create_baseline_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=build_monitoring_reference,
-                inputs=["train_events", "champion_model", "feature_importance", "params:monitoring"],
+                inputs=["train_events", "champion_model", "shap_values", "params:monitoring"],
                 outputs=["monitoring_profile", "monitoring_reference"],
                 name="build_monitoring_reference_node",
             ),
