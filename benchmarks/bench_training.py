@@ -1,6 +1,6 @@
 """The whole `training` pipeline on an NTSB export, in a temporary copy of the project.
 
-    python benchmarks/bench_training.py [path/to/AviationData.csv] [--params modelling.bootstrap.samples=1000]
+    python benchmarks/bench_training.py [path/to/AviationData.csv] [--keep REPORTS] [--project-dir DIR]
 
 Prints the wall time of the run and of its slowest nodes, the fit time of every candidate
 per variant, the test metrics of the comparison (the same table as
@@ -48,12 +48,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
     parser.add_argument("--keep", type=Path, help="copy the run's data/08_reporting here afterwards")
+    parser.add_argument("--project-dir", type=Path, help="run in this (new) folder and keep it, e.g. for bench_monitoring.py")
     args = parser.parse_args()
     export = args.export.resolve()  # before the run changes directory
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder) / "severity"
+        root = args.project_dir.resolve() if args.project_dir else Path(folder) / "severity"
         shutil.copytree(PROJECT / "conf", root / "conf")
         shutil.copy2(PROJECT / "pyproject.toml", root / "pyproject.toml")
         (root / "src").mkdir()
