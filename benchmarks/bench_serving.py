@@ -139,7 +139,9 @@ def main() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
-        environment = {**os.environ, "SEVERITY_PREDICTION_LOG": f"{folder}/log.sqlite", "SEVERITY_WORKERS": str(args.workers)}
+        # The model measured in process, whatever the project registry's aliases name.
+        environment = {**os.environ, "SEVERITY_MODEL": str(stored.tag), "SEVERITY_PREDICTION_LOG": f"{folder}/log.sqlite",
+                       "SEVERITY_WORKERS": str(args.workers)}
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "bentoml"), "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
