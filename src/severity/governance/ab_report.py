@@ -21,6 +21,7 @@ from scipy import stats  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from severity.data.errors import DataValidationError  # noqa: E402
+from severity.evaluation.metrics import classification_metrics  # noqa: E402
 
 VARIANTS = ("champion", "challenger")
 MIN_LABELLED = 30  # per arm, with both outcomes present, before quality is compared
@@ -39,14 +40,7 @@ def _window(log: pd.DataFrame, window_days: float | None) -> pd.DataFrame:
 
 
 def _quality(target: np.ndarray, probability: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    fatal = target == 1
-    return {
-        "labelled": int(len(target)), "fatal_rate": float(target.mean()),
-        "roc_auc": float(roc_auc_score(target, probability)) if 0 < fatal.sum() < len(target) else float("nan"),
-        "recall": float(predicted[fatal].mean()) if fatal.any() else float("nan"),
-        "precision": float(target[predicted == 1].mean()) if (predicted == 1).any() else float("nan"),
-        "accuracy": float((predicted == target).mean()),
-    }
+    return {"labelled": int(len(target)), **classification_metrics(target, probability, predicted)}
 
 
 def _bootstrap_auc_difference(rng, samples: int, champion: tuple, challenger: tuple, paired: bool) -> dict[str, float]:

@@ -18,6 +18,7 @@ from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.monitoring.fairness import FairnessSettings, group_metrics, largest_gaps
 from severity.monitoring.reference import group_values
+from severity.parameters import settings_from
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,7 @@ class GateSettings:
 
     @classmethod
     def from_parameters(cls, parameters: dict) -> GateSettings:
-        unknown = sorted(set(parameters) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown governance.gate setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(**parameters)
+        return settings_from(cls, parameters, "governance.gate")
 
 
 def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from severity.parameters import settings_from
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,10 +27,7 @@ class AlertSettings:
 
     @classmethod
     def from_parameters(cls, parameters: dict) -> AlertSettings:
-        unknown = sorted(set(parameters) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown monitoring.alerts setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(**parameters)
+        return settings_from(cls, parameters, "monitoring.alerts")
 
 
 def _alert(check: str, severity: str, message: str, **details: Any) -> dict[str, Any]:

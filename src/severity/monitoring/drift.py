@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from severity.monitoring.reference import OPEN_VOCABULARY_FIELDS, UNSEEN_PREFIX, MonitoringProfile
+from severity.parameters import settings_from
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,7 @@ class DriftSettings:
 
     @classmethod
     def from_parameters(cls, parameters: dict) -> DriftSettings:
-        unknown = sorted(set(parameters) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown monitoring.data_drift setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(**parameters)
+        return settings_from(cls, parameters, "monitoring.data_drift")
 
 
 def _evidently_dataset(table: pd.DataFrame, numerical: list[str], categorical: list[str]):

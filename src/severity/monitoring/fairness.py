@@ -22,6 +22,7 @@ from scipy import stats
 
 from severity.evaluation.metrics import expected_calibration_error
 from severity.monitoring.reference import GROUP_ATTRIBUTES
+from severity.parameters import settings_from
 
 GAP_METRICS = ("selection_rate", "false_negative_rate", "false_positive_rate", "calibration_error")
 SLICE_ATTRIBUTES = (*GROUP_ATTRIBUTES, "decade")
@@ -40,10 +41,7 @@ class FairnessSettings:
 
     @classmethod
     def from_parameters(cls, parameters: dict) -> FairnessSettings:
-        unknown = sorted(set(parameters) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown monitoring.fairness setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        settings = cls(**parameters)
+        settings = settings_from(cls, parameters, "monitoring.fairness")
         unknown_gaps = sorted(set(settings.max_gaps) - set(GAP_METRICS))
         if unknown_gaps:
             raise ValueError(f"monitoring.fairness.max_gaps names unknown metric(s) {unknown_gaps}; known: {list(GAP_METRICS)}")

@@ -25,6 +25,8 @@ from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 from tqdm.auto import tqdm
 
+from severity.parameters import settings_from
+
 logger = logging.getLogger(__name__)
 TUNED_FAMILIES = ("xgboost", "lightgbm")
 # Histogram bins: on the real export's spatial folds a tree took 9.8 ms with 64 bins against 12.9 ms
@@ -104,10 +106,7 @@ class StudySettings:
 
     @classmethod
     def from_parameters(cls, parameters: dict) -> StudySettings:
-        unknown = sorted(set(parameters) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown tuning.study setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(**parameters)
+        return settings_from(cls, parameters, "tuning.study")
 
     def name_for(self, data_fingerprint: str) -> str:
         """The study name: as configured, else one per family and training data, so workers on the same data agree."""
