@@ -153,3 +153,14 @@ def test_code_group_runs_when_code_columns_exist_and_is_skipped_otherwise(caplog
         plain = fit([{}, {}], [0, 1])
     assert "codes" not in plain.feature_groups_
     assert "codes feature group is skipped" in caplog.text
+
+
+def test_history_index_segments_return_each_values_own_sorted_days():
+    from severity.features.history import _Segments
+
+    segments = _Segments({"N123": np.array([3, 9]), "N9": np.array([], dtype="int64"), "KDEN": np.array([1])}, "int64")
+    assert segments["N123"].tolist() == [3, 9] and segments["KDEN"].tolist() == [1]
+    assert segments["N9"].tolist() == [] and segments.get("unknown") is None and len(segments) == 3
+    with pytest.raises(KeyError):
+        segments["unknown"]
+    assert _Segments({}, "float64").get("anything") is None

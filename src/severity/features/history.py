@@ -36,13 +36,41 @@ def quarter_start_days(days: np.ndarray) -> np.ndarray:
     return (months - months % 3).astype("datetime64[M]").astype("datetime64[D]").astype("int64")
 
 
+class _Segments:
+    """One array per key value, stored as one concatenated array and offsets.
+
+    A dict of 67,000 small arrays (one per registration number) costs about 100 MiB in
+    every service worker; the same numbers in one array cost a few.
+    """
+
+    def __init__(self, groups: dict[object, np.ndarray], dtype: str):
+        self._slots = {value: slot for slot, value in enumerate(groups)}
+        self._offsets = np.concatenate([[0], np.cumsum([len(a) for a in groups.values()], dtype=np.int64)]).astype(np.int64)
+        self._values = np.concatenate(list(groups.values())).astype(dtype) if groups else np.empty(0, dtype=dtype)
+
+    def get(self, value: object) -> np.ndarray | None:
+        slot = self._slots.get(value)
+        if slot is None:
+            return None
+        return self._values[self._offsets[slot] : self._offsets[slot + 1]]
+
+    def __getitem__(self, value: object) -> np.ndarray:
+        found = self.get(value)
+        if found is None:
+            raise KeyError(value)
+        return found
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+
 @dataclass
 class _KeyIndex:
     """Sorted event days per key value, and for labelled events the running count of fatal outcomes."""
 
-    days: dict[object, np.ndarray]
-    labelled_days: dict[object, np.ndarray]
-    labelled_fatal_cumsum: dict[object, np.ndarray]
+    days: _Segments
+    labelled_days: _Segments
+    labelled_fatal_cumsum: _Segments
 
 
 class EventHistory:
@@ -86,7 +114,7 @@ class EventHistory:
             for value, group in labelled.groupby(key, sort=False):
                 labelled_days[value] = group["day"].to_numpy(dtype="int64")
                 fatal_cumsum[value] = np.cumsum(group["fatal"].to_numpy(dtype="float64"))
-            self._index[key] = _KeyIndex(days, labelled_days, fatal_cumsum)
+            self._index[key] = _KeyIndex(_Segments(days, "int64"), _Segments(labelled_days, "int64"), _Segments(fatal_cumsum, "float64"))
 
     # ---- queries ----------------------------------------------------------------------
     def count_before(self, key: str, values: np.ndarray, days: np.ndarray, window_days: int | None = None) -> np.ndarray:
