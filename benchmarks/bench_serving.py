@@ -1,6 +1,6 @@
 """Serving benchmark: latency, throughput, batch speed and memory of a real `bentoml serve` on loopback.
 
-Serves ``severity_model:latest`` from ``$BENTOML_HOME`` (run `kedro run` first, with
+Serves ``severity_model:latest`` (or ``--model TAG``) from ``$BENTOML_HOME`` (run `kedro run` first, with
 ``--env ntsb`` for the real-export champion) and sends it events from an export file with
 the outcome columns removed. Prints one line per figure; BENCHMARKS.md records them.
 
@@ -60,9 +60,9 @@ def percentiles(seconds: list[float]) -> str:
     return f"p50 {np.percentile(ms, 50):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms"
 
 
-def in_process(requests: list[dict]) -> list[float]:
+def in_process(requests: list[dict], tag: str) -> list[float]:
     """The same work as one `predict` call, without HTTP: validate, build columns, score, explain, pick reasons."""
-    model = load_from_store(bentoml.models.get("severity_model:latest")).model
+    model = load_from_store(bentoml.models.get(tag)).model
     model.single_threaded()
     timings = []
     for request in requests:
@@ -123,15 +123,16 @@ def main() -> None:
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--model", default="severity_model:latest", help="Bento model tag to serve and measure")
     args = parser.parse_args()
 
-    stored = bentoml.models.get("severity_model:latest")
+    stored = bentoml.models.get(args.model)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")  # noqa: T201
     print(f"model: {stored.tag} ({stored.info.labels['family']}, {stored.info.labels['feature_set']}); events from {args.export.name}")  # noqa: T201
     requests = requests_from(args.export, args.requests)
     warm_up, measured = requests[:200], requests[200:]
 
-    timings = in_process(warm_up + measured[:1000])[len(warm_up):]
+    timings = in_process(warm_up + measured[:1000], str(stored.tag))[len(warm_up):]
     in_process_p50 = statistics.median(timings)
     print(f"in-process predict + explanation (no HTTP), 1 event: {percentiles(timings)}")  # noqa: T201
 
