@@ -1,8 +1,9 @@
-"""The compiled per-leaf TreeSHAP: Shapley values by brute force on a hand-built tree, and the boosters' own values."""
+"""The compiled TreeSHAP: Shapley values by brute force on a hand-built tree, the boosters' own values, and ``shap``'s for scikit-learn."""
 
 import itertools
 import math
 import pickle
+import types
 
 import lightgbm as lgb
 import numpy as np
@@ -10,12 +11,14 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
 
 from severity.explain import treeshap
 from severity.explain.explainers import explainer_for
 
 
-def _hand_built_tree() -> tuple[treeshap.TreeEnsemble, list]:
+def _hand_built_tree() -> tuple[treeshap.TreeEnsemble, dict]:
     """Depth 3, feature 0 split twice on one path, covers chosen so no fraction is 1/2."""
     builder = treeshap._Builder()
     # node: (feature, threshold, cover, left, right) ; leaves: ("leaf", value, cover)
@@ -30,19 +33,17 @@ def _hand_built_tree() -> tuple[treeshap.TreeEnsemble, list]:
         7: ("leaf", 3.0, 5.0),
         8: ("leaf", -0.4, 40.0),
     }
-    splits = {}
 
-    def walk(node, path):
+    def add(node, fraction):
         spec = nodes[node]
         if spec[0] == "leaf":
-            builder.add_leaf(spec[1], path)
-            return
+            return builder.add_leaf(spec[1], fraction, root=node == 0)
         feature, threshold, cover, left, right = spec
-        splits[node] = builder.add_split(feature, threshold, default_left=True, missing=2)
-        for child, goes_left in ((left, True), (right, False)):
-            walk(child, [*path, (splits[node], goes_left, nodes[child][2] / cover)])
+        index = builder.add_split(feature, threshold, default_left=True, missing=2, fraction=fraction, root=node == 0)
+        builder.attach(index, *(add(child, nodes[child][2] / cover) for child in (left, right)))
+        return index
 
-    walk(0, [])
+    add(0, 1.0)
     return builder.build(treeshap.LIGHTGBM_RULE, 3, 0.25), nodes
 
 
@@ -72,7 +73,7 @@ def _brute_force_shapley(nodes, row, features=3) -> np.ndarray:
 
 
 @pytest.mark.parametrize("row", [[0.0, -0.5, 0.0], [-2.0, -0.5, 5.0], [0.9, 3.0, 0.2], [np.nan, 1.0, 2.0], [0.3, np.nan, np.nan]])
-def test_per_leaf_formula_equals_shapley_values_by_enumeration(row):
+def test_compiled_values_equal_shapley_values_by_enumeration(row):
     ensemble, nodes = _hand_built_tree()
     row = np.array(row, dtype=float)
     contributions = ensemble.contributions(row[None, :])[0]
@@ -155,3 +156,53 @@ def test_rows_of_the_wrong_width_are_refused():
     ensemble, _ = _hand_built_tree()
     with pytest.raises(ValueError, match="Expected rows with 3 features"):
         ensemble.contributions(np.zeros((2, 4)))
+
+
+SKLEARN_MODELS = {
+    "decision tree": lambda: DecisionTreeClassifier(max_depth=7, class_weight="balanced", random_state=0),
+    "random forest": lambda: RandomForestClassifier(
+        n_estimators=25, max_leaf_nodes=40, min_samples_leaf=3, class_weight="balanced_subsample", random_state=0
+    ),
+}
+
+
+@pytest.mark.parametrize("make_model", SKLEARN_MODELS.values(), ids=SKLEARN_MODELS.keys())
+def test_sklearn_compiled_contributions_equal_shaps_and_add_up_to_predict_proba(data, make_model):
+    train, target, test = data
+    model = make_model().fit(train, target)  # f1 has missing values: scikit-learn routes them by missing_go_to_left
+    ensemble = treeshap.from_sklearn(model)
+    rows = test.to_numpy()
+    contributions = ensemble.contributions(rows)
+    np.testing.assert_allclose(ensemble.expected_value + contributions.sum(axis=1), model.predict_proba(test)[:, 1], atol=1e-12)
+    import shap
+
+    complete = test.fillna(0.0)  # shap's own routing of missing values is not scikit-learn's
+    reference = np.asarray(shap.TreeExplainer(model).shap_values(complete.to_numpy(), check_additivity=False))[:, :, 1]
+    np.testing.assert_allclose(ensemble.contributions(complete.to_numpy()), reference, atol=1e-12)
+
+
+def test_a_batch_split_across_threads_gives_the_same_values(data):
+    train, target, test = data
+    model = lgb.LGBMClassifier(n_estimators=40, verbose=-1, n_jobs=1).fit(train, target)
+    ensemble = treeshap.from_lightgbm(model.booster_)
+    rows = pd.concat([test] * 2).to_numpy()
+    assert len(rows) >= treeshap.PARALLEL_ROWS
+    np.testing.assert_array_equal(ensemble.contributions(rows, threads=2), ensemble.contributions(rows, threads=1))
+
+
+def test_an_ensemble_pickled_by_the_per_leaf_engine_is_rebuilt_on_load(data):
+    train, target, test = data
+    model = lgb.LGBMClassifier(n_estimators=30, verbose=-1, n_jobs=1).fit(train, target)
+    explainer = explainer_for(model, list(train.columns), train.head(50))
+    expected = explainer.explain(test.to_numpy()).contributions
+    explainer.ensemble = types.SimpleNamespace(leaf_value=np.zeros(3), leaf_pairs=np.zeros(4))  # the earlier layout's fields
+    restored = pickle.loads(pickle.dumps(explainer))
+    np.testing.assert_array_equal(restored.explain(test.to_numpy()).contributions, expected)
+
+
+def test_a_child_without_cover_is_refused():
+    builder = treeshap._Builder()
+    root = builder.add_split(0, 0.0, True, fraction=1.0, root=True)
+    builder.attach(root, builder.add_leaf(1.0, 1.0), builder.add_leaf(2.0, 0.0))
+    with pytest.raises(ValueError, match="no training cover"):
+        builder.build(treeshap.XGBOOST_RULE, 1, 0.0)

@@ -98,6 +98,46 @@ def test_spatial_neighbours_are_earlier_labelled_events_only():
     assert features["spatial__nearest_airport_km"].notna().all()
 
 
+def test_neighbours_at_one_place_are_taken_most_recent_first():
+    # Four earlier accidents at the very same coordinates (an airport's), one a little further away.
+    same_place = {"Latitude": "40.0", "Longitude": "-105.0"}
+    rows = [
+        {"Event.Date": "2004-01-10", **same_place},
+        {"Event.Date": "2004-05-10", **same_place},
+        {"Event.Date": "2004-09-10", **same_place},
+        {"Event.Date": "2005-02-10", **same_place},
+        {"Event.Date": "2005-01-05", "Latitude": "40.2", "Longitude": "-105.0"},
+    ]
+    engineer = fit(rows, [1, 1, 0, 0, 1], FeatureSettings(min_category_count=1, target_encoding_folds=2, smoothing=1.0, neighbours=(1, 2, 5)))
+    features = engineer.transform(typed_events({"Event.Date": "2005-07-01", **same_place}))
+    assert features["spatial__neighbours_1_fatal_share"].item() == 0.0  # the newest at the place (2005-02)
+    assert features["spatial__neighbours_2_fatal_share"].item() == 0.0  # then 2004-09
+    assert features["spatial__neighbours_5_fatal_share"].item() == pytest.approx(3 / 5)  # all four, then the neighbour
+    assert features["spatial__neighbours_5_mean_km"].item() == pytest.approx(22.2 / 5, rel=0.01)
+
+
+def test_a_transformer_fitted_with_ball_trees_keeps_them():
+    from sklearn.neighbors import BallTree
+
+    from severity.features import spatial
+    from severity.features.prepare import airport_reference
+
+    rows = [{"Event.Date": f"2004-0{m}-10", "Latitude": f"4{m}.0", "Longitude": "-105.0"} for m in range(1, 8)]
+    engineer = fit(rows, [1, 0, 1, 0, 1, 0, 1])
+    probe = typed_events({"Event.Date": "2005-07-01", "Latitude": "43.2", "Longitude": "-105.0"})
+    current = engineer.transform(probe)
+    # What a transformer pickled before the k-d trees holds: haversine ball trees over the airports.
+    group = next(g for g in engineer.groups_ if g.name == "spatial")
+    airports = airport_reference()
+    group._airports = BallTree(np.radians(airports[["latitude", "longitude"]].to_numpy()), metric="haversine")
+    group._large_airports = BallTree(np.radians(airports[airports["large"]][["latitude", "longitude"]].to_numpy()), metric="haversine")
+    group._trees.clear()
+    legacy = engineer.transform(probe)
+    assert all(isinstance(index, spatial._BallTreeNeighbours) for index in group._trees.values())
+    # Without ties both searches find the same neighbours and distances.
+    np.testing.assert_allclose(legacy.to_numpy(), current.to_numpy(), rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
 def test_unknown_categories_and_unseen_makes_are_handled():
     rows = [{"Make": "CESSNA", "Model": "172N", "Purpose.of.Flight": "Personal", "Aircraft.Category": "Airplane"}] * 3
     engineer = fit(rows, [0, 1, 0])

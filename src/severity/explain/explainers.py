@@ -17,7 +17,6 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from scipy import sparse
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
@@ -87,8 +86,7 @@ class _BoosterExplainer(ModelExplainer):
     """Exact TreeSHAP for a gradient-boosted ensemble, in raw-score (log-odds) units.
 
     Two engines give the same numbers: the booster's own contribution output, and the
-    compiled per-leaf TreeSHAP of :mod:`severity.explain.treeshap`, several times faster on
-    one event. The compiled one is used only if it reproduces the booster's own values on
+    compiled TreeSHAP of :mod:`severity.explain.treeshap`, several times faster on one event. The compiled one is used only if it reproduces the booster's own values on
     the background rows; ``engine`` says which one explains, ``engine_note`` why.
     Rows go in as float arrays with columns in ``feature_names`` order (the packaged model
     passes them so), which skips the scikit-learn wrappers' per-call DataFrame checks.
@@ -117,7 +115,13 @@ class _BoosterExplainer(ModelExplainer):
             self.engine_note = f"booster's own contributions: the compiled TreeSHAP differed by {gap:.1e} on the background rows"
             return
         self.ensemble = ensemble
-        self.engine_note = f"compiled per-leaf TreeSHAP (largest difference from the booster's own on the background rows: {gap:.1e})"
+        self.engine_note = f"compiled TreeSHAP (largest difference from the booster's own on the background rows: {gap:.1e})"
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.ensemble is not None and not hasattr(self.ensemble, "roots"):
+            # Packaged by the earlier per-leaf engine: the same numbers, rebuilt in today's layout from the booster.
+            self.ensemble = self._ensemble()
 
     @property
     def engine(self) -> str:
@@ -193,65 +197,36 @@ class _LazyShap(ModelExplainer):
         raise NotImplementedError
 
 
-class SklearnTreeExplainer(_LazyShap):
-    """The ``shap`` package's TreeSHAP for a scikit-learn decision tree (probability units, rescaled)."""
+class SklearnTreeExplainer(ModelExplainer):
+    """Exact TreeSHAP for a scikit-learn decision tree or random forest, in probability, rescaled to log-odds.
 
-    exact = False
-
-    def _build(self):
-        import shap
-
-        return shap.TreeExplainer(self.estimator)
-
-    def explain(self, features: pd.DataFrame) -> Explanation:
-        values = np.asarray(self.shap_object.shap_values(features.to_numpy(), check_additivity=False))
-        contributions = values[:, :, 1] if values.ndim == 3 else values
-        expected = np.atleast_1d(self.shap_object.expected_value)
-        base_probability = float(expected[1] if len(expected) > 1 else expected[0])
-        probability = self.estimator.predict_proba(features)[:, 1]
-        base, scaled = _rescale_to_log_odds(contributions, base_probability, probability)
-        return self._explanation(base, scaled)
-
-
-class ForestPathExplainer(ModelExplainer):
-    """Path attribution for scikit-learn forests (Saabas): each split's change in class-1 probability goes to its feature.
-
-    Additive exactly in probability (then rescaled to log-odds like the tree explainer).
-    Exact TreeSHAP costs about 0.6 s per event on the default 500-tree forest (see
-    BENCHMARKS.md); path attribution needs one ``decision_path`` call and one sparse product,
-    and orders features much like TreeSHAP while over-crediting splits near the root.
+    The compiled engine of :mod:`severity.explain.treeshap` computes the path-dependent
+    TreeSHAP values of the class-1 probability the trees average (the ``shap`` package's
+    numbers, tested against it); each row is then rescaled so it adds up to the log-odds
+    of that probability, which keeps additivity exact and makes the split between features
+    an approximation. It is used only after its values add up to ``predict_proba`` on the
+    background rows, which checks that it routes every row as scikit-learn does.
     """
 
     exact = False
     takes_arrays = True
+    agreement_tolerance = 1e-9
 
-    def __init__(self, estimator: RandomForestClassifier, feature_names, background):
+    def __init__(self, estimator: DecisionTreeClassifier | RandomForestClassifier, feature_names, background):
         super().__init__(estimator, feature_names, background)
-        rows, columns, values, roots = [], [], [], []
-        offset = 0
-        for tree in estimator.estimators_:
-            structure = tree.tree_
-            probability = structure.value[:, 0, 1] / structure.value[:, 0, :].sum(axis=1)
-            for parent in range(structure.node_count):
-                for child in (structure.children_left[parent], structure.children_right[parent]):
-                    if child >= 0:
-                        rows.append(offset + child)
-                        columns.append(structure.feature[parent])
-                        values.append(probability[child] - probability[parent])
-            roots.append(probability[0])
-            offset += structure.node_count
-        self.node_deltas = sparse.csr_matrix((values, (rows, columns)), shape=(offset, len(feature_names)))
-        self.base_probability = float(np.mean(roots))
+        self.ensemble = treeshap.from_sklearn(estimator)
+        rows = pd.DataFrame(np.asarray(background, dtype=np.float64)[:200], columns=self.feature_names)
+        contributions = self.ensemble.contributions(rows.to_numpy())
+        gap = float(np.abs(self.ensemble.expected_value + contributions.sum(axis=1) - estimator.predict_proba(rows)[:, 1]).max(initial=0.0))
+        if gap > self.agreement_tolerance:
+            raise AssertionError(f"The compiled TreeSHAP of {type(estimator).__name__} misses predict_proba by {gap:.1e} on the background rows")
+        self.engine_note = f"compiled TreeSHAP in probability (largest gap to predict_proba on the background rows: {gap:.1e})"
 
-    def explain(self, features: pd.DataFrame) -> Explanation:
-        # Trees one by one: the forest's own decision_path starts a thread pool, which costs
-        # a hundred milliseconds for a single event.
-        values = np.asarray(features, dtype=np.float32)
-        paths = sparse.hstack([tree.decision_path(values) for tree in self.estimator.estimators_], format="csr")
-        contributions = np.asarray((paths @ self.node_deltas).todense()) / len(self.estimator.estimators_)
-        # Path attribution is exact in probability: the forest's probability is base + contributions.
-        probability = np.clip(self.base_probability + contributions.sum(axis=1), 1e-6, 1 - 1e-6)
-        base, scaled = _rescale_to_log_odds(contributions, self.base_probability, probability)
+    def explain(self, features) -> Explanation:
+        contributions = self.ensemble.contributions(np.asarray(features, dtype=np.float64))
+        base_probability = self.ensemble.expected_value
+        probability = np.clip(base_probability + contributions.sum(axis=1), 0.0, 1.0)
+        base, scaled = _rescale_to_log_odds(contributions, base_probability, probability)
         return self._explanation(base, scaled)
 
 
@@ -351,9 +326,7 @@ def explainer_for(estimator, feature_names: list[str], background: pd.DataFrame)
         return XGBoostExplainer(estimator, feature_names, background)
     if isinstance(estimator, lgb.LGBMClassifier):
         return LightGBMExplainer(estimator, feature_names, background)
-    if isinstance(estimator, RandomForestClassifier):
-        return ForestPathExplainer(estimator, feature_names, background)
-    if isinstance(estimator, DecisionTreeClassifier):
+    if isinstance(estimator, RandomForestClassifier | DecisionTreeClassifier):
         return SklearnTreeExplainer(estimator, feature_names, background)
     if isinstance(estimator, Pipeline):
         return LogisticExplainer(estimator, feature_names, background)

@@ -1,26 +1,30 @@
-"""Exact path-dependent TreeSHAP for boosted trees, one leaf at a time, compiled with numba.
+"""Exact path-dependent TreeSHAP for tree ensembles in one pass over each tree, compiled with numba.
 
-The boosters' own ``pred_contrib`` walks every tree recursively for each row; on the
-packaged LightGBM champion (362 trees, 11,000 leaves) that is 2 to 3 ms per event, most of
-a served prediction. Here each leaf is treated as its own small game instead:
+The boosters' own ``pred_contrib`` walks every tree recursively for each row and pays
+O(depth^2) at every leaf; on the packaged LightGBM champion (362 trees, 11,000 leaves) that
+is 2 to 3 ms per event, most of a served prediction. This module computes the same numbers
+with O(depth) work per node (Linear TreeShap, Yu et al. 2022):
 
-In path-dependent TreeSHAP a leaf with value ``v`` contributes the product game
-``g(S) = v * prod_{k in U} (o_k if k in S else z_k)`` over the distinct features ``U`` on
-its path, where ``z_k`` is the share of training cover that follows the path at the
-splits on ``k`` and ``o_k`` is 1 when the row follows the path at all of them. With ``P``
-the features the row follows and ``e_m`` the elementary symmetric polynomials of the
-``z`` of ``P``, the Shapley value of ``j`` in that game is
+A leaf with value ``v`` plays the product game ``g(S) = v * prod_k (o_k if k in S else z_k)``
+over the distinct features ``k`` on its path, where ``z_k`` is the share of training cover
+that follows the path at the splits on ``k`` and ``o_k`` is 1 when the row follows the path
+at all of them. The Shapley value of feature ``j`` in that game is
 
-- ``j`` not in ``P``: ``-v * Z * sum_m w(|P| - m, d) * e_m(P)``,
-- ``j`` in ``P``: ``v * (1 - z_j) * Z * sum_m w(|P| - 1 - m, d) * e_m(P - j)``,
+    v * (o_j - z_j) * integral_0^1 prod_{k != j} (z_k (1 - t) + o_k t) dt
 
-with ``d = |U|``, ``Z`` the product of the ``z`` outside ``P`` and ``w(s, d) = s!(d-s-1)!/d!``
-(the per-leaf view of Fast TreeSHAP, Yang 2021, and Linear TreeShap, Yu et al. 2022).
-``e_m(P - j)`` comes from ``e_m(P)`` by one polynomial division, so a leaf costs O(d^2) and
-needs no table. The result equals the native contributions to rounding: tests check it
-against brute-force Shapley values and against both boosters. :func:`from_lightgbm` and
-:func:`from_xgboost` refuse what they cannot reproduce (categorical or linear trees), and the
-explainers compare both engines on their background rows before trusting this one.
+because the Shapley weight ``s! (d - s - 1)! / d!`` is the Beta integral of
+``t^s (1 - t)^(d - 1 - s)``. The integrand is a polynomial of degree below the path's
+feature count, so Gauss-Legendre quadrature on ``ceil(d / 2)`` nodes is exact. Evaluated
+at those nodes, the products become vectors that one walk down a tree multiplies edge by
+edge, and that the walk back up sums over each subtree: a feature's split collects the
+sum of the leaves below it whose path meets that feature for the last time there, divides
+out its own factor, and integrates. Every tree costs O(nodes x d) per row, with no table.
+
+The result equals the libraries' own contributions to rounding: tests check it against
+brute-force Shapley values, the ``shap`` package and both boosters. :func:`from_lightgbm`,
+:func:`from_xgboost` and :func:`from_sklearn` refuse what they cannot reproduce
+(categorical or linear trees), and the explainers compare the engine with the library on
+their background rows before trusting it.
 """
 
 from __future__ import annotations
@@ -34,191 +38,352 @@ import numpy as np
 
 # How a row's value is routed at a split: LightGBM sends NaN (and, by missing type, zero)
 # to the default child and goes left on ``value <= threshold``; XGBoost sends NaN to the
-# default child and goes left on ``value < threshold`` in float32.
-LIGHTGBM_RULE, XGBOOST_RULE = 0, 1
+# default child and goes left on ``value < threshold`` in float32; scikit-learn sends NaN
+# to the child its splitter chose (``missing_go_to_left``) and goes left on
+# ``value <= threshold`` with the value in float32.
+LIGHTGBM_RULE, XGBOOST_RULE, SKLEARN_RULE = 0, 1, 2
 _LGB_MISSING_NONE, _LGB_MISSING_ZERO, _LGB_MISSING_NAN = 0, 1, 2
 _ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
+LEAF = -1
+# Batches at least this long are split across numba's threads (a pool costs more than it saves on a few rows).
+PARALLEL_ROWS = 64
 
 
 @dataclass
 class TreeEnsemble:
-    """The splits, leaves and leaf paths of a boosted ensemble, flattened for the compiled kernel."""
+    """The nodes of a tree ensemble, flattened for the compiled kernel (children point into the same arrays)."""
 
     rule: int
     feature_count: int
-    bias: float  # the booster's base margin, part of every score
-    split_feature: np.ndarray  # (splits,) int64
-    split_threshold: np.ndarray  # (splits,) float64
-    split_default_left: np.ndarray  # (splits,) bool
-    split_missing: np.ndarray  # (splits,) int64, LightGBM's missing type
-    leaf_value: np.ndarray  # (leaves,) float64
-    leaf_pairs: np.ndarray  # (leaves + 1,) offsets into the pair arrays
-    pair_feature: np.ndarray  # (pairs,) the distinct features on each leaf's path
-    pair_zero_fraction: np.ndarray  # (pairs,) z_k
-    pair_checks: np.ndarray  # (pairs + 1,) offsets into the check arrays
-    check_split: np.ndarray  # (checks,) the splits on that feature along the path
-    check_left: np.ndarray  # (checks,) whether the path goes left there
-    expected_value: float = 0.0
+    bias: float  # the model's base margin, part of every score
+    roots: np.ndarray  # (trees,) int64
+    feature: np.ndarray  # (nodes,) int64, LEAF for leaves
+    threshold: np.ndarray  # (nodes,) float64
+    default_left: np.ndarray  # (nodes,) bool
+    missing: np.ndarray  # (nodes,) int64, LightGBM's missing type
+    left: np.ndarray  # (nodes,) int64
+    right: np.ndarray  # (nodes,) int64
+    fraction: np.ndarray  # (nodes,) float64, the node's share of its parent's training cover
+    value: np.ndarray  # (nodes,) float64, leaf values (0 elsewhere)
 
     def __post_init__(self) -> None:
-        sizes = np.diff(self.leaf_pairs)
-        self.max_path_features = int(sizes.max()) if len(sizes) else 0
-        self.shapley_weights = _shapley_weights(self.max_path_features + 1)
-        covered = np.ones(len(self.leaf_value))
-        for leaf in range(len(self.leaf_value)):
-            covered[leaf] = np.prod(self.pair_zero_fraction[self.leaf_pairs[leaf] : self.leaf_pairs[leaf + 1]])
-        self.expected_value = float(self.bias + self.leaf_value @ covered)
+        if len(self.fraction) and not (self.fraction > 0).all():
+            raise ValueError("A tree has a child with no training cover; TreeSHAP's path weights are undefined there")
+        expected, depth, path_features = _describe(self.roots, self.feature, self.left, self.right, self.fraction, self.value, self.feature_count)
+        self.expected_value = float(self.bias + expected)
+        self.max_depth = int(depth)
+        self.max_path_features = int(path_features.max(initial=0))
+        # Each tree gets the fewest quadrature points that integrate its longest path exactly.
+        self.tree_points = np.ones(len(self.roots), dtype=np.int64)
+        width = max(1, (self.max_path_features + 1) // 2)
+        self.quadrature_points = np.full((len(self.roots), width), 0.5)
+        self.quadrature_weights = np.zeros((len(self.roots), width))
+        for tree, features in enumerate(path_features):
+            count = max(1, (int(features) + 1) // 2)
+            nodes, weights = np.polynomial.legendre.leggauss(count)
+            self.tree_points[tree] = count
+            self.quadrature_points[tree, :count] = (nodes + 1.0) / 2.0  # on [0, 1]
+            self.quadrature_weights[tree, :count] = weights / 2.0
 
-    def contributions(self, rows: np.ndarray) -> np.ndarray:
-        """(rows, features) SHAP values in the booster's raw-score unit."""
-        dtype = np.float32 if self.rule == XGBOOST_RULE else np.float64
+    @property
+    def leaf_count(self) -> int:
+        return int((self.feature == LEAF).sum())
+
+    def contributions(self, rows: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """(rows, features) SHAP values in the model's raw-score unit.
+
+        ``threads``: numba threads for a batch of at least :data:`PARALLEL_ROWS` rows
+        (default: numba's setting); a shorter batch always runs on the calling thread.
+        """
+        dtype = np.float64 if self.rule == LIGHTGBM_RULE else np.float32
         values = np.ascontiguousarray(rows, dtype=dtype).astype(np.float64)
         if values.ndim != 2 or values.shape[1] != self.feature_count:
             raise ValueError(f"Expected rows with {self.feature_count} features, got shape {values.shape}")
-        return _contributions(
-            values, self.rule, self.split_feature, self.split_threshold, self.split_default_left, self.split_missing,
-            self.leaf_value, self.leaf_pairs, self.pair_feature, self.pair_zero_fraction, self.pair_checks,
-            self.check_split, self.check_left, self.shapley_weights,
+        arguments = (
+            values, self.rule, self.roots, self.feature, self.threshold, self.default_left, self.missing,
+            self.left, self.right, self.fraction, self.value, self.max_depth,
+            self.tree_points, self.quadrature_points, self.quadrature_weights,
         )
+        threads = numba.get_num_threads() if threads is None else max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+        if len(values) < PARALLEL_ROWS or threads == 1:
+            return _contributions(*arguments)
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            return _contributions_parallel(*arguments, threads)
+        finally:
+            numba.set_num_threads(previous)
 
 
-def _shapley_weights(size: int) -> np.ndarray:
-    """``w[d, s] = s! (d - s - 1)! / d!`` for ``0 <= s < d <= size``."""
-    weights = np.zeros((size + 1, size + 1))
-    for players in range(1, size + 1):
-        for others in range(players):
-            weights[players, others] = math.exp(math.lgamma(others + 1) + math.lgamma(players - others) - math.lgamma(players + 1))
-    return weights
+@numba.njit(cache=True, nogil=True)
+def _describe(roots, feature, left, right, fraction, value, feature_count):  # pragma: no cover - compiled
+    """The expected value (leaves weighted by cover), the deepest leaf, and per tree the most distinct features on a path."""
+    expected = 0.0
+    deepest = 0
+    most_features = np.zeros(roots.shape[0], dtype=np.int64)
+    on_path = np.zeros(feature_count, dtype=np.int64)
+    stack = np.empty(4096, dtype=np.int64)
+    stack_weight = np.empty(4096)
+    stack_depth = np.empty(4096, dtype=np.int64)
+    for tree in range(roots.shape[0]):
+        # Depth-first with an explicit path so the distinct features of each path are known.
+        path = np.empty(4096, dtype=np.int64)
+        top = 0
+        stack[0] = roots[tree]
+        stack_weight[0] = 1.0
+        stack_depth[0] = 0
+        distinct = 0
+        path_length = 0
+        while top >= 0:
+            node = stack[top]
+            weight = stack_weight[top]
+            depth = stack_depth[top]
+            top -= 1
+            while path_length > depth:  # leave the nodes the walk has finished
+                path_length -= 1
+                parent_feature = feature[path[path_length]]
+                on_path[parent_feature] -= 1
+                if on_path[parent_feature] == 0:
+                    distinct -= 1
+            if feature[node] == LEAF:
+                expected += weight * value[node]
+                deepest = max(deepest, depth)
+                most_features[tree] = max(most_features[tree], distinct)
+                continue
+            path[path_length] = node
+            path_length += 1
+            if on_path[feature[node]] == 0:
+                distinct += 1
+            on_path[feature[node]] += 1
+            for child in (right[node], left[node]):
+                top += 1
+                stack[top] = child
+                stack_weight[top] = weight * fraction[child]
+                stack_depth[top] = depth + 1
+        while path_length > 0:
+            path_length -= 1
+            on_path[feature[path[path_length]]] -= 1
+    return expected, deepest, most_features
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _goes_left(value, rule, threshold, default_left, missing):  # pragma: no cover - compiled
+    if rule == 0:
+        if np.isnan(value) and missing != _LGB_MISSING_NAN:
+            value = 0.0
+        if (missing == _LGB_MISSING_ZERO and -_ZERO_THRESHOLD <= value <= _ZERO_THRESHOLD) or (
+            missing == _LGB_MISSING_NAN and np.isnan(value)
+        ):
+            return default_left
+        return value <= threshold
+    if np.isnan(value):
+        return default_left
+    if rule == 1:
+        return value < threshold
+    return value <= threshold
+
+
+@numba.njit(cache=True, nogil=True)
+def _explain_row(
+    row, out, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, tree_points, tree_t, tree_w,
+    tree_rest, product, below, saved_sum, sum_of, path_z, path_o, on_path, saved_z, saved_o, saved_on, node_at, step, went_left,
+):  # pragma: no cover - compiled
+    """Adds one row's contributions to ``out``; the other arrays are scratch space, left as they were found.
+
+    Per depth ``k`` of the walk: ``product[k]`` holds prod of the path's factors at the quadrature
+    points, ``below[k]`` the sum of value x product over the leaves under the node seen so far.
+    Per feature ``j``: its combined ``z``/``o`` on the current path and ``sum_of[j]``, the
+    ``below`` sums of the deeper splits on ``j`` that have been closed under the current one.
+    """
+    for tree in range(roots.shape[0]):
+        root = roots[tree]
+        if feature[root] == LEAF:
+            continue  # a stump's value is all in the expected value
+        q = tree_points[tree]
+        points, weights, weights_over_rest = tree_t[tree], tree_w[tree], tree_rest[tree]
+        depth = 0
+        node_at[0] = root
+        step[0] = 0
+        for i in range(q):
+            product[0, i] = 1.0
+            below[0, i] = 0.0
+        while depth >= 0:
+            node = node_at[depth]
+            if feature[node] != LEAF and step[depth] < 2:
+                if step[depth] == 0:
+                    went_left[depth] = _goes_left(row[feature[node]], rule, threshold[node], default_left[node], missing[node])
+                child = left[node] if step[depth] == 0 else right[node]
+                followed = went_left[depth] == (step[depth] == 0)
+                step[depth] += 1
+                # Enter the edge node -> child: feature j's factor becomes the combined one.
+                j = feature[node]
+                child_depth = depth + 1
+                saved_z[child_depth] = path_z[j]
+                saved_o[child_depth] = path_o[j]
+                saved_on[child_depth] = on_path[j]
+                if on_path[j]:
+                    z = path_z[j] * fraction[child]
+                    o = path_o[j] * (1.0 if followed else 0.0)
+                    if path_o[j] == 0.0:  # z (1 - t) over z' (1 - t): a constant
+                        for i in range(q):
+                            product[child_depth, i] = product[depth, i] * fraction[child]
+                    else:
+                        for i in range(q):
+                            t = points[i]
+                            product[child_depth, i] = product[depth, i] * (z * (1.0 - t) + o * t) / (path_z[j] * (1.0 - t) + t)
+                else:
+                    z = fraction[child]
+                    o = 1.0 if followed else 0.0
+                    for i in range(q):
+                        t = points[i]
+                        product[child_depth, i] = product[depth, i] * (z * (1.0 - t) + o * t)
+                path_z[j] = z
+                path_o[j] = o
+                on_path[j] = True
+                if saved_on[child_depth]:  # off the path, sum_of[j] is zero already and stays so
+                    for i in range(q):
+                        saved_sum[child_depth, i] = sum_of[j, i]
+                        sum_of[j, i] = 0.0
+                for i in range(q):
+                    below[child_depth, i] = 0.0
+                node_at[child_depth] = child
+                step[child_depth] = 0
+                depth = child_depth
+                continue
+            if feature[node] == LEAF:
+                leaf_value = value[node]
+                for i in range(q):
+                    below[depth, i] = leaf_value * product[depth, i]
+            if depth == 0:
+                break
+            # Close the edge parent -> node: the leaves below it that meet j for the last time here are credited to j.
+            parent = node_at[depth - 1]
+            j = feature[parent]
+            z = path_z[j]
+            o = path_o[j]
+            credit = 0.0
+            if o == 0.0:  # the factor is z (1 - t): divide once
+                for i in range(q):
+                    credit += weights_over_rest[i] * (below[depth, i] - sum_of[j, i])
+                credit /= z
+            else:
+                for i in range(q):
+                    t = points[i]
+                    credit += weights[i] * (below[depth, i] - sum_of[j, i]) / (z * (1.0 - t) + t)
+            out[j] += (o - z) * credit
+            if saved_on[depth]:
+                for i in range(q):
+                    sum_of[j, i] = saved_sum[depth, i] + below[depth, i]
+            else:
+                for i in range(q):
+                    sum_of[j, i] = 0.0
+            path_z[j] = saved_z[depth]
+            path_o[j] = saved_o[depth]
+            on_path[j] = saved_on[depth]
+            for i in range(q):
+                below[depth - 1, i] += below[depth, i]
+            depth -= 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _scratch(max_depth, q, n_features):  # pragma: no cover - compiled
+    levels = max_depth + 2
+    return (
+        np.empty((levels, q)), np.empty((levels, q)), np.empty((levels, q)), np.zeros((n_features, q)),
+        np.ones(n_features), np.ones(n_features), np.zeros(n_features, dtype=np.bool_),
+        np.empty(levels), np.empty(levels), np.zeros(levels, dtype=np.bool_),
+        np.empty(levels, dtype=np.int64), np.empty(levels, dtype=np.int64), np.zeros(levels, dtype=np.bool_),
+    )
 
 
 @numba.njit(cache=True, nogil=True)
 def _contributions(
-    rows, rule, split_feature, split_threshold, split_default_left, split_missing,
-    leaf_value, leaf_pairs, pair_feature, pair_zero_fraction, pair_checks, check_split, check_left, weights,
+    rows, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth, tree_points, points, weights,
 ):  # pragma: no cover - compiled
     n_rows, n_features = rows.shape
-    n_splits = split_feature.shape[0]
-    n_leaves = leaf_value.shape[0]
     out = np.zeros((n_rows, n_features))
-    goes_left = np.empty(n_splits, dtype=np.bool_)
-    size = weights.shape[0]
-    followed = np.empty(size, dtype=np.bool_)
-    poly = np.empty(size + 1)
-    divided = np.empty(size + 1)
+    rest = weights / (1.0 - points)
+    s = _scratch(max_depth, points.shape[1], n_features)
     for r in range(n_rows):
-        for s in range(n_splits):
-            value = rows[r, split_feature[s]]
-            if rule == 0:
-                missing = split_missing[s]
-                if np.isnan(value) and missing != 2:
-                    value = 0.0
-                if (missing == 1 and -_ZERO_THRESHOLD <= value <= _ZERO_THRESHOLD) or (missing == 2 and np.isnan(value)):
-                    goes_left[s] = split_default_left[s]
-                else:
-                    goes_left[s] = value <= split_threshold[s]
-            elif np.isnan(value):
-                goes_left[s] = split_default_left[s]
-            else:
-                goes_left[s] = value < split_threshold[s]
-        for leaf in range(n_leaves):
-            first = leaf_pairs[leaf]
-            d = leaf_pairs[leaf + 1] - first
-            # e_m(P): elementary symmetric polynomials of the followed features' z; the others' z multiply out.
-            poly[0] = 1.0
-            p = 0
-            outside = 1.0
-            for i in range(d):
-                pair = first + i
-                ok = True
-                for c in range(pair_checks[pair], pair_checks[pair + 1]):
-                    if goes_left[check_split[c]] != check_left[c]:
-                        ok = False
-                        break
-                followed[i] = ok
-                z = pair_zero_fraction[pair]
-                if ok:
-                    poly[p + 1] = 0.0
-                    for m in range(p + 1, 0, -1):
-                        poly[m] += z * poly[m - 1]
-                    p += 1
-                else:
-                    outside *= z
-            scale = leaf_value[leaf] * outside
-            absent = 0.0
-            if p < d:
-                for m in range(p + 1):
-                    absent += weights[d, p - m] * poly[m]
-                absent *= -scale
-            for i in range(d):
-                pair = first + i
-                if followed[i]:
-                    # e_m(P - j) by dividing the generating polynomial by (1 + z_j x); z <= 1 keeps it stable.
-                    z = pair_zero_fraction[pair]
-                    divided[0] = 1.0
-                    total = weights[d, p - 1]
-                    for m in range(1, p):
-                        divided[m] = poly[m] - z * divided[m - 1]
-                        total += weights[d, p - 1 - m] * divided[m]
-                    out[r, pair_feature[pair]] += scale * (1.0 - z) * total
-                else:
-                    out[r, pair_feature[pair]] += absent
+        _explain_row(
+            rows[r], out[r], rule, roots, feature, threshold, default_left, missing, left, right, fraction, value,
+            tree_points, points, weights, rest, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12],
+        )
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _contributions_parallel(
+    rows, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth, tree_points, points, weights,
+    chunks,
+):  # pragma: no cover - compiled
+    n_rows, n_features = rows.shape
+    out = np.zeros((n_rows, n_features))
+    size = (n_rows + chunks - 1) // chunks
+    rest = weights / (1.0 - points)
+    for chunk in numba.prange(chunks):
+        s = _scratch(max_depth, points.shape[1], n_features)
+        for r in range(chunk * size, min(n_rows, (chunk + 1) * size)):
+            _explain_row(
+                rows[r], out[r], rule, roots, feature, threshold, default_left, missing, left, right, fraction, value,
+                tree_points, points, weights, rest, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12],
+            )
     return out
 
 
 class _Builder:
-    """Collects splits and leaf paths tree by tree."""
+    """Collects nodes tree by tree; a tree's nodes are added parent first."""
 
     def __init__(self) -> None:
-        self.split_feature: list[int] = []
-        self.split_threshold: list[float] = []
-        self.split_default_left: list[bool] = []
-        self.split_missing: list[int] = []
-        self.leaf_value: list[float] = []
-        self.leaf_pairs = [0]
-        self.pair_feature: list[int] = []
-        self.pair_zero_fraction: list[float] = []
-        self.pair_checks = [0]
-        self.check_split: list[int] = []
-        self.check_left: list[bool] = []
+        self.roots: list[int] = []
+        self.feature: list[int] = []
+        self.threshold: list[float] = []
+        self.default_left: list[bool] = []
+        self.missing: list[int] = []
+        self.left: list[int] = []
+        self.right: list[int] = []
+        self.fraction: list[float] = []
+        self.value: list[float] = []
 
-    def add_split(self, feature: int, threshold: float, default_left: bool, missing: int = 0) -> int:
-        self.split_feature.append(feature)
-        self.split_threshold.append(threshold)
-        self.split_default_left.append(default_left)
-        self.split_missing.append(missing)
-        return len(self.split_feature) - 1
+    def _add(self, feature: int, threshold: float, default_left: bool, missing: int, value: float, fraction: float, root: bool) -> int:
+        index = len(self.feature)
+        if root:
+            self.roots.append(index)
+        self.feature.append(feature)
+        self.threshold.append(threshold)
+        self.default_left.append(default_left)
+        self.missing.append(missing)
+        self.left.append(LEAF)
+        self.right.append(LEAF)
+        self.fraction.append(fraction)
+        self.value.append(value)
+        return index
 
-    def add_leaf(self, value: float, path: list[tuple[int, bool, float]]) -> None:
-        """``path``: (split, goes left, cover fraction of the child taken) from the root down."""
-        by_feature: dict[int, list[tuple[int, bool, float]]] = {}
-        for step in path:
-            by_feature.setdefault(self.split_feature[step[0]], []).append(step)
-        for feature, steps in by_feature.items():
-            self.pair_feature.append(feature)
-            self.pair_zero_fraction.append(float(np.prod([fraction for _, _, fraction in steps])))
-            for split, left, _ in steps:
-                self.check_split.append(split)
-                self.check_left.append(left)
-            self.pair_checks.append(len(self.check_split))
-        self.leaf_value.append(value)
-        self.leaf_pairs.append(len(self.pair_feature))
+    def add_split(self, feature: int, threshold: float, default_left: bool, missing: int = 0, fraction: float = 1.0, root: bool = False) -> int:
+        """A split; ``fraction`` is its share of the parent's cover (1 for a root). Children are attached with :meth:`attach`."""
+        return self._add(int(feature), float(threshold), bool(default_left), int(missing), 0.0, float(fraction), root)
+
+    def add_leaf(self, value: float, fraction: float = 1.0, root: bool = False) -> int:
+        return self._add(LEAF, 0.0, False, 0, float(value), float(fraction), root)
+
+    def attach(self, parent: int, left: int, right: int) -> None:
+        self.left[parent] = left
+        self.right[parent] = right
 
     def build(self, rule: int, feature_count: int, bias: float) -> TreeEnsemble:
         return TreeEnsemble(
             rule=rule,
             feature_count=feature_count,
             bias=bias,
-            split_feature=np.array(self.split_feature, dtype=np.int64),
-            split_threshold=np.array(self.split_threshold, dtype=np.float64),
-            split_default_left=np.array(self.split_default_left, dtype=np.bool_),
-            split_missing=np.array(self.split_missing, dtype=np.int64),
-            leaf_value=np.array(self.leaf_value, dtype=np.float64),
-            leaf_pairs=np.array(self.leaf_pairs, dtype=np.int64),
-            pair_feature=np.array(self.pair_feature, dtype=np.int64),
-            pair_zero_fraction=np.array(self.pair_zero_fraction, dtype=np.float64),
-            pair_checks=np.array(self.pair_checks, dtype=np.int64),
-            check_split=np.array(self.check_split, dtype=np.int64),
-            check_left=np.array(self.check_left, dtype=np.bool_),
+            roots=np.array(self.roots, dtype=np.int64),
+            feature=np.array(self.feature, dtype=np.int64),
+            threshold=np.array(self.threshold, dtype=np.float64),
+            default_left=np.array(self.default_left, dtype=np.bool_),
+            missing=np.array(self.missing, dtype=np.int64),
+            left=np.array(self.left, dtype=np.int64),
+            right=np.array(self.right, dtype=np.int64),
+            fraction=np.array(self.fraction, dtype=np.float64),
+            value=np.array(self.value, dtype=np.float64),
         )
 
 
@@ -232,24 +397,27 @@ def from_lightgbm(booster, num_iteration: int | None = None) -> TreeEnsemble:
         raise ValueError("Only binary (one tree per iteration) LightGBM models are supported")
     builder = _Builder()
 
-    def walk(node: dict, path: list) -> None:
+    def add(node: dict, fraction: float, root: bool) -> int:
         if "leaf_coeff" in node:
             raise ValueError("Linear trees are not supported")
         if "split_index" not in node:
-            builder.add_leaf(float(node["leaf_value"]), path)
-            return
+            return builder.add_leaf(float(node["leaf_value"]), fraction, root)
         if node.get("decision_type") != "<=":
             raise ValueError(f"Unsupported LightGBM split {node.get('decision_type')!r} (categorical splits are not handled)")
-        split = builder.add_split(
-            int(node["split_feature"]), float(node["threshold"]), bool(node["default_left"]), _LGB_MISSING[node["missing_type"]]
+        index = builder.add_split(
+            int(node["split_feature"]), float(node["threshold"]), bool(node["default_left"]), _LGB_MISSING[node["missing_type"]],
+            fraction, root,
         )
         parent = float(node["internal_count"])
-        for child, left in ((node["left_child"], True), (node["right_child"], False)):
-            count = float(child.get("internal_count", child.get("leaf_count", 0)))
-            walk(child, [*path, (split, left, count / parent)])
+        children = [
+            add(child, float(child.get("internal_count", child.get("leaf_count", 0))) / parent, False)
+            for child in (node["left_child"], node["right_child"])
+        ]
+        builder.attach(index, *children)
+        return index
 
     for tree in model["tree_info"]:
-        walk(tree["tree_structure"], [])
+        add(tree["tree_structure"], 1.0, True)
     return builder.build(LIGHTGBM_RULE, int(model["max_feature_idx"]) + 1, 0.0)
 
 
@@ -271,18 +439,62 @@ def from_xgboost(booster, iteration_range: tuple[int, int] = (0, 0)) -> TreeEnse
     for tree in trees:
         if any(kind != 0 for kind in tree.get("split_type", [])):
             raise ValueError("Categorical XGBoost splits are not supported")
-        _add_xgboost_tree(builder, tree, 0, [])
+        _add_xgboost_node(builder, tree, 0, 1.0)
     feature_count = int(model["learner_model_param"]["num_feature"])
     return builder.build(XGBOOST_RULE, feature_count, bias)
 
 
-def _add_xgboost_tree(builder: _Builder, tree: dict, node: int, path: list) -> None:
+def _add_xgboost_node(builder: _Builder, tree: dict, node: int, fraction: float) -> int:
+    root = node == 0
     if tree["left_children"][node] == -1:
-        builder.add_leaf(float(tree["split_conditions"][node]), path)
-        return
+        return builder.add_leaf(float(tree["split_conditions"][node]), fraction, root)
     # Thresholds are float32 in the booster; compared in float64 against float32 inputs they route alike.
     threshold = float(np.float32(tree["split_conditions"][node]))
-    split = builder.add_split(int(tree["split_indices"][node]), threshold, bool(tree["default_left"][node]))
+    index = builder.add_split(int(tree["split_indices"][node]), threshold, bool(tree["default_left"][node]), 0, fraction, root)
     cover = tree["sum_hessian"]
-    for child, left in ((tree["left_children"][node], True), (tree["right_children"][node], False)):
-        _add_xgboost_tree(builder, tree, child, [*path, (split, left, cover[child] / cover[node])])
+    children = [
+        _add_xgboost_node(builder, tree, child, cover[child] / cover[node])
+        for child in (tree["left_children"][node], tree["right_children"][node])
+    ]
+    builder.attach(index, *children)
+    return index
+
+
+def from_sklearn(estimator) -> TreeEnsemble:
+    """The ensemble of a fitted binary ``DecisionTreeClassifier`` or ``RandomForestClassifier``, in class-1 probability.
+
+    A leaf's value is its class-1 share divided by the number of trees, so the contributions
+    add up to ``predict_proba``; the cover is the trees' weighted sample count, as in ``shap``.
+    The arrays are taken over whole (scikit-learn numbers a tree's nodes parent first).
+    """
+    trees = list(getattr(estimator, "estimators_", [estimator]))
+    if len(getattr(estimator, "classes_", [])) != 2:
+        raise ValueError("Only binary scikit-learn classifiers are supported")
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("feature", "threshold", "default_left", "left", "right", "fraction", "value")}
+    roots, offset = [], 0
+    for tree in trees:
+        structure = tree.tree_
+        count = structure.node_count
+        leaves = structure.children_left == -1
+        shares = structure.value[:, 0, :]
+        cover = structure.weighted_n_node_samples
+        fraction = np.ones(count)
+        for children in (structure.children_left, structure.children_right):
+            inner = ~leaves
+            fraction[children[inner]] = cover[children[inner]] / cover[inner]
+        # Trees fitted without missing values have no such array; NaN then goes where predict sends it (right).
+        missing_left = getattr(structure, "missing_go_to_left", np.zeros(count, dtype=np.uint8))
+        parts["feature"].append(np.where(leaves, LEAF, structure.feature).astype(np.int64))
+        parts["threshold"].append(np.where(leaves, 0.0, structure.threshold))
+        parts["default_left"].append(np.asarray(missing_left, dtype=bool) & ~leaves)
+        parts["left"].append(np.where(leaves, LEAF, structure.children_left + offset).astype(np.int64))
+        parts["right"].append(np.where(leaves, LEAF, structure.children_right + offset).astype(np.int64))
+        parts["fraction"].append(fraction)
+        parts["value"].append(np.where(leaves, shares[:, 1] / shares.sum(axis=1) / len(trees), 0.0))
+        roots.append(offset)
+        offset += count
+    joined = {name: np.concatenate(arrays) for name, arrays in parts.items()}
+    return TreeEnsemble(
+        rule=SKLEARN_RULE, feature_count=int(estimator.n_features_in_), bias=0.0, roots=np.array(roots, dtype=np.int64),
+        missing=np.zeros(offset, dtype=np.int64), **joined,
+    )

@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 from sklearn.neighbors import BallTree
 
 from severity.features.base import FeatureGroup, FeatureSpec
@@ -22,9 +23,15 @@ class SpatialFeatures(FeatureGroup):
     """Where the accident happened, and how earlier accidents nearby ended.
 
     Neighbour features look only at labelled events dated before the start of the event's
-    quarter, found with a haversine ball tree. Trees for the most recently used cut-offs are
-    cached (a bounded number, so a service meeting events from many quarters keeps its memory);
-    new events all share the latest cut-off, hence one tree. Regional risk is the smoothed prior fatal share of the state and FAA region.
+    quarter. Accidents often share coordinates exactly (an airport's, recovered from its
+    code), so "the k nearest" needs a tie rule: among accidents at one place the most recent
+    come first. Places are found in a k-d tree of points on the unit sphere: the chord
+    between two points grows with the angle between them, so the nearest by chord are the
+    nearest by haversine distance, at a tenth of a haversine ball tree's cost per query.
+    (Transformers fitted before this keep their ball trees, whose ties fall as they may.)
+    Trees for the most recently used cut-offs are cached (a bounded number, so a service
+    meeting events from many quarters keeps its memory); new events all share the latest
+    cut-off, hence one tree. Regional risk is the smoothed prior fatal share of the state and FAA region.
     """
 
     name = "spatial"
@@ -36,9 +43,9 @@ class SpatialFeatures(FeatureGroup):
         self._points = np.empty((0, 2))
         self._point_days = np.empty(0, dtype=np.int64)
         self._point_fatal = np.empty(0)
-        self._trees: OrderedDict[int, tuple[BallTree, np.ndarray]] = OrderedDict()
-        self._airports: BallTree | None = None
-        self._large_airports: BallTree | None = None
+        self._trees: OrderedDict[int, _Places | _BallTreeNeighbours] = OrderedDict()
+        self._airports: SphereTree | None = None
+        self._large_airports: SphereTree | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -51,9 +58,9 @@ class SpatialFeatures(FeatureGroup):
 
     def fit(self, columns, prepared, fatal, history) -> None:
         airports = airport_reference()
-        self._airports = BallTree(np.radians(airports[["latitude", "longitude"]].to_numpy()), metric="haversine")
+        self._airports = _sphere_tree(np.radians(airports[["latitude", "longitude"]].to_numpy()))
         large = airports[airports["large"]]
-        self._large_airports = BallTree(np.radians(large[["latitude", "longitude"]].to_numpy()), metric="haversine")
+        self._large_airports = _sphere_tree(np.radians(large[["latitude", "longitude"]].to_numpy()))
         self.set_labelled_points(prepared, fatal, columns["event_id"])
         super().fit(columns, prepared, fatal, history)
 
@@ -93,14 +100,17 @@ class SpatialFeatures(FeatureGroup):
         ]
         return specs
 
-    def _tree_before(self, cutoff_day: int) -> tuple[BallTree, np.ndarray] | None:
+    def _neighbours_before(self, cutoff_day: int) -> _Places | _BallTreeNeighbours | None:
         count = int(np.searchsorted(self._point_days, cutoff_day, side="left"))
         if count == 0:
             return None
         if count in self._trees:  # keyed by how many points precede the cut-off
             self._trees.move_to_end(count)
         else:
-            self._trees[count] = (BallTree(self._points[:count], metric="haversine"), self._point_fatal[:count])
+            points, days, fatal = self._points[:count], self._point_days[:count], self._point_fatal[:count]
+            # A transformer keeps the search it was fitted with.
+            legacy = isinstance(self._airports, BallTree)
+            self._trees[count] = _BallTreeNeighbours(points, fatal) if legacy else _Places(points, days, fatal)
             if len(self._trees) > CACHED_TREES:
                 self._trees.popitem(last=False)
         return self._trees[count]
@@ -111,23 +121,16 @@ class SpatialFeatures(FeatureGroup):
         cutoffs = quarter_start_days(days)
         for cutoff in np.unique(cutoffs[located]):
             rows = np.flatnonzero(located & (cutoffs == cutoff))
-            found = self._tree_before(int(cutoff))
-            if found is None:
-                continue
-            tree, fatal = found
-            k_max = min(self.neighbours[-1], tree.data.shape[0])
-            distance, index = tree.query(np.radians(np.column_stack([latitude[rows], longitude[rows]])), k=k_max)
-            for j, k in enumerate(self.neighbours):
-                kk = min(k, k_max)
-                result[rows, 2 * j] = fatal[index[:, :kk]].mean(axis=1)
-                result[rows, 2 * j + 1] = distance[:, :kk].mean(axis=1) * EARTH_RADIUS_KM
+            found = self._neighbours_before(int(cutoff))
+            if found is not None:
+                result[rows] = found.describe(latitude[rows], longitude[rows], self.neighbours)
         return result
 
-    def _nearest_km(self, tree: BallTree, latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
+    def _nearest_km(self, tree: SphereTree, latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
         result = np.full(len(latitude), np.nan)
         located = ~np.isnan(latitude) & ~np.isnan(longitude)
         if located.any():
-            distance, _ = tree.query(np.radians(np.column_stack([latitude[located], longitude[located]])), k=1)
+            distance, _ = _query(tree, latitude[located], longitude[located], 1)
             result[located] = distance[:, 0] * EARTH_RADIUS_KM
         return result
 
@@ -151,3 +154,73 @@ class SpatialFeatures(FeatureGroup):
                 np.where(region == None, np.nan, region_risk),  # noqa: E711
             ]
         )
+
+
+SphereTree = cKDTree | BallTree  # BallTree: transformers fitted before the k-d tree search
+
+
+def _unit_vectors(latitude_radians: np.ndarray, longitude_radians: np.ndarray) -> np.ndarray:
+    cos_latitude = np.cos(latitude_radians)
+    return np.column_stack([cos_latitude * np.cos(longitude_radians), cos_latitude * np.sin(longitude_radians), np.sin(latitude_radians)])
+
+
+def _sphere_tree(points_radians: np.ndarray) -> cKDTree:
+    """A k-d tree over (latitude, longitude) points in radians, placed on the unit sphere."""
+    return cKDTree(_unit_vectors(points_radians[:, 0], points_radians[:, 1]))
+
+
+def _query(tree: SphereTree, latitude: np.ndarray, longitude: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest points to each (latitude, longitude) in degrees: (great-circle angles in radians, positions)."""
+    if isinstance(tree, BallTree):
+        return tree.query(np.radians(np.column_stack([latitude, longitude])), k=k)
+    chord, index = tree.query(_unit_vectors(np.radians(latitude), np.radians(longitude)), k=[*range(1, k + 1)])
+    return 2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0)), index
+
+
+class _Places:
+    """Labelled earlier events grouped by their exact coordinates: distinct places in a k-d tree and,
+    per place, the running fatal count over its events taken most recent first."""
+
+    def __init__(self, points_radians: np.ndarray, days: np.ndarray, fatal: np.ndarray):
+        places, place_of = np.unique(points_radians, axis=0, return_inverse=True)
+        place_of = place_of.ravel()
+        order = np.lexsort((-days, place_of))  # by place, then newest first (stable: same-day events keep their order)
+        self.tree = _sphere_tree(places)
+        self.event_count = len(days)
+        self.counts = np.bincount(place_of, minlength=len(places))
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        self.fatal_running = np.concatenate([[0.0], np.cumsum(np.asarray(fatal, dtype="float64")[order])])
+
+    def describe(self, latitude: np.ndarray, longitude: np.ndarray, neighbours: tuple[int, ...]) -> np.ndarray:
+        """Per row and k: fatal share of, and mean distance (km) to, the k nearest earlier events."""
+        # k places hold at least k events, so the k_max nearest places are enough for every k.
+        place_count = min(neighbours[-1], self.tree.n)
+        angle, place = _query(self.tree, latitude, longitude, place_count)
+        counts, starts = self.counts[place], self.starts[place]
+        taken_before = np.cumsum(counts, axis=1) - counts
+        result = np.empty((len(latitude), 2 * len(neighbours)))
+        for j, k in enumerate(neighbours):
+            k = min(k, self.event_count)
+            taken = np.clip(k - taken_before, 0, counts)
+            fatal = (self.fatal_running[starts + taken] - self.fatal_running[starts]).sum(axis=1)
+            result[:, 2 * j] = fatal / k
+            result[:, 2 * j + 1] = (taken * angle).sum(axis=1) / k * EARTH_RADIUS_KM
+        return result
+
+
+class _BallTreeNeighbours:
+    """The haversine ball tree of transformers fitted before :class:`_Places` (ties broken as the tree finds them)."""
+
+    def __init__(self, points_radians: np.ndarray, fatal: np.ndarray):
+        self.tree = BallTree(points_radians, metric="haversine")
+        self.fatal = fatal
+
+    def describe(self, latitude: np.ndarray, longitude: np.ndarray, neighbours: tuple[int, ...]) -> np.ndarray:
+        k_max = min(neighbours[-1], self.tree.data.shape[0])
+        distance, index = _query(self.tree, latitude, longitude, k_max)
+        result = np.empty((len(latitude), 2 * len(neighbours)))
+        for j, k in enumerate(neighbours):
+            kk = min(k, k_max)
+            result[:, 2 * j] = self.fatal[index[:, :kk]].mean(axis=1)
+            result[:, 2 * j + 1] = distance[:, :kk].mean(axis=1) * EARTH_RADIUS_KM
+        return result
