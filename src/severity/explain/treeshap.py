@@ -208,15 +208,47 @@ def _explain_row(
             product[0, i] = 1.0
             below[0, i] = 0.0
         while depth >= 0:
-            node = node_at[depth]
-            if feature[node] != LEAF and step[depth] < 2:
+            node = node_at[depth]  # always a split: leaves are credited from their parent
+            if step[depth] < 2:
                 if step[depth] == 0:
                     went_left[depth] = _goes_left(row[feature[node]], rule, threshold[node], default_left[node], missing[node])
                 child = left[node] if step[depth] == 0 else right[node]
                 followed = went_left[depth] == (step[depth] == 0)
                 step[depth] += 1
-                # Enter the edge node -> child: feature j's factor becomes the combined one.
                 j = feature[node]
+                if feature[child] == LEAF:
+                    # A leaf is credited without a visit: its product divided by its own factor for j is
+                    # the parent's product divided by j's factor on the path so far.
+                    leaf_value = value[child]
+                    o = 1.0 if followed else 0.0
+                    z = fraction[child]
+                    integral = 0.0
+                    if not on_path[j]:
+                        for i in range(q):
+                            t = points[i]
+                            integral += weights[i] * product[depth, i]
+                            below[depth, i] += leaf_value * product[depth, i] * (z * (1.0 - t) + o * t)
+                    elif path_o[j] == 0.0:
+                        z *= path_z[j]
+                        o = 0.0
+                        for i in range(q):
+                            integral += weights_over_rest[i] * product[depth, i]
+                            share = leaf_value * product[depth, i] * fraction[child]
+                            below[depth, i] += share
+                            sum_of[j, i] += share  # closed under the enclosing split on j
+                        integral /= path_z[j]
+                    else:
+                        z *= path_z[j]
+                        for i in range(q):
+                            t = points[i]
+                            parent_share = product[depth, i] / (path_z[j] * (1.0 - t) + t)
+                            integral += weights[i] * parent_share
+                            share = leaf_value * parent_share * (z * (1.0 - t) + o * t)
+                            below[depth, i] += share
+                            sum_of[j, i] += share
+                    out[j] += (o - z) * leaf_value * integral
+                    continue
+                # Enter the edge node -> child: feature j's factor becomes the combined one.
                 child_depth = depth + 1
                 saved_z[child_depth] = path_z[j]
                 saved_o[child_depth] = path_o[j]
@@ -250,10 +282,6 @@ def _explain_row(
                 step[child_depth] = 0
                 depth = child_depth
                 continue
-            if feature[node] == LEAF:
-                leaf_value = value[node]
-                for i in range(q):
-                    below[depth, i] = leaf_value * product[depth, i]
             if depth == 0:
                 break
             # Close the edge parent -> node: the leaves below it that meet j for the last time here are credited to j.
