@@ -4,6 +4,11 @@ Serves ``severity_model:latest`` (or ``--model TAG``) from ``$BENTOML_HOME`` (ru
 ``--env ntsb`` for the real-export champion) and sends it events from an export file with
 the outcome columns removed. Prints one line per figure; BENCHMARKS.md records them.
 
+The single-event load comes from wrk (Debian's ``wrk`` package) when it is installed: the
+client shares the server's two cores, and wrk spends a small fraction of the CPU time per
+request that a Python client does, so the figures describe the server. Without wrk the same
+load comes from httpx, and the script says so.
+
     BENTOML_HOME=... python benchmarks/bench_serving.py [export.csv] [--workers 2]
 """
 
@@ -12,8 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -96,7 +103,7 @@ class MemoryWatch:
         return self.peak
 
 
-async def concurrent_load(url: str, requests: list[dict], concurrency: int) -> tuple[list[float], int, float]:
+async def httpx_load(url: str, requests: list[dict], concurrency: int) -> tuple[list[float], int, float]:
     latencies: list[float] = []
     errors = 0
     queue: asyncio.Queue = asyncio.Queue()
@@ -118,12 +125,47 @@ async def concurrent_load(url: str, requests: list[dict], concurrency: int) -> t
     return latencies, errors, elapsed
 
 
+# Sends the bodies of a file (one JSON document a line) in turn and prints what the benchmark reads.
+WRK_SCRIPT = """
+local bodies, counter = {}, 0
+init = function(args) for line in io.lines(args[1]) do bodies[#bodies + 1] = line end end
+request = function()
+  counter = counter % #bodies + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[counter])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %.1f %.1f %.1f %d\\n", summary.requests, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), summary.duration))
+end
+"""
+
+
+def wrk_load(url: str, requests: list[dict], concurrency: int, seconds: int, folder: str) -> tuple[str, float]:
+    """wrk against ``/predict`` for ``seconds``: a line with latency percentiles, requests/s and errors, and the median in seconds."""
+    script, bodies = Path(folder) / "predict.lua", Path(folder) / "bodies.txt"
+    script.write_text(WRK_SCRIPT)
+    bodies.write_text("\n".join(json.dumps({"event": request}) for request in requests))
+    result = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), f"{url}/predict", "--", str(bodies)],
+        capture_output=True, text=True, check=True,
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT"))
+    count, status_errors, socket_errors, p50, p95, p99, duration_us = (float(v) for v in line.split()[1:])
+    summary = (
+        f"p50 {p50 / 1000:.2f} ms, p95 {p95 / 1000:.2f} ms, p99 {p99 / 1000:.2f} ms; {count / (duration_us / 1e6):.0f} requests/s; "
+        f"{int(status_errors + socket_errors)} errors ({int(count)} requests in {duration_us / 1e6:.0f} s, wrk)"
+    )
+    return summary, p50 / 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--model", default="severity_model:latest", help="Bento model tag to serve and measure")
+    parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
     args = parser.parse_args()
 
     stored = bentoml.models.get(args.model)
@@ -159,19 +201,26 @@ def main() -> None:
             with httpx.Client(timeout=60) as client:
                 for request in warm_up:
                     client.post(f"{url}/predict", json={"event": request})
-                latencies, errors = [], 0
-                started = time.perf_counter()
-                for request in measured[:1000]:
-                    sent = time.perf_counter()
-                    response = client.post(f"{url}/predict", json={"event": request})
-                    latencies.append(time.perf_counter() - sent)
-                    errors += response.status_code != 200
-                elapsed = time.perf_counter() - started
-            print(f"concurrency 1: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors")  # noqa: T201
-            print(f"HTTP / in-process at the median: {statistics.median(latencies) / in_process_p50:.1f}x")  # noqa: T201
-
-            latencies, errors, elapsed = asyncio.run(concurrent_load(url, measured, 32))
-            print(f"concurrency 32: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors")  # noqa: T201
+            if shutil.which("wrk"):
+                summary, median = wrk_load(url, measured, 1, args.seconds, folder)
+                print(f"concurrency 1: {summary}")  # noqa: T201
+                print(f"HTTP / in-process at the median: {median / in_process_p50:.1f}x")  # noqa: T201
+                print(f"concurrency 32: {wrk_load(url, measured, 32, args.seconds, folder)[0]}")  # noqa: T201
+            else:
+                print("wrk is not installed (apt-get install wrk): the load comes from httpx, on the server's cores")  # noqa: T201
+                with httpx.Client(timeout=60) as client:
+                    latencies, errors = [], 0
+                    started = time.perf_counter()
+                    for request in measured[:1000]:
+                        sent = time.perf_counter()
+                        response = client.post(f"{url}/predict", json={"event": request})
+                        latencies.append(time.perf_counter() - sent)
+                        errors += response.status_code != 200
+                    elapsed = time.perf_counter() - started
+                print(f"concurrency 1: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors (httpx)")  # noqa: T201
+                print(f"HTTP / in-process at the median: {statistics.median(latencies) / in_process_p50:.1f}x")  # noqa: T201
+                latencies, errors, elapsed = asyncio.run(httpx_load(url, measured, 32))
+                print(f"concurrency 32: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors (httpx)")  # noqa: T201
 
             batch = measured[:1000]
             with httpx.Client(timeout=120) as client:

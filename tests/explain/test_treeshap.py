@@ -195,7 +195,7 @@ def test_an_ensemble_pickled_by_the_per_leaf_engine_is_rebuilt_on_load(data):
     model = lgb.LGBMClassifier(n_estimators=30, verbose=-1, n_jobs=1).fit(train, target)
     explainer = explainer_for(model, list(train.columns), train.head(50))
     expected = explainer.explain(test.to_numpy()).contributions
-    explainer.ensemble = types.SimpleNamespace(leaf_value=np.zeros(3), leaf_pairs=np.zeros(4))  # the earlier layout's fields
+    explainer.ensemble = types.SimpleNamespace(leaf_value=np.zeros(3), leaf_pairs=np.zeros(4))  # the per-leaf layout, before LAYOUT
     restored = pickle.loads(pickle.dumps(explainer))
     np.testing.assert_array_equal(restored.explain(test.to_numpy()).contributions, expected)
 

@@ -7,6 +7,7 @@ is normalised to one snake_case name, which is also the field name the service a
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # The export's own header spelling, in file order, keyed by canonical name.
 EXPORT_HEADERS: dict[str, str] = {
@@ -142,11 +143,13 @@ UPPER_CASE_COLUMNS: tuple[str, ...] = ("make", "model", "registration_number", "
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
+@lru_cache(maxsize=4096)  # the same few dozen spellings arrive with every request
 def normalise_header(name: str) -> str:
     """``Event.Id`` / ``EVENT_ID`` / `` event id `` -> ``event_id``."""
     return _NON_ALNUM.sub("_", str(name).strip().lower()).strip("_")
 
 
+@lru_cache(maxsize=65536)
 def vocabulary_key(value: str) -> str:
     """Key under which spellings of one category compare equal (case and punctuation ignored)."""
     return _NON_ALNUM.sub("", value.lower())

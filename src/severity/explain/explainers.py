@@ -82,7 +82,23 @@ class ModelExplainer:
         return Explanation(np.broadcast_to(np.asarray(base, dtype="float64"), (rows,)).copy(), contributions, self.feature_names, self.exact)
 
 
-class _BoosterExplainer(ModelExplainer):
+class _CompiledTrees(ModelExplainer):
+    """An explainer that holds a compiled :class:`treeshap.TreeEnsemble` of its estimator."""
+
+    takes_arrays = True
+    ensemble: treeshap.TreeEnsemble | None = None
+
+    def _ensemble(self) -> treeshap.TreeEnsemble:
+        raise NotImplementedError
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.ensemble is not None and getattr(self.ensemble, "layout", 1) != treeshap.LAYOUT:
+            # Packaged by an earlier version of the engine: the same numbers, rebuilt in today's layout from the estimator.
+            self.ensemble = self._ensemble()
+
+
+class _BoosterExplainer(_CompiledTrees):
     """Exact TreeSHAP for a gradient-boosted ensemble, in raw-score (log-odds) units.
 
     Two engines give the same numbers: the booster's own contribution output, and the
@@ -92,10 +108,8 @@ class _BoosterExplainer(ModelExplainer):
     passes them so), which skips the scikit-learn wrappers' per-call DataFrame checks.
     """
 
-    takes_arrays = True
     agreement_tolerance = 1e-9
-    # Class-level defaults keep explainers pickled before the compiled engine existed working (natively).
-    ensemble: treeshap.TreeEnsemble | None = None
+    # Class-level default: explainers pickled before the compiled engine existed keep working (natively).
     engine_note = "booster's own contributions"
 
     def __init__(self, estimator, feature_names, background):
@@ -117,12 +131,6 @@ class _BoosterExplainer(ModelExplainer):
         self.ensemble = ensemble
         self.engine_note = f"compiled TreeSHAP (largest difference from the booster's own on the background rows: {gap:.1e})"
 
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        if self.ensemble is not None and not hasattr(self.ensemble, "roots"):
-            # Packaged by the earlier per-leaf engine: the same numbers, rebuilt in today's layout from the booster.
-            self.ensemble = self._ensemble()
-
     @property
     def engine(self) -> str:
         return "compiled" if self.ensemble is not None else "native"
@@ -131,9 +139,6 @@ class _BoosterExplainer(ModelExplainer):
         if self.ensemble is None:
             return self.native_explain(features)
         return self._explanation(self.ensemble.expected_value, self.ensemble.contributions(np.asarray(features, dtype=np.float64)))
-
-    def _ensemble(self) -> treeshap.TreeEnsemble:
-        raise NotImplementedError
 
     def native_explain(self, features) -> Explanation:
         raise NotImplementedError
@@ -197,7 +202,7 @@ class _LazyShap(ModelExplainer):
         raise NotImplementedError
 
 
-class SklearnTreeExplainer(ModelExplainer):
+class SklearnTreeExplainer(_CompiledTrees):
     """Exact TreeSHAP for a scikit-learn decision tree or random forest, in probability, rescaled to log-odds.
 
     The compiled engine of :mod:`severity.explain.treeshap` computes the path-dependent
@@ -209,18 +214,20 @@ class SklearnTreeExplainer(ModelExplainer):
     """
 
     exact = False
-    takes_arrays = True
     agreement_tolerance = 1e-9
 
     def __init__(self, estimator: DecisionTreeClassifier | RandomForestClassifier, feature_names, background):
         super().__init__(estimator, feature_names, background)
-        self.ensemble = treeshap.from_sklearn(estimator)
+        self.ensemble = self._ensemble()
         rows = pd.DataFrame(np.asarray(background, dtype=np.float64)[:200], columns=self.feature_names)
         contributions = self.ensemble.contributions(rows.to_numpy())
         gap = float(np.abs(self.ensemble.expected_value + contributions.sum(axis=1) - estimator.predict_proba(rows)[:, 1]).max(initial=0.0))
         if gap > self.agreement_tolerance:
             raise AssertionError(f"The compiled TreeSHAP of {type(estimator).__name__} misses predict_proba by {gap:.1e} on the background rows")
         self.engine_note = f"compiled TreeSHAP in probability (largest gap to predict_proba on the background rows: {gap:.1e})"
+
+    def _ensemble(self) -> treeshap.TreeEnsemble:
+        return treeshap.from_sklearn(self.estimator)
 
     def explain(self, features) -> Explanation:
         contributions = self.ensemble.contributions(np.asarray(features, dtype=np.float64))

@@ -47,6 +47,8 @@ _ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 LEAF = -1
 # Batches at least this long are split across numba's threads (a pool costs more than it saves on a few rows).
 PARALLEL_ROWS = 64
+# Bumped whenever the fields of TreeEnsemble change: explainers rebuild a pickled ensemble of another layout.
+LAYOUT = 2
 
 
 @dataclass
@@ -67,6 +69,7 @@ class TreeEnsemble:
     value: np.ndarray  # (nodes,) float64, leaf values (0 elsewhere)
 
     def __post_init__(self) -> None:
+        self.layout = LAYOUT
         if len(self.fraction) and not (self.fraction > 0).all():
             raise ValueError("A tree has a child with no training cover; TreeSHAP's path weights are undefined there")
         expected, depth, path_features = _describe(self.roots, self.feature, self.left, self.right, self.fraction, self.value, self.feature_count)

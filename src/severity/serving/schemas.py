@@ -87,10 +87,8 @@ class AccidentEvent(BaseModel):
             name = normalise_header(key)
             if name in OUTCOME_COLUMNS:
                 raise ValueError(_refusal(str(key)))
-            if name not in cls.model_fields:
-                raise ValueError(
-                    f"unknown field '{key}': expected NTSB export fields ({', '.join(n for n in cls.model_fields)})"
-                )
+            if name not in _EVENT_FIELDS:
+                raise ValueError(f"unknown field '{key}': expected NTSB export fields ({', '.join(_EVENT_FIELDS)})")
             if name in canonical:
                 raise ValueError(f"field '{name}' is given twice (as '{key}' and another spelling)")
             canonical[name] = value
@@ -156,6 +154,9 @@ class AccidentEvent(BaseModel):
     def record(self) -> dict[str, Any]:
         """The event as a typed record for :func:`severity.features.columns.record_columns`."""
         return self.model_dump(exclude={"routing_key"})
+
+
+_EVENT_FIELDS = tuple(AccidentEvent.model_fields)
 
 
 def _text_of_number(value: Any, field: str) -> str | None:

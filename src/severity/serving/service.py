@@ -59,7 +59,7 @@ class ArmResult:
     reasons: list[list[tuple[str, float]]]
 
 
-@bentoml.service(name="severity", workers=settings.workers, traffic={"timeout": 60})
+@bentoml.service(name="severity", workers=settings.workers, traffic={"timeout": 60}, logging={"access": {"enabled": settings.access_log}})
 class SeverityService:
     """Fatal-accident probability, decision and reasons for NTSB-style accident events."""
 

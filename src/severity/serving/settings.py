@@ -27,6 +27,8 @@ class ServingSettings:
     - ``SEVERITY_MAX_BATCH`` (10000): most events per ``predict_batch`` request.
     - ``SEVERITY_TOP_REASONS`` (5): raw fields returned with each prediction.
     - ``SEVERITY_WORKERS`` (1): worker processes (each holds its own copy of the model).
+    - ``SEVERITY_ACCESS_LOG`` (``on``): BentoML's access log line per request (``off`` saves its cost;
+      the prediction log keeps every prediction either way).
     """
 
     champion_tag: str | None = None
@@ -39,6 +41,7 @@ class ServingSettings:
     max_batch: int = 10_000
     top_reasons: int = 5
     workers: int = 1
+    access_log: bool = True
 
     def __post_init__(self) -> None:
         if self.routing not in MODES:
@@ -52,14 +55,14 @@ class ServingSettings:
         environ = os.environ if environ is None else environ
         defaults = cls()
 
-        def read(name: str, default, kind=str):
+        def read(name: str, default, kind=str, expected: str | None = None):
             value = environ.get(f"SEVERITY_{name}")
             if value in (None, ""):
                 return default
             try:
                 return kind(value)
             except ValueError:
-                raise ValueError(f"SEVERITY_{name} must be {kind.__name__}, got {value!r}") from None
+                raise ValueError(f"SEVERITY_{name} must be {expected or kind.__name__}, got {value!r}") from None
 
         return cls(
             champion_tag=read("MODEL", None),
@@ -72,6 +75,7 @@ class ServingSettings:
             max_batch=read("MAX_BATCH", defaults.max_batch, int),
             top_reasons=read("TOP_REASONS", defaults.top_reasons, int),
             workers=read("WORKERS", defaults.workers, int),
+            access_log=read("ACCESS_LOG", defaults.access_log, _switch, "on or off"),
         )
 
     def resolve_models(self) -> tuple[Resolution, Resolution | None]:
@@ -86,3 +90,14 @@ class ServingSettings:
                     f"or give a registered version the 'challenger' alias in {self.registry_uri}"
                 )
         return champion, challenger
+
+
+_SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
+
+
+def _switch(value: str) -> bool:
+    """on/off (also true/false, yes/no, 1/0)."""
+    try:
+        return _SWITCH[value.strip().lower()]
+    except KeyError:
+        raise ValueError(value) from None
