@@ -1,6 +1,6 @@
 """The default Optuna study on an NTSB export: fold preparation, trials per minute, share pruned.
 
-    python benchmarks/bench_tuning.py [path/to/AviationData.csv] [--trials 100]
+    python benchmarks/bench_tuning.py [path/to/AviationData.csv] [--trials 100] [--folds 4] [--study pruner=hyperband ...]
 
 Uses the project's own parameters (conf/base), the time split of feature_engineering, and a
 throw-away SQLite storage. Prints the time to assign folds and compute in-fold features, the
@@ -26,7 +26,7 @@ from severity.data.target import label_events
 from severity.features import FeatureSettings
 from severity.tuning.folds import CrossValidationSettings, assign_folds, build_folds
 from severity.tuning.objective import spatial_cv_objective
-from severity.tuning.study import StudySettings, open_study, run_trials
+from severity.tuning.study import StudySettings, open_study, run_trials, trials_table
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_EXPORT = PROJECT.parent / "shared" / "data" / "ntsb" / "AviationData.csv"
@@ -40,9 +40,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
     parser.add_argument("--trials", type=int, help="override tuning.study.n_trials")
+    parser.add_argument("--folds", type=int, help="override tuning.cross_validation.n_splits")
+    parser.add_argument("--study", action="append", default=[], metavar="KEY=VALUE", help="override tuning.study.KEY (YAML value)")
+    parser.add_argument("--trials-csv", type=Path, help="write the trials table here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     tuning, features, modelling = parameters("tuning"), parameters("feature_engineering"), parameters("modelling")
+    if args.folds:
+        tuning["cross_validation"]["n_splits"] = args.folds
+    for assignment_text in args.study:
+        key, _, value = assignment_text.partition("=")
+        tuning["study"][key] = yaml.safe_load(value)
 
     raw = pd.read_csv(args.export, dtype=str, keep_default_na=False)
     labelled, _ = label_events(parse_events(raw)[0])
@@ -64,6 +72,9 @@ def main() -> None:
         objective = spatial_cv_objective(folds, settings, modelling["shipped_variant"], modelling["random_state"], modelling["n_jobs"])
         report = run_trials(study, objective, settings.timeout_seconds, settings.show_progress_bar)
         best = study.best_trial
+        trials = trials_table(study)
+        if args.trials_csv:
+            trials.to_csv(args.trials_csv, index=False)
 
     minutes = report["seconds"] / 60
     pruned = report["states"].get("PRUNED", 0)
@@ -73,6 +84,8 @@ def main() -> None:
         f"study ({settings.family}, {settings.pruner} pruner): {report['trials']} trials in {minutes:.1f} min "
         f"({report['trials'] / minutes:.1f} trials/min); pruned {pruned} ({pruned / report['trials']:.0%}); states {report['states']}"
     )
+    seconds = trials.groupby("state")["seconds"].median()
+    print(f"seconds per trial, median: {', '.join(f'{state.lower()} {value:.1f}' for state, value in seconds.items())}")  # noqa: T201
     print(f"best trial {best.number}: spatial-CV ROC-AUC {best.value:.4f}; folds {[round(v, 4) for v in best.user_attrs['fold_roc_auc']]}")  # noqa: T201
     print(f"best parameters: { {k: round(v, 5) if isinstance(v, float) else v for k, v in best.params.items()} }")  # noqa: T201
 
