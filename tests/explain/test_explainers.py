@@ -76,15 +76,25 @@ def test_raw_field_totals_equal_feature_totals():
     assert raw.loc[0, "event_date"] == pytest.approx(0.1)
 
 
-def test_forest_path_attribution_ranks_features_like_tree_shap(fitted_models):
+@pytest.mark.parametrize("family", ["decision_tree", "random_forest"])
+def test_scikit_learn_trees_are_shaps_values_rescaled_to_log_odds(fitted_models, family):
     import shap
 
     models, train, test = fitted_models
-    forest = models["random_forest"]
-    path = explainer_for(forest, list(train.columns), train.head(50)).explain(test).contributions
-    exact = np.asarray(shap.TreeExplainer(forest).shap_values(test))[:, :, 1]
-    # Different attributions (path vs Shapley), same story: the global importance ranks agree closely.
-    path_rank = np.argsort(-np.abs(path).mean(axis=0))
-    exact_rank = np.argsort(-np.abs(exact).mean(axis=0))
-    assert set(path_rank[:3]) == set(exact_rank[:3])
-    assert np.corrcoef(path.ravel(), exact.ravel())[0, 1] > 0.8
+    model = models[family]
+    complete = test.fillna(0.0)  # shap routes missing values its own way
+    explanation = explainer_for(model, list(train.columns), train.head(50)).explain(complete.to_numpy())
+    probability_unit = np.asarray(shap.TreeExplainer(model).shap_values(complete.to_numpy()))[:, :, 1]
+    np.testing.assert_allclose(explanation.probability, model.predict_proba(complete)[:, 1], atol=1e-12)
+    # Row by row one factor takes shap's probability-unit values to log-odds: same ranking, same signs.
+    factor = explanation.contributions.sum(axis=1) / probability_unit.sum(axis=1)
+    np.testing.assert_allclose(explanation.contributions, probability_unit * factor[:, None], rtol=1e-9, atol=1e-12)
+    assert (factor > 0).all()
+
+
+def test_ensembles_take_arrays_when_their_members_do(fitted_models):
+    models, train, test = fitted_models
+    for family in ("voting", "stacking"):
+        explainer = explainer_for(models[family], list(train.columns), train.head(50))
+        assert explainer.takes_arrays
+        np.testing.assert_allclose(explainer.explain(test.to_numpy()).score, explainer.explain(test).score, atol=1e-12)

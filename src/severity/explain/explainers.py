@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from severity.explain import treeshap
-from severity.models.estimators import SoftVotingEnsemble, StackingEnsemble, lightgbm_threads
+from severity.models.estimators import SoftVotingEnsemble, StackingEnsemble, fatal_scores, lightgbm_threads
 from severity.models.policy import log_odds
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class Explanation:
     contributions: np.ndarray  # (rows, features)
     feature_names: list[str]
     exact: bool
+    probability: np.ndarray | None = None  # the model's class-1 probability, where the explainer computed it on the way
 
     @property
     def score(self) -> np.ndarray:
@@ -234,7 +235,9 @@ class SklearnTreeExplainer(_CompiledTrees):
         base_probability = self.ensemble.expected_value
         probability = np.clip(base_probability + contributions.sum(axis=1), 0.0, 1.0)
         base, scaled = _rescale_to_log_odds(contributions, base_probability, probability)
-        return self._explanation(base, scaled)
+        explanation = self._explanation(base, scaled)
+        explanation.probability = probability  # predict_proba's, to rounding: the contributions add up to it
+        return explanation
 
 
 class LogisticExplainer(ModelExplainer):
@@ -287,8 +290,9 @@ class StackingExplainer(ModelExplainer):
         super().__init__(estimator, feature_names, background)
         self.members = {name: explainer_for(member, feature_names, background) for name, member in estimator.members.items()}
         self.exact = all(member.exact for member in self.members.values())
+        self.takes_arrays = all(member.takes_arrays for member in self.members.values())
 
-    def explain(self, features: pd.DataFrame) -> Explanation:
+    def explain(self, features) -> Explanation:
         weights = self.estimator.meta_learner_.coef_[0]
         base = np.full(len(features), float(self.estimator.meta_learner_.intercept_[0]))
         contributions = np.zeros((len(features), len(self.feature_names)))
@@ -313,18 +317,25 @@ class VotingExplainer(ModelExplainer):
         super().__init__(estimator, feature_names, background)
         self.members = {name: explainer_for(member, feature_names, background) for name, member in estimator.members.items()}
         self.base_probability = float(estimator.predict_proba(background)[:, 1].mean())
+        self.takes_arrays = all(member.takes_arrays for member in self.members.values())
 
-    def explain(self, features: pd.DataFrame) -> Explanation:
-        member_probability = self.estimator.member_probabilities(features)
+    def explain(self, features) -> Explanation:
+        explanations = [explainer.explain(features) for explainer in self.members.values()]
+        rows = np.asarray(features, dtype=np.float64)
+        # Each member's probability as predict_proba gives it: from its explanation where that computed it, else scored.
+        member_probability = np.column_stack([
+            explanation.probability if explanation.probability is not None else fatal_scores(member, rows, self.feature_names)
+            for explanation, member in zip(explanations, self.estimator.members.values(), strict=True)
+        ])
         weights = np.array([(self.estimator.weights or {}).get(n, 1.0) for n in self.members])
         weights = weights / weights.sum()
         probability = member_probability @ weights
         slope = (weights * member_probability * (1 - member_probability)) / (probability * (1 - probability))[:, None]
-        combined = sum(
-            slope[:, [m]] * explainer.explain(features).contributions for m, explainer in enumerate(self.members.values())
-        )
+        combined = sum(slope[:, [m]] * explanation.contributions for m, explanation in enumerate(explanations))
         base, scaled = _rescale_to_log_odds(combined, self.base_probability, probability)
-        return self._explanation(base, scaled)
+        explanation = self._explanation(base, scaled)
+        explanation.probability = probability
+        return explanation
 
 
 def explainer_for(estimator, feature_names: list[str], background: pd.DataFrame) -> ModelExplainer:

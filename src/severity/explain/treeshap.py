@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -45,7 +47,7 @@ LIGHTGBM_RULE, XGBOOST_RULE, SKLEARN_RULE = 0, 1, 2
 _LGB_MISSING_NONE, _LGB_MISSING_ZERO, _LGB_MISSING_NAN = 0, 1, 2
 _ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 LEAF = -1
-# Batches at least this long are split across numba's threads (a pool costs more than it saves on a few rows).
+# Batches at least this long are split across threads (a hand-off costs more than it saves on a few rows).
 PARALLEL_ROWS = 64
 # Bumped whenever the fields of TreeEnsemble change: explainers rebuild a pickled ensemble of another layout.
 LAYOUT = 2
@@ -95,27 +97,37 @@ class TreeEnsemble:
     def contributions(self, rows: np.ndarray, threads: int | None = None) -> np.ndarray:
         """(rows, features) SHAP values in the model's raw-score unit.
 
-        ``threads``: numba threads for a batch of at least :data:`PARALLEL_ROWS` rows
-        (default: numba's setting); a shorter batch always runs on the calling thread.
+        ``threads``: a batch of at least :data:`PARALLEL_ROWS` rows is split across this many
+        threads (default: the machine's cores); the compiled kernel releases the GIL, and each
+        thread has its own scratch space, so concurrent callers are safe.
         """
         dtype = np.float64 if self.rule == LIGHTGBM_RULE else np.float32
         values = np.ascontiguousarray(rows, dtype=dtype).astype(np.float64)
         if values.ndim != 2 or values.shape[1] != self.feature_count:
             raise ValueError(f"Expected rows with {self.feature_count} features, got shape {values.shape}")
-        arguments = (
+        threads = (os.cpu_count() or 1) if threads is None else max(1, int(threads))
+        if len(values) < PARALLEL_ROWS or threads == 1:
+            return self._kernel(values)
+        # Whole lane blocks per thread, so only the last block walks rows one by one.
+        size = -(-len(values) // threads // LANES) * LANES if len(values) >= threads * LANES else LANES
+        chunks = [values[first : first + size] for first in range(0, len(values), size)]
+        return np.concatenate(list(_pool(threads).map(self._kernel, chunks)))
+
+    def _kernel(self, values: np.ndarray) -> np.ndarray:
+        return _contributions(
             values, self.rule, self.roots, self.feature, self.threshold, self.default_left, self.missing,
             self.left, self.right, self.fraction, self.value, self.max_depth,
             self.tree_points, self.quadrature_points, self.quadrature_weights,
         )
-        threads = numba.get_num_threads() if threads is None else max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
-        if len(values) < PARALLEL_ROWS or threads == 1:
-            return _contributions(*arguments)
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            return _contributions_parallel(*arguments, threads)
-        finally:
-            numba.set_num_threads(previous)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="treeshap")
+    return _POOLS[threads]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -316,6 +328,185 @@ def _explain_row(
             depth -= 1
 
 
+LANES = 8  # rows that walk a tree together in a batch: one AVX-512 register of float64, two of AVX2
+
+
+@numba.njit(cache=True, nogil=True)
+def _explain_lanes(
+    rows, out, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, tree_points, tree_t, tree_w,
+    product, below, saved_sum, sum_of, path_z, path_o, on_path, saved_z, saved_o, saved_on, node_at, step, went_left,
+):  # pragma: no cover - compiled
+    """:func:`_explain_row` for :data:`LANES` rows at once (``rows`` and ``out`` are (LANES, features)).
+
+    The walk's order and everything about a split's cover are the same for every row; only
+    which child a row follows (``o``) differs. So the rows share one walk and each quantity
+    gains a last axis of LANES values, which the compiler vectorises.
+    """
+    L = LANES
+    followed = np.empty(L)
+    o = np.empty(L)
+    credit = np.empty(L)
+    for tree in range(roots.shape[0]):
+        root = roots[tree]
+        if feature[root] == LEAF:
+            continue
+        q = tree_points[tree]
+        points, weights = tree_t[tree], tree_w[tree]
+        depth = 0
+        node_at[0] = root
+        step[0] = 0
+        for i in range(q):
+            for lane in range(L):
+                product[0, i, lane] = 1.0
+                below[0, i, lane] = 0.0
+        while depth >= 0:
+            node = node_at[depth]
+            if step[depth] < 2:
+                j = feature[node]
+                if step[depth] == 0:
+                    for lane in range(L):
+                        went_left[depth, lane] = _goes_left(rows[lane, j], rule, threshold[node], default_left[node], missing[node])
+                is_left = step[depth] == 0
+                child = left[node] if is_left else right[node]
+                step[depth] += 1
+                for lane in range(L):
+                    followed[lane] = 1.0 if went_left[depth, lane] == is_left else 0.0
+                z_before = path_z[j]
+                z = z_before * fraction[child]  # path_z is 1 off the path, so this is the edge's own fraction there
+                for lane in range(L):
+                    o[lane] = path_o[j, lane] * followed[lane]
+                if feature[child] == LEAF:
+                    leaf_value = value[child]
+                    for lane in range(L):
+                        credit[lane] = 0.0
+                    path_o_j = path_o[j]
+                    for i in range(q):
+                        t = points[i]
+                        # 1 / (z_before (1 - t) + o t) for o = 0 and o = 1; off the path it is 1 either way.
+                        if on_path[j]:
+                            inverse_0 = 1.0 / (z_before * (1.0 - t))
+                            inverse_1 = 1.0 / (z_before * (1.0 - t) + t)
+                        else:
+                            inverse_0 = inverse_1 = 1.0
+                        product_i, below_i, sum_i = product[depth, i], below[depth, i], sum_of[j, i]
+                        weight = weights[i]
+                        rest = z * (1.0 - t)
+                        for lane in range(L):
+                            parent_share = product_i[lane] * (inverse_0 + path_o_j[lane] * (inverse_1 - inverse_0))
+                            credit[lane] += weight * parent_share
+                            share = leaf_value * parent_share * (rest + o[lane] * t)
+                            below_i[lane] += share
+                            sum_i[lane] += share  # zero again below when j is off the path
+                    for lane in range(L):
+                        out[lane, j] += (o[lane] - z) * leaf_value * credit[lane]
+                    if not on_path[j]:
+                        for i in range(q):
+                            sum_i = sum_of[j, i]
+                            for lane in range(L):
+                                sum_i[lane] = 0.0
+                    continue
+                child_depth = depth + 1
+                saved_z[child_depth] = z_before
+                saved_on[child_depth] = on_path[j]
+                path_o_j = path_o[j]
+                saved_o_child = saved_o[child_depth]
+                for lane in range(L):
+                    saved_o_child[lane] = path_o_j[lane]
+                for i in range(q):
+                    t = points[i]
+                    if on_path[j]:
+                        inverse_0 = 1.0 / (z_before * (1.0 - t))
+                        inverse_1 = 1.0 / (z_before * (1.0 - t) + t)
+                    else:
+                        inverse_0 = inverse_1 = 1.0
+                    rest = z * (1.0 - t)
+                    product_i, child_i = product[depth, i], product[child_depth, i]
+                    saved_i, sum_i, below_i = saved_sum[child_depth, i], sum_of[j, i], below[child_depth, i]
+                    for lane in range(L):
+                        child_i[lane] = product_i[lane] * (rest + o[lane] * t) * (inverse_0 + path_o_j[lane] * (inverse_1 - inverse_0))
+                        saved_i[lane] = sum_i[lane]
+                        sum_i[lane] = 0.0
+                        below_i[lane] = 0.0
+                path_z[j] = z
+                for lane in range(L):
+                    path_o_j[lane] = o[lane]
+                on_path[j] = True
+                node_at[child_depth] = child
+                step[child_depth] = 0
+                depth = child_depth
+                continue
+            if depth == 0:
+                break
+            j = feature[node_at[depth - 1]]
+            z = path_z[j]
+            path_o_j = path_o[j]
+            for lane in range(L):
+                credit[lane] = 0.0
+            for i in range(q):
+                t = points[i]
+                inverse_0 = 1.0 / (z * (1.0 - t))
+                inverse_1 = 1.0 / (z * (1.0 - t) + t)
+                weight = weights[i]
+                below_i, sum_i = below[depth, i], sum_of[j, i]
+                for lane in range(L):
+                    credit[lane] += weight * (below_i[lane] - sum_i[lane]) * (inverse_0 + path_o_j[lane] * (inverse_1 - inverse_0))
+            for lane in range(L):
+                out[lane, j] += (path_o_j[lane] - z) * credit[lane]
+            keep = 1.0 if saved_on[depth] else 0.0
+            for i in range(q):
+                saved_i, sum_i, below_i, parent_i = saved_sum[depth, i], sum_of[j, i], below[depth, i], below[depth - 1, i]
+                for lane in range(L):
+                    sum_i[lane] = keep * (saved_i[lane] + below_i[lane])
+                    parent_i[lane] += below_i[lane]
+            path_z[j] = saved_z[depth]
+            saved_o_depth = saved_o[depth]
+            for lane in range(L):
+                path_o_j[lane] = saved_o_depth[lane]
+            on_path[j] = saved_on[depth]
+            depth -= 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _lane_scratch(max_depth, q, n_features):  # pragma: no cover - compiled
+    levels = max_depth + 2
+    L = LANES
+    return (
+        np.empty((levels, q, L)), np.empty((levels, q, L)), np.empty((levels, q, L)), np.zeros((n_features, q, L)),
+        np.ones(n_features), np.ones((n_features, L)), np.zeros(n_features, dtype=np.bool_),
+        np.empty(levels), np.empty((levels, L)), np.zeros(levels, dtype=np.bool_),
+        np.empty(levels, dtype=np.int64), np.empty(levels, dtype=np.int64), np.zeros((levels, L), dtype=np.bool_),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _explain_block(
+    rows, out, first, last, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth,
+    tree_points, points, weights, rest,
+):  # pragma: no cover - compiled
+    """Rows ``first`` to ``last`` of ``rows`` into the same rows of ``out``: LANES at a time, the rest one by one."""
+    n_features = rows.shape[1]
+    s = _lane_scratch(max_depth, points.shape[1], n_features)
+    block = np.empty((LANES, n_features))
+    block_out = np.empty((LANES, n_features))
+    start = first
+    while start + LANES <= last:
+        block[:, :] = rows[start : start + LANES]
+        block_out[:, :] = 0.0
+        _explain_lanes(
+            block, block_out, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value,
+            tree_points, points, weights, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12],
+        )
+        out[start : start + LANES] = block_out
+        start += LANES
+    if start < last:
+        r = _scratch(max_depth, points.shape[1], n_features)
+        for row in range(start, last):
+            _explain_row(
+                rows[row], out[row], rule, roots, feature, threshold, default_left, missing, left, right, fraction, value,
+                tree_points, points, weights, rest, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+            )
+
+
 @numba.njit(cache=True, nogil=True)
 def _scratch(max_depth, q, n_features):  # pragma: no cover - compiled
     levels = max_depth + 2
@@ -331,34 +522,12 @@ def _scratch(max_depth, q, n_features):  # pragma: no cover - compiled
 def _contributions(
     rows, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth, tree_points, points, weights,
 ):  # pragma: no cover - compiled
-    n_rows, n_features = rows.shape
-    out = np.zeros((n_rows, n_features))
+    out = np.zeros(rows.shape)
     rest = weights / (1.0 - points)
-    s = _scratch(max_depth, points.shape[1], n_features)
-    for r in range(n_rows):
-        _explain_row(
-            rows[r], out[r], rule, roots, feature, threshold, default_left, missing, left, right, fraction, value,
-            tree_points, points, weights, rest, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12],
-        )
-    return out
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _contributions_parallel(
-    rows, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth, tree_points, points, weights,
-    chunks,
-):  # pragma: no cover - compiled
-    n_rows, n_features = rows.shape
-    out = np.zeros((n_rows, n_features))
-    size = (n_rows + chunks - 1) // chunks
-    rest = weights / (1.0 - points)
-    for chunk in numba.prange(chunks):
-        s = _scratch(max_depth, points.shape[1], n_features)
-        for r in range(chunk * size, min(n_rows, (chunk + 1) * size)):
-            _explain_row(
-                rows[r], out[r], rule, roots, feature, threshold, default_left, missing, left, right, fraction, value,
-                tree_points, points, weights, rest, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12],
-            )
+    _explain_block(
+        rows, out, 0, rows.shape[0], rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth,
+        tree_points, points, weights, rest,
+    )
     return out
 
 
