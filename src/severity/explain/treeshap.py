@@ -18,7 +18,12 @@ feature count, so Gauss-Legendre quadrature on ``ceil(d / 2)`` nodes is exact. E
 at those nodes, the products become vectors that one walk down a tree multiplies edge by
 edge, and that the walk back up sums over each subtree: a feature's split collects the
 sum of the leaves below it whose path meets that feature for the last time there, divides
-out its own factor, and integrates. Every tree costs O(nodes x d) per row, with no table.
+out its own factor, and integrates. Every tree costs O(nodes x d) per row, with no table;
+leaves are credited from their parent without a visit of their own.
+
+The walk's order and the covers along it are the same for every row, so a batch walks each
+tree :data:`LANES` rows at a time with one more array axis, which the compiler vectorises,
+and long batches are split across threads (the kernel releases the GIL).
 
 The result equals the libraries' own contributions to rounding: tests check it against
 brute-force Shapley values, the ``shap`` package and both boosters. :func:`from_lightgbm`,

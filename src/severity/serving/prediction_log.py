@@ -15,8 +15,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE = "predictions"
 _SCHEMA = f"""
@@ -99,6 +101,7 @@ class PredictionLog:
 
 def read_prediction_log(path: str | Path) -> pd.DataFrame:
     """The whole log as a table (``top_reasons`` and ``event`` decoded from JSON)."""
+    import pandas as pd  # the service writes the log without pandas
     with sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True) as connection:
         frame = pd.read_sql_query(f"SELECT * FROM {TABLE} ORDER BY logged_at, request_id, item, variant", connection)
     for column in ("top_reasons", "event"):

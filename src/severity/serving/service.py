@@ -6,6 +6,8 @@ The single-event APIs are ``async`` and compute inline: a few milliseconds of CP
 than a hop to BentoML's thread pool. ``predict_batch`` is synchronous, so a long batch runs in
 the pool and the event loop keeps answering health checks.
 No ``from __future__ import annotations`` here: BentoML reads the API annotations at import.
+The model's libraries (scikit-learn, the boosters, pandas) are imported by the workers only:
+``bentoml serve``'s own process imports this module too, and would hold them for nothing.
 """
 
 import gc
@@ -15,21 +17,22 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import bentoml
 import numpy as np
 from bentoml.exceptions import InvalidArgument
 from pydantic import Field
 
-from severity.features.columns import record_columns
-from severity.models.artifact import ScoredEvents
-from severity.serving.packaging import PackagedModel, load_from_store
 from severity.serving.prediction_log import LoggedPrediction, PredictionLog
 from severity.serving.registry import Resolution
 from severity.serving.routing import Router, event_routing_key
 from severity.serving.schemas import AccidentEvent, Explanation, ModelInfo, Prediction, Reason
 from severity.serving.settings import ServingSettings
+
+if TYPE_CHECKING:
+    from severity.models.artifact import ScoredEvents
+    from severity.serving.packaging import PackagedModel
 
 logger = logging.getLogger("severity.serving")
 settings = ServingSettings.from_environment()
@@ -42,7 +45,7 @@ class Arm:
 
     variant: str  # champion or challenger
     tag: str
-    packaged: PackagedModel
+    packaged: "PackagedModel"
     resolution: Resolution
 
     @property
@@ -55,7 +58,7 @@ class Arm:
 @dataclass
 class ArmResult:
     arm: Arm
-    scored: ScoredEvents
+    scored: "ScoredEvents"
     rows: np.ndarray  # positions in the request
     reasons: list[list[tuple[str, float]]]
 
@@ -70,6 +73,8 @@ class SeverityService:
         challenger_model = bentoml.models.BentoModel(challenger_resolution.tag)
 
     def __init__(self) -> None:
+        from severity.features.columns import record_columns
+
         self.arms = {"champion": self._arm("champion", self.champion_model, champion_resolution)}
         if challenger_resolution is not None:
             self.arms["challenger"] = self._arm("challenger", self.challenger_model, challenger_resolution)
@@ -87,6 +92,8 @@ class SeverityService:
 
     @staticmethod
     def _arm(variant: str, stored: bentoml.Model, resolution: Resolution) -> Arm:
+        from severity.serving.packaging import load_from_store
+
         packaged = load_from_store(stored)
         packaged.model.single_threaded()
         if resolution.note:
@@ -120,7 +127,7 @@ class SeverityService:
         record = event.record()
         arm = self.arms[self.router.answering_variant(_routing_key(event, record))]
         model = arm.packaged.model
-        columns = record_columns([record])
+        columns = _record_columns([record])
         scored = model.score_columns(columns)
         explanation = scored.explanation
         raw = scored.raw_field_contributions[0]
@@ -184,7 +191,7 @@ class SeverityService:
             shadow = variant == "challenger" and self.router.shadows
             rows = np.arange(len(events)) if shadow else np.flatnonzero(answering == variant)
             if len(rows):
-                scored = arm.packaged.model.score_columns(record_columns([records[i] for i in rows]), explain)
+                scored = arm.packaged.model.score_columns(_record_columns([records[i] for i in rows]), explain)
                 reasons = scored.top_reasons(settings.top_reasons) if explain else [[] for _ in rows]
                 results.append(ArmResult(arm, scored, rows, reasons))
         predictions: list[Prediction | None] = [None] * len(events)
@@ -224,6 +231,12 @@ class SeverityService:
             for result in results
             for position, row in enumerate(result.rows)
         )
+
+
+def _record_columns(records: list[dict]) -> dict:
+    from severity.features.columns import record_columns  # a worker has it already: a dictionary look-up
+
+    return record_columns(records)
 
 
 def _routing_key(event: AccidentEvent, record: dict) -> str:

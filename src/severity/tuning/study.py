@@ -40,10 +40,12 @@ def suggest_xgboost(trial: optuna.Trial, max_trees: int, early_stopping_rounds: 
         "n_estimators": max_trees,
         "early_stopping_rounds": early_stopping_rounds,
         "max_bin": XGBOOST_MAX_BIN,
-        "learning_rate": trial.suggest_float("learning_rate", 0.04, 0.3, log=True),
+        # 0.05 and up: the study settled at the old floor of 0.04, where a fold needs up to 1,000 trees;
+        # column samples from 0.2: it settled at the old floor of 0.4 too, and fewer columns cost less.
+        "learning_rate": trial.suggest_float("learning_rate", 0.05, 0.3, log=True),
         "max_depth": trial.suggest_int("max_depth", 3, 8),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
-        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.2, 1.0),
         "gamma": trial.suggest_float("gamma", 1e-8, 5.0, log=True),
         "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 30.0, log=True),
         "reg_alpha": trial.suggest_float("reg_alpha", 1e-8, 10.0, log=True),
