@@ -204,3 +204,19 @@ def test_history_index_segments_return_each_values_own_sorted_days():
     with pytest.raises(KeyError):
         segments["unknown"]
     assert _Segments({}, "float64").get("anything") is None
+
+
+def test_history_segments_answer_a_batch_as_one_search_per_value_would():
+    from severity.features.history import _Segments
+
+    groups = {"N123": np.array([-400, 3, 9, 9]), "N9": np.array([], dtype="int64"), "KDEN": np.array([1, 20_000])}
+    segments = _Segments(groups, "int64")
+    values = np.array(["N123", "KDEN", None, "unknown", pd.NA, "N123", "N9", float("nan"), "KDEN"], dtype=object)
+    days = np.array([9, 0, 5, 5, 5, -500, 7, 3, 30_000])
+    slots = segments.slots_of(values)
+    for side in ("left", "right"):
+        expected = [
+            np.searchsorted(groups[v], d, side=side) if isinstance(v, str) and v in groups else 0 for v, d in zip(values, days, strict=True)
+        ]
+        assert segments.positions(slots, days, side).tolist() == expected
+    assert segments.values_at(slots[[0, 8]], np.array([1, 1])).tolist() == [3, 20_000]

@@ -103,8 +103,9 @@ class _BoosterExplainer(_CompiledTrees):
     """Exact TreeSHAP for a gradient-boosted ensemble, in raw-score (log-odds) units.
 
     Two engines give the same numbers: the booster's own contribution output, and the
-    compiled TreeSHAP of :mod:`severity.explain.treeshap`, several times faster on one event. The compiled one is used only if it reproduces the booster's own values on
-    the background rows; ``engine`` says which one explains, ``engine_note`` why.
+    compiled TreeSHAP of :mod:`severity.explain.treeshap`, several times faster. The compiled
+    one is used only if it reproduces the booster's own values on the background rows;
+    ``engine`` says which one explains, ``engine_note`` why.
     Rows go in as float arrays with columns in ``feature_names`` order (the packaged model
     passes them so), which skips the scikit-learn wrappers' per-call DataFrame checks.
     """
