@@ -71,7 +71,21 @@ class SeverityModel:
         selected = self.feature_engineer.transform_columns(columns)[:, self._positions]
         probability, predicted = self.policy.apply(fatal_scores(self.estimator, selected, self.feature_columns))
         explanation = self._explain_selected(selected) if explain else None
-        return ScoredEvents(probability, predicted, self.policy.threshold, explanation, self.raw_field_attribution)
+        fields, attribution = self._raw_fields
+        return ScoredEvents(probability, predicted, self.policy.threshold, explanation, attribution, fields)
+
+    @property
+    def _raw_fields(self) -> tuple[list[str] | None, np.ndarray | None]:
+        """The raw field names and the features x fields attribution as an array, converted once (not pickled)."""
+        if "_raw_field_arrays" not in self.__dict__:
+            attribution = self.raw_field_attribution
+            self._raw_field_arrays = (None, None) if attribution is None else (list(attribution.columns), attribution.to_numpy())
+        return self._raw_field_arrays
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_raw_field_arrays", None)
+        return state
 
     def score(self, events: pd.DataFrame, explain: bool = True) -> ScoredEvents:
         """:meth:`score_columns` for typed events (as ingestion returns them)."""
@@ -116,16 +130,13 @@ class ScoredEvents:
     predicted_class: np.ndarray
     threshold: float
     explanation: Any = None  # severity.explain.explainers.Explanation, rows in event order
-    raw_field_attribution: pd.DataFrame | None = None
-
-    @property
-    def raw_fields(self) -> list[str]:
-        return list(self.raw_field_attribution.columns)
+    raw_field_attribution: np.ndarray | None = None  # features x raw fields, rows sum to 1
+    raw_fields: list[str] | None = None
 
     @cached_property
     def raw_field_contributions(self) -> np.ndarray:
         """(events x raw fields) contributions, in the explanation's unit; rows keep their totals."""
-        return self.explanation.contributions @ self.raw_field_attribution.to_numpy()
+        return self.explanation.contributions @ self.raw_field_attribution
 
     def top_reasons(self, count: int) -> list[list[tuple[str, float]]]:
         """Per event, the ``count`` raw fields with the largest absolute contribution, signed, largest first."""
