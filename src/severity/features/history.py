@@ -157,24 +157,32 @@ class EventHistory:
             self._index[key] = _KeyIndex(_Segments(days, "int64"), _Segments(labelled_days, "int64"), _Segments(fatal_cumsum, "float64"))
 
     # ---- queries ----------------------------------------------------------------------
-    def count_before(self, key: str, values: np.ndarray, days: np.ndarray, window_days: int | None = None) -> np.ndarray:
-        """Events with the same ``key`` value dated in ``[day - window, day)``; all earlier ones without a window."""
+    def occurrences(self, key: str, values: np.ndarray, days: np.ndarray, windows_days: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
+        """Earlier events with the same ``key`` value: ``before`` (all, strictly earlier), ``<w>d`` (dated in
+        ``[day - w, day)`` for each window) and ``days_since_last`` (NaN if none), from one search."""
         index = self._index[key].days
         slots = index.slots_of(values)
-        earlier = index.positions(slots, days)
-        if window_days is not None:
-            earlier = earlier - index.positions(slots, days - window_days)
-        return earlier.astype("float64")
+        targets = np.concatenate([days, *(days - window for window in windows_days)])
+        found = index.positions(np.tile(slots, 1 + len(windows_days)), targets).reshape(1 + len(windows_days), len(days))
+        before = found[0]
+        result = {"before": before.astype("float64")}
+        for window, since in zip(windows_days, found[1:], strict=True):
+            result[f"{window}d"] = (before - since).astype("float64")
+        days_since = np.full(len(days), np.nan)
+        has_earlier = before > 0
+        days_since[has_earlier] = days[has_earlier] - index.values_at(slots[has_earlier], before[has_earlier] - 1)
+        result["days_since_last"] = days_since
+        return result
+
+    def count_before(self, key: str, values: np.ndarray, days: np.ndarray, window_days: int | None = None) -> np.ndarray:
+        """Events with the same ``key`` value dated in ``[day - window, day)``; all earlier ones without a window."""
+        if window_days is None:
+            return self.occurrences(key, values, days)["before"]
+        return self.occurrences(key, values, days, (window_days,))[f"{window_days}d"]
 
     def days_since_last(self, key: str, values: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Days since the latest strictly earlier event with the same ``key`` value (NaN if none)."""
-        result = np.full(len(days), np.nan)
-        index = self._index[key].days
-        slots = index.slots_of(values)
-        position = index.positions(slots, days)
-        has_earlier = position > 0
-        result[has_earlier] = days[has_earlier] - index.values_at(slots[has_earlier], position[has_earlier] - 1)
-        return result
+        return self.occurrences(key, values, days)["days_since_last"]
 
     def prior_outcomes(self, key: str, values: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(labelled events, fatal ones) with the same ``key`` value before the start of each day's quarter."""

@@ -54,17 +54,15 @@ class HistoryFeatures(FeatureGroup):
         days = prepared["_day"]
         features = []
         for key in ("_state", "_airport", "_make_model"):
-            values = prepared[key]
-            for window in self.windows_days:
-                features.append(history.count_before(key, values, days, window))
-            features.append(history.days_since_last(key, values, days))
-            features.append(history.count_before(key, values, days))
+            found = history.occurrences(key, prepared[key], days, self.windows_days)
+            features.extend(found[f"{window}d"] for window in self.windows_days)
+            features.extend([found["days_since_last"], found["before"]])
         for key in ("_airport", "_make_model"):
             values = prepared[key]
             known, fatal = history.prior_outcomes(key, values, days)
             share = smoothed_share(fatal, known, history.prior_fatal_rate, self.smoothing)
             features.extend([np.where(values == None, np.nan, share), known])  # noqa: E711 (elementwise)
         registration = prepared["_registration"]
-        features.append(history.count_before("_registration", registration, days))
+        features.append(history.occurrences("_registration", registration, days)["before"])
         features.append(history.prior_outcomes("_registration", registration, days)[1])
         return np.column_stack(features)

@@ -13,7 +13,8 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,7 @@ class LoggedPrediction:
 
 
 COLUMNS = tuple(f.name for f in fields(LoggedPrediction))
+_ROW = attrgetter(*COLUMNS)  # dataclasses.astuple deep-copies every field; the values are immutable already
 
 
 class PredictionLog:
@@ -84,7 +86,7 @@ class PredictionLog:
 
     def append(self, rows: Iterable[LoggedPrediction]) -> None:
         """Write rows in one transaction; nothing is written if any row fails."""
-        values = [astuple(row) for row in rows]
+        values = [_ROW(row) for row in rows]
         with self._lock:
             self._connection.execute("BEGIN IMMEDIATE")
             try:
