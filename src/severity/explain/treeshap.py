@@ -206,21 +206,22 @@ def _goes_left(value, rule, threshold, default_left, missing):  # pragma: no cov
 @numba.njit(cache=True, nogil=True)
 def _explain_row(
     row, out, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, tree_points, tree_t, tree_w,
-    tree_rest, product, below, saved_sum, sum_of, path_z, path_o, on_path, saved_z, saved_o, saved_on, node_at, step, went_left,
+    product, below, saved_sum, sum_of, path_z, path_o, on_path, saved_z, saved_o, saved_on, node_at, step, went_left,
 ):  # pragma: no cover - compiled
     """Adds one row's contributions to ``out``; the other arrays are scratch space, left as they were found.
 
     Per depth ``k`` of the walk: ``product[k]`` holds prod of the path's factors at the quadrature
     points, ``below[k]`` the sum of value x product over the leaves under the node seen so far.
-    Per feature ``j``: its combined ``z``/``o`` on the current path and ``sum_of[j]``, the
-    ``below`` sums of the deeper splits on ``j`` that have been closed under the current one.
+    Per feature ``j``: its combined ``z``/``o`` on the current path (1 and 1 off the path, so the
+    factor divided out there is 1 and no branch is needed) and ``sum_of[j]``, the ``below`` sums
+    of the deeper splits on ``j`` that have been closed under the current one.
     """
     for tree in range(roots.shape[0]):
         root = roots[tree]
         if feature[root] == LEAF:
             continue  # a stump's value is all in the expected value
         q = tree_points[tree]
-        points, weights, weights_over_rest = tree_t[tree], tree_w[tree], tree_rest[tree]
+        points, weights = tree_t[tree], tree_w[tree]
         depth = 0
         node_at[0] = root
         step[0] = 0
@@ -233,103 +234,59 @@ def _explain_row(
                 if step[depth] == 0:
                     went_left[depth] = _goes_left(row[feature[node]], rule, threshold[node], default_left[node], missing[node])
                 child = left[node] if step[depth] == 0 else right[node]
-                followed = went_left[depth] == (step[depth] == 0)
+                followed = 1.0 if went_left[depth] == (step[depth] == 0) else 0.0
                 step[depth] += 1
                 j = feature[node]
+                z_before = path_z[j]  # 1 off the path, like o: the factor divided out is then 1
+                o_before = path_o[j]
+                z = z_before * fraction[child]
+                o = o_before * followed
                 if feature[child] == LEAF:
-                    # A leaf is credited without a visit: its product divided by its own factor for j is
-                    # the parent's product divided by j's factor on the path so far.
                     leaf_value = value[child]
-                    o = 1.0 if followed else 0.0
-                    z = fraction[child]
+                    on = 1.0 if on_path[j] else 0.0
                     integral = 0.0
-                    if not on_path[j]:
-                        for i in range(q):
-                            t = points[i]
-                            integral += weights[i] * product[depth, i]
-                            below[depth, i] += leaf_value * product[depth, i] * (z * (1.0 - t) + o * t)
-                    elif path_o[j] == 0.0:
-                        z *= path_z[j]
-                        o = 0.0
-                        for i in range(q):
-                            integral += weights_over_rest[i] * product[depth, i]
-                            share = leaf_value * product[depth, i] * fraction[child]
-                            below[depth, i] += share
-                            sum_of[j, i] += share  # closed under the enclosing split on j
-                        integral /= path_z[j]
-                    else:
-                        z *= path_z[j]
-                        for i in range(q):
-                            t = points[i]
-                            parent_share = product[depth, i] / (path_z[j] * (1.0 - t) + t)
-                            integral += weights[i] * parent_share
-                            share = leaf_value * parent_share * (z * (1.0 - t) + o * t)
-                            below[depth, i] += share
-                            sum_of[j, i] += share
-                    out[j] += (o - z) * leaf_value * integral
-                    continue
-                # Enter the edge node -> child: feature j's factor becomes the combined one.
-                child_depth = depth + 1
-                saved_z[child_depth] = path_z[j]
-                saved_o[child_depth] = path_o[j]
-                saved_on[child_depth] = on_path[j]
-                if on_path[j]:
-                    z = path_z[j] * fraction[child]
-                    o = path_o[j] * (1.0 if followed else 0.0)
-                    if path_o[j] == 0.0:  # z (1 - t) over z' (1 - t): a constant
-                        for i in range(q):
-                            product[child_depth, i] = product[depth, i] * fraction[child]
-                    else:
-                        for i in range(q):
-                            t = points[i]
-                            product[child_depth, i] = product[depth, i] * (z * (1.0 - t) + o * t) / (path_z[j] * (1.0 - t) + t)
-                else:
-                    z = fraction[child]
-                    o = 1.0 if followed else 0.0
                     for i in range(q):
                         t = points[i]
-                        product[child_depth, i] = product[depth, i] * (z * (1.0 - t) + o * t)
+                        parent_share = product[depth, i] / (z_before * (1.0 - t) + o_before * t)
+                        integral += weights[i] * parent_share
+                        share = leaf_value * parent_share * (z * (1.0 - t) + o * t)
+                        below[depth, i] += share
+                        sum_of[j, i] += on * share
+                    out[j] += (o - z) * leaf_value * integral
+                    continue
+                child_depth = depth + 1
+                saved_z[child_depth] = z_before
+                saved_o[child_depth] = o_before
+                saved_on[child_depth] = on_path[j]
+                for i in range(q):
+                    t = points[i]
+                    product[child_depth, i] = product[depth, i] * (z * (1.0 - t) + o * t) / (z_before * (1.0 - t) + o_before * t)
+                    saved_sum[child_depth, i] = sum_of[j, i]
+                    sum_of[j, i] = 0.0
+                    below[child_depth, i] = 0.0
                 path_z[j] = z
                 path_o[j] = o
                 on_path[j] = True
-                if saved_on[child_depth]:  # off the path, sum_of[j] is zero already and stays so
-                    for i in range(q):
-                        saved_sum[child_depth, i] = sum_of[j, i]
-                        sum_of[j, i] = 0.0
-                for i in range(q):
-                    below[child_depth, i] = 0.0
                 node_at[child_depth] = child
                 step[child_depth] = 0
                 depth = child_depth
                 continue
             if depth == 0:
                 break
-            # Close the edge parent -> node: the leaves below it that meet j for the last time here are credited to j.
-            parent = node_at[depth - 1]
-            j = feature[parent]
+            j = feature[node_at[depth - 1]]
             z = path_z[j]
             o = path_o[j]
+            keep = 1.0 if saved_on[depth] else 0.0
             credit = 0.0
-            if o == 0.0:  # the factor is z (1 - t): divide once
-                for i in range(q):
-                    credit += weights_over_rest[i] * (below[depth, i] - sum_of[j, i])
-                credit /= z
-            else:
-                for i in range(q):
-                    t = points[i]
-                    credit += weights[i] * (below[depth, i] - sum_of[j, i]) / (z * (1.0 - t) + t)
+            for i in range(q):
+                t = points[i]
+                credit += weights[i] * (below[depth, i] - sum_of[j, i]) / (z * (1.0 - t) + o * t)
+                sum_of[j, i] = keep * (saved_sum[depth, i] + below[depth, i])
+                below[depth - 1, i] += below[depth, i]
             out[j] += (o - z) * credit
-            if saved_on[depth]:
-                for i in range(q):
-                    sum_of[j, i] = saved_sum[depth, i] + below[depth, i]
-            else:
-                for i in range(q):
-                    sum_of[j, i] = 0.0
             path_z[j] = saved_z[depth]
             path_o[j] = saved_o[depth]
             on_path[j] = saved_on[depth]
-            for i in range(q):
-                below[depth - 1, i] += below[depth, i]
             depth -= 1
 
 
@@ -486,7 +443,7 @@ def _lane_scratch(max_depth, q, n_features):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _explain_block(
     rows, out, first, last, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth,
-    tree_points, points, weights, rest,
+    tree_points, points, weights,
 ):  # pragma: no cover - compiled
     """Rows ``first`` to ``last`` of ``rows`` into the same rows of ``out``: LANES at a time, the rest one by one."""
     n_features = rows.shape[1]
@@ -508,7 +465,7 @@ def _explain_block(
         for row in range(start, last):
             _explain_row(
                 rows[row], out[row], rule, roots, feature, threshold, default_left, missing, left, right, fraction, value,
-                tree_points, points, weights, rest, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+                tree_points, points, weights, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
             )
 
 
@@ -528,10 +485,9 @@ def _contributions(
     rows, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth, tree_points, points, weights,
 ):  # pragma: no cover - compiled
     out = np.zeros(rows.shape)
-    rest = weights / (1.0 - points)
     _explain_block(
         rows, out, 0, rows.shape[0], rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth,
-        tree_points, points, weights, rest,
+        tree_points, points, weights,
     )
     return out
 
