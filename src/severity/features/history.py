@@ -50,6 +50,13 @@ class _Segments:
         self._offsets = np.concatenate([[0], np.cumsum([len(a) for a in groups.values()], dtype=np.int64)]).astype(np.int64)
         self._values = np.concatenate(list(groups.values())).astype(dtype) if groups else np.empty(0, dtype=dtype)
 
+    @classmethod
+    def from_parts(cls, slots: dict[object, int], offsets: np.ndarray, values: np.ndarray) -> _Segments:
+        """Segments already laid out: value ``v``'s are ``values[offsets[slots[v]]:offsets[slots[v] + 1]]``."""
+        segments = cls.__new__(cls)
+        segments._slots, segments._offsets, segments._values = slots, offsets, values
+        return segments
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_keys", None)  # derived, rebuilt on first use
@@ -94,6 +101,26 @@ class _Segments:
             segment = np.repeat(np.arange(len(self._slots), dtype=np.int64), np.diff(self._offsets))
             self._keys = _key(segment, self._values)
         return self._keys
+
+
+def _grouped(values: np.ndarray, days: np.ndarray, fatal: np.ndarray | None = None) -> tuple[_Segments, _Segments | None]:
+    """Days per value, sorted (ties in input order), and with ``fatal`` each value's running fatal count in that order.
+
+    One factorize and one stable sort for all values: a groupby loop over 67,000 registration
+    numbers took seconds.
+    """
+    codes, uniques = pd.factorize(values, sort=False)
+    order = np.lexsort((days, codes))  # by value, then day; stable
+    counts = np.bincount(codes, minlength=len(uniques))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    slots = {value: slot for slot, value in enumerate(uniques.tolist())}
+    by_day = _Segments.from_parts(slots, offsets, days[order].astype(np.int64))
+    if fatal is None:
+        return by_day, None
+    running = np.cumsum(fatal[order])
+    # 0/1 outcomes: the running totals are whole numbers, so subtracting a segment's start is exact.
+    before_segment = np.concatenate([[0.0], running])[offsets[:-1]]
+    return by_day, _Segments.from_parts(slots, offsets, running - np.repeat(before_segment, counts))
 
 
 # Days since 1970 fit in 32 bits with room to spare; the segment goes above them, so (segment, day) sorts as one integer.
@@ -148,13 +175,12 @@ class EventHistory:
         self._index = {}
         for key in self.keys:
             occurrences = self._occurrences.dropna(subset=[key])
-            days = {value: np.sort(group.to_numpy(dtype="int64")) for value, group in occurrences.groupby(key)["day"]}
-            labelled = self._labelled.dropna(subset=[key]).sort_values("day", kind="stable")
-            labelled_days, fatal_cumsum = {}, {}
-            for value, group in labelled.groupby(key, sort=False):
-                labelled_days[value] = group["day"].to_numpy(dtype="int64")
-                fatal_cumsum[value] = np.cumsum(group["fatal"].to_numpy(dtype="float64"))
-            self._index[key] = _KeyIndex(_Segments(days, "int64"), _Segments(labelled_days, "int64"), _Segments(fatal_cumsum, "float64"))
+            days, _ = _grouped(occurrences[key].to_numpy(dtype=object), occurrences["day"].to_numpy(dtype="int64"))
+            labelled = self._labelled.dropna(subset=[key])
+            labelled_days, fatal_cumsum = _grouped(
+                labelled[key].to_numpy(dtype=object), labelled["day"].to_numpy(dtype="int64"), labelled["fatal"].to_numpy(dtype="float64")
+            )
+            self._index[key] = _KeyIndex(days, labelled_days, fatal_cumsum)
 
     # ---- queries ----------------------------------------------------------------------
     def occurrences(self, key: str, values: np.ndarray, days: np.ndarray, windows_days: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
