@@ -17,8 +17,15 @@ def test_defaults_and_environment():
         ({"SEVERITY_MAX_BATCH": "many"}, "SEVERITY_MAX_BATCH must be int, got 'many'"),
         ({"SEVERITY_MAX_BATCH": "0"}, "SEVERITY_MAX_BATCH must be at least 1"),
         ({"SEVERITY_ROUTING": "canary"}, "SEVERITY_ROUTING must be one of"),
+        ({"SEVERITY_ACCESS_LOG": "sometimes"}, "SEVERITY_ACCESS_LOG must be on or off, got 'sometimes'"),
     ],
 )
 def test_bad_settings_name_the_variable(environ, message):
     with pytest.raises(ValueError, match=message):
         ServingSettings.from_environment(environ)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("off", False), ("OFF", False), ("false", False), ("0", False), ("on", True), ("yes", True)])
+def test_the_access_log_switch_reads_on_and_off(value, expected):
+    assert ServingSettings.from_environment({"SEVERITY_ACCESS_LOG": value}).access_log is expected
+    assert ServingSettings.from_environment({}).access_log is True
