@@ -49,6 +49,14 @@ def test_snake_case_and_export_spellings_mean_the_same_event():
     assert snake.make == "CESSNA" and snake.aircraft_damage == "Substantial"
 
 
+def test_the_same_text_is_read_by_each_field_own_rule():
+    # The cleaned text is cached per (field, value): the field's rule must still decide.
+    first = AccidentEvent.model_validate({"event_date": "2014-05-03", "weather_condition": " imc ", "make": "imc", "location": "imc"})
+    second = AccidentEvent.model_validate({"event_date": "2014-05-03", "location": "imc", "make": "imc", "weather_condition": " imc "})
+    for event in (first, second):
+        assert (event.weather_condition, event.make, event.location) == ("IMC", "IMC", "imc")
+
+
 def test_only_the_event_date_is_required():
     event = AccidentEvent.model_validate({"event_date": "2010-01-01"})
     assert event.latitude is None and event.make is None and math.isnan(record_columns([event.record()])["latitude"][0])

@@ -139,6 +139,11 @@ def single_threaded(estimator) -> None:
         single_threaded(member)
 
 
+# From this many rows on, LightGBM scores on every core whatever the model's n_jobs (1 when serving):
+# on one event a thread pool costs more than it saves, on 1,000 it halves the time.
+BATCH_ROWS = 64
+
+
 def fatal_scores(estimator, features: np.ndarray, feature_names: list[str]) -> np.ndarray:
     """Class-1 probability for a float matrix whose columns are ``feature_names`` in training order.
 
@@ -153,9 +158,10 @@ def fatal_scores(estimator, features: np.ndarray, feature_names: list[str]) -> n
             np.asarray(features, dtype=np.float32), iteration_range=iteration_range, missing=np.nan, validate_features=False
         )
     if isinstance(estimator, lgb.LGBMClassifier):
-        return estimator.booster_.predict(
-            np.asarray(features, dtype=np.float64), num_iteration=estimator.best_iteration_ or None, num_threads=lightgbm_threads(estimator)
-        )
+        threads = lightgbm_threads(estimator)
+        if len(features) >= BATCH_ROWS:
+            threads = 0  # every core: a serving (single-threaded) model still scores a long batch faster so
+        return estimator.booster_.predict(np.asarray(features, dtype=np.float64), num_iteration=estimator.best_iteration_ or None, num_threads=threads)
     return estimator.predict_proba(pd.DataFrame(features, columns=feature_names))[:, 1]
 
 

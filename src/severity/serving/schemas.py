@@ -10,6 +10,7 @@ cell and sets it missing, the service refuses the request and names the field an
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -142,14 +143,7 @@ class AccidentEvent(BaseModel):
             return None
         if not isinstance(value, str):
             raise ValueError(f"{info.field_name} must be text, got {type(value).__name__}")
-        text = clean_cell(value)
-        if text is None:
-            return None
-        if info.field_name in CATEGORY_FIELDS:
-            return canonical_category(text, info.field_name)
-        if info.field_name in UPPER_CASE_COLUMNS or info.field_name in CODE_COLUMNS:
-            return text.upper()
-        return text
+        return _canonical_text(info.field_name, value)
 
     def record(self) -> dict[str, Any]:
         """The event as a typed record for :func:`severity.features.columns.record_columns`."""
@@ -157,6 +151,19 @@ class AccidentEvent(BaseModel):
 
 
 _EVENT_FIELDS = tuple(AccidentEvent.model_fields)
+
+
+@lru_cache(maxsize=2**16)
+def _canonical_text(field: str, value: str) -> str | None:
+    # Cached: makes, models, countries and categories repeat from request to request and within a batch.
+    text = clean_cell(value)
+    if text is None:
+        return None
+    if field in CATEGORY_FIELDS:
+        return canonical_category(text, field)
+    if field in UPPER_CASE_COLUMNS or field in CODE_COLUMNS:
+        return text.upper()
+    return text
 
 
 def _text_of_number(value: Any, field: str) -> str | None:
