@@ -83,17 +83,7 @@ class AccidentEvent(BaseModel):
     def _canonical_field_names(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        canonical: dict[str, Any] = {}
-        for key, value in data.items():
-            name = normalise_header(key)
-            if name in OUTCOME_COLUMNS:
-                raise ValueError(_refusal(str(key)))
-            if name not in _EVENT_FIELDS:
-                raise ValueError(f"unknown field '{key}': expected NTSB export fields ({', '.join(_EVENT_FIELDS)})")
-            if name in canonical:
-                raise ValueError(f"field '{name}' is given twice (as '{key}' and another spelling)")
-            canonical[name] = value
-        return canonical
+        return dict(zip(_canonical_names(tuple(data)), data.values(), strict=True))
 
     @field_validator("event_date", mode="before")
     @classmethod
@@ -151,6 +141,22 @@ class AccidentEvent(BaseModel):
 
 
 _EVENT_FIELDS = tuple(AccidentEvent.model_fields)
+
+
+@lru_cache(maxsize=1024)
+def _canonical_names(keys: tuple) -> tuple[str, ...]:
+    """The canonical field name of each request key, in order (cached: clients send the same keys every time)."""
+    names: list[str] = []
+    for key in keys:
+        name = normalise_header(key)
+        if name in OUTCOME_COLUMNS:
+            raise ValueError(_refusal(str(key)))
+        if name not in _EVENT_FIELDS:
+            raise ValueError(f"unknown field '{key}': expected NTSB export fields ({', '.join(_EVENT_FIELDS)})")
+        if name in names:
+            raise ValueError(f"field '{name}' is given twice (as '{key}' and another spelling)")
+        names.append(name)
+    return tuple(names)
 
 
 @lru_cache(maxsize=2**16)
