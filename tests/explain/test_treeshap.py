@@ -72,7 +72,10 @@ def _brute_force_shapley(nodes, row, features=3) -> np.ndarray:
     return values
 
 
-@pytest.mark.parametrize("row", [[0.0, -0.5, 0.0], [-2.0, -0.5, 5.0], [0.9, 3.0, 0.2], [np.nan, 1.0, 2.0], [0.3, np.nan, np.nan]])
+ROWS = [[0.0, -0.5, 0.0], [-2.0, -0.5, 5.0], [0.9, 3.0, 0.2], [np.nan, 1.0, 2.0], [0.3, np.nan, np.nan]]
+
+
+@pytest.mark.parametrize("row", ROWS)
 def test_compiled_values_equal_shapley_values_by_enumeration(row):
     ensemble, nodes = _hand_built_tree()
     row = np.array(row, dtype=float)
@@ -80,6 +83,26 @@ def test_compiled_values_equal_shapley_values_by_enumeration(row):
     np.testing.assert_allclose(contributions, _brute_force_shapley(nodes, row), atol=1e-12)
     assert ensemble.expected_value == pytest.approx(0.25 + _conditional_expectation(nodes, row, set()))
     assert ensemble.expected_value + contributions.sum() == pytest.approx(0.25 + _conditional_expectation(nodes, row, {0, 1, 2}))
+
+
+def test_the_batch_kernel_gives_the_shapley_values_by_enumeration_too():
+    ensemble, nodes = _hand_built_tree()
+    rows = np.array(ROWS * 3, dtype=float)  # long enough for the leaf-by-leaf kernel
+    assert len(rows) >= treeshap.BATCH_ROWS
+    expected = np.array([_brute_force_shapley(nodes, row) for row in rows])
+    np.testing.assert_allclose(ensemble.contributions(rows), expected, atol=1e-12)
+    np.testing.assert_allclose(ensemble.contributions(rows[: treeshap.BATCH_ROWS - 1]), expected[: treeshap.BATCH_ROWS - 1], atol=1e-12)
+
+
+def test_the_batch_kernel_agrees_with_the_walk_on_every_row_count(data):
+    train, target, test = data
+    model = lgb.LGBMClassifier(n_estimators=30, num_leaves=31, min_child_samples=3, verbose=-1, n_jobs=1).fit(train, target)
+    ensemble = treeshap.from_lightgbm(model.booster_)
+    rows = test.to_numpy()[:treeshap.PARALLEL_ROWS + 3]
+    walked = ensemble._walk(rows)
+    for count in (1, treeshap.BATCH_ROWS - 1, treeshap.BATCH_ROWS, treeshap.PARALLEL_ROWS + 3):
+        np.testing.assert_allclose(ensemble.contributions(rows[:count]), walked[:count], rtol=0, atol=1e-12)
+    assert "_leaf_paths" in ensemble.__dict__ and "_leaf_paths" not in pickle.loads(pickle.dumps(ensemble)).__dict__
 
 
 @pytest.fixture(scope="module")

@@ -80,10 +80,12 @@ class SeverityService:
             self.arms["challenger"] = self._arm("challenger", self.challenger_model, challenger_resolution)
         self.router = Router(settings.routing, settings.challenger_share)
         self.log = PredictionLog(settings.prediction_log)
-        # The first call builds lazy state (explainer, the neighbour tree of the latest quarter): pay it before traffic.
+        # The first calls build lazy state (the explainers' compiled paths for one event and for
+        # batches, the neighbour tree of the latest quarter): pay it before traffic.
         today = datetime.now(UTC).date()
         for arm in self.arms.values():
-            arm.packaged.model.score_columns(record_columns([{"event_date": today}]))
+            for count in (1, 64):
+                arm.packaged.model.score_columns(record_columns([{"event_date": today}] * count))
         # The models' millions of long-lived objects would otherwise be walked by every full
         # collection, a pause of tens of milliseconds in the middle of some request.
         gc.collect()
