@@ -223,11 +223,14 @@ def main() -> None:
                 print(f"concurrency 32: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors (httpx)")  # noqa: T201
 
             batch = measured[:1000]
+            # Encoded once, outside the timing: the client's JSON encoding of 1,000 events is not the server's time.
+            headers = {"content-type": "application/json"}
+            with_reasons, without_reasons = (json.dumps({"events": batch, "explain": explain}).encode() for explain in (True, False))
             with httpx.Client(timeout=120) as client:
                 times = []
                 for _ in range(6):
                     sent = time.perf_counter()
-                    response = client.post(f"{url}/predict_batch", json={"events": batch})
+                    response = client.post(f"{url}/predict_batch", content=with_reasons, headers=headers)
                     times.append(time.perf_counter() - sent)
                     assert response.status_code == 200, response.text[:500]
                 best = statistics.median(times[1:])
@@ -235,7 +238,7 @@ def main() -> None:
                 times = []
                 for _ in range(6):
                     sent = time.perf_counter()
-                    response = client.post(f"{url}/predict_batch", json={"events": batch, "explain": False})
+                    response = client.post(f"{url}/predict_batch", content=without_reasons, headers=headers)
                     times.append(time.perf_counter() - sent)
                     assert response.status_code == 200, response.text[:500]
                 best = statistics.median(times[1:])
