@@ -27,7 +27,7 @@ from pydantic import Field
 from severity.serving.prediction_log import LoggedPrediction, PredictionLog
 from severity.serving.registry import Resolution
 from severity.serving.routing import Router, event_routing_key
-from severity.serving.schemas import AccidentEvent, Explanation, ModelInfo, Prediction
+from severity.serving.schemas import AccidentEvent, Explanation, ModelInfo, Prediction, Predictions
 from severity.serving.settings import ServingSettings
 
 if TYPE_CHECKING:
@@ -113,13 +113,13 @@ class SeverityService:
         self,
         events: Annotated[list[AccidentEvent], Field(description="At most SEVERITY_MAX_BATCH events.")],
         explain: Annotated[bool, Field(description="Return each event's top reasons (exact explanations cost most of the time).")] = True,
-    ) -> list[Prediction]:
+    ) -> Predictions:
         """Many events in one request; results come back in the order given."""
         if not events:
             raise InvalidArgument("events is empty: send at least one event")
         if len(events) > settings.max_batch:
             raise InvalidArgument(f"events has {len(events)} items; the maximum per request is {settings.max_batch}")
-        return self._predict(events, "predict_batch", _request_id(), explain)
+        return Predictions(self._predict(events, "predict_batch", _request_id(), explain))
 
     @bentoml.api
     async def explain(self, event: AccidentEvent) -> Explanation:
