@@ -110,3 +110,13 @@ def test_unknown_and_doubled_fields_are_refused():
         AccidentEvent.model_validate({"event_date": "2010-01-01", "make": "PIPER", "Make": "CESSNA"})
     with pytest.raises(ValidationError, match="event_date"):
         AccidentEvent.model_validate({"make": "PIPER"})
+
+
+def test_a_record_is_the_model_dump_without_the_routing_key():
+    event = AccidentEvent.model_validate({"event_date": "2014-05-03", "routing_key": "client-7", "latitude": "61.5", "amateur_built": "No",
+                                          "number_of_engines": 2, "make": "cessna"})
+    record = event.record()
+    assert record == event.model_dump(exclude={"routing_key"}) and list(record) == list(event.model_dump(exclude={"routing_key"}))
+    assert "routing_key" not in record and event.routing_key == "client-7"
+    record["make"] = "changed"  # a copy: the frozen event is untouched
+    assert event.make == "CESSNA"
