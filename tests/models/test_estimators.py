@@ -95,13 +95,13 @@ def test_unknown_family_is_named():
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest"])
 def test_fatal_scores_of_a_long_batch_equal_scores_event_by_event(family, tiny):
-    from severity.models.estimators import BATCH_ROWS, fatal_scores, single_threaded
+    from severity.models.estimators import PARALLEL_ROWS, fatal_scores, single_threaded
 
     *_, test_x, _, _ = tiny
     model = fitted(family, tiny)
     single_threaded(model)
     rows = test_x.to_numpy()
-    assert len(rows) >= BATCH_ROWS  # the batch takes the multi-threaded path
+    assert len(rows) >= PARALLEL_ROWS  # the batch takes the multi-threaded path
     names = list(test_x.columns)
     batch = fatal_scores(model, rows, names)
     one_by_one = np.concatenate([fatal_scores(model, rows[i : i + 1], names) for i in range(len(rows))])

@@ -141,7 +141,7 @@ def single_threaded(estimator) -> None:
 
 # From this many rows on, LightGBM scores on every core whatever the model's n_jobs (1 when serving):
 # on one event a thread pool costs more than it saves, on 1,000 it halves the time.
-BATCH_ROWS = 64
+PARALLEL_ROWS = 64
 
 
 def fatal_scores(estimator, features: np.ndarray, feature_names: list[str]) -> np.ndarray:
@@ -159,8 +159,8 @@ def fatal_scores(estimator, features: np.ndarray, feature_names: list[str]) -> n
         )
     if isinstance(estimator, lgb.LGBMClassifier):
         threads = lightgbm_threads(estimator)
-        if len(features) >= BATCH_ROWS:
-            threads = 0  # every core: a serving (single-threaded) model still scores a long batch faster so
+        if len(features) >= PARALLEL_ROWS:
+            threads = 0  # every core, even for a model made single-threaded for serving
         return estimator.booster_.predict(np.asarray(features, dtype=np.float64), num_iteration=estimator.best_iteration_ or None, num_threads=threads)
     return estimator.predict_proba(pd.DataFrame(features, columns=feature_names))[:, 1]
 
