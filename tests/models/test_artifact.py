@@ -39,6 +39,8 @@ def test_batch_scoring_reproduces_evaluation_exactly(packaged):
     np.testing.assert_array_equal(scored["fatal_probability"].to_numpy(), evaluation.test_probability)
     np.testing.assert_array_equal(scored["predicted_class"].to_numpy(), evaluation.test_predicted)
     assert not any(c.startswith("damage__") for c in model.feature_columns)
+    # The scored events carry the model-input rows they were scored from (the explain API shows them).
+    np.testing.assert_array_equal(model.score(test, explain=False).features, model.features(test).to_numpy())
 
 
 def test_columns_path_and_pickle_round_trip_agree(packaged):

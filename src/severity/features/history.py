@@ -200,16 +200,6 @@ class EventHistory:
         result["days_since_last"] = days_since
         return result
 
-    def count_before(self, key: str, values: np.ndarray, days: np.ndarray, window_days: int | None = None) -> np.ndarray:
-        """Events with the same ``key`` value dated in ``[day - window, day)``; all earlier ones without a window."""
-        if window_days is None:
-            return self.occurrences(key, values, days)["before"]
-        return self.occurrences(key, values, days, (window_days,))[f"{window_days}d"]
-
-    def days_since_last(self, key: str, values: np.ndarray, days: np.ndarray) -> np.ndarray:
-        """Days since the latest strictly earlier event with the same ``key`` value (NaN if none)."""
-        return self.occurrences(key, values, days)["days_since_last"]
-
     def prior_outcomes(self, key: str, values: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(labelled events, fatal ones) with the same ``key`` value before the start of each day's quarter."""
         index = self._index[key]

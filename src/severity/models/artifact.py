@@ -72,7 +72,7 @@ class SeverityModel:
         probability, predicted = self.policy.apply(fatal_scores(self.estimator, selected, self.feature_columns))
         explanation = self._explain_selected(selected) if explain else None
         fields, attribution = self._raw_fields
-        return ScoredEvents(probability, predicted, self.policy.threshold, explanation, attribution, fields)
+        return ScoredEvents(probability, predicted, self.policy.threshold, explanation, attribution, fields, selected)
 
     @property
     def _raw_fields(self) -> tuple[list[str] | None, np.ndarray | None]:
@@ -132,6 +132,7 @@ class ScoredEvents:
     explanation: Any = None  # severity.explain.explainers.Explanation, rows in event order
     raw_field_attribution: np.ndarray | None = None  # features x raw fields, rows sum to 1
     raw_fields: list[str] | None = None
+    features: np.ndarray | None = None  # the model-input rows (events x feature_columns) that were scored
 
     @cached_property
     def raw_field_contributions(self) -> np.ndarray:

@@ -73,8 +73,6 @@ class SeverityService:
         challenger_model = bentoml.models.BentoModel(challenger_resolution.tag)
 
     def __init__(self) -> None:
-        from severity.features.columns import record_columns
-
         self.arms = {"champion": self._arm("champion", self.champion_model, champion_resolution)}
         if challenger_resolution is not None:
             self.arms["challenger"] = self._arm("challenger", self.challenger_model, challenger_resolution)
@@ -85,7 +83,7 @@ class SeverityService:
         today = datetime.now(UTC).date()
         for arm in self.arms.values():
             for count in (1, 64):
-                arm.packaged.model.score_columns(record_columns([{"event_date": today}] * count))
+                arm.packaged.model.score_columns(_record_columns([{"event_date": today}] * count))
         # The models' millions of long-lived objects would otherwise be walked by every full
         # collection, a pause of tens of milliseconds in the middle of some request.
         gc.collect()
@@ -129,11 +127,10 @@ class SeverityService:
         record = event.record()
         arm = self.arms[self.router.answering_variant(_routing_key(event, record))]
         model = arm.packaged.model
-        columns = _record_columns([record])
-        scored = model.score_columns(columns)
+        scored = model.score_columns(_record_columns([record]))
         explanation = scored.explanation
         raw = scored.raw_field_contributions[0]
-        values = model.feature_engineer.transform_columns(columns)[0, model._positions]
+        values = scored.features[0]
         result = ArmResult(arm, scored, np.array([0]), scored.top_reasons(settings.top_reasons))
         self._log([event], [record], [result], np.array([arm.variant]), "explain", request_id, started)
         return Explanation(
