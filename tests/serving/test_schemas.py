@@ -95,6 +95,13 @@ def test_outcome_fields_are_refused_saying_why(column, spelling):
         ({"event_date": "31/03/2014"}, "event_date", "expected a date as YYYY-MM-DD or MM/DD/YYYY"),
         ({"event_date": "2999-01-01"}, "event_date", "event_date 2999-01-01 is in the future"),
         ({"event_date": ""}, "event_date", "event_date is required"),
+        ({"event_date": "1899-12-31"}, "event_date", "event_date 1899-12-31 is before 1900-01-01, the earliest the data rules accept"),
+        ({"event_date": "0001-01-01"}, "event_date", "event_date 0001-01-01 is before 1900-01-01"),
+        ({"make": "C" * 501}, "make", "make has 501 characters; at most 500 are accepted"),
+        ({"event_id": "x" * 10_000}, "event_id", "event_id has 10000 characters; at most 500 are accepted"),
+        ({"latitude": "1" * 600}, "latitude", "latitude has 600 characters"),
+        ({"amateur_built": " " * 501}, "amateur_built", "amateur_built has 501 characters"),
+        ({"event_date": "2" * 501}, "event_date", "event_date has 501 characters"),
     ],
 )
 def test_bad_values_are_refused_naming_field_and_rule(fields, location, message):
@@ -106,6 +113,8 @@ def test_bad_values_are_refused_naming_field_and_rule(fields, location, message)
 def test_unknown_and_doubled_fields_are_refused():
     with pytest.raises(ValidationError, match="unknown field 'wingspan'"):
         AccidentEvent.model_validate({"event_date": "2010-01-01", "wingspan": 11})
+    with pytest.raises(ValidationError, match=r"unknown field 'wwww+\.\.\. \(100000 characters\)'"):
+        AccidentEvent.model_validate({"event_date": "2010-01-01", "w" * 100_000: 11})
     with pytest.raises(ValidationError, match="field 'make' is given twice"):
         AccidentEvent.model_validate({"event_date": "2010-01-01", "make": "PIPER", "Make": "CESSNA"})
     with pytest.raises(ValidationError, match="event_date"):

@@ -143,6 +143,8 @@ BAD_REQUESTS = [
     ("predict", {"event": {**EVENT, "event_date": "2014-13-45"}}, "expected a date as YYYY-MM-DD or MM/DD/YYYY"),
     ("predict", {"event": {k: v for k, v in EVENT.items() if k != "event_date"}}, "event_date"),
     ("predict", {"event": {**EVENT, "make": 12}}, "make must be text"),
+    ("predict", {"event": {**EVENT, "make": "C" * 10_000}}, "make has 10000 characters; at most 500 are accepted"),
+    ("predict", {"event": {**EVENT, "event_date": "1492-10-12"}}, "event_date 1492-10-12 is before 1900-01-01"),
     ("predict", {"event": {**EVENT, "amateur_built": "perhaps"}}, "amateur_built must be Yes or No"),
     ("predict", {"event": {**EVENT, "cabin_colour": "red"}}, "unknown field 'cabin_colour'"),
     ("predict", {"event": {**EVENT, "Total.Fatal.Injuries": "2"}}, "'Total.Fatal.Injuries' is an outcome"),

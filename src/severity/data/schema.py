@@ -7,6 +7,7 @@ is normalised to one snake_case name, which is also the field name the service a
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import lru_cache
 
 # The export's own header spelling, in file order, keyed by canonical name.
@@ -65,6 +66,11 @@ INJURY_COUNT_COLUMNS: tuple[str, ...] = (
 COORDINATE_RANGES: dict[str, tuple[float, float]] = {"latitude": (-90.0, 90.0), "longitude": (-180.0, 180.0)}
 # The largest aircraft ever flown have eight engines; more is a typing error in the export.
 ENGINE_COUNT_RANGE: tuple[int, int] = (0, 8)
+# The earliest event date the data rules accept (ingestion, batch inference and the service alike).
+EARLIEST_EVENT_DATE = date(1900, 1, 1)
+# The longest text a field may hold: the export's longest cell has 90 characters. The bound
+# also caps what a per-value cache of request text can be made to hold.
+MAX_TEXT_LENGTH = 500
 
 TARGET_COLUMN = "fatal"
 SEVERITY_CLASS_COLUMN = "severity_class"

@@ -11,13 +11,14 @@ from severity.data.schema import (
     CANONICAL_COLUMNS,
     CODE_COLUMNS,
     COORDINATE_RANGES,
+    EARLIEST_EVENT_DATE,
     ENGINE_COUNT_RANGE,
     EVENT_DATE,
     EVENT_KEY,
     INJURY_COUNT_COLUMNS,
 )
 
-EARLIEST_EVENT = pd.Timestamp("1900-01-01")
+EARLIEST_EVENT = pd.Timestamp(EARLIEST_EVENT_DATE)
 INJURY_SEVERITY_PATTERN = r"^(Fatal(\(\d+\))?|Non-Fatal|Incident|Unavailable)$"
 
 

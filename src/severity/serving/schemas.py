@@ -26,6 +26,8 @@ from severity.data.cells import (
 )
 from severity.data.schema import (
     CODE_COLUMNS,
+    EARLIEST_EVENT_DATE,
+    MAX_TEXT_LENGTH,
     OUTCOME_COLUMNS,
     UPPER_CASE_COLUMNS,
     VOCABULARIES,
@@ -91,12 +93,14 @@ class AccidentEvent(BaseModel):
         if isinstance(value, datetime):
             value = value.date()
         if not isinstance(value, date):
-            text = clean_cell(value) if isinstance(value, str) else None
+            text = clean_cell(_bounded(value, "event_date")) if isinstance(value, str) else None
             if text is None:
                 raise ValueError("event_date is required, as YYYY-MM-DD or MM/DD/YYYY")
             value = _cell(parse_date, text)
         if value > datetime.now(UTC).date() + timedelta(days=1):
             raise ValueError(f"event_date {value.isoformat()} is in the future")
+        if value < EARLIEST_EVENT_DATE:
+            raise ValueError(f"event_date {value.isoformat()} is before {EARLIEST_EVENT_DATE.isoformat()}, the earliest the data rules accept")
         return value
 
     @field_validator("latitude", "longitude", mode="before")
@@ -118,7 +122,7 @@ class AccidentEvent(BaseModel):
             return value
         if not isinstance(value, str):
             raise ValueError(f"amateur_built must be true/false or Yes/No, got {type(value).__name__}")
-        text = clean_cell(value)
+        text = clean_cell(_bounded(value, "amateur_built"))
         return None if text is None else _cell(parse_boolean, text)
 
     @field_validator(
@@ -133,7 +137,7 @@ class AccidentEvent(BaseModel):
             return None
         if not isinstance(value, str):
             raise ValueError(f"{info.field_name} must be text, got {type(value).__name__}")
-        return _canonical_text(info.field_name, value)
+        return _canonical_text(info.field_name, _bounded(value, info.field_name))
 
     def record(self) -> dict[str, Any]:
         """The event as a typed record for :func:`severity.features.columns.record_columns`."""
@@ -152,11 +156,15 @@ def _canonical_names(keys: tuple) -> tuple[str, ...]:
     """The canonical field name of each request key, in order (cached: clients send the same keys every time)."""
     names: list[str] = []
     for key in keys:
-        name = normalise_header(key)
+        # No field name is longer than 64 characters in any spelling; a longer key is refused
+        # before the (cached) header rule sees it, and quoted cut short.
+        key = str(key)
+        name = normalise_header(key) if len(key) <= 64 else None
         if name in OUTCOME_COLUMNS:
             raise ValueError(_refusal(str(key)))
         if name not in _EVENT_FIELDS:
-            raise ValueError(f"unknown field '{key}': expected NTSB export fields ({', '.join(_EVENT_FIELDS)})")
+            shown = key if len(key) <= 64 else f"{key[:64]}... ({len(key)} characters)"
+            raise ValueError(f"unknown field '{shown}': expected NTSB export fields ({', '.join(_EVENT_FIELDS)})")
         if name in names:
             raise ValueError(f"field '{name}' is given twice (as '{key}' and another spelling)")
         names.append(name)
@@ -181,7 +189,14 @@ def _text_of_number(value: Any, field: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{field} must be a number, got {type(value).__name__}")
-    return clean_cell(value) if isinstance(value, str) else repr(value)
+    return clean_cell(_bounded(value, field)) if isinstance(value, str) else repr(value)
+
+
+def _bounded(text: str, field: str) -> str:
+    # Before any cache or parser sees it: the per-value cache would otherwise hold whatever length it is sent.
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ValueError(f"{field} has {len(text)} characters; at most {MAX_TEXT_LENGTH} are accepted")
+    return text
 
 
 def _cell(parser, text: str, **kwargs):
