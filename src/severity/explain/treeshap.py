@@ -469,6 +469,9 @@ def _batch_contributions(
     ``o`` per row is the AND of its splits, the product over the path's factors is formed at the
     quadrature points for all rows at once, and each feature's integral is divided out of it.
     The same numbers as :func:`_explain_row`, with straight loops over rows the compiler vectorises.
+    Every row-wise array is indexed from 0 (a slice of the block, never ``[first + r]``): numba
+    cannot prove an offset index non-negative, and the wrap-around check it then adds kept
+    LLVM from vectorising those loops (1.3 to 1.5 times the whole kernel's time, same results).
     """
     n_features, n_rows = columns.shape
     out = np.zeros((n_features, n_rows))
@@ -485,10 +488,10 @@ def _batch_contributions(
                 j = feature[node]
                 if j == LEAF:
                     continue
-                went, values = went_left[node - root], columns[j]
+                went, values = went_left[node - root], columns[j, first : first + n]
                 node_threshold, node_default, node_missing = threshold[node], default_left[node], missing[node]
                 for r in range(n):
-                    went[r] = _goes_left(values[first + r], rule, node_threshold, node_default, node_missing)
+                    went[r] = _goes_left(values[r], rule, node_threshold, node_default, node_missing)
             for leaf in range(tree_first_leaf[tree], tree_first_leaf[tree + 1]):
                 e0 = leaf_first_feature[leaf]
                 d = leaf_first_feature[leaf + 1] - e0
@@ -525,9 +528,9 @@ def _batch_contributions(
                         product_i = product[i]
                         for r in range(n):
                             integral[r] += product_i[r] * (inverse_0 + o_e[r] * step)
-                    out_e = out[entry_feature[e0 + e]]
+                    out_e = out[entry_feature[e0 + e], first : first + n]
                     for r in range(n):
-                        out_e[first + r] += (o_e[r] - z) * integral[r]
+                        out_e[r] += (o_e[r] - z) * integral[r]
     return out
 
 
