@@ -46,6 +46,17 @@ from severity.data.schema import (
 
 logger = logging.getLogger(__name__)
 
+# The typed fields whose unreadable or impossible cells become missing (counted, never a
+# dropped row), with their cell parser and dtype. Event dates are not among them: a row
+# without a readable date is refused.
+LENIENT_PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
+    **{column: (partial(parse_coordinate, column=column), "float64") for column in COORDINATE_RANGES},
+    "number_of_engines": (parse_engine_count, "Int64"),
+    "amateur_built": (parse_boolean, "boolean"),
+    **{column: (partial(parse_count, column=column), "Int64") for column in INJURY_COUNT_COLUMNS},
+}
+
+
 def canonical_header_mapping(columns: list[str], require_outcomes: bool = True) -> dict[str, str]:
     """Map each raw header to its canonical name; fail on missing or colliding columns."""
     mapping = {column: normalise_header(column) for column in columns}
@@ -144,17 +155,9 @@ def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.D
         elif column == "publication_date":
             events[column], unreadable = parse_event_dates(values)
             _record(set_missing, column, Counter(unparsable=int(unreadable.sum())))
-        elif column in COORDINATE_RANGES:
-            events[column], problems = parse_column(values, partial(parse_coordinate, column=column), "float64")
-            _record(set_missing, column, problems)
-        elif column == "number_of_engines":
-            events[column], problems = parse_column(values, parse_engine_count, "Int64")
-            _record(set_missing, column, problems)
-        elif column in INJURY_COUNT_COLUMNS:
-            events[column], problems = parse_column(values, partial(parse_count, column=column), "Int64")
-            _record(set_missing, column, problems)
-        elif column == "amateur_built":
-            events[column], problems = parse_column(values, parse_boolean, "boolean")
+        elif column in LENIENT_PARSERS:
+            parser, dtype = LENIENT_PARSERS[column]
+            events[column], problems = parse_column(values, parser, dtype)
             _record(set_missing, column, problems)
         elif column == "injury_severity":
             events[column] = _map_unique(values, canonical_injury_severity)
@@ -187,6 +190,34 @@ def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.D
     for column in codes:
         events[column] = clean_text(frame[column]).str.upper()
     return events[[*CANONICAL_COLUMNS, *codes]], report
+
+
+def cell_issues(raw: pd.DataFrame, events: pd.DataFrame) -> list[list[str]]:
+    """Per row of ``raw``, why each of its model-input cells that :func:`parse_events` set missing was unreadable.
+
+    ``events`` is what :func:`parse_events` made of ``raw`` (same rows, same order). Each
+    issue is the cell parser's own message, which names the field and the rule (``latitude
+    must be within [-90, 90] degrees, got 123``); a row without one gets an empty list.
+    """
+    issues: list[list[str]] = [[] for _ in range(len(raw))]
+    for raw_name, column in canonical_header_mapping(list(raw.columns), require_outcomes=False).items():
+        if column not in LENIENT_PARSERS or column in OUTCOME_COLUMNS:
+            continue
+        text = clean_text(raw[raw_name])
+        lost = (text.notna() & events[column].isna()).to_numpy()
+        parser = LENIENT_PARSERS[column][0]
+        messages: dict[str, str | None] = {}
+        for position in lost.nonzero()[0]:
+            value = text.iloc[position]
+            if value not in messages:
+                try:
+                    parser(value)
+                    messages[value] = None
+                except CellError as error:
+                    messages[value] = str(error)
+            if messages[value] is not None:
+                issues[position].append(messages[value])
+    return issues
 
 
 def _record(store: dict[str, dict[str, int]], column: str, problems: Counter) -> None:

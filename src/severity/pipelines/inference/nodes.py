@@ -3,31 +3,65 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from severity.data.errors import DataValidationError
-from severity.data.ingest import parse_events
+from severity.data.ingest import cell_issues, parse_events
 from severity.data.schema import EVENT_DATE, EVENT_KEY
 from severity.data.validation import validate_events
 from severity.models.artifact import SeverityModel
+from severity.parameters import settings_from
 
 logger = logging.getLogger(__name__)
 
 
-def parse_new_events(new_events_raw: pd.DataFrame) -> pd.DataFrame:
-    """Raw export rows (outcome columns optional) to validated, typed events."""
+@dataclass(frozen=True)
+class InferenceSettings:
+    """``parameters_inference.yml``: ``inference``."""
+
+    top_reasons: int = 5
+    refuse_invalid_values: bool = False
+
+
+def parse_new_events(new_events_raw: pd.DataFrame, inference: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Raw export rows (outcome columns optional) to validated, typed events, and per event the cells read as missing.
+
+    A cell that cannot be read (a latitude of 123, 40 engines) is scored as missing, as in
+    training, and named in that event's ``input_issues``; with ``refuse_invalid_values`` the
+    run stops instead and lists them.
+    """
+    settings = settings_from(InferenceSettings, inference, "inference")
     if new_events_raw.empty:
         raise DataValidationError(message="The new-events file has no rows: nothing to score.")
     events, _ = parse_events(new_events_raw, require_outcomes=False)
-    return validate_events(events)
+    events = validate_events(events)
+    issues = pd.DataFrame({"input_issues": cell_issues(new_events_raw, events)}, index=events.index)
+    flagged = issues["input_issues"].map(len) > 0
+    if flagged.any():
+        examples = "; ".join(
+            f"row {position} ({events[EVENT_KEY].iloc[position]}): {', '.join(issues['input_issues'].iloc[position])}"
+            for position in flagged.to_numpy().nonzero()[0][:5]
+        )
+        if settings.refuse_invalid_values:
+            raise DataValidationError(
+                message=f"{int(flagged.sum())} of {len(events)} new events have cells that cannot be read: {examples}"
+                + ("; ..." if flagged.sum() > 5 else "")
+            )
+        logger.warning("%d of %d new events have cells scored as missing (listed in input_issues), e.g. %s",
+                       int(flagged.sum()), len(events), examples)
+    return events, issues
 
 
-def score_new_events(events: pd.DataFrame, champion_model: SeverityModel, inference: dict[str, Any]) -> pd.DataFrame:
-    """Calibrated probability, decision and top reasons per event, in input order."""
+def score_new_events(
+    events: pd.DataFrame, issues: pd.DataFrame, champion_model: SeverityModel, inference: dict[str, Any]
+) -> pd.DataFrame:
+    """Calibrated probability, decision, top reasons and input issues per event, in input order."""
+    settings = settings_from(InferenceSettings, inference, "inference")
     scored = champion_model.score(events, explain=True)
-    reasons = scored.top_reasons(inference["top_reasons"])
+    reasons = scored.top_reasons(settings.top_reasons)
     predictions = pd.DataFrame(
         {
             EVENT_KEY: events[EVENT_KEY].to_numpy(),
@@ -38,6 +72,7 @@ def score_new_events(events: pd.DataFrame, champion_model: SeverityModel, infere
             "model_family": champion_model.family,
             "feature_set": champion_model.variant,
             "top_reasons": [[{"field": field, "contribution": value} for field, value in row] for row in reasons],
+            "input_issues": issues["input_issues"].to_numpy(),
         }
     )
     logger.info("Scored %d events: %d predicted fatal (threshold %.3f)", len(predictions),

@@ -10,10 +10,15 @@ from .nodes import parse_new_events, score_new_events
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(func=parse_new_events, inputs="new_events_raw", outputs="new_events", name="parse_new_events_node"),
+            Node(
+                func=parse_new_events,
+                inputs=["new_events_raw", "params:inference"],
+                outputs=["new_events", "new_event_issues"],
+                name="parse_new_events_node",
+            ),
             Node(
                 func=score_new_events,
-                inputs=["new_events", "champion_model", "params:inference"],
+                inputs=["new_events", "new_event_issues", "champion_model", "params:inference"],
                 outputs="predictions",
                 name="score_new_events_node",
             ),

@@ -1,0 +1,88 @@
+"""The inference pipeline: unreadable cells are named per event, never silently lost."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from severity.data.errors import DataValidationError
+from severity.pipelines.inference.nodes import parse_new_events
+from tests.conftest import run_session
+
+SETTINGS = {"top_reasons": 5, "refuse_invalid_values": False}
+
+
+@pytest.fixture
+def new_events(demo_raw) -> pd.DataFrame:
+    """Forty demo rows without outcome columns, with four unreadable cells planted in rows 3, 7 and 9."""
+    raw = demo_raw.head(40).drop(columns=["Investigation.Type", "Accident.Number", "Injury.Severity", "Total.Fatal.Injuries",
+                                          "Total.Serious.Injuries", "Total.Minor.Injuries", "Total.Uninjured"]).copy()
+    raw["Number.of.Engines"] = "1"  # the demo plants impossible engine counts of its own; keep only ours
+    raw.loc[3, "Latitude"] = "123.0"
+    raw.loc[3, "Number.of.Engines"] = "40"
+    raw.loc[7, "Amateur.Built"] = "maybe"
+    raw.loc[9, "Longitude"] = "far west"
+    return raw
+
+
+def test_unreadable_cells_are_scored_as_missing_and_named_per_event(new_events):
+    events, issues = parse_new_events(new_events, SETTINGS)
+
+    assert len(events) == len(issues) == len(new_events)  # no row dropped
+    flagged = {position: found for position, found in enumerate(issues["input_issues"]) if len(found)}
+    assert flagged == {
+        3: ["latitude must be within [-90, 90] degrees, got 123.0", "number_of_engines must be within [0, 8], got 40"],
+        7: ["amateur_built must be Yes or No, got 'maybe'"],
+        9: ["longitude must be decimal degrees or DDDMMSS followed by E/W, got 'far west'"],
+    }
+    assert events["latitude"].isna().iloc[3] and events["number_of_engines"].isna().iloc[3]
+    assert events["amateur_built"].isna().iloc[7] and events["longitude"].isna().iloc[9]
+
+
+def test_refuse_invalid_values_stops_the_run_naming_rows_fields_and_rules(new_events):
+    with pytest.raises(DataValidationError, match=r"3 of 40 new events have cells that cannot be read: row 3 \(.*\): latitude must be within"):
+        parse_new_events(new_events, {**SETTINGS, "refuse_invalid_values": True})
+
+
+def test_clean_events_pass_the_refusing_mode(new_events):
+    clean = new_events.drop(index=[3, 7, 9])
+    events, issues = parse_new_events(clean, {**SETTINGS, "refuse_invalid_values": True})
+    assert len(events) == 37 and not issues["input_issues"].map(len).any()
+
+
+def test_empty_file_missing_date_column_and_misspelt_setting_are_named(new_events):
+    with pytest.raises(DataValidationError, match="no rows: nothing to score"):
+        parse_new_events(new_events.head(0), SETTINGS)
+    with pytest.raises(DataValidationError, match=r"Missing required column\(s\): Event.Date"):
+        parse_new_events(new_events.drop(columns=["Event.Date"]), SETTINGS)
+    with pytest.raises(ValueError, match=r"Unknown inference setting\(s\) \['top_reason'\]"):
+        parse_new_events(new_events, {"top_reason": 3})
+
+
+def test_an_event_before_1900_is_refused_with_its_row(new_events):
+    early = new_events.copy()
+    early.loc[5, "Event.Date"] = "1899-12-31"
+    with pytest.raises(DataValidationError, match="event_date.*between 1900-01-01 and .* row index 5"):
+        parse_new_events(early, SETTINGS)
+
+
+@pytest.mark.slow
+def test_the_pipeline_writes_each_events_issues_beside_its_prediction(trained_project, new_events):
+    new_events.to_csv(trained_project / "data/01_raw/new_events_with_issues.csv", index=False)
+    run_session(trained_project, "inference", runtime_params={"new_events": "data/01_raw/new_events_with_issues.csv"})
+    predictions = pd.read_parquet(trained_project / "data/07_model_output/predictions.parquet")
+
+    assert list(predictions["event_id"]) == list(new_events["Event.Id"])
+    assert predictions["fatal_probability"].between(0, 1).all() and predictions["fatal_probability"].notna().all()
+    issues = [list(found) for found in predictions["input_issues"]]
+    assert [position for position, found in enumerate(issues) if found] == [3, 7, 9]
+    assert issues[3] == ["latitude must be within [-90, 90] degrees, got 123.0", "number_of_engines must be within [0, 8], got 40"]
+
+
+@pytest.mark.slow
+def test_refusing_mode_set_at_run_time_stops_the_run(trained_project, new_events):
+    new_events.to_csv(trained_project / "data/01_raw/new_events_with_issues.csv", index=False)
+    with pytest.raises(DataValidationError, match="3 of 40 new events have cells that cannot be read"):
+        run_session(trained_project, "inference", runtime_params={
+            "new_events": "data/01_raw/new_events_with_issues.csv", "inference": {"refuse_invalid_values": True},
+        })
