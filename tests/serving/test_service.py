@@ -20,7 +20,7 @@ from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
 from severity.models.artifact import SeverityModel
 from severity.serving.packaging import load_from_store, package_metadata, save_to_store
 from severity.serving.prediction_log import read_prediction_log
-from severity.serving.schemas import AccidentEvent
+from severity.serving.schemas import AccidentEvent, Predictions
 from tests.conftest import PROJECT_ROOT, free_port, run_session
 
 pytestmark = pytest.mark.slow
@@ -123,9 +123,21 @@ def test_every_api_answers_over_http(champion_server, trained_project):
     assert len(info["training_data_fingerprint"]) == 64 and info["routing"]["mode"] == "champion"
 
     _, requests = demo_requests(trained_project, 40)
-    batch = httpx.post(f"{url}/predict_batch", json={"events": requests}, timeout=60).json()
+    answer = httpx.post(f"{url}/predict_batch", json={"events": requests}, timeout=60)
+    assert answer.headers["content-type"] == "application/json"
+    Predictions.model_validate_json(answer.content)  # the shape the API schema declares
+    batch = answer.json()
     assert [p["event_id"] for p in batch] == [r["Event.Id"] for r in requests]  # the order given
     assert len({p["request_id"] for p in batch}) == 1
+    # One event alone and in a batch: the same answer apart from the request id (and the last
+    # digits of the explanation, computed by the batch kernel instead of the single-event walk).
+    single = httpx.post(f"{url}/predict", json={"event": requests[7]}, timeout=60).json()
+    numbers = ("fatal_probability", "threshold")
+    assert {k: v for k, v in batch[7].items() if k not in ("request_id", "top_reasons", *numbers)} == {
+        k: v for k, v in single.items() if k not in ("request_id", "top_reasons", *numbers)}
+    assert [batch[7][k] for k in numbers] == pytest.approx([single[k] for k in numbers], rel=1e-12)
+    assert [r["field"] for r in batch[7]["top_reasons"]] == [r["field"] for r in single["top_reasons"]]
+    assert [r["contribution"] for r in batch[7]["top_reasons"]] == pytest.approx([r["contribution"] for r in single["top_reasons"]], rel=1e-9)
 
     for probe in ("livez", "readyz", "metrics"):
         assert httpx.get(f"{url}/{probe}", timeout=10).status_code == 200

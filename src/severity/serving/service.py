@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 from bentoml.exceptions import InvalidArgument
 from pydantic import Field
+from starlette.responses import Response
 
 from severity.serving.prediction_log import LoggedPrediction, PredictionLog
 from severity.serving.registry import Resolution
@@ -104,7 +105,7 @@ class SeverityService:
     @bentoml.api
     async def predict(self, event: AccidentEvent) -> Prediction:
         """One event: calibrated fatal probability, decision, and the raw fields that drove it."""
-        return self._predict([event], "predict", _request_id())[0]
+        return Prediction.model_validate(self._predict([event], "predict", _request_id())[0])
 
     @bentoml.api
     def predict_batch(
@@ -117,7 +118,11 @@ class SeverityService:
             raise InvalidArgument("events is empty: send at least one event")
         if len(events) > settings.max_batch:
             raise InvalidArgument(f"events has {len(events)} items; the maximum per request is {settings.max_batch}")
-        return Predictions(self._predict(events, "predict_batch", _request_id(), explain))
+        # Written as JSON here, in the shape `Predictions` declares (which the API schema shows, and a test
+        # checks every answer against): building and validating 1,000 pydantic predictions to serialise
+        # them cost 10 to 17 ms, orjson on the same dicts 2 ms.
+        predictions = self._predict(events, "predict_batch", _request_id(), explain)
+        return Response(orjson.dumps(predictions), media_type="application/json")  # type: ignore[return-value]
 
     @bentoml.api
     async def explain(self, event: AccidentEvent) -> Explanation:
@@ -181,7 +186,8 @@ class SeverityService:
         )
 
     # ---- the one scoring path -----------------------------------------------------------
-    def _predict(self, events: list[AccidentEvent], endpoint: str, request_id: str, explain: bool = True) -> list[Prediction]:
+    def _predict(self, events: list[AccidentEvent], endpoint: str, request_id: str, explain: bool = True) -> list[dict]:
+        """Each event's answer as a dict in the shape of :class:`Prediction`, in the order given; every score is logged."""
         started = time.perf_counter()
         records = [event.record() for event in events]
         answering = np.array([self.router.answering_variant(_routing_key(e, r)) for e, r in zip(events, records, strict=True)])
@@ -193,24 +199,23 @@ class SeverityService:
                 scored = arm.packaged.model.score_columns(_record_columns([records[i] for i in rows]), explain)
                 reasons = scored.top_reasons(settings.top_reasons) if explain else [[] for _ in rows]
                 results.append(ArmResult(arm, scored, rows, reasons))
-        predictions: list[Prediction | None] = [None] * len(events)
+        predictions: list[dict | None] = [None] * len(events)
         for result in results:
             unit = result.arm.packaged.metadata["explanation_unit"]
             for position, row in enumerate(result.rows):
                 if answering[row] != result.arm.variant:
                     continue  # a shadow score: logged, not returned
-                predictions[row] = Prediction(
-                    request_id=request_id,
-                    event_id=events[row].event_id,
-                    fatal_probability=float(result.scored.fatal_probability[position]),
-                    predicted_class=_label(result.scored.predicted_class[position]),
-                    threshold=float(result.scored.threshold),
-                    model_version=result.arm.version,
-                    variant=result.arm.variant,
-                    # As dicts: pydantic builds the Reason models in its core at half the cost of constructing them here.
-                    top_reasons=[{"field": f, "contribution": c} for f, c in result.reasons[position]],
-                    contribution_unit=unit,
-                )
+                predictions[row] = {
+                    "request_id": request_id,
+                    "event_id": events[row].event_id,
+                    "fatal_probability": float(result.scored.fatal_probability[position]),
+                    "predicted_class": _label(result.scored.predicted_class[position]),
+                    "threshold": float(result.scored.threshold),
+                    "model_version": result.arm.version,
+                    "variant": result.arm.variant,
+                    "top_reasons": [{"field": f, "contribution": c} for f, c in result.reasons[position]],
+                    "contribution_unit": unit,
+                }
         self._log(events, records, results, answering, endpoint, request_id, started)
         return predictions
 
