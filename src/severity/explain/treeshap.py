@@ -91,16 +91,9 @@ class TreeEnsemble:
         self.max_depth = int(depth)
         self.max_path_features = int(path_features.max(initial=0))
         # Each tree gets the fewest quadrature points that integrate its longest path exactly.
-        self.tree_points = np.ones(len(self.roots), dtype=np.int64)
-        width = max(1, (self.max_path_features + 1) // 2)
-        self.quadrature_points = np.full((len(self.roots), width), 0.5)
-        self.quadrature_weights = np.zeros((len(self.roots), width))
-        for tree, features in enumerate(path_features):
-            count = max(1, (int(features) + 1) // 2)
-            nodes, weights = np.polynomial.legendre.leggauss(count)
-            self.tree_points[tree] = count
-            self.quadrature_points[tree, :count] = (nodes + 1.0) / 2.0  # on [0, 1]
-            self.quadrature_weights[tree, :count] = weights / 2.0
+        self.tree_points = np.maximum(1, (path_features.astype(np.int64) + 1) // 2)
+        points, weights = _quadrature(self.max_path_features)
+        self.quadrature_points, self.quadrature_weights = points[self.tree_points], weights[self.tree_points]
 
     @property
     def leaf_count(self) -> int:
@@ -368,15 +361,24 @@ class LeafPaths:
 
 def _leaf_paths(ensemble: TreeEnsemble) -> LeafPaths:
     arrays = _flatten_paths(ensemble.roots, ensemble.feature, ensemble.left, ensemble.right, ensemble.fraction, ensemble.value, ensemble.max_depth)
-    most = int(np.diff(arrays[2]).max(initial=0))
-    width = max(1, (most + 1) // 2)
+    points, weights = _quadrature(ensemble.max_path_features)
+    sizes = np.diff(np.append(ensemble.roots, len(ensemble.feature)))
+    return LeafPaths(*arrays, int(sizes.max(initial=1)), ensemble.max_path_features, points, weights)
+
+
+def _quadrature(path_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1] for paths of up to ``path_features`` distinct features.
+
+    Row ``q`` holds the ``q`` nodes (then 0.5) and weights (then 0), for q = 1 .. ceil(path_features / 2):
+    ``q`` points integrate the degree ``2q - 1`` polynomial of a path with ``2q`` features exactly.
+    """
+    width = max(1, (path_features + 1) // 2)
     points, weights = np.full((width + 1, width), 0.5), np.zeros((width + 1, width))
     for count in range(1, width + 1):
         nodes, node_weights = np.polynomial.legendre.leggauss(count)
         points[count, :count] = (nodes + 1.0) / 2.0
         weights[count, :count] = node_weights / 2.0
-    sizes = np.diff(np.append(ensemble.roots, len(ensemble.feature)))
-    return LeafPaths(*arrays, int(sizes.max(initial=1)), most, points, weights)
+    return points, weights
 
 
 @numba.njit(cache=True)

@@ -161,7 +161,7 @@ def _canonical_names(keys: tuple) -> tuple[str, ...]:
         key = str(key)
         name = normalise_header(key) if len(key) <= 64 else None
         if name in OUTCOME_COLUMNS:
-            raise ValueError(_refusal(str(key)))
+            raise ValueError(_refusal(key))
         if name not in _EVENT_FIELDS:
             shown = key if len(key) <= 64 else f"{key[:64]}... ({len(key)} characters)"
             raise ValueError(f"unknown field '{shown}': expected NTSB export fields ({', '.join(_EVENT_FIELDS)})")
