@@ -1,6 +1,7 @@
 """The request schema reads fields by ingestion's rules and refuses what training would never see."""
 
 import math
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 from severity.data.ingest import parse_events
 from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
 from severity.features.columns import event_columns, record_columns
+from severity.serving import schemas
 from severity.serving.schemas import AccidentEvent
 
 
@@ -129,3 +131,39 @@ def test_a_record_is_the_model_dump_without_the_routing_key():
     assert "routing_key" not in record and event.routing_key == "client-7"
     record["make"] = "changed"  # a copy: the frozen event is untouched
     assert event.make == "CESSNA"
+
+
+def test_every_refused_field_of_an_event_is_named_at_once():
+    with pytest.raises(ValidationError) as raised:
+        AccidentEvent.model_validate({"event_date": "2010-01-01", "latitude": 95, "make": 3, "number_of_engines": "two"})
+    assert sorted(error["loc"] for error in raised.value.errors()) == [("latitude",), ("make",), ("number_of_engines",)]
+    with pytest.raises(ValidationError) as raised:
+        AccidentEvent.model_validate({"make": "PIPER"})
+    assert [(e["loc"], e["type"]) for e in raised.value.errors()] == [(("event_date",), "missing")]
+
+
+def test_text_read_before_is_read_the_same_and_refused_text_stays_refused():
+    request = {"Event.Date": "05/03/2014", "Latitude": "0331850N", "Number.of.Engines": "2.0", "Amateur.Built": "yes",
+               "Make": " cessna ", "Aircraft.Damage": "SUBSTANTIAL", "Country": "United States"}
+    schemas._READ_TEXT["latitude"].clear()
+    first, again = AccidentEvent.model_validate(request), AccidentEvent.model_validate(request)
+    assert first.record() == again.record() and first.model_fields_set == again.model_fields_set
+    assert "0331850N" in schemas._READ_TEXT["latitude"]  # the second event was read from memory
+    for _ in range(2):
+        with pytest.raises(ValidationError, match=r"latitude must be within \[-90, 90\]"):
+            AccidentEvent.model_validate({"event_date": "2010-01-01", "latitude": "91"})
+    assert "91" not in schemas._READ_TEXT["latitude"]
+
+
+def test_remembered_text_is_bounded_per_field():
+    for i in range(schemas._READ_TEXT_PER_FIELD + 10):
+        AccidentEvent.model_validate({"event_date": "2010-01-01", "registration_number": f"N{i}"})
+    assert 0 < len(schemas._READ_TEXT["registration_number"]) <= schemas._READ_TEXT_PER_FIELD
+
+
+def test_python_dates_and_booleans_are_taken_as_they_are():
+    event = AccidentEvent.model_validate({"event_date": datetime(2014, 5, 3, 17, 30), "amateur_built": True, "number_of_engines": 2})
+    assert (event.event_date, event.amateur_built, event.number_of_engines) == (date(2014, 5, 3), True, 2)
+    assert AccidentEvent.model_validate(event) is event
+    with pytest.raises(ValidationError, match="in the future"):
+        AccidentEvent.model_validate({"event_date": date.today() + timedelta(days=3)})

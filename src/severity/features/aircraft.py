@@ -22,6 +22,7 @@ ONE_HOT_FIELDS = ("aircraft_category", "far_description", "schedule", "purpose_o
 
 
 _ENGINE_COLUMN = {name: i for i, name in enumerate(ENGINE_TYPES)}
+_LIST_SEPARATOR = re.compile(r"\s*,\s*")
 
 
 def engine_types(values: np.ndarray) -> np.ndarray:
@@ -30,7 +31,7 @@ def engine_types(values: np.ndarray) -> np.ndarray:
     for row, value in enumerate(values):
         if not isinstance(value, str):
             continue
-        for token in re.split(r"\s*,\s*", value):
+        for token in _LIST_SEPARATOR.split(value):
             column = _ENGINE_COLUMN.get(ENGINE_ABBREVIATIONS.get(token.upper(), token))
             if column is not None:
                 flags[row, column] = 1.0

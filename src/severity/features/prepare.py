@@ -37,6 +37,7 @@ _MAKE_ALIASES = {"BEECHCRAFT": "BEECH", "DEHAVILLAND": "DE HAVILLAND", "MCDONNEL
 _NOT_AN_AIRPORT = frozenset({"NONE", "PVT", "NA", "UNK", "UNKNOWN", "PRIVATE", "0"})
 _STATE_SUFFIX = re.compile(r",\s*([A-Z]{2})$")
 _PUNCTUATION = re.compile(r"[^0-9A-Z ]+")
+_NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Z]")  # compiled once: re.sub with a pattern string looks it up per call
 
 PHASE_GROUPS: dict[str, tuple[str, ...]] = {
     "ground": ("STANDING", "TAXI"),
@@ -79,14 +80,14 @@ def normalise_make(make: np.ndarray) -> np.ndarray:
 
 def normalise_model(model: np.ndarray) -> np.ndarray:
     """``PA-28-161`` / ``PA 28 161`` -> ``PA28161``."""
-    return _map_text(model, lambda value: re.sub(r"[^0-9A-Z]", "", value.upper()) or None)
+    return _map_text(model, lambda value: _NOT_ALPHANUMERIC.sub("", value.upper()) or None)
 
 
 def normalise_identifier(values: np.ndarray, not_values: frozenset[str] = frozenset()) -> np.ndarray:
     """Upper-case alphanumerics only; placeholders become missing."""
 
     def canonical(value: str) -> str | None:
-        code = re.sub(r"[^0-9A-Z]", "", value.upper())
+        code = _NOT_ALPHANUMERIC.sub("", value.upper())
         return None if not code or code in not_values else code
 
     return _map_text(values, canonical)

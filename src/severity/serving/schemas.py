@@ -4,16 +4,28 @@ A request is one accident event in the NTSB export's raw fields, named in snake_
 export's own header spellings (``Event.Date``, ``Aircraft.damage``, ``EVENT_DATE``) are
 accepted too, by the same header rule ingestion uses. Each field is read by the same cell
 parser as ingestion (:mod:`severity.data.cells`), but where ingestion counts an unreadable
-cell and sets it missing, the service refuses the request and names the field and the rule.
+cell and sets it missing, the service refuses the request and names the field and the rule
+(every refused field of an event at once, each error located at its field).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    RootModel,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from severity.data.cells import (
     CellError,
@@ -80,64 +92,33 @@ class AccidentEvent(BaseModel):
     phase_codes: str | None = None
     finding_codes: str | None = None
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _canonical_field_names(cls, data: Any) -> Any:
+    def _read_fields(cls, data: Any, handler: ModelWrapValidatorHandler) -> Any:
+        # One pass over the request's fields, each read by its own rule (_READERS), text remembered
+        # per field, then pydantic's compiled validation of the typed values. A Python validator per
+        # field did the same work at twice the cost (31 against 16 ms for 1,000 export rows).
         if not isinstance(data, dict):
-            return data
-        return dict(zip(_canonical_names(tuple(data)), data.values(), strict=True))
-
-    @field_validator("event_date", mode="before")
-    @classmethod
-    def _event_date(cls, value: Any) -> date:
-        if isinstance(value, datetime):
-            value = value.date()
-        if not isinstance(value, date):
-            text = clean_cell(_bounded(value, "event_date")) if isinstance(value, str) else None
-            if text is None:
-                raise ValueError("event_date is required, as YYYY-MM-DD or MM/DD/YYYY")
-            value = _cell(parse_date, text)
-        if value > datetime.now(UTC).date() + timedelta(days=1):
-            raise ValueError(f"event_date {value.isoformat()} is in the future")
-        if value < EARLIEST_EVENT_DATE:
-            raise ValueError(f"event_date {value.isoformat()} is before {EARLIEST_EVENT_DATE.isoformat()}, the earliest the data rules accept")
-        return value
-
-    @field_validator("latitude", "longitude", mode="before")
-    @classmethod
-    def _coordinate(cls, value: Any, info) -> float | None:
-        text = _text_of_number(value, info.field_name)
-        return None if text is None else _cell(parse_coordinate, text, column=info.field_name)
-
-    @field_validator("number_of_engines", mode="before")
-    @classmethod
-    def _engines(cls, value: Any) -> int | None:
-        text = _text_of_number(value, "number_of_engines")
-        return None if text is None else _cell(parse_engine_count, text)
-
-    @field_validator("amateur_built", mode="before")
-    @classmethod
-    def _amateur_built(cls, value: Any) -> bool | None:
-        if isinstance(value, bool) or value is None:
-            return value
-        if not isinstance(value, str):
-            raise ValueError(f"amateur_built must be true/false or Yes/No, got {type(value).__name__}")
-        text = clean_cell(_bounded(value, "amateur_built"))
-        return None if text is None else _cell(parse_boolean, text)
-
-    @field_validator(
-        "event_id", "routing_key", "location", "country", "airport_code", "airport_name", "aircraft_damage",
-        "aircraft_category", "registration_number", "make", "model", "engine_type", "far_description", "schedule",
-        "purpose_of_flight", "air_carrier", "weather_condition", "broad_phase_of_flight", *CODE_COLUMNS,
-        mode="before",
-    )
-    @classmethod
-    def _text(cls, value: Any, info) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise ValueError(f"{info.field_name} must be text, got {type(value).__name__}")
-        return _canonical_text(info.field_name, _bounded(value, info.field_name))
+            return handler(data)  # pydantic's own answer: an instance passes, anything else is not an object
+        names = _canonical_names(tuple(data))
+        values: dict[str, Any] = {}
+        errors: list[InitErrorDetails] = []
+        for name, value in zip(names, data.values(), strict=True):
+            # Text is read once per field and value (makes, models, dates and engine counts repeat
+            # within a batch and from request to request); only str: 1, 1.0 and True are equal keys.
+            read = _READ_TEXT[name].get(value, _UNREAD) if type(value) is str else _UNREAD
+            if read is _UNREAD:
+                try:
+                    read = _read(name, value)
+                except ValueError as error:
+                    errors.append({"type": "value_error", "loc": (name,), "input": value, "ctx": {"error": error}})
+                    continue
+            values[name] = read
+        if "event_date" not in names:
+            errors.append({"type": "missing", "loc": ("event_date",), "input": data})
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return handler(values)
 
     def record(self) -> dict[str, Any]:
         """The event as a typed record for :func:`severity.features.columns.record_columns`."""
@@ -149,6 +130,100 @@ class AccidentEvent(BaseModel):
 
 
 _EVENT_FIELDS = tuple(AccidentEvent.model_fields)
+
+
+def _read_event_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        text = clean_cell(_bounded(value, "event_date")) if isinstance(value, str) else None
+        if text is None:
+            raise ValueError("event_date is required, as YYYY-MM-DD or MM/DD/YYYY")
+        value = _cell(parse_date, text)
+    if value > _day_after(int(time.time() // 86_400)):
+        raise ValueError(f"event_date {value.isoformat()} is in the future")
+    if value < EARLIEST_EVENT_DATE:
+        raise ValueError(f"event_date {value.isoformat()} is before {EARLIEST_EVENT_DATE.isoformat()}, the earliest the data rules accept")
+    return value
+
+
+@lru_cache(maxsize=1)
+def _day_after(epoch_day: int) -> date:
+    # The latest date accepted: tomorrow in UTC, since an event east of UTC can already be dated then.
+    # Keyed by the UTC day number, a look-up instead of a clock read and date arithmetic per event.
+    return date(1970, 1, 1) + timedelta(days=epoch_day + 1)
+
+
+def _coordinate_reader(field: str) -> Callable[[Any], float | None]:
+    def read(value: Any) -> float | None:
+        text = _text_of_number(value, field)
+        return None if text is None else _cell(parse_coordinate, text, column=field)
+
+    return read
+
+
+def _read_engines(value: Any) -> int | None:
+    text = _text_of_number(value, "number_of_engines")
+    return None if text is None else _cell(parse_engine_count, text)
+
+
+def _read_amateur_built(value: Any) -> bool | None:
+    if isinstance(value, bool) or value is None:
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"amateur_built must be true/false or Yes/No, got {type(value).__name__}")
+    text = clean_cell(_bounded(value, "amateur_built"))
+    return None if text is None else _cell(parse_boolean, text)
+
+
+def _text_reader(field: str) -> Callable[[Any], str | None]:
+    """Cleaned text, in the export's spelling for a small vocabulary and upper case where ingestion folds it."""
+    if field in CATEGORY_FIELDS:
+        def spelled(text: str) -> str:
+            return canonical_category(text, field)
+    elif field in UPPER_CASE_COLUMNS or field in CODE_COLUMNS:
+        spelled = str.upper
+    else:
+        spelled = None
+
+    def read(value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"{field} must be text, got {type(value).__name__}")
+        text = clean_cell(_bounded(value, field))
+        return text if text is None or spelled is None else spelled(text)
+
+    return read
+
+
+# Each field's rule: the request's value in, the typed value out, or a ValueError naming the field and the rule.
+_NON_TEXT_READERS: dict[str, Callable[[Any], Any]] = {
+    "event_date": _read_event_date,
+    "latitude": _coordinate_reader("latitude"),
+    "longitude": _coordinate_reader("longitude"),
+    "number_of_engines": _read_engines,
+    "amateur_built": _read_amateur_built,
+}
+_READERS = {name: _NON_TEXT_READERS.get(name) or _text_reader(name) for name in _EVENT_FIELDS}
+if any(AccidentEvent.model_fields[name].annotation != (str | None) for name in _READERS if name not in _NON_TEXT_READERS):
+    raise TypeError("a field that is not optional text needs its own reader in _NON_TEXT_READERS")
+
+# Per field, text already read and what it was read as. Every rule depends on the text alone
+# (a date accepted today stays accepted: the future only moves away), and refused text is not kept.
+_READ_TEXT: dict[str, dict[str, Any]] = {name: {} for name in _EVENT_FIELDS}
+_READ_TEXT_PER_FIELD = 4096  # with MAX_TEXT_LENGTH, a bound on what clients can make the service hold
+_UNREAD = object()
+
+
+def _read(field: str, value: Any) -> Any:
+    read = _READERS[field](value)
+    if type(value) is str:
+        remembered = _READ_TEXT[field]
+        if len(remembered) >= _READ_TEXT_PER_FIELD:
+            remembered.clear()  # a field whose values keep changing starts over rather than growing
+        remembered[value] = read
+    return read
 
 
 @lru_cache(maxsize=1024)
@@ -169,19 +244,6 @@ def _canonical_names(keys: tuple) -> tuple[str, ...]:
             raise ValueError(f"field '{name}' is given twice (as '{key}' and another spelling)")
         names.append(name)
     return tuple(names)
-
-
-@lru_cache(maxsize=2**16)
-def _canonical_text(field: str, value: str) -> str | None:
-    # Cached: makes, models, countries and categories repeat from request to request and within a batch.
-    text = clean_cell(value)
-    if text is None:
-        return None
-    if field in CATEGORY_FIELDS:
-        return canonical_category(text, field)
-    if field in UPPER_CASE_COLUMNS or field in CODE_COLUMNS:
-        return text.upper()
-    return text
 
 
 def _text_of_number(value: Any, field: str) -> str | None:
