@@ -159,6 +159,9 @@ def test_remembered_text_is_bounded_per_field():
     for i in range(schemas._READ_TEXT_PER_FIELD + 10):
         AccidentEvent.model_validate({"event_date": "2010-01-01", "registration_number": f"N{i}"})
     assert 0 < len(schemas._READ_TEXT["registration_number"]) <= schemas._READ_TEXT_PER_FIELD
+    long_text = "CESSNA " * 20
+    AccidentEvent.model_validate({"event_date": "2010-01-01", "make": long_text})
+    assert long_text not in schemas._READ_TEXT["make"]  # longer than any export cell: read, not kept
 
 
 def test_python_dates_and_booleans_are_taken_as_they_are():

@@ -63,6 +63,13 @@ class ArmResult:
     rows: np.ndarray  # positions in the request
     reasons: list[list[tuple[str, float]]]
 
+    def per_event(self):
+        """(position in the request, probability, class, reasons) per scored event, as Python values.
+
+        Converted once per array: indexing a NumPy array per event costs more than the rest of the row.
+        """
+        return zip(self.rows.tolist(), self.scored.fatal_probability.tolist(), self.scored.predicted_class.tolist(), self.reasons, strict=True)
+
 
 @bentoml.service(name="severity", workers=settings.workers, traffic={"timeout": 60}, logging={"access": {"enabled": settings.access_log}})
 class SeverityService:
@@ -130,14 +137,15 @@ class SeverityService:
         started = time.perf_counter()
         request_id = _request_id()
         record = event.record()
-        arm = self.arms[self.router.answering_variant(_routing_key(event, record))]
+        key = _routing_key(event, record)
+        arm = self.arms[self.router.answering_variant(key)]
         model = arm.packaged.model
         scored = model.score_columns(_record_columns([record]))
         explanation = scored.explanation
         raw = scored.raw_field_contributions[0]
         values = scored.features[0]
         result = ArmResult(arm, scored, np.array([0]), scored.top_reasons(settings.top_reasons))
-        self._log([event], [record], [result], np.array([arm.variant]), "explain", request_id, started)
+        self._log([event], [record], [key], [result], [arm.variant], "explain", request_id, started)
         return Explanation(
             request_id=request_id,
             event_id=event.event_id,
@@ -190,52 +198,55 @@ class SeverityService:
         """Each event's answer as a dict in the shape of :class:`Prediction`, in the order given; every score is logged."""
         started = time.perf_counter()
         records = [event.record() for event in events]
-        answering = np.array([self.router.answering_variant(_routing_key(e, r)) for e, r in zip(events, records, strict=True)])
+        keys = [_routing_key(event, record) for event, record in zip(events, records, strict=True)]
+        answering = [self.router.answering_variant(key) for key in keys]
         results = []
         for variant, arm in self.arms.items():
             shadow = variant == "challenger" and self.router.shadows
-            rows = np.arange(len(events)) if shadow else np.flatnonzero(answering == variant)
+            rows = np.arange(len(events)) if shadow else np.flatnonzero(np.array(answering) == variant)
             if len(rows):
                 scored = arm.packaged.model.score_columns(_record_columns([records[i] for i in rows]), explain)
                 reasons = scored.top_reasons(settings.top_reasons) if explain else [[] for _ in rows]
                 results.append(ArmResult(arm, scored, rows, reasons))
         predictions: list[dict | None] = [None] * len(events)
         for result in results:
+            variant, version, threshold = result.arm.variant, result.arm.version, float(result.scored.threshold)
             unit = result.arm.packaged.metadata["explanation_unit"]
-            for position, row in enumerate(result.rows):
-                if answering[row] != result.arm.variant:
+            for row, probability, predicted_class, reasons in result.per_event():
+                if answering[row] != variant:
                     continue  # a shadow score: logged, not returned
                 predictions[row] = {
                     "request_id": request_id,
                     "event_id": events[row].event_id,
-                    "fatal_probability": float(result.scored.fatal_probability[position]),
-                    "predicted_class": _label(result.scored.predicted_class[position]),
-                    "threshold": float(result.scored.threshold),
-                    "model_version": result.arm.version,
-                    "variant": result.arm.variant,
-                    "top_reasons": [{"field": f, "contribution": c} for f, c in result.reasons[position]],
+                    "fatal_probability": probability,
+                    "predicted_class": _label(predicted_class),
+                    "threshold": threshold,
+                    "model_version": version,
+                    "variant": variant,
+                    "top_reasons": [{"field": f, "contribution": c} for f, c in reasons],
                     "contribution_unit": unit,
                 }
-        self._log(events, records, results, answering, endpoint, request_id, started)
+        self._log(events, records, keys, results, answering, endpoint, request_id, started)
         return predictions
 
-    def _log(self, events, records, results: list[ArmResult], answering, endpoint: str, request_id: str, started: float) -> None:
+    def _log(self, events, records, keys: list[str], results: list[ArmResult], answering: list[str], endpoint: str, request_id: str,
+             started: float) -> None:
         latency_ms = (time.perf_counter() - started) * 1000
         logged_at = datetime.now(UTC).isoformat(timespec="microseconds")
-        self.log.append(
-            LoggedPrediction(
-                request_id=request_id, item=int(row), variant=result.arm.variant, served=int(answering[row] == result.arm.variant),
-                endpoint=endpoint, logged_at=logged_at, event_id=events[row].event_id,
-                routing_key=_routing_key(events[row], records[row]), model_tag=result.arm.tag,
-                model_version=str(result.arm.packaged.metadata.get("model_version")),
-                fatal_probability=float(result.scored.fatal_probability[position]),
-                predicted_class=int(result.scored.predicted_class[position]), threshold=float(result.scored.threshold),
-                top_reasons=_json(result.reasons[position]), event=_json(records[row]),
-                latency_ms=latency_ms,
+        rows = []
+        for result in results:
+            variant, tag, threshold = result.arm.variant, result.arm.tag, float(result.scored.threshold)
+            version = str(result.arm.packaged.metadata.get("model_version"))
+            rows.extend(
+                LoggedPrediction(
+                    request_id=request_id, item=row, variant=variant, served=int(answering[row] == variant), endpoint=endpoint,
+                    logged_at=logged_at, event_id=events[row].event_id, routing_key=keys[row], model_tag=tag, model_version=version,
+                    fatal_probability=probability, predicted_class=predicted_class, threshold=threshold,
+                    top_reasons=_json(reasons), event=_json(records[row]), latency_ms=latency_ms,
+                )
+                for row, probability, predicted_class, reasons in result.per_event()
             )
-            for result in results
-            for position, row in enumerate(result.rows)
-        )
+        self.log.append(rows)
 
 
 def _record_columns(records: list[dict]) -> dict:
