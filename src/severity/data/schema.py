@@ -68,8 +68,7 @@ COORDINATE_RANGES: dict[str, tuple[float, float]] = {"latitude": (-90.0, 90.0), 
 ENGINE_COUNT_RANGE: tuple[int, int] = (0, 8)
 # The earliest event date the data rules accept (ingestion, batch inference and the service alike).
 EARLIEST_EVENT_DATE = date(1900, 1, 1)
-# The longest text a field may hold: the export's longest cell has 90 characters. The bound
-# also caps what a per-value cache of request text can be made to hold.
+# The longest text a field may hold: the export's longest cell has 90 characters.
 MAX_TEXT_LENGTH = 500
 
 TARGET_COLUMN = "fatal"

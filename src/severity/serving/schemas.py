@@ -258,7 +258,7 @@ def _text_of_number(value: Any, field: str) -> str | None:
 
 
 def _bounded(text: str, field: str) -> str:
-    # Before any cache or parser sees it: the per-value cache would otherwise hold whatever length it is sent.
+    # Before a parser spends time on it; the remembered text has its own, shorter bound (_READ_TEXT_LENGTH).
     if len(text) > MAX_TEXT_LENGTH:
         raise ValueError(f"{field} has {len(text)} characters; at most {MAX_TEXT_LENGTH} are accepted")
     return text
