@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import shap
 import yaml
 
 from severity.data.ingest import parse_events
@@ -96,6 +95,8 @@ def main() -> None:
         print(f"{family:>20} | {str(explainer.exact):>5} | {np.median(one):12.2f} | {np.percentile(one, 90):7.2f} | {thousand:14.2f}")  # noqa: T201
 
     print("exact TreeSHAP engines, same events (compiled = severity.explain.treeshap, what explain() uses):")  # noqa: T201
+    import shap  # here, not at the top: severity.explain must set numba's vector width before shap imports numba
+
     arrays = [test_x.iloc[[i]].to_numpy() for i in range(min(args.single, len(test_x)))]
     for family in ("xgboost", "lightgbm", "decision_tree", "random_forest"):
         estimator = fitted[family]["with_damage"].estimator
