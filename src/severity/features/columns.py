@@ -66,3 +66,33 @@ def record_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray
     for field in (*TEXT_FIELDS, *CODE_COLUMNS):
         columns[field] = np.array(column(field, None), dtype=object)
     return columns
+
+
+# The raw fields a model may read besides the event date (the flat export's; NTSB codes come
+# from richer extracts and are never "absent" from it).
+INPUT_FIELDS: tuple[str, ...] = (*NUMERIC_FIELDS, "amateur_built", *TEXT_FIELDS)
+
+
+def masked_columns(columns: Columns, kept: frozenset[str] | None) -> dict[str, np.ndarray]:
+    """``columns`` with every input field outside ``kept`` read as missing (``None`` keeps them all)."""
+    if kept is None:
+        return dict(columns)
+    masked = dict(columns)
+    for field in INPUT_FIELDS:
+        if field not in kept:
+            values = columns[field]
+            masked[field] = np.full(len(values), np.nan) if values.dtype.kind == "f" else np.full(len(values), None, dtype=object)
+    return masked
+
+
+def masked_events(events: pd.DataFrame, kept: frozenset[str] | None) -> pd.DataFrame:
+    """Typed events with every input field outside ``kept`` set missing, as :func:`masked_columns` reads them."""
+    if kept is None:
+        return events
+    dropped = [field for field in INPUT_FIELDS if field not in kept and field in events.columns]
+    return events.assign(**{field: pd.Series(pd.NA, index=events.index, dtype=events[field].dtype) for field in dropped})
+
+
+def take_rows(columns: Columns, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns of some events only."""
+    return {name: values[rows] for name, values in columns.items()}

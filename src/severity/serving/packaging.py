@@ -9,6 +9,7 @@ from typing import Any
 import bentoml
 
 from severity.explain.explainers import UNIT
+from severity.features.columns import INPUT_FIELDS
 from severity.models.artifact import SeverityModel
 
 BENTO_MODEL_NAME = "severity_model"
@@ -51,6 +52,12 @@ def package_metadata(model: SeverityModel, registered: dict[str, Any], performan
         "decision_rule": model.policy.describe(),
         "threshold": float(model.policy.threshold),
         "explanation_unit": UNIT,
+        "shipping": model.metadata.get("shipping", {"refit": False}),
+        "answering_models": [
+            {"name": part.field_set, "variant": part.variant, "input_fields": sorted(part.input_fields or INPUT_FIELDS),
+             "threshold": float(part.policy.threshold), "decision_rule": part.policy.describe()}
+            for part in (model, *model.fallbacks)
+        ],
     }
     return PackagedModel(model, labels, metadata)
 
