@@ -98,6 +98,7 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     assert metadata["metrics"]["test"]["roc_auc"] == pytest.approx(performance["test"]["roc_auc"])
     assert metadata["threshold"] == pytest.approx(performance["policy"]["threshold"])
     assert sum(metadata["global_raw_field_importance"].values()) <= 1.0
+    assert metadata["history_through"] == report["event_date_range"][1]  # validation and test events are its history too
 
 
 def test_a_malformed_csv_fails_naming_the_line(project_copy):
