@@ -219,7 +219,7 @@ class EventHistory:
         previous = self._labelled.groupby(self._labelled["event_id"].astype(str), sort=False)["fatal"].max()
         known = given.index.isin(previous.index)
         recorded = self.recorded(given.index.to_numpy())
-        conflicting = [event for event in given.index[known] if previous[event] != given[event]]
+        conflicting = given.index[known][previous.reindex(given.index[known]).to_numpy() != given[known].to_numpy()]
         fresh = given[recorded & ~known]
         event_ids = self._occurrences["event_id"].astype(str)
         rows = self._occurrences[event_ids.isin(fresh.index)]
@@ -230,7 +230,7 @@ class EventHistory:
         per_event = rows.groupby("event_id", sort=False).agg(
             day=("day", "min"), fatal=("fatal", "max"), **{name: (name, "first") for name in self.attributes}
         ).reset_index()
-        return OutcomeUpdate(per_event, list(given.index[known]), conflicting, list(given.index[~recorded]))
+        return OutcomeUpdate(per_event, list(given.index[known]), list(conflicting), list(given.index[~recorded]))
 
     def recorded(self, event_ids: np.ndarray) -> np.ndarray:
         """Which of ``event_ids`` the history already holds (as occurrences)."""
