@@ -120,6 +120,7 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     assert "backtest.md" in artifacts and "shipping_report.json" in artifacts
     assert "backtest_shipped_full_input_full_model_with_damage_roc_auc" in client.get_run(run.info.run_id).data.metrics
     assert sum(metadata["global_raw_field_importance"].values()) <= 1.0
+    assert metadata["history_through"] == report["event_date_range"][1]  # validation and test events are its history too
 
 
 def test_a_malformed_csv_fails_naming_the_line(project_copy):

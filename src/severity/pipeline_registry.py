@@ -14,6 +14,7 @@ from severity.pipelines import (
     modelling,
     monitoring,
     packaging,
+    refresh_history,
     tuning,
 )
 
@@ -28,7 +29,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     ``training`` ends with ``packaging``, which writes the champion to BentoML's model store;
     before it, ``monitoring_baseline`` keeps the reference ``monitoring`` compares batches with and
     ``model_card`` writes the registered version's card.
-    ``tuning_worker`` is not part of it: other machines run it to join a study.
+    ``tuning_worker`` is not part of it: other machines run it to join a study; nor is ``refresh_history``,
+    which adds later events and outcomes to the served model's history without retraining.
     """
     pipelines = {
         "ingestion": ingestion.create_pipeline(),
@@ -44,6 +46,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "monitoring": monitoring.create_pipeline(),
         "model_card": governance.create_card_pipeline(),
         "ab_evaluation": governance.create_ab_pipeline(),
+        "refresh_history": refresh_history.create_pipeline(),
     }
     pipelines["training"] = sum(
         (pipelines[name] for name in (

@@ -121,6 +121,7 @@ def test_every_api_answers_over_http(champion_server, trained_project):
     assert info["aliases"] == [] and info["served_as"]["source"] == "newest"
     assert info["metrics"]["test"]["roc_auc"] == pytest.approx(performance["test"]["roc_auc"])
     assert len(info["training_data_fingerprint"]) == 64 and info["routing"]["mode"] == "champion"
+    assert info["history_through"] == bentoml.models.get(info["bento_model_tag"]).info.metadata["history_through"]
 
     _, requests = demo_requests(trained_project, 40)
     answer = httpx.post(f"{url}/predict_batch", json={"events": requests}, timeout=60)

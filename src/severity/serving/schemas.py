@@ -334,6 +334,8 @@ class ModelInfo(BaseModel):
     decision_rule: str
     threshold: float
     explanation_unit: str
+    history_through: str | None = Field(description="Date of the latest event in the model's feature history (ISO); later events "
+                                                    "are scored without what happened after it until the history is refreshed.")
     routing: dict[str, Any]
     challenger: dict[str, Any] | None
 

@@ -30,6 +30,7 @@ from severity.serving.registry import Resolution
 from severity.serving.routing import Router, event_routing_key
 from severity.serving.schemas import AccidentEvent, Explanation, ModelInfo, Prediction, Predictions
 from severity.serving.settings import ServingSettings
+from severity.serving.staleness import HistoryWatch
 
 if TYPE_CHECKING:
     from severity.models.artifact import ScoredEvents
@@ -48,6 +49,7 @@ class Arm:
     tag: str
     packaged: "PackagedModel"
     resolution: Resolution
+    history: HistoryWatch  # warns when events dated well past the model's history are scored
 
     @property
     def version(self) -> str:
@@ -96,7 +98,8 @@ class SeverityService:
         # collection, a pause of tens of milliseconds in the middle of some request.
         gc.collect()
         gc.freeze()
-        logger.info("Serving %s; routing %s; logging to %s", {v: a.tag for v, a in self.arms.items()}, self.router, settings.prediction_log)
+        logger.info("Serving %s; routing %s; logging to %s; histories run to %s", {v: a.tag for v, a in self.arms.items()}, self.router,
+                    settings.prediction_log, {v: str(a.history.through) for v, a in self.arms.items()})
 
     @staticmethod
     def _arm(variant: str, stored: bentoml.Model, resolution: Resolution) -> Arm:
@@ -106,7 +109,8 @@ class SeverityService:
         packaged.model.single_threaded()
         if resolution.note:
             logger.warning("%s: %s", variant, resolution.note)
-        return Arm(variant, str(stored.tag), packaged, resolution)
+        watch = HistoryWatch(f"{variant} {stored.tag}", packaged.model.feature_engineer.history_through_, settings.history_stale_days, logger)
+        return Arm(variant, str(stored.tag), packaged, resolution, watch)
 
     # ---- APIs ---------------------------------------------------------------------------
     @bentoml.api
@@ -140,7 +144,9 @@ class SeverityService:
         key = _routing_key(event, record)
         arm = self.arms[self.router.answering_variant(key)]
         model = arm.packaged.model
-        scored = model.score_columns(_record_columns([record]))
+        columns = _record_columns([record])
+        scored = model.score_columns(columns)
+        arm.history.check(columns["day"])
         explanation = scored.explanation
         raw = scored.raw_field_contributions[0]
         values = scored.features[0]
@@ -186,10 +192,12 @@ class SeverityService:
             decision_rule=metadata["decision_rule"],
             threshold=metadata["threshold"],
             explanation_unit=metadata["explanation_unit"],
+            history_through=_iso(champion.history.through),
             routing={"mode": self.router.mode, "challenger_share": self.router.challenger_share},
             challenger=None if challenger is None else {
                 "bento_model_tag": challenger.tag, "model_version": challenger.version, "served_as": challenger.resolution.describe(),
                 "family": challenger.packaged.metadata["family"], "metrics": challenger.packaged.metadata["metrics"],
+                "history_through": _iso(challenger.history.through),
             },
         )
 
@@ -205,7 +213,9 @@ class SeverityService:
             shadow = variant == "challenger" and self.router.shadows
             rows = np.arange(len(events)) if shadow else np.flatnonzero(np.array(answering) == variant)
             if len(rows):
-                scored = arm.packaged.model.score_columns(_record_columns([records[i] for i in rows]), explain)
+                columns = _record_columns([records[i] for i in rows])
+                scored = arm.packaged.model.score_columns(columns, explain)
+                arm.history.check(columns["day"])
                 reasons = scored.top_reasons(settings.top_reasons) if explain else [[] for _ in rows]
                 results.append(ArmResult(arm, scored, rows, reasons))
         predictions: list[dict | None] = [None] * len(events)
@@ -253,6 +263,10 @@ def _record_columns(records: list[dict]) -> dict:
     from severity.features.columns import record_columns  # a worker has it already: a dictionary look-up
 
     return record_columns(records)
+
+
+def _iso(day) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def _json(value) -> str:
