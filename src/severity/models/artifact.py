@@ -108,6 +108,17 @@ class SeverityModel:
             undecided &= ~fits
         return choice
 
+    def feature_engineers(self) -> list[tuple[AviationFeatureEngineer, frozenset[str] | None]]:
+        """Each distinct transformer of this model and its fallbacks, with the input fields it was fitted with
+        (None: all); events added to its history must be read the same way."""
+        found: dict[int, tuple[AviationFeatureEngineer, frozenset[str] | None]] = {}
+        for model in (self, *self.fallbacks):
+            engineer = model.feature_engineer
+            known = found.get(id(engineer), (engineer, frozenset()))[1]
+            fields = None if known is None or model.input_fields is None else known | model.input_fields
+            found[id(engineer)] = (engineer, fields)
+        return list(found.values())
+
     def _score_own(self, columns: Columns, explain: bool) -> ScoredEvents:
         selected = self.feature_engineer.transform_columns(columns)[:, self._positions]
         probability, predicted = self.policy.apply(fatal_scores(self.estimator, selected, self.feature_columns))

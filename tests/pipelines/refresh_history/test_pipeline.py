@@ -45,8 +45,8 @@ def labels_for(demo_raw: pd.DataFrame, reported: pd.DataFrame, before: str) -> p
 @pytest.fixture
 def packaged(fitted) -> PackagedModel:
     """A stand-in package around a copy of the shared fitted transformer (only the transformer matters to the node)."""
-    engineer, _ = fitted
-    return PackagedModel(SimpleNamespace(feature_engineer=pickle.loads(pickle.dumps(engineer))), {"registry_version": "1"},
+    engineer = pickle.loads(pickle.dumps(fitted[0]))
+    return PackagedModel(SimpleNamespace(feature_engineer=engineer, feature_engineers=lambda: [(engineer, None)]), {"registry_version": "1"},
                          {"history_through": "2015-06-24"}, "severity_model:stored")
 
 
@@ -138,6 +138,9 @@ def test_refresh_history_repackages_the_served_model_with_a_later_history(traine
         old_through = old.model.feature_engineer.history_through_.isoformat()
         assert old.metadata.get("history_through", old_through) == old_through  # packaged by training with it
         assert new.metadata["history_through"] == raw["Event.Date"].max() > old_through
+        # The smaller field sets' models have their own transformers: their histories run to the same date.
+        assert len(new.model.feature_engineers()) == 2
+        assert {engineer.history_through_.isoformat() for engineer, _ in new.model.feature_engineers()} == {raw["Event.Date"].max()}
         record = json.loads((root / "data/08_reporting/history_refresh.json").read_text())
         assert new.metadata["history_refreshes"] == [record] and record["refreshed_from"] == served.tag
         assert record["events_added"] == raw["Event.Id"].nunique() and record["outcomes_added"] > 0

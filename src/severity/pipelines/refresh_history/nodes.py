@@ -13,6 +13,7 @@ from severity.data.errors import DataValidationError
 from severity.data.ingest import cell_issues, parse_events
 from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN
 from severity.data.validation import validate_events
+from severity.features.columns import masked_events
 from severity.monitoring.batches import labels_from_file
 from severity.parameters import settings_from
 from severity.serving.packaging import PackagedModel, history_through, with_refreshed_history
@@ -74,9 +75,14 @@ def refresh_served_history(
         "history_through_before": history_through(served_bento_model.model) or "none",
         "events_given": len(given), "events_added": int((~already).sum()), "events_already_recorded": int(already.sum()),
     }
-    if len(history_events):
-        engineer.add_history(history_events)
-    outcomes = engineer.add_outcomes(history_labels.set_index(EVENT_KEY)[TARGET_COLUMN])
+    # Every transformer of the artifact (a smaller field set's models have their own), each reading the events as it was fitted.
+    outcome_labels = history_labels.set_index(EVENT_KEY)[TARGET_COLUMN]
+    for model_engineer, fields in served_bento_model.model.feature_engineers():
+        if len(history_events):
+            model_engineer.add_history(masked_events(history_events, fields))
+        added = model_engineer.add_outcomes(outcome_labels)
+        if model_engineer is engineer:
+            outcomes = added
     record |= outcomes
     if outcomes["outcomes_without_event"]:
         message = f"{outcomes['outcomes_without_event']} label(s) name events the history does not hold (add the events first)"
