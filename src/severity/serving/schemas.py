@@ -390,6 +390,10 @@ class Prediction(BaseModel):
     variant: Literal["champion", "challenger"]
     top_reasons: list[Reason] = Field(description="Raw fields with the largest contributions, largest first.")
     contribution_unit: str
+    input_issues: list[InputIssue] = Field(
+        description="Fields of this event scored as missing because their value could not be read (predict_batch with "
+        "on_invalid='missing'); empty otherwise. predict and explain refuse such a value instead."
+    )
 
 
 class Predictions(RootModel[list[Prediction]]):
