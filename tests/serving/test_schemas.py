@@ -256,6 +256,17 @@ def test_on_invalid_takes_two_values_and_only_the_batch_reads_it():
         assert AccidentEvent.model_validate({"event_date": "2014-05-03", "latitude": 95}).latitude is None
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(95, 95), (95.5, 95.5), ("95", "95"), (True, True), ([95], None), ({"deg": 95}, None),
+     (10**30, "1" + "0" * 30), ("9" * 150, f"{'9' * 100}... (150 characters)")],
+)
+def test_an_issue_shows_the_value_sent_within_bounds(value, shown):
+    with invalid_values_as_missing():
+        (issue,) = AccidentEvent.model_validate({"event_date": "2014-05-03", "latitude": value}).input_issues
+    assert issue.value == shown and type(issue.value) is type(shown)
+
+
 def test_refused_text_read_as_missing_is_not_remembered():
     with invalid_values_as_missing():
         for _ in range(2):

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -59,7 +59,6 @@ ROUTING_FIELDS = ("event_id", "routing_key")
 CATEGORY_FIELDS = tuple(c for c in VOCABULARIES if c not in OUTCOME_COLUMNS)
 
 OnInvalid = Literal["refuse", "missing"]
-ON_INVALID = get_args(OnInvalid)
 # Refused even where unreadable values are read as missing: without its date an event cannot be
 # placed in time (the model's history and seasonal features), and the identifiers are the client's
 # own keys, not inputs (batch inference refuses a row without its event id too).
@@ -201,9 +200,9 @@ class BatchRequest(BaseModel):
     on_invalid: OnInvalid = Field(
         "refuse",
         description="What an unreadable field value does. 'refuse' (the default): the request is answered 400, naming "
-        "each event (by its index) and field and the rule. 'missing': the value is scored as missing, as batch inference "
-        "and training read it, and named in that event's input_issues (field, rule, value, message); the other events "
-        "are unaffected. Still refused under 'missing': an event_date that is absent, unparsable, in the future or before "
+        "each event (by its index) and field and the rule. 'missing': the value is scored as missing (as if sent null), "
+        "the way batch inference reads an unreadable cell, and named in that event's input_issues (field, rule, value, "
+        "message); the other events are unaffected. Still refused under 'missing': an event_date that is absent, unparsable, in the future or before "
         "1900 (the event cannot be placed in time), an unreadable event_id or routing_key (your keys, not model inputs), "
         "unknown or outcome fields, an event that is not an object, and an empty or oversized batch.",
     )
@@ -365,12 +364,17 @@ def _readable_as_missing(error: InitErrorDetails) -> bool:
 
 
 def _issue(error: InitErrorDetails) -> InputIssue:
-    value, cause = error["input"], error["ctx"]["error"]
-    if isinstance(value, str) and len(value) > _SHOWN_LENGTH:
-        value = f"{value[:_SHOWN_LENGTH]}... ({len(value)} characters)"
-    elif not isinstance(value, str | int | float | bool):
-        value = None
-    return InputIssue(field=error["loc"][0], rule=cause.reason, value=value, message=str(cause))
+    cause = error["ctx"]["error"]
+    return InputIssue(field=error["loc"][0], rule=cause.reason, value=_shown(error["input"]), message=str(cause))
+
+
+def _shown(value: Any) -> str | int | float | bool | None:
+    """A refused value as an issue shows it: as sent, unless too long to echo or not a JSON scalar."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        value = repr(value)  # an integer past 64 bits, which JSON writers (orjson among them) refuse: as its digits
+    if isinstance(value, str):
+        return value if len(value) <= _SHOWN_LENGTH else f"{value[:_SHOWN_LENGTH]}... ({len(value)} characters)"
+    return value if isinstance(value, int | float | bool) else None
 
 
 class Reason(BaseModel):
