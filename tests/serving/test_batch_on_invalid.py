@@ -1,12 +1,8 @@
 """predict_batch's on_invalid, in process: the service's own ASGI app on the trained demo model, without a server."""
 
-import importlib
 import inspect
-import sys
 
-import bentoml
 import pytest
-from starlette.testclient import TestClient
 
 from severity.serving.prediction_log import read_prediction_log
 from severity.serving.schemas import BatchRequest, Predictions
@@ -16,21 +12,6 @@ EVENT = {"event_date": "2014-05-03", "latitude": 61.2, "longitude": -149.9, "mak
          "aircraft_damage": "Destroyed", "weather_condition": "IMC", "broad_phase_of_flight": "Cruise"}
 BAD_LATITUDE = {**EVENT, "event_id": "bad-latitude", "latitude": 123}
 BAD_ENGINES = {**EVENT, "event_id": "bad-engines", "make": "Piper", "number_of_engines": "40"}
-
-
-@pytest.fixture(scope="module")
-def service(trained_project, tmp_path_factory):
-    """The service module imported with this test's settings, its app started (the model loaded) and called in process."""
-    log_path = tmp_path_factory.mktemp("in_process") / "prediction_log.sqlite"
-    settings = {"SEVERITY_MODEL": str(bentoml.models.get("severity_model:latest").tag), "SEVERITY_PREDICTION_LOG": str(log_path),
-                "SEVERITY_MAX_BATCH": "20", "SEVERITY_ROUTING": "champion"}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in settings.items():
-            patch.setenv(name, value)
-        patch.delitem(sys.modules, "severity.serving.service", raising=False)  # settings are read at import
-        module = importlib.import_module("severity.serving.service")
-        with TestClient(module.SeverityService.to_asgi()) as client:
-            yield client, log_path, module
 
 
 def batch(client, events, **flags):

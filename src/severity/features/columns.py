@@ -13,17 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from severity.data.schema import CODE_COLUMNS, EVENT_DATE, EVENT_KEY
+from severity.data.schema import CODE_COLUMNS, EVENT_DATE, EVENT_KEY, INPUT_FIELDS, NUMERIC_FIELDS, TEXT_FIELDS
 
+__all__ = ["INPUT_FIELDS", "NUMERIC_FIELDS", "TEXT_FIELDS", "Columns", "event_columns", "masked_columns", "masked_events",
+           "record_columns", "take_rows"]
 Columns = Mapping[str, np.ndarray]
 _EPOCH = date(1970, 1, 1)
-
-NUMERIC_FIELDS = ("latitude", "longitude", "number_of_engines")
-TEXT_FIELDS = (
-    "location", "country", "airport_code", "aircraft_damage", "aircraft_category", "registration_number",
-    "make", "model", "engine_type", "far_description", "schedule", "purpose_of_flight", "air_carrier",
-    "weather_condition", "broad_phase_of_flight",
-)
 
 
 def _text(series: pd.Series) -> np.ndarray:
@@ -66,11 +61,6 @@ def record_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray
     for field in (*TEXT_FIELDS, *CODE_COLUMNS):
         columns[field] = np.array(column(field, None), dtype=object)
     return columns
-
-
-# The raw fields a model may read besides the event date (the flat export's; NTSB codes come
-# from richer extracts and are never "absent" from it).
-INPUT_FIELDS: tuple[str, ...] = (*NUMERIC_FIELDS, "amateur_built", *TEXT_FIELDS)
 
 
 def masked_columns(columns: Columns, kept: frozenset[str] | None) -> dict[str, np.ndarray]:

@@ -58,7 +58,7 @@ def package_metadata(model: SeverityModel, registered: dict[str, Any], performan
         "decision_rule": model.policy.describe(),
         "threshold": float(model.policy.threshold),
         "explanation_unit": UNIT,
-        "shipping": model.metadata.get("shipping", {"refit": False}),
+        "shipping": _without_none(model.metadata.get("shipping", {"refit": False})),
         "answering_models": [
             {"name": part.field_set, "variant": part.variant, "input_fields": sorted(part.input_fields or INPUT_FIELDS),
              "threshold": float(part.policy.threshold), "decision_rule": part.policy.describe()}
@@ -85,6 +85,15 @@ def with_refreshed_history(packaged: PackagedModel, refresh: dict[str, Any]) -> 
     if through is not None:
         metadata["history_through"] = through
     return PackagedModel(packaged.model, dict(packaged.labels), metadata)
+
+
+def _without_none(value: Any) -> Any:
+    """The value with every ``None`` entry left out: BentoML's metadata takes only basic types."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_without_none(item) for item in value if item is not None]
+    return value
 
 
 def save_to_store(packaged: PackagedModel, name: str = BENTO_MODEL_NAME) -> bentoml.Tag:

@@ -47,6 +47,7 @@ from severity.data.cells import (
 from severity.data.schema import (
     CODE_COLUMNS,
     EARLIEST_EVENT_DATE,
+    INPUT_FIELDS,
     MAX_TEXT_LENGTH,
     OUTCOME_COLUMNS,
     UPPER_CASE_COLUMNS,
@@ -178,6 +179,21 @@ class AccidentEvent(BaseModel):
             if errors:
                 raise ValidationError.from_exception_data(cls.__name__, errors)
         return handler(values)
+
+    def absent_fields(self) -> list[str]:
+        """The model inputs this event did not carry (not sent; a value sent but unreadable counts as sent)."""
+        sent = self.model_fields_set
+        absent = [name for name in INPUT_FIELDS if name not in sent]
+        if absent and self.input_issues:
+            unreadable = {issue.field for issue in self.input_issues}
+            absent = [name for name in absent if name not in unreadable]
+        return absent
+
+    def sent_record(self) -> dict[str, Any]:
+        """:meth:`record` restricted to the fields the client sent (what the prediction log keeps: monitoring tells absent
+        fields from values recorded missing by it), unreadable ones included as missing."""
+        sent = self.model_fields_set | {issue.field for issue in self.input_issues}
+        return {name: value for name, value in self.record().items() if name in sent or name == "event_date"}
 
     def record(self) -> dict[str, Any]:
         """The event as a typed record for :func:`severity.features.columns.record_columns`."""
@@ -377,6 +393,17 @@ def _shown(value: Any) -> str | int | float | bool | None:
     return value if isinstance(value, int | float | bool) else None
 
 
+ABSENT_DESCRIPTION = (
+    "Model inputs the event did not carry. A field left out is absent, which is not the same as a value recorded missing "
+    "(send null for that): the event is answered by a model fitted without the fields it lacks (answered_by)."
+)
+ANSWERED_BY_DESCRIPTION = (
+    "The model of the shipped artifact that answered: 'full' for events that carry every input field, else the first "
+    "smaller field set whose fields the event carries ('full_without_damage', 'core', 'core_without_damage'; model_info "
+    "lists each with its fields)."
+)
+
+
 class Reason(BaseModel):
     """One raw field's signed contribution (log-odds of the uncalibrated score) to this prediction."""
 
@@ -398,6 +425,9 @@ class Prediction(BaseModel):
         description="Fields of this event scored as missing because their value could not be read (predict_batch with "
         "on_invalid='missing'); empty otherwise. predict and explain refuse such a value instead."
     )
+    absent_fields: list[str] = Field(description=ABSENT_DESCRIPTION)
+    coverage: float = Field(description="Share of the model's input fields the event carried (sent, even as null).")
+    answered_by: str = Field(description=ANSWERED_BY_DESCRIPTION)
 
 
 class Predictions(RootModel[list[Prediction]]):
@@ -419,6 +449,8 @@ class Explanation(BaseModel):
     exact: bool = Field(description="False when the family's attribution is rescaled or approximate (see the docs).")
     base_value: float
     score: float = Field(description="base_value + the sum of contributions: the model's uncalibrated log-odds.")
+    absent_fields: list[str] = Field(description=ABSENT_DESCRIPTION)
+    answered_by: str = Field(description=ANSWERED_BY_DESCRIPTION)
     raw_fields: dict[str, float]
     features: dict[str, float]
     feature_values: dict[str, float | None]
@@ -443,6 +475,12 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any]
     decision_rule: str
     threshold: float
+    answering_models: list[dict[str, Any]] = Field(
+        description="The models of the shipped artifact in the order they answer: an event is answered by the first whose "
+        "input fields it carries (name, variant, input_fields, threshold, decision_rule)."
+    )
+    shipping: dict[str, Any] = Field(description="How the served model was fitted: refit rows, the out-of-time calibration period "
+                                     "and its figures (see the README's What is served).")
     explanation_unit: str
     history_through: str | None = Field(description="Date of the latest event in the model's feature history (ISO); later events "
                                                     "are scored without what happened after it until the history is refreshed.")
