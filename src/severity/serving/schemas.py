@@ -64,7 +64,7 @@ OnInvalid = Literal["refuse", "missing"]
 # placed in time (the model's history and seasonal features), and the identifiers are the client's
 # own keys, not inputs (batch inference refuses a row without its event id too).
 ALWAYS_REFUSED = ("event_date", *ROUTING_FIELDS)
-# An issue shows the value as sent, text cut to this length (the export's longest cell has 90 characters).
+# An issue shows the value as sent, text cut to this length: longer than any cell of the export, short to echo.
 _SHOWN_LENGTH = 100
 
 
