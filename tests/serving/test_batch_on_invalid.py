@@ -12,6 +12,7 @@ from severity.serving.prediction_log import read_prediction_log
 from severity.serving.schemas import BatchRequest, Predictions
 
 pytestmark = pytest.mark.slow
+SERVICE_MODULE = "severity.serving.service"
 EVENT = {"event_date": "2014-05-03", "latitude": 61.2, "longitude": -149.9, "make": "Cessna", "model": "172", "number_of_engines": 1,
          "aircraft_damage": "Destroyed", "weather_condition": "IMC", "broad_phase_of_flight": "Cruise"}
 BAD_LATITUDE = {**EVENT, "event_id": "bad-latitude", "latitude": 123}
@@ -27,8 +28,11 @@ def service(trained_project, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in settings.items():
             patch.setenv(name, value)
-        patch.delitem(sys.modules, "severity.serving.service", raising=False)  # settings are read at import
-        module = importlib.import_module("severity.serving.service")
+        patch.delenv("SEVERITY_CHALLENGER_MODEL", raising=False)
+        # Settings are read at import: a fresh import, taken out of sys.modules again afterwards.
+        patch.delitem(sys.modules, SERVICE_MODULE, raising=False)
+        module = importlib.import_module(SERVICE_MODULE)
+        patch.setitem(sys.modules, SERVICE_MODULE, module)
         with TestClient(module.SeverityService.to_asgi()) as client:
             yield client, log_path, module
 
