@@ -7,6 +7,8 @@ import bentoml
 import pytest
 from starlette.testclient import TestClient
 
+SERVICE_MODULE = "severity.serving.service"
+
 
 @pytest.fixture(scope="module")
 def service(trained_project, tmp_path_factory):
@@ -17,9 +19,10 @@ def service(trained_project, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in settings.items():
             patch.setenv(name, value)
-        patch.delitem(sys.modules, "severity.serving.service", raising=False)  # settings are read at import
-        module = importlib.import_module("severity.serving.service")
+        patch.delenv("SEVERITY_CHALLENGER_MODEL", raising=False)
+        # Settings are read at import: a fresh import, taken out of sys.modules again afterwards.
+        patch.delitem(sys.modules, SERVICE_MODULE, raising=False)
+        module = importlib.import_module(SERVICE_MODULE)
+        patch.setitem(sys.modules, SERVICE_MODULE, module)
         with TestClient(module.SeverityService.to_asgi()) as client:
             yield client, log_path, module
-
-
