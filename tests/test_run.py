@@ -116,9 +116,10 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     backtest = pd.read_csv(project_copy / "data/08_reporting/backtest.csv")
     assert set(backtest["origin"]) == {"2013-01-01", "2014-01-01", "pooled"} and set(backtest["protocol"]) == {"shipped"}
     assert {("full", "full"), ("core", "core"), ("core", "full")} <= set(zip(backtest["input"], backtest["model"], strict=True))
-    assert backtest["roc_auc"].between(0.5, 1).all() and (backtest["log_loss_ci_low"] <= backtest["log_loss"]).all()
+    own = backtest[backtest["input"] == backtest["model"]]  # the full model reading removed fields as missing may rank badly
+    assert own["roc_auc"].between(0.6, 1).all() and (backtest["log_loss_ci_low"] <= backtest["log_loss"]).all()
     assert "backtest.md" in artifacts and "shipping_report.json" in artifacts
-    assert "backtest_shipped_full_input_full_model_with_damage_roc_auc" in client.get_run(run.info.run_id).data.metrics
+    assert "backtest_metrics.shipped_full_input_full_model_with_damage_roc_auc" in client.get_run(run.info.run_id).data.metrics
     assert sum(metadata["global_raw_field_importance"].values()) <= 1.0
     assert metadata["history_through"] == report["event_date_range"][1]  # validation and test events are its history too
 

@@ -10,6 +10,17 @@ from starlette.testclient import TestClient
 SERVICE_MODULE = "severity.serving.service"
 
 
+def asgi_app(module):
+    """The service's ASGI app; BentoML registers its HTTP metrics in the process-wide Prometheus registry, so the
+    metrics of an app built earlier in this process are taken out of it first (that app keeps counting in its own)."""
+    import prometheus_client
+
+    for collector in list(prometheus_client.REGISTRY._collector_to_names):
+        if any(name.startswith("bentoml_service_") for name in prometheus_client.REGISTRY._collector_to_names[collector]):
+            prometheus_client.REGISTRY.unregister(collector)
+    return module.SeverityService.to_asgi()
+
+
 @pytest.fixture(scope="module")
 def service(trained_project, tmp_path_factory):
     """The service module imported with this test's settings, its app started (the model loaded) and called in process."""
@@ -24,5 +35,5 @@ def service(trained_project, tmp_path_factory):
         patch.delitem(sys.modules, SERVICE_MODULE, raising=False)
         module = importlib.import_module(SERVICE_MODULE)
         patch.setitem(sys.modules, SERVICE_MODULE, module)
-        with TestClient(module.SeverityService.to_asgi()) as client:
+        with TestClient(asgi_app(module)) as client:
             yield client, log_path, module

@@ -14,6 +14,7 @@ from severity.data.ingest import parse_events
 from severity.serving.packaging import load_from_store, save_to_store, with_refreshed_history
 from severity.serving.registry import resolve
 from tests.pipelines.refresh_history.test_pipeline import REGISTERED_MODEL, reported_later
+from tests.serving.conftest import asgi_app
 
 pytestmark = pytest.mark.slow
 EVENT = {"latitude": 61.2, "longitude": -149.9, "make": "Cessna", "model": "172", "weather_condition": "IMC"}
@@ -64,7 +65,7 @@ def test_model_info_reports_the_refreshed_history_and_stale_events_are_warned_ab
     logger = logging.getLogger("severity.serving")
     logger.addHandler(recorded)
     try:
-        with TestClient(service_module.SeverityService.to_asgi()) as client:
+        with TestClient(asgi_app(service_module)) as client:
             info = client.post("/model_info", json={}).json()
             recent = {**EVENT, "event_date": str(through + timedelta(days=30))}
             assert client.post("/predict", json={"event": recent}).status_code == 200

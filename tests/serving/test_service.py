@@ -142,15 +142,16 @@ def test_every_api_answers_over_http(champion_server, trained_project):
     batch = answer.json()
     assert [p["event_id"] for p in batch] == [r["Event.Id"] for r in requests]  # the order given
     assert len({p["request_id"] for p in batch}) == 1
-    # One event alone and in a batch: the same answer apart from the request id (and the last
-    # digits of the explanation, computed by the batch kernel instead of the single-event walk).
+    # One event alone and in a batch: the same answer apart from the request id and the last digits. Boosters
+    # agree to rounding (the explanation's batch kernel and single-event walk sum in another order); the demo's
+    # MLP multiplies a batch in BLAS blocks that sum differently from one row, to about 1e-7 relative.
     single = httpx.post(f"{url}/predict", json={"event": requests[7]}, timeout=60).json()
     numbers = ("fatal_probability", "threshold")
     assert {k: v for k, v in batch[7].items() if k not in ("request_id", "top_reasons", *numbers)} == {
         k: v for k, v in single.items() if k not in ("request_id", "top_reasons", *numbers)}
-    assert [batch[7][k] for k in numbers] == pytest.approx([single[k] for k in numbers], rel=1e-12)
+    assert [batch[7][k] for k in numbers] == pytest.approx([single[k] for k in numbers], rel=1e-6)
     assert [r["field"] for r in batch[7]["top_reasons"]] == [r["field"] for r in single["top_reasons"]]
-    assert [r["contribution"] for r in batch[7]["top_reasons"]] == pytest.approx([r["contribution"] for r in single["top_reasons"]], rel=1e-9)
+    assert [r["contribution"] for r in batch[7]["top_reasons"]] == pytest.approx([r["contribution"] for r in single["top_reasons"]], rel=1e-6, abs=1e-9)
 
     for probe in ("livez", "readyz", "metrics"):
         assert httpx.get(f"{url}/{probe}", timeout=10).status_code == 200

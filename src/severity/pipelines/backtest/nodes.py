@@ -69,7 +69,7 @@ def run_backtest(
                     "mean predicted %.3f vs observed %.3f", row.protocol, name, row.variant, row.input, row.model, len(settings.origins),
                     row.roc_auc, row.log_loss, row.mean_predicted, row.observed_rate)
     metrics = {
-        f"backtest_{row.protocol}_{row.input}_input_{row.model}_model_{row.variant}_{metric}": {"value": float(getattr(row, metric)), "step": 0}
+        f"{row.protocol}_{row.input}_input_{row.model}_model_{row.variant}_{metric}": {"value": float(getattr(row, metric)), "step": 0}
         for row in pooled.itertuples() for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "calibration_gap")
     }
     header = (f"Rolling-origin backtest of `{name}`: at each origin the protocol is fitted on every earlier labelled event and scores "
