@@ -129,9 +129,10 @@ class DecisionPolicy:
         return probability, (probability >= self.threshold).astype(int)
 
     def describe(self) -> str:
+        fitted_on = self.record.get("fitted_on", "validation")  # set by a recalibration on recent events
         return (
-            f"{self.record.get('calibration', '?')} calibration (lowest cross-validated log loss on validation); "
+            f"{self.record.get('calibration', '?')} calibration (lowest cross-validated log loss on {fitted_on}); "
             f"fatal when calibrated probability >= {self.threshold:.3f} ({self.threshold_rule.replace('_', ' ')}"
             + (f", missed fatal costs {self.cost_missed_fatal:g} x a false alarm" if self.threshold_rule == "min_expected_cost" else "")
-            + ", chosen on validation)"
+            + f", chosen on {fitted_on})"
         )
