@@ -13,6 +13,7 @@ from severity.pipelines import (
     modelling,
     monitoring,
     packaging,
+    recalibration,
     tuning,
 )
 
@@ -41,6 +42,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "monitoring": monitoring.create_pipeline(),
         "model_card": governance.create_card_pipeline(),
         "ab_evaluation": governance.create_ab_pipeline(),
+        "recalibrate": recalibration.create_pipeline(),
     }
     pipelines["training"] = sum(
         (pipelines[name] for name in (
