@@ -13,6 +13,12 @@ from tests.conftest import REAL_EXPORT, needs_real_export, run_session
 pytestmark = pytest.mark.slow
 
 
+def bentoml_artifact(stored):
+    from severity.serving.packaging import load_from_store
+
+    return load_from_store(stored).model
+
+
 def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     project_copy = trained_project
     report = json.loads((project_copy / "data/08_reporting/data_quality_report.json").read_text())
@@ -94,10 +100,27 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     metadata = stored.info.metadata
     assert metadata["registered_model"]["run_id"] == run.info.run_id
     assert metadata["training_data_fingerprint"] == report["source_fingerprint"]
-    assert metadata["feature_columns"] == [c for c in feature_catalog["feature"]]
     assert metadata["metrics"]["test"]["roc_auc"] == pytest.approx(performance["test"]["roc_auc"])
-    assert metadata["threshold"] == pytest.approx(performance["policy"]["threshold"])
+
+    # What is served: the champion's candidate refitted on every labelled event, per field set, calibrated out of time.
+    shipping = json.loads((project_copy / "data/08_reporting/shipping_report.json").read_text())
+    full = shipping["models"]["full"]
+    assert shipping["candidate"] == performance["candidate"] and full["refit_rows"] == report["rows_out"]
+    assert full["fitted_rows"] + full["calibration_rows"] == report["rows_out"] and full["calibration_start"] == "2014-07-01"
+    assert metadata["threshold"] == pytest.approx(full["policy"]["threshold"])
+    assert metadata["shipping"]["out_of_time_calibration_period"] == full["out_of_time_calibration_period"]
+    assert [m["name"] for m in metadata["answering_models"]] == ["full", "full_without_damage", "core", "core_without_damage"]
+    assert "aircraft_damage" not in metadata["answering_models"][3]["input_fields"]
+    assert metadata["feature_columns"] == bentoml_artifact(stored).feature_columns
+    # Its forward quality: the backtest (two origins in the `ci` environment), in the reports and the MLflow run.
+    backtest = pd.read_csv(project_copy / "data/08_reporting/backtest.csv")
+    assert set(backtest["origin"]) == {"2013-01-01", "2014-01-01", "pooled"} and set(backtest["protocol"]) == {"shipped"}
+    assert {("full", "full"), ("core", "core"), ("core", "full")} <= set(zip(backtest["input"], backtest["model"], strict=True))
+    assert backtest["roc_auc"].between(0.5, 1).all() and (backtest["log_loss_ci_low"] <= backtest["log_loss"]).all()
+    assert "backtest.md" in artifacts and "shipping_report.json" in artifacts
+    assert "backtest_shipped_full_input_full_model_with_damage_roc_auc" in client.get_run(run.info.run_id).data.metrics
     assert sum(metadata["global_raw_field_importance"].values()) <= 1.0
+    assert metadata["history_through"] == report["event_date_range"][1]  # validation and test events are its history too
 
 
 def test_a_malformed_csv_fails_naming_the_line(project_copy):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline
 
 from severity.pipelines import (
+    backtest,
     explainability,
     feature_engineering,
     governance,
@@ -14,6 +15,7 @@ from severity.pipelines import (
     monitoring,
     packaging,
     recalibration,
+    refresh_history,
     tuning,
 )
 
@@ -24,10 +26,12 @@ def register_pipelines() -> dict[str, Pipeline]:
     The registry imports pipelines explicitly instead of calling ``find_pipelines``: since
     Kedro 1.7, ``kedro run --pipeline=training`` makes ``find_pipelines`` look only for a
     module named ``training``, so composed pipelines would not be found.
+    ``backtest`` measures the shipping protocol forward in time (the headline figure the card reports).
     ``training`` ends with ``packaging``, which writes the champion to BentoML's model store;
     before it, ``monitoring_baseline`` keeps the reference ``monitoring`` compares batches with and
     ``model_card`` writes the registered version's card.
-    ``tuning_worker`` is not part of it: other machines run it to join a study.
+    ``tuning_worker`` is not part of it: other machines run it to join a study; nor is ``refresh_history``,
+    which adds later events and outcomes to the served model's history without retraining.
     """
     pipelines = {
         "ingestion": ingestion.create_pipeline(),
@@ -35,6 +39,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "tuning": tuning.create_pipeline(),
         "tuning_worker": tuning.create_worker_pipeline(),
         "modelling": modelling.create_pipeline(),
+        "backtest": backtest.create_pipeline(),
         "explainability": explainability.create_pipeline(),
         "packaging": packaging.create_pipeline(),
         "monitoring_baseline": monitoring.create_baseline_pipeline(),
@@ -42,11 +47,12 @@ def register_pipelines() -> dict[str, Pipeline]:
         "monitoring": monitoring.create_pipeline(),
         "model_card": governance.create_card_pipeline(),
         "ab_evaluation": governance.create_ab_pipeline(),
+        "refresh_history": refresh_history.create_pipeline(),
         "recalibrate": recalibration.create_pipeline(),
     }
     pipelines["training"] = sum(
         (pipelines[name] for name in (
-            "ingestion", "feature_engineering", "tuning", "modelling", "explainability", "monitoring_baseline", "model_card",
+            "ingestion", "feature_engineering", "tuning", "modelling", "backtest", "explainability", "monitoring_baseline", "model_card",
             "packaging",
         )),
         Pipeline([]),

@@ -44,6 +44,7 @@ def test_calibration_repairs_overconfident_scores_and_is_recorded():
     assert set(policy.record["validation_cv_log_loss"]) == {"isotonic", "sigmoid", "uncalibrated"}
     assert ((calibrated >= policy.threshold) == predicted.astype(bool)).all()
     assert "chosen on validation" in policy.describe()
+    assert "chosen on the last year" in policy.fit(overconfident, target, fitted_on="the last year").describe()
 
 
 def test_unfitted_policy_and_unknown_rule_are_refused():

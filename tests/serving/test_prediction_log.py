@@ -1,12 +1,13 @@
 """The prediction log loses nothing and duplicates nothing, across threads and processes."""
 
+import json
 import multiprocessing
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from severity.serving.prediction_log import LoggedPrediction, PredictionLog, read_prediction_log
+from severity.serving.prediction_log import COLUMNS, LoggedPrediction, PredictionLog, read_prediction_log
 
 
 def row(request_id: str, item: int = 0, variant: str = "champion") -> LoggedPrediction:
@@ -49,3 +50,42 @@ def test_a_repeated_row_fails_and_its_batch_is_not_written(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         log.append([row("b"), row("a")])
     assert list(read_prediction_log(tmp_path / "log.sqlite")["request_id"]) == ["a"]
+
+
+# The table as the first release wrote it, before input_issues.
+FIRST_SCHEMA = """
+CREATE TABLE predictions (
+    request_id TEXT NOT NULL, item INTEGER NOT NULL, variant TEXT NOT NULL, served INTEGER NOT NULL, endpoint TEXT NOT NULL,
+    logged_at TEXT NOT NULL, event_id TEXT, routing_key TEXT NOT NULL, model_tag TEXT NOT NULL, model_version TEXT NOT NULL,
+    fatal_probability REAL NOT NULL, predicted_class INTEGER NOT NULL, threshold REAL NOT NULL, top_reasons TEXT NOT NULL,
+    event TEXT NOT NULL, latency_ms REAL NOT NULL, PRIMARY KEY (request_id, item, variant)
+)
+"""
+
+
+def _open_from_process(path: str) -> None:
+    PredictionLog(path).close()
+
+
+def test_a_log_written_before_input_issues_gains_the_column_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "log.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute(FIRST_SCHEMA)
+        connection.execute(f"INSERT INTO predictions VALUES ({', '.join('?' * 16)})", row("old")[:16])
+    connection.close()
+    assert list(read_prediction_log(path)["input_issues"]) == [[]]  # read before any service opened it
+
+    # Workers start together: each opens the log, one adds the column, none fails.
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_open_from_process, args=(str(path),)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    log = PredictionLog(path)
+    issue = {"field": "latitude", "rule": "out_of_range", "value": 123, "message": "latitude must be within [-90, 90] degrees, got 123"}
+    log.append([row("new")._replace(input_issues=json.dumps([issue]))])
+    logged = read_prediction_log(path)
+    assert dict(zip(logged["request_id"], logged["input_issues"], strict=True)) == {"old": [], "new": [issue]}
+    assert list(logged.columns) == list(COLUMNS)

@@ -1,5 +1,6 @@
 """The request schema reads fields by ingestion's rules and refuses what training would never see."""
 
+import json
 import math
 from datetime import date, datetime, timedelta
 
@@ -7,11 +8,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from severity.data.ingest import parse_events
+from severity.data.ingest import cell_issues, parse_events
 from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
 from severity.features.columns import event_columns, record_columns
 from severity.serving import schemas
-from severity.serving.schemas import AccidentEvent
+from severity.serving.schemas import AccidentEvent, BatchRequest, invalid_values_as_missing
 
 
 def requests_from_raw(raw):
@@ -170,3 +171,106 @@ def test_python_dates_and_booleans_are_taken_as_they_are():
     assert AccidentEvent.model_validate(event) is event
     with pytest.raises(ValidationError, match="in the future"):
         AccidentEvent.model_validate({"event_date": date.today() + timedelta(days=3)})
+
+
+def read_batch(events, **flags):
+    """``predict_batch``'s request read from its JSON body, as the service reads it."""
+    return BatchRequest.model_validate_json(json.dumps({"events": events, **flags}))
+
+
+def test_a_batch_reads_unreadable_values_as_missing_when_asked_naming_field_rule_and_value():
+    good = {"event_date": "2014-05-03", "latitude": 61.2, "make": "Cessna", "number_of_engines": 1}
+    bad = {**good, "latitude": 123, "number_of_engines": "40", "make": ["Cessna"], "amateur_built": "maybe", "model": "C" * 600}
+    batch = read_batch([good, bad], on_invalid="missing")
+
+    assert batch.events[0].input_issues == () and batch.events[0].record() == AccidentEvent.model_validate(good).record()
+    issues = [issue.model_dump() for issue in batch.events[1].input_issues]
+    assert issues == [  # in the order of the request's fields
+        {"field": "latitude", "rule": "out_of_range", "value": 123, "message": "latitude must be within [-90, 90] degrees, got 123"},
+        {"field": "make", "rule": "wrong_type", "value": None, "message": "make must be text, got list"},
+        {"field": "number_of_engines", "rule": "out_of_range", "value": "40", "message": "number_of_engines must be within [0, 8], got 40"},
+        {"field": "amateur_built", "rule": "unparsable", "value": "maybe", "message": "amateur_built must be Yes or No, got 'maybe'"},
+        {"field": "model", "rule": "too_long", "value": f"{'C' * 100}... (600 characters)",
+         "message": "model has 600 characters; at most 500 are accepted"},
+    ]
+    nulled = {**bad, **dict.fromkeys(("latitude", "number_of_engines", "make", "amateur_built", "model"))}
+    assert batch.events[1].record() == AccidentEvent.model_validate(nulled).record()
+    # The default, and a single event, still refuse, naming event and field.
+    with pytest.raises(ValidationError) as raised:
+        read_batch([good, bad])
+    assert {error["loc"] for error in raised.value.errors()} == {
+        ("events", 1, field) for field in ("latitude", "number_of_engines", "make", "amateur_built", "model")}
+    with pytest.raises(ValidationError, match=r"latitude must be within \[-90, 90\]"):
+        AccidentEvent.model_validate(bad)
+
+
+def test_issues_are_the_messages_batch_inference_writes_for_the_same_cells(demo_raw):
+    # One vocabulary: a request value and an export cell with the same text get the same message.
+    raw = demo_raw.head(3).drop(columns=[EXPORT_HEADERS[c] for c in OUTCOME_COLUMNS]).copy()
+    raw["Number.of.Engines"] = "1"
+    raw.loc[0, "Latitude"], raw.loc[1, "Number.of.Engines"], raw.loc[2, "Amateur.Built"] = "123.0", "40", "maybe"
+    raw.loc[2, "Longitude"] = "far west"
+    expected = cell_issues(raw, parse_events(raw, require_outcomes=False)[0])
+    batch = read_batch(requests_from_raw(raw), on_invalid="missing")
+    assert [sorted(issue.message for issue in event.input_issues) for event in batch.events] == [sorted(found) for found in expected]
+    assert all(found for found in expected)
+
+
+@pytest.mark.parametrize(
+    ("fields", "location", "message"),
+    [
+        ({"event_date": "2999-01-01"}, ("events", 0, "event_date"), "is in the future"),
+        ({"event_date": "1899-12-31"}, ("events", 0, "event_date"), "before 1900-01-01"),
+        ({"event_date": "yesterday"}, ("events", 0, "event_date"), "expected a date"),
+        ({"event_date": None}, ("events", 0, "event_date"), "event_date is required"),
+        ({"event_id": 12}, ("events", 0, "event_id"), "event_id must be text"),
+        ({"routing_key": "k" * 501}, ("events", 0, "routing_key"), "routing_key has 501 characters"),
+        ({"wingspan": 11}, ("events", 0), "unknown field 'wingspan'"),
+        ({"Total.Fatal.Injuries": "2"}, ("events", 0), "'Total.Fatal.Injuries' is an outcome"),
+        ({"input_issues": []}, ("events", 0), "unknown field 'input_issues'"),
+    ],
+)
+def test_what_cannot_be_scored_stays_refused_under_missing(fields, location, message):
+    with pytest.raises(ValidationError, match=message) as raised:
+        read_batch([{"event_date": "2014-05-03", "latitude": 95, **fields}], on_invalid="missing")
+    assert [error["loc"] for error in raised.value.errors()] == [location]  # the latitude is not refused
+
+
+def test_an_event_without_its_date_or_not_an_object_is_refused_under_missing():
+    with pytest.raises(ValidationError) as raised:
+        read_batch([{"latitude": 95}, [1, 2], None], on_invalid="missing")
+    assert [(error["loc"], error["type"]) for error in raised.value.errors()] == [
+        (("events", 0, "event_date"), "missing"), (("events", 1), "model_type"), (("events", 2), "model_type")]
+
+
+def test_on_invalid_takes_two_values_and_only_the_batch_reads_it():
+    with pytest.raises(ValidationError, match="Input should be 'refuse' or 'missing'") as raised:
+        read_batch([{"event_date": "2014-05-03", "latitude": 95}], on_invalid="ignore")
+    assert {error["loc"] for error in raised.value.errors()} == {("on_invalid",), ("events", 0, "latitude")}
+    assert read_batch([{"event_date": "2014-05-03"}]).on_invalid == "refuse"
+    # Read as missing within the batch's validation only, not after it (a context variable, reset).
+    read_batch([{"event_date": "2014-05-03", "latitude": 95}], on_invalid="missing")
+    with pytest.raises(ValidationError, match="latitude must be within"):
+        AccidentEvent.model_validate({"event_date": "2014-05-03", "latitude": 95})
+    with invalid_values_as_missing():
+        assert AccidentEvent.model_validate({"event_date": "2014-05-03", "latitude": 95}).latitude is None
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(95, 95), (95.5, 95.5), ("95", "95"), (True, True), ([95], None), ({"deg": 95}, None),
+     (10**30, "1" + "0" * 30), ("9" * 150, f"{'9' * 100}... (150 characters)")],
+)
+def test_an_issue_shows_the_value_sent_within_bounds(value, shown):
+    with invalid_values_as_missing():
+        (issue,) = AccidentEvent.model_validate({"event_date": "2014-05-03", "latitude": value}).input_issues
+    assert issue.value == shown and type(issue.value) is type(shown)
+
+
+def test_refused_text_read_as_missing_is_not_remembered():
+    with invalid_values_as_missing():
+        for _ in range(2):
+            assert AccidentEvent.model_validate({"event_date": "2014-05-03", "latitude": "91"}).input_issues[0].rule == "out_of_range"
+    assert "91" not in schemas._READ_TEXT["latitude"]
+    with pytest.raises(ValidationError, match=r"latitude must be within \[-90, 90\]"):
+        AccidentEvent.model_validate({"event_date": "2010-01-01", "latitude": "91"})

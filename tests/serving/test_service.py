@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
+from severity.data.schema import EXPORT_HEADERS, INPUT_FIELDS, OUTCOME_COLUMNS
 from severity.models.artifact import SeverityModel
 from severity.serving.packaging import load_from_store, package_metadata, save_to_store
 from severity.serving.prediction_log import read_prediction_log
@@ -27,6 +27,9 @@ pytestmark = pytest.mark.slow
 BENTOML = Path(sys.executable).parent / "bentoml"
 EVENT = {"event_date": "2014-05-03", "latitude": 61.2, "longitude": -149.9, "make": "Cessna", "model": "172",
          "aircraft_damage": "Destroyed", "weather_condition": "IMC", "broad_phase_of_flight": "Cruise", "event_id": "E-1"}
+# Every input field, null where the value is recorded missing: answered by the full model.
+FULL_EVENT = {**dict.fromkeys(INPUT_FIELDS), **EVENT, "location": "Anchorage, AK", "country": "United States",
+              "aircraft_category": "Airplane", "number_of_engines": 1}
 
 
 @contextlib.contextmanager
@@ -96,15 +99,24 @@ def test_every_api_answers_over_http(champion_server, trained_project):
     url, log_path = champion_server
     client = bentoml.SyncHTTPClient(url)
     try:
-        prediction = client.predict(event=EVENT)
-        explanation = client.explain(event=EVENT)
+        prediction = client.predict(event=FULL_EVENT)
+        explanation = client.explain(event=FULL_EVENT)
+        partial = client.predict(event=EVENT)
         info = client.model_info()
     finally:
         client.close()
     performance = pd.read_json(trained_project / "data/08_reporting/performance_metrics.json", typ="series")
     assert 0.0 < prediction["fatal_probability"] < 1.0
     assert prediction["predicted_class"] == ("fatal" if prediction["fatal_probability"] >= prediction["threshold"] else "not_fatal")
-    assert prediction["threshold"] == pytest.approx(performance["policy"]["threshold"])
+    assert prediction["threshold"] == pytest.approx(info["threshold"]) and info["shipping"]["refit"]
+    assert (prediction["answered_by"], prediction["absent_fields"], prediction["coverage"]) == ("full", [], 1.0)
+    # An event without location and aircraft category (and more) carries no field set whole: the smallest set answers,
+    # without reading any absent field as recorded missing, and says so.
+    models = {model["name"]: model for model in info["answering_models"]}
+    assert list(models) == ["full", "full_without_damage", "core", "core_without_damage"]
+    assert partial["answered_by"] == "core_without_damage" and {"location", "aircraft_category"} <= set(partial["absent_fields"])
+    assert partial["threshold"] == pytest.approx(models["core_without_damage"]["threshold"])
+    assert partial["coverage"] == pytest.approx(1 - len(partial["absent_fields"]) / len(INPUT_FIELDS), abs=1e-4)
     assert prediction["variant"] == "champion" and prediction["model_version"] == "1" and prediction["event_id"] == "E-1"
     reasons = prediction["top_reasons"]
     assert len(reasons) == 5 and [abs(r["contribution"]) for r in reasons] == sorted((abs(r["contribution"]) for r in reasons), reverse=True)
@@ -121,6 +133,7 @@ def test_every_api_answers_over_http(champion_server, trained_project):
     assert info["aliases"] == [] and info["served_as"]["source"] == "newest"
     assert info["metrics"]["test"]["roc_auc"] == pytest.approx(performance["test"]["roc_auc"])
     assert len(info["training_data_fingerprint"]) == 64 and info["routing"]["mode"] == "champion"
+    assert info["history_through"] == bentoml.models.get(info["bento_model_tag"]).info.metadata["history_through"]
 
     _, requests = demo_requests(trained_project, 40)
     answer = httpx.post(f"{url}/predict_batch", json={"events": requests}, timeout=60)

@@ -9,6 +9,8 @@ def test_defaults_and_environment():
         {"SEVERITY_ROUTING": "shadow", "SEVERITY_CHALLENGER_MODEL": "severity_model:abc", "SEVERITY_MAX_BATCH": "50"}
     )
     assert (settings.routing, settings.challenger_tag, settings.max_batch) == ("shadow", "severity_model:abc", 50)
+    assert ServingSettings().history_stale_days == 90
+    assert ServingSettings.from_environment({"SEVERITY_HISTORY_STALE_DAYS": "0"}).history_stale_days == 0
 
 
 @pytest.mark.parametrize(
@@ -18,6 +20,8 @@ def test_defaults_and_environment():
         ({"SEVERITY_MAX_BATCH": "0"}, "SEVERITY_MAX_BATCH must be at least 1"),
         ({"SEVERITY_ROUTING": "canary"}, "SEVERITY_ROUTING must be one of"),
         ({"SEVERITY_ACCESS_LOG": "sometimes"}, "SEVERITY_ACCESS_LOG must be on or off, got 'sometimes'"),
+        ({"SEVERITY_HISTORY_STALE_DAYS": "-1"}, "SEVERITY_HISTORY_STALE_DAYS must be at least 0, got -1"),
+        ({"SEVERITY_HISTORY_STALE_DAYS": "a season"}, "SEVERITY_HISTORY_STALE_DAYS must be int, got 'a season'"),
     ],
 )
 def test_bad_settings_name_the_variable(environ, message):

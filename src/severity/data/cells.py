@@ -33,7 +33,11 @@ _BOOLEAN_WORDS = {"yes": True, "y": True, "true": True, "1": True, "no": False, 
 
 
 class CellError(ValueError):
-    """A cell that cannot be read as its column's type; ``reason`` is ``unparsable`` or ``out_of_range``."""
+    """A cell that cannot be read as its column's type; ``reason`` is ``unparsable`` or ``out_of_range``.
+
+    The service raises it for a request's values too, with two reasons of its own: ``wrong_type``
+    (a JSON value of a type the field cannot hold) and ``too_long`` (text past the length bound).
+    """
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)

@@ -57,8 +57,16 @@ LENIENT_PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
 }
 
 
+# What every file of events must have, labelled or not.
+IDENTITY_COLUMNS: tuple[str, ...] = (EVENT_KEY, EVENT_DATE)
+
+
 def canonical_header_mapping(columns: list[str], require_outcomes: bool = True) -> dict[str, str]:
-    """Map each raw header to its canonical name; fail on missing or colliding columns."""
+    """Map each raw header to its canonical name; fail on missing or colliding columns.
+
+    Labelled data needs every column of the export; new events to be scored (``require_outcomes=False``)
+    need only their id and date: a download with fewer columns is scored by the models of a smaller field set.
+    """
     mapping = {column: normalise_header(column) for column in columns}
     by_canonical: dict[str, list[str]] = {}
     for raw, canonical in mapping.items():
@@ -67,7 +75,7 @@ def canonical_header_mapping(columns: list[str], require_outcomes: bool = True) 
     if collisions:
         detail = "; ".join(f"{raws} all mean '{c}'" for c, raws in collisions.items())
         raise DataValidationError(message=f"Duplicate columns after header normalisation: {detail}.")
-    missing = [c for c in REQUIRED_COLUMNS if c not in by_canonical and (require_outcomes or c not in OUTCOME_COLUMNS)]
+    missing = [c for c in REQUIRED_COLUMNS if c not in by_canonical and (require_outcomes or c in IDENTITY_COLUMNS)]
     if missing:
         expected = ", ".join(EXPORT_HEADERS[c] for c in missing)
         raise DataValidationError(
@@ -132,10 +140,14 @@ def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.D
     if ignored:
         logger.warning("Ignoring %d column(s) that are not part of the NTSB export: %s", len(ignored), ignored)
     frame = raw[list(known)].rename(columns=known)
-    optional = OPTIONAL_COLUMNS if require_outcomes else OPTIONAL_COLUMNS | OUTCOME_COLUMNS
+    optional = OPTIONAL_COLUMNS if require_outcomes else set(CANONICAL_COLUMNS) - set(IDENTITY_COLUMNS)
     absent_optional = sorted(optional - set(frame.columns))
     for column in absent_optional:
         frame[column] = pd.Series(pd.NA, index=frame.index, dtype="str")
+    # Input columns the file does not have: absent, which is not the same as recorded missing.
+    absent_inputs = [c for c in CANONICAL_COLUMNS if c in absent_optional and c not in OPTIONAL_COLUMNS and c not in OUTCOME_COLUMNS]
+    if absent_inputs:
+        logger.warning("The file has no column for %d model input(s): %s; they are absent for every row", len(absent_inputs), absent_inputs)
 
     text = {column: clean_text(frame[column]) for column in CANONICAL_COLUMNS}
     events = pd.DataFrame(index=frame.index)
@@ -183,6 +195,7 @@ def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.D
         "header_mapping": {str(k): v for k, v in known.items()},
         "ignored_columns": ignored,
         "absent_optional_columns": absent_optional,
+        "absent_input_columns": absent_inputs,
         "values_set_missing": set_missing,
         "unlisted_categories": unlisted,
     }

@@ -53,6 +53,16 @@ OPTIONAL_COLUMNS: frozenset[str] = frozenset(
 )
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in CANONICAL_COLUMNS if c not in OPTIONAL_COLUMNS)
 
+# The raw fields a model reads besides the event date, as typed columns (severity.features.columns):
+# numbers, a flag and text. NTSB codes come from richer extracts and are never "absent" from the flat export.
+NUMERIC_FIELDS: tuple[str, ...] = ("latitude", "longitude", "number_of_engines")
+TEXT_FIELDS: tuple[str, ...] = (
+    "location", "country", "airport_code", "aircraft_damage", "aircraft_category", "registration_number",
+    "make", "model", "engine_type", "far_description", "schedule", "purpose_of_flight", "air_carrier",
+    "weather_condition", "broad_phase_of_flight",
+)
+INPUT_FIELDS: tuple[str, ...] = (*NUMERIC_FIELDS, "amateur_built", *TEXT_FIELDS)
+
 # NTSB occurrence, phase and finding codes: not in the flat export, but passed through when
 # a richer extract (from the relational database) has them.
 CODE_COLUMNS: tuple[str, ...] = ("occurrence_codes", "phase_codes", "finding_codes")

@@ -11,10 +11,17 @@ from kedro.io import AbstractDataset, DatasetError
 from severity.serving.packaging import BENTO_MODEL_NAME, PackagedModel, load_from_store, save_to_store
 
 logger = logging.getLogger(__name__)
+SERVED = "served"
 
 
 class BentoModelDataset(AbstractDataset[PackagedModel, PackagedModel]):
-    """``severity_model`` in ``$BENTOML_HOME`` (default ``~/bentoml``); ``version`` picks what ``load`` reads."""
+    """``severity_model`` in ``$BENTOML_HOME`` (default ``~/bentoml``); ``version`` picks what ``load`` reads.
+
+    ``version`` is a version of ``name`` (``latest`` by default), a full tag of it, or ``served``: the champion the
+    service would serve if it started now, chosen by the same rules and ``SEVERITY_*`` variables (an explicit
+    ``SEVERITY_MODEL``, else the registry's ``champion`` alias, ...). Saving a model loaded from the store, unchanged
+    (it carries its tag), writes nothing.
+    """
 
     def __init__(self, name: str = BENTO_MODEL_NAME, version: str = "latest", metadata: dict[str, Any] | None = None):
         self._name = name
@@ -25,20 +32,41 @@ class BentoModelDataset(AbstractDataset[PackagedModel, PackagedModel]):
         return {"name": self._name, "version": self._version}
 
     def save(self, data: PackagedModel) -> None:
+        if data.tag is not None:
+            logger.info("%s is in the BentoML model store already; nothing saved", data.tag)
+            return
         logger.info("Saved %s to the BentoML model store", save_to_store(data, self._name))
 
     def load(self) -> PackagedModel:
+        tag = self._tag()
         try:
-            stored = bentoml.models.get(f"{self._name}:{self._version}")
+            stored = bentoml.models.get(tag)
         except bentoml.exceptions.NotFound as error:
-            raise DatasetError(
-                f"No BentoML model {self._name}:{self._version} in the store; `kedro run --pipelines=training` packages one"
-            ) from error
+            raise DatasetError(f"No BentoML model {tag} in the store; `kedro run --pipelines=training` packages one") from error
         return load_from_store(stored)
 
     def _exists(self) -> bool:
         try:
-            bentoml.models.get(f"{self._name}:{self._version}")
-        except bentoml.exceptions.NotFound:
+            bentoml.models.get(self._tag())
+        except (bentoml.exceptions.NotFound, LookupError):
             return False
         return True
+
+    def _tag(self) -> str:
+        if self._version != SERVED:
+            name, _, version = self._version.rpartition(":")
+            if name and name != self._name:
+                raise DatasetError(f"{self._version} is not a version of {self._name}")
+            return f"{self._name}:{version}"
+        from severity.serving.registry import resolve
+        from severity.serving.settings import ServingSettings
+
+        settings = ServingSettings.from_environment()
+        resolution = resolve(settings.champion_tag, "champion", settings.registry_uri, settings.registered_model, fallback_latest=True)
+        logger.info("The served champion is %s (%s%s)", resolution.tag, resolution.source, f": {resolution.note}" if resolution.note else "")
+        if not resolution.tag.startswith(f"{self._name}:"):
+            raise DatasetError(f"The service serves {resolution.tag} (SEVERITY_MODEL), which is not a version of {self._name}")
+        if resolution.source == "explicit":
+            logger.warning("SEVERITY_MODEL names %s: a service started with it keeps serving that version, not one saved now",
+                           resolution.tag)
+        return resolution.tag

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -62,3 +63,49 @@ def bootstrap_intervals(
         values["pr_auc"].append(average_precision_score(target[rows], probability[rows]))
     tail = (1 - level) / 2 * 100
     return {name: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for name, v in values.items() if v}
+
+
+def probability_metrics(target: np.ndarray, probability: np.ndarray, weight: np.ndarray | None = None) -> dict[str, float]:
+    """Ranking and calibration of probabilities: ROC-AUC, PR-AUC, log loss, Brier, ECE, mean predicted against observed.
+
+    ``weight`` counts each row that many times (an event-grouped bootstrap draws events as weights).
+    """
+    target = np.asarray(target).astype(int)
+    probability = np.asarray(probability, dtype="float64")
+    weight = np.ones(len(target)) if weight is None else np.asarray(weight, dtype="float64")
+    both_classes = len(np.unique(target[weight > 0])) == 2
+    mean_predicted = float(np.average(probability, weights=weight))
+    observed = float(np.average(target, weights=weight))
+    edges = np.linspace(0.0, 1.0, 11)
+    which = np.clip(np.digitize(probability, edges[1:-1]), 0, 9)
+    bin_weight = np.bincount(which, weights=weight, minlength=10)
+    gaps = np.abs(np.bincount(which, weights=weight * target, minlength=10) - np.bincount(which, weights=weight * probability, minlength=10))
+    return {
+        "roc_auc": float(roc_auc_score(target, probability, sample_weight=weight)) if both_classes else float("nan"),
+        "pr_auc": float(average_precision_score(target, probability, sample_weight=weight)) if both_classes else float("nan"),
+        "log_loss": float(log_loss(target, np.clip(probability, 1e-6, 1 - 1e-6), sample_weight=weight, labels=[0, 1])),
+        "brier": float(brier_score_loss(target, probability, sample_weight=weight)),
+        "ece": float(gaps.sum() / bin_weight.sum()),
+        "mean_predicted": mean_predicted,
+        "observed_rate": observed,
+        "calibration_gap": mean_predicted - observed,
+    }
+
+
+def event_bootstrap_intervals(
+    target: np.ndarray, probability: np.ndarray, events: np.ndarray, samples: int, seed: int, level: float = 0.95
+) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of :func:`probability_metrics`, resampling whole events (a multi-aircraft event's rows together).
+
+    Each resample draws as many events as there are, with replacement; an event drawn k times
+    weighs its rows k times, which is the same as repeating them.
+    """
+    codes, uniques = pd.factorize(np.asarray(events))
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(samples):
+        counts = rng.multinomial(len(uniques), np.full(len(uniques), 1.0 / len(uniques)))
+        for name, value in probability_metrics(target, probability, counts[codes]).items():
+            draws.setdefault(name, []).append(value)
+    tail = (1 - level) / 2 * 100
+    return {name: (float(np.nanpercentile(v, tail)), float(np.nanpercentile(v, 100 - tail))) for name, v in draws.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from severity.features.columns import Columns
 from severity.features.history import EventHistory
@@ -55,6 +56,13 @@ class FeatureGroup:
         """Values for the training rows themselves; groups that learn from outcomes override this."""
         self.fit(columns, prepared, fatal, history)
         return self.transform(columns, prepared, history)
+
+    def add_outcomes(self, outcomes: pd.DataFrame) -> None:
+        """Outcomes that arrived after fitting, one row per event (see :class:`severity.features.history.OutcomeUpdate`).
+
+        The shared history has them already; a group that keeps its own structures of earlier
+        outcomes overrides this.
+        """
 
 
 def equals(values: np.ndarray, target: str) -> np.ndarray:

@@ -13,17 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from severity.data.schema import CODE_COLUMNS, EVENT_DATE, EVENT_KEY
+from severity.data.schema import CODE_COLUMNS, EVENT_DATE, EVENT_KEY, INPUT_FIELDS, NUMERIC_FIELDS, TEXT_FIELDS
 
+__all__ = ["INPUT_FIELDS", "NUMERIC_FIELDS", "TEXT_FIELDS", "Columns", "event_columns", "masked_columns", "masked_events",
+           "record_columns", "take_rows"]
 Columns = Mapping[str, np.ndarray]
 _EPOCH = date(1970, 1, 1)
-
-NUMERIC_FIELDS = ("latitude", "longitude", "number_of_engines")
-TEXT_FIELDS = (
-    "location", "country", "airport_code", "aircraft_damage", "aircraft_category", "registration_number",
-    "make", "model", "engine_type", "far_description", "schedule", "purpose_of_flight", "air_carrier",
-    "weather_condition", "broad_phase_of_flight",
-)
 
 
 def _text(series: pd.Series) -> np.ndarray:
@@ -66,3 +61,28 @@ def record_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray
     for field in (*TEXT_FIELDS, *CODE_COLUMNS):
         columns[field] = np.array(column(field, None), dtype=object)
     return columns
+
+
+def masked_columns(columns: Columns, kept: frozenset[str] | None) -> dict[str, np.ndarray]:
+    """``columns`` with every input field outside ``kept`` read as missing (``None`` keeps them all)."""
+    if kept is None:
+        return dict(columns)
+    masked = dict(columns)
+    for field in INPUT_FIELDS:
+        if field not in kept:
+            values = columns[field]
+            masked[field] = np.full(len(values), np.nan) if values.dtype.kind == "f" else np.full(len(values), None, dtype=object)
+    return masked
+
+
+def masked_events(events: pd.DataFrame, kept: frozenset[str] | None) -> pd.DataFrame:
+    """Typed events with every input field outside ``kept`` set missing, as :func:`masked_columns` reads them."""
+    if kept is None:
+        return events
+    dropped = [field for field in INPUT_FIELDS if field not in kept and field in events.columns]
+    return events.assign(**{field: pd.Series(pd.NA, index=events.index, dtype=events[field].dtype) for field in dropped})
+
+
+def take_rows(columns: Columns, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns of some events only."""
+    return {name: values[rows] for name, values in columns.items()}

@@ -11,6 +11,10 @@ Two rules keep every look-up free of the future:
 
 Both depend only on the stored history and the event itself, never on the other rows of
 the batch being transformed, so a batch and its rows one by one give the same features.
+
+The history grows after fitting: events reported later are added as occurrences (an event
+already recorded, by event id, is not added again), and outcomes that arrive later are added
+for recorded events. Neither changes the fitted overall fatal rate the shares shrink towards.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ def quarter_start_days(days: np.ndarray) -> np.ndarray:
     """The first day of each day's calendar quarter, as integer days."""
     months = days.astype("datetime64[D]").astype("datetime64[M]").astype("int64")
     return (months - months % 3).astype("datetime64[M]").astype("datetime64[D]").astype("int64")
+
+
+def _per_event_and_keys(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Labelled rows as the index keeps them: one per event and distinct key values, fatal if any row was."""
+    return rows.groupby(["event_id", *keys], dropna=False, sort=False).agg(day=("day", "min"), fatal=("fatal", "max")).reset_index()
 
 
 class _Segments:
@@ -140,36 +149,97 @@ class _KeyIndex:
     labelled_fatal_cumsum: _Segments
 
 
-class EventHistory:
-    """Past events (one row per event and key value) with fast point-in-time queries."""
+@dataclass
+class OutcomeUpdate:
+    """What :meth:`EventHistory.add_outcomes` did with each event id it was given."""
 
-    def __init__(self, keys: list[str]):
+    added: pd.DataFrame  # one row per event whose outcome was added: event_id, day, fatal and the attributes
+    already_known: list[str]  # recorded with an outcome already (kept as it was)
+    conflicting: list[str]  # of those, the ones whose new outcome differs from the recorded one
+    not_recorded: list[str]  # no occurrence with this id: add the event first
+
+    def describe(self) -> dict[str, int]:
+        return {"outcomes_added": len(self.added), "outcomes_already_known": len(self.already_known),
+                "outcomes_conflicting": len(self.conflicting), "outcomes_without_event": len(self.not_recorded)}
+
+
+class EventHistory:
+    """Past events (one row per event and distinct key values) with fast point-in-time queries.
+
+    ``attributes`` are further per-row fields kept with each occurrence but not indexed (the
+    transformer keeps coordinates there, for outcomes that arrive after the event).
+    """
+
+    def __init__(self, keys: list[str], attributes: list[str] | tuple[str, ...] = ()):
         self.keys = list(keys)
-        self._occurrences = pd.DataFrame(columns=["event_id", "day", *self.keys])
+        self.attributes = list(attributes)
+        self._occurrences = pd.DataFrame(columns=["event_id", "day", *self.keys, *self.attributes])
         self._labelled = pd.DataFrame(columns=["event_id", "day", "fatal", *self.keys])
         self._index: dict[str, _KeyIndex] = {}
         self.prior_fatal_rate = np.nan
 
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("attributes", [])  # histories pickled before attributes existed
+        self.__dict__.update(state)
+
     # ---- building -------------------------------------------------------------------
     def add(self, events: pd.DataFrame, fatal: pd.Series | None = None) -> EventHistory:
-        """Add events (``event_id``, ``event_date`` and the key columns); with ``fatal``, also their outcomes."""
+        """Add events (``event_id``, ``event_date``, the key columns and any attributes); with ``fatal``, also their outcomes
+        and the overall fatal rate (fitting).
+
+        Events whose id is already recorded are left out: an event enters the history once, with
+        the rows it came with. A multi-aircraft event is one row per distinct combination of key
+        values among its aircraft; its outcome is fatal if any aircraft's was.
+        """
         frame = pd.DataFrame({"event_id": events["event_id"].to_numpy(), "day": to_days(events["event_date"])})
         for key in self.keys:
             frame[key] = events[key].to_numpy(dtype=object)
-        # A multi-aircraft event is one occurrence; its outcome is fatal if any aircraft's was.
-        occurrences = pd.concat([self._occurrences, frame], ignore_index=True)
+        for attribute in self.attributes:
+            frame[attribute] = events[attribute].to_numpy() if attribute in events else np.nan
+        new = ~self.recorded(frame["event_id"].to_numpy())
+        occurrences = pd.concat([self._occurrences, frame[new]], ignore_index=True)
         self._occurrences = occurrences.drop_duplicates(subset=["event_id", *self.keys], keep="first")
         if fatal is not None:
-            labelled = frame.assign(fatal=np.asarray(fatal, dtype="float64"))
-            labelled = labelled.groupby(["event_id", *self.keys], dropna=False, sort=False).agg(
-                day=("day", "min"), fatal=("fatal", "max")
-            ).reset_index()
+            labelled = _per_event_and_keys(frame.assign(fatal=np.asarray(fatal, dtype="float64")), self.keys)
             self._labelled = pd.concat([self._labelled, labelled], ignore_index=True).drop_duplicates(
                 subset=["event_id", *self.keys], keep="last"
             )
             self.prior_fatal_rate = float(self._labelled["fatal"].mean())
         self._build_index()
         return self
+
+    def add_outcomes(self, fatal: pd.Series) -> OutcomeUpdate:
+        """Outcomes (``fatal``, 0/1, indexed by event id) of recorded events that have none yet.
+
+        An event keeps an outcome it already has; ids never recorded are left out. The overall
+        fatal rate stays the fitted one: it is part of the fitted encoding, not of the history.
+        """
+        given = pd.Series(np.asarray(fatal, dtype="float64"), index=pd.Index(fatal.index).astype(str))
+        given = given.groupby(level=0, sort=False).max()  # an id given twice is fatal if either says so
+        previous = self._labelled.groupby(self._labelled["event_id"].astype(str), sort=False)["fatal"].max()
+        known = given.index.isin(previous.index)
+        recorded = self.recorded(given.index.to_numpy())
+        conflicting = given.index[known][previous.reindex(given.index[known]).to_numpy() != given[known].to_numpy()]
+        fresh = given[recorded & ~known]
+        event_ids = self._occurrences["event_id"].astype(str)
+        rows = self._occurrences[event_ids.isin(fresh.index)]
+        rows = rows.assign(fatal=event_ids[rows.index].map(fresh).to_numpy(dtype="float64"))
+        if len(rows):
+            self._labelled = pd.concat([self._labelled, _per_event_and_keys(rows, self.keys)], ignore_index=True)
+            self._build_index()
+        per_event = rows.groupby("event_id", sort=False).agg(
+            day=("day", "min"), fatal=("fatal", "max"), **{name: (name, "first") for name in self.attributes}
+        ).reset_index()
+        return OutcomeUpdate(per_event, list(given.index[known]), list(conflicting), list(given.index[~recorded]))
+
+    def recorded(self, event_ids: np.ndarray) -> np.ndarray:
+        """Which of ``event_ids`` the history already holds (as occurrences)."""
+        return pd.Index(np.asarray(event_ids, dtype=object)).isin(self._occurrences["event_id"])
+
+    @property
+    def last_day(self) -> int | None:
+        """The day (days since 1970) of the latest recorded event; None for an empty history."""
+        return int(self._occurrences["day"].max()) if len(self._occurrences) else None
 
     def _build_index(self) -> None:
         self._index = {}

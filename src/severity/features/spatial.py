@@ -77,6 +77,25 @@ class SpatialFeatures(FeatureGroup):
         self._point_fatal = points["fatal"].to_numpy()
         self._trees = OrderedDict()
 
+    def add_outcomes(self, outcomes: pd.DataFrame) -> None:
+        """Events whose outcomes arrived after fitting join the labelled points (those with coordinates).
+
+        Points stay ordered by day; an added point comes after the points already there on its day.
+        """
+        if outcomes.empty or not {"_latitude", "_longitude"} <= set(outcomes.columns):
+            return
+        latitude = outcomes["_latitude"].to_numpy(dtype="float64")
+        longitude = outcomes["_longitude"].to_numpy(dtype="float64")
+        located = ~np.isnan(latitude) & ~np.isnan(longitude)
+        if not located.any():
+            return
+        points = np.concatenate([self._points, np.radians(np.column_stack([latitude, longitude])[located])])
+        days = np.concatenate([self._point_days, outcomes["day"].to_numpy(dtype=np.int64)[located]])
+        fatal = np.concatenate([self._point_fatal, outcomes["fatal"].to_numpy(dtype="float64")[located]])
+        order = np.argsort(days, kind="stable")
+        self._points, self._point_days, self._point_fatal = points[order], days[order], fatal[order]
+        self._trees = OrderedDict()
+
     def declare(self) -> list[FeatureSpec]:
         specs = [
             self.spec("latitude", "latitude, reported or from the airport code", *LOCATION_SOURCES),

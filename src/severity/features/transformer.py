@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,9 @@ from severity.features.temporal import TemporalFeatures
 
 logger = logging.getLogger(__name__)
 HISTORY_KEYS = ["_state", "_region", "_airport", "_make_model", "_registration"]
+# Kept with each recorded event, for groups that need more than the keys when its outcome arrives.
+HISTORY_ATTRIBUTES = ["_latitude", "_longitude"]
+_EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,10 @@ class AviationFeatureEngineer(TransformerMixin, BaseEstimator, auto_wrap_output_
     training rows out-of-fold target encodings; ``transform`` is row-wise and depends only
     on what was fitted plus the event history, so batch and single-event results agree.
     ``add_history`` records later events (occurrences only, no outcomes) so that events
-    scored after them see them as their past.
+    scored after them see them as their past; ``add_outcomes`` adds the outcomes of recorded
+    events when they arrive. Neither refits anything: an event keeps the features it had
+    unless the added events lie in its past (occurrences dated before it, outcomes dated
+    before its quarter).
 
     scikit-learn's ``set_output`` wrapping is off: ``transform`` already returns a named
     DataFrame, and the wrapper costs about a millisecond per call on the serving path.
@@ -90,7 +97,7 @@ class AviationFeatureEngineer(TransformerMixin, BaseEstimator, auto_wrap_output_
         columns = event_columns(events)
         prepared = prepare_events(columns)
         self.groups_ = self._groups()
-        self.history_ = EventHistory(HISTORY_KEYS).add(_history_rows(events, prepared), fatal)
+        self.history_ = EventHistory(HISTORY_KEYS, HISTORY_ATTRIBUTES).add(_history_rows(events, prepared), fatal)
         return columns, prepared, fatal
 
     def fit(self, events: pd.DataFrame, fatal) -> AviationFeatureEngineer:
@@ -121,10 +128,41 @@ class AviationFeatureEngineer(TransformerMixin, BaseEstimator, auto_wrap_output_
         logger.info("Fitted %d features in %d groups", len(names), len(self.groups_))
 
     def add_history(self, events: pd.DataFrame) -> AviationFeatureEngineer:
-        """Record events as known occurrences (their outcomes are not used)."""
+        """Record events as known occurrences (their outcomes are not used).
+
+        An event already in the history (by event id) is not added again, whatever its rows
+        say now; the rows of an event new to the history are all recorded, as in fitting.
+        """
         _check_input(events)
+        if self.history_.attributes != HISTORY_ATTRIBUTES:  # pickled before attributes were kept: keep them from now on
+            self.history_.attributes = list(HISTORY_ATTRIBUTES)
         self.history_.add(_history_rows(events, prepare_events(event_columns(events))))
         return self
+
+    def recorded_events(self, event_ids) -> np.ndarray:
+        """Which of ``event_ids`` the history already holds."""
+        return self.history_.recorded(np.asarray(event_ids, dtype=object))
+
+    def add_outcomes(self, fatal: pd.Series) -> dict[str, int]:
+        """Add the outcomes (``fatal`` 0/1 by event id) of recorded events that have none yet; say what was done.
+
+        Outcome features of an event use outcomes of events dated before its quarter, so only
+        events of later quarters than an added outcome's event see it. An outcome already known
+        is kept; ids the history does not hold are left out (add the events first).
+        """
+        update = self.history_.add_outcomes(fatal)
+        for group in self.groups_:
+            group.add_outcomes(update.added)
+        if update.conflicting:
+            logger.warning("%d event(s) already had a different outcome, kept as it was: %s", len(update.conflicting),
+                           ", ".join(update.conflicting[:5]))
+        return update.describe()
+
+    @property
+    def history_through_(self) -> date | None:
+        """The date of the latest event in the history (None if it is empty)."""
+        last = self.history_.last_day
+        return None if last is None else _EPOCH + timedelta(days=last)
 
     # ---- transforming -----------------------------------------------------------------
     def transform(self, events: pd.DataFrame) -> pd.DataFrame:
@@ -175,5 +213,6 @@ def _check_input(events: pd.DataFrame) -> None:
 
 def _history_rows(events: pd.DataFrame, prepared: Columns) -> pd.DataFrame:
     return pd.DataFrame(
-        {EVENT_KEY: events[EVENT_KEY].to_numpy(), EVENT_DATE: events[EVENT_DATE].to_numpy(), **{k: prepared[k] for k in HISTORY_KEYS}}
+        {EVENT_KEY: events[EVENT_KEY].to_numpy(), EVENT_DATE: events[EVENT_DATE].to_numpy(),
+         **{k: prepared[k] for k in (*HISTORY_KEYS, *HISTORY_ATTRIBUTES)}}
     )

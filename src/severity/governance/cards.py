@@ -42,7 +42,8 @@ LIMITATIONS = [
     "damage is assessed; the card reports the figures without damage as well.",
     "Coordinates, aircraft category, FAR part and schedule are missing for most older records; the model learnt from "
     "that missingness, which changes as reporting changes (watch the drift report).",
-    "Calibration was fitted on the validation period; the label-free performance estimate assumes it still holds.",
+    "Calibration was fitted out of time on the most recent labelled period (see What is served); the label-free performance "
+    "estimate assumes it still holds, and monitoring with labels checks it.",
     "Explanations are in log-odds of the uncalibrated score; for some families they are approximations (the card's "
     "explanation note says which).",
 ]
@@ -87,7 +88,7 @@ def model_card_markdown(record: dict[str, Any]) -> str:
                             + ", ".join(f"{g} ({n})" for g, n in record["feature_groups"].items())],
             ["test ROC-AUC", f"{test['roc_auc']:.4f}{_interval(intervals.get('roc_auc'))}"],
             ["test PR-AUC", f"{test['pr_auc']:.4f}{_interval(intervals.get('pr_auc'))}"],
-            ["decision rule", performance["decision_rule"]],
+            ["decision rule", record.get("shipping", {}).get("decision_rule", performance["decision_rule"])],
             ["registry", f"version {version}, alias `{registered.get('alias', 'none')}`"],
             ["training data", f"{record['data_source']}, fingerprint `{data['source_fingerprint'][:16]}...`"],
         ]), "",
@@ -107,7 +108,8 @@ def model_card_markdown(record: dict[str, Any]) -> str:
         + ", ".join(f"`{g}` ({n})" for g, n in record["feature_groups"].items()) + ". "
         + ("The `damage` group (aircraft damage, observed with the injuries) is switched on."
            if performance["variant"] == "with_damage" else "Aircraft damage is not used."), "",
-        "## Performance on the test split", "",
+        *_shipping_lines(record), "",
+        "## Performance on the test split (model selection)", "",
         "Metrics of the calibrated probabilities and of the decisions at the threshold, with 95% bootstrap intervals:", "",
         *_table(["metric", "test", "validation"], [
             [metric, f"{test[metric]:.4f}{_interval(intervals.get(metric))}",
@@ -164,6 +166,29 @@ def model_card_markdown(record: dict[str, Any]) -> str:
                   f"best mean spatial-CV ROC-AUC {tuning['best_value']:.4f}. The tuned candidate competed in selection like the others.", ""]
     lines += ["## Known limitations", "", *(f"- {line}" for line in [*LIMITATIONS, *record.get("extra_limitations", [])]), ""]
     return "\n".join(lines)
+
+
+def _shipping_lines(record: dict[str, Any]) -> list[str]:
+    """What is served and how it does forward in time: the shipping protocol's record and the backtest table."""
+    shipping, backtest = record.get("shipping"), record.get("backtest")
+    lines = ["## What is served", ""]
+    if not shipping or not shipping.get("refit"):
+        lines += ["The evaluated champion, fitted on the training split and calibrated on the validation split, as measured below.", ""]
+    else:
+        out_of_time = shipping["out_of_time_calibration_period"]
+        lines += [
+            f"The champion's candidate refitted on all {shipping['refit_rows']:,} labelled rows (boosting rounds: "
+            f"{shipping['boosting_rounds']}). Its calibration and threshold were fitted out of time: a copy fitted on the "
+            f"{shipping['fitted_rows']:,} rows before {shipping['calibration_start']} scored the {shipping['calibration_rows']:,} rows "
+            f"from then to {shipping['calibration_end']} (fatal rate {shipping['calibration_fatal_rate']:.3f}): ROC-AUC "
+            f"{out_of_time['roc_auc']:.4f}, held-out log loss {out_of_time['log_loss']:.4f}. Decision rule: {shipping['decision_rule']}.",
+            "",
+            "The test split below is part of this model's training data: its figures describe the selection, not the served model. "
+            "The forward figures are the backtest's.", "",
+        ]
+    lines += ["## Forward performance (rolling-origin backtest)", ""]
+    lines += [backtest.strip(), ""] if backtest else ["Not run with this version.", ""]
+    return lines
 
 
 def model_card_html(markdown: str, calibration: plt.Figure, title: str) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from severity.data.leakage import assert_no_leakage
 from severity.features import AviationFeatureEngineer
-from severity.features.columns import Columns, event_columns
+from severity.features.columns import INPUT_FIELDS, Columns, event_columns, masked_columns, take_rows
 from severity.models.estimators import fatal_scores, single_threaded
 from severity.models.policy import DecisionPolicy
 
@@ -42,6 +42,13 @@ class SeverityModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     explainer: Any = None  # a severity.explain.explainers.ModelExplainer for ``estimator``
     raw_field_attribution: pd.DataFrame | None = None  # features x raw fields, rows sum to 1
+    # The input fields this model was fitted with (None: all of INPUT_FIELDS); the others are read as missing.
+    input_fields: frozenset[str] | None = None
+    field_set: str = "full"
+    # Models for events that lack some of ``input_fields``, richest first: an event is answered by the
+    # first model (this one, then these) whose fields it carries, so a field a client did not send is
+    # never read as a value recorded missing.
+    fallbacks: tuple[SeverityModel, ...] = ()
 
     def __post_init__(self) -> None:
         assert_no_leakage(self.feature_columns)
@@ -63,16 +70,62 @@ class SeverityModel:
         """Calibrated probabilities and classes for events given as columns (the service's path)."""
         return self.policy.apply(self.scores_from_matrix(self.feature_engineer.transform_columns(columns)))
 
-    def score_columns(self, columns: Columns, explain: bool = True) -> ScoredEvents:
+    def score_columns(self, columns: Columns, explain: bool = True, absent: dict[str, np.ndarray] | None = None) -> ScoredEvents:
         """Probabilities, classes and (optionally) explanations for events given as columns.
 
         The one scoring path of the service and of batch inference, so both give the same numbers.
+        ``absent`` marks, per input field, the events that did not carry it (not sent, or not a
+        column of the file): see :meth:`answering_models`.
         """
+        models = (self, *self.fallbacks)
+        choice = self.answering_models(absent, len(columns["day"]))
+        if choice is None or (choice == choice[0]).all():
+            model = models[0 if choice is None else int(choice[0])]
+            return model._score_own(masked_columns(columns, model.input_fields) if model is not self else columns, explain)
+        parts = {}
+        for index in np.unique(choice):
+            model, rows = models[index], np.flatnonzero(choice == index)
+            parts[index] = (rows, model._score_own(masked_columns(take_rows(columns, rows), model.input_fields), explain))
+        return ScoredEvents.combine(list(parts.values()), len(choice), explain)
+
+    def answering_models(self, absent: dict[str, np.ndarray] | None, count: int) -> np.ndarray | None:
+        """Per event, the position in (this model, *fallbacks) of the first model all of whose input fields it carries
+        (the last model when none fits); None when every event is this model's."""
+        if not absent or not self.fallbacks:
+            return None
+        missing = {name: np.asarray(rows, dtype=bool) for name, rows in absent.items() if np.any(rows)}
+        if not missing:
+            return None
+        choice = np.full(count, len(self.fallbacks), dtype=np.int64)
+        undecided = np.ones(count, dtype=bool)
+        for index, model in enumerate((self, *self.fallbacks)):
+            fields = INPUT_FIELDS if model.input_fields is None else model.input_fields
+            lacking = np.zeros(count, dtype=bool)
+            for name in missing.keys() & set(fields):
+                lacking |= missing[name]
+            fits = undecided & ~lacking
+            choice[fits] = index
+            undecided &= ~fits
+        return choice
+
+    def feature_engineers(self) -> list[tuple[AviationFeatureEngineer, frozenset[str] | None]]:
+        """Each distinct transformer of this model and its fallbacks, with the input fields it was fitted with
+        (None: all); events added to its history must be read the same way."""
+        found: dict[int, tuple[AviationFeatureEngineer, frozenset[str] | None]] = {}
+        for model in (self, *self.fallbacks):
+            engineer = model.feature_engineer
+            known = found.get(id(engineer), (engineer, frozenset()))[1]
+            fields = None if known is None or model.input_fields is None else known | model.input_fields
+            found[id(engineer)] = (engineer, fields)
+        return list(found.values())
+
+    def _score_own(self, columns: Columns, explain: bool) -> ScoredEvents:
         selected = self.feature_engineer.transform_columns(columns)[:, self._positions]
         probability, predicted = self.policy.apply(fatal_scores(self.estimator, selected, self.feature_columns))
         explanation = self._explain_selected(selected) if explain else None
         fields, attribution = self._raw_fields
-        return ScoredEvents(probability, predicted, self.policy.threshold, explanation, attribution, fields, selected)
+        return ScoredEvents(probability, predicted, self.policy.threshold, explanation, attribution, fields, selected,
+                            self.feature_columns, np.full(len(probability), self.field_set, dtype=object))
 
     @property
     def _raw_fields(self) -> tuple[list[str] | None, np.ndarray | None]:
@@ -93,7 +146,8 @@ class SeverityModel:
 
     def single_threaded(self) -> None:
         """Score without thread pools: the packaged model mostly sees one event at a time (the service)."""
-        single_threaded(self.estimator)
+        for model in (self, *self.fallbacks):
+            single_threaded(model.estimator)
 
     def attach_explainer(self, background: pd.DataFrame) -> None:
         """Build the explainer for this estimator, with ``background`` (model-input rows) as its reference."""
@@ -128,16 +182,26 @@ class ScoredEvents:
 
     fatal_probability: np.ndarray
     predicted_class: np.ndarray
-    threshold: float
-    explanation: Any = None  # severity.explain.explainers.Explanation, rows in event order
+    threshold: float | np.ndarray  # one per event where several models answered
+    explanation: Any = None  # severity.explain.explainers.Explanation, rows in event order (one answering model)
     raw_field_attribution: np.ndarray | None = None  # features x raw fields, rows sum to 1
     raw_fields: list[str] | None = None
-    features: np.ndarray | None = None  # the model-input rows (events x feature_columns) that were scored
+    features: np.ndarray | None = None  # the model-input rows (events x feature_columns) that were scored (one answering model)
+    feature_columns: list[str] | None = None
+    answered_by: np.ndarray | None = None  # per event, the field set of the model that answered
+    combined_contributions: np.ndarray | None = field(default=None, repr=False)
 
     @cached_property
     def raw_field_contributions(self) -> np.ndarray:
         """(events x raw fields) contributions, in the explanation's unit; rows keep their totals."""
+        if self.combined_contributions is not None:
+            return self.combined_contributions
         return self.explanation.contributions @ self.raw_field_attribution
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """The decision threshold of each event's answering model."""
+        return np.broadcast_to(np.asarray(self.threshold, dtype="float64"), self.fatal_probability.shape)
 
     def top_reasons(self, count: int) -> list[list[tuple[str, float]]]:
         """Per event, the ``count`` raw fields with the largest absolute contribution, signed, largest first."""
@@ -145,3 +209,19 @@ class ScoredEvents:
         fields = self.raw_fields
         order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :count]
         return [[(fields[j], float(contributions[i, j])) for j in row] for i, row in enumerate(order)]
+
+    @classmethod
+    def combine(cls, parts: list[tuple[np.ndarray, ScoredEvents]], count: int, explain: bool) -> ScoredEvents:
+        """One result from several models' results for disjoint rows; raw-field reasons over the union of their fields."""
+        probability, predicted = np.empty(count), np.empty(count, dtype=np.int64)
+        threshold, answered_by = np.empty(count), np.empty(count, dtype=object)
+        fields: list[str] = []
+        for _, part in parts:
+            fields += [name for name in part.raw_fields or [] if name not in fields]
+        contributions = np.zeros((count, len(fields))) if explain else None
+        for rows, part in parts:
+            probability[rows], predicted[rows] = part.fatal_probability, part.predicted_class
+            threshold[rows], answered_by[rows] = part.thresholds, part.answered_by
+            if explain:
+                contributions[np.ix_(rows, [fields.index(name) for name in part.raw_fields])] = part.raw_field_contributions
+        return cls(probability, predicted, threshold, raw_fields=fields, answered_by=answered_by, combined_contributions=contributions)

@@ -51,7 +51,12 @@ def build_estimator(family: str, parameters: dict[str, Any], random_state: int, 
 def fit_estimator(
     estimator: BaseEstimator, family: str, features, target, validation_features, validation_target, early_stopping_rounds: int = 50
 ) -> BaseEstimator:
-    """Fit, giving the validation split to the families that stop early on it (XGBoost's rounds are a hyper-parameter)."""
+    """Fit, giving the validation split to the families that stop early on it (XGBoost's rounds are a hyper-parameter).
+
+    Without a validation split, every family fits on all rows (the MLP holds out a share of them itself).
+    """
+    if validation_features is None:
+        return estimator.fit(features, target)
     if family == "xgboost":
         return estimator.fit(features, target, eval_set=[(validation_features, validation_target)], verbose=False)
     if family == "lightgbm":
@@ -62,6 +67,56 @@ def fit_estimator(
     if family == "mlp":
         return estimator.fit(features, target, validation_features, validation_target)
     return estimator.fit(features, target)
+
+
+def family_of(estimator) -> str:
+    """The family name of an estimator this module builds."""
+    if isinstance(estimator, SoftVotingEnsemble):
+        return "voting"
+    if isinstance(estimator, StackingEnsemble):
+        return "stacking"
+    if isinstance(estimator, xgb.XGBClassifier):
+        return "xgboost"
+    if isinstance(estimator, lgb.LGBMClassifier):
+        return "lightgbm"
+    if isinstance(estimator, RandomForestClassifier):
+        return "random_forest"
+    if isinstance(estimator, DecisionTreeClassifier):
+        return "decision_tree"
+    if type(estimator).__name__ == "TorchMLPClassifier":  # not imported here: torch only where an MLP is built
+        return "mlp"
+    if hasattr(estimator, "steps") and isinstance(estimator.steps[-1][1], LogisticRegression):
+        return "logistic_regression"
+    raise ValueError(f"Not an estimator of a known family: {type(estimator).__name__}")
+
+
+def with_fixed_capacity(estimator, scale: float, n_jobs: int, random_state: int):
+    """An unfitted copy of a fitted estimator that fits on all rows without a validation split.
+
+    Boosters keep the rounds early stopping chose, times ``scale`` (at least one); ensembles
+    get such copies of their members; the other families are plain copies (the MLP still
+    stops early on a share of its rows it holds out).
+    """
+    if isinstance(estimator, SoftVotingEnsemble):
+        return SoftVotingEnsemble({n: with_fixed_capacity(m, scale, n_jobs, random_state) for n, m in estimator.members.items()},
+                                  estimator.weights)
+    if isinstance(estimator, StackingEnsemble):
+        return StackingEnsemble({n: with_fixed_capacity(m, scale, n_jobs, random_state) for n, m in estimator.members.items()},
+                                dict(estimator.families), estimator.folds, random_state)
+    copy = clone(estimator)
+    if isinstance(estimator, xgb.XGBClassifier):
+        best = getattr(estimator, "best_iteration", None)
+        rounds = best + 1 if best is not None else estimator.n_estimators
+        copy.set_params(n_estimators=max(1, round(rounds * scale)), early_stopping_rounds=None)
+    elif isinstance(estimator, lgb.LGBMClassifier):
+        rounds = estimator.best_iteration_ or estimator.n_estimators_
+        copy.set_params(n_estimators=max(1, round(rounds * scale)))
+    parameters = copy.get_params(deep=False)
+    if "n_jobs" in parameters:
+        copy.set_params(n_jobs=n_jobs)
+    if "random_state" in parameters:
+        copy.set_params(random_state=random_state)
+    return copy
 
 
 class SoftVotingEnsemble(ClassifierMixin, BaseEstimator):

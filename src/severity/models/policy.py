@@ -90,8 +90,10 @@ class DecisionPolicy:
     folds: int = 5
     seed: int = 0
 
-    def fit(self, validation_scores: np.ndarray, validation_target: np.ndarray) -> DecisionPolicy:
+    def fit(self, validation_scores: np.ndarray, validation_target: np.ndarray, fitted_on: str = "validation") -> DecisionPolicy:
         """Choose the calibration method by cross-validated log loss on validation, fit it there, then the threshold.
+
+        ``fitted_on`` names those held-out events in the record and in :meth:`describe`.
 
         Compared in-sample, isotonic regression would always win (it can fit the validation
         labels more closely); held-out folds of the validation split keep the choice fair.
@@ -111,6 +113,7 @@ class DecisionPolicy:
             "cost_missed_fatal": self.cost_missed_fatal,
             "cost_false_alarm": self.cost_false_alarm,
             "validation_rows": int(len(validation_target)),
+            "fitted_on": fitted_on,
         }
         return self
 
@@ -129,7 +132,7 @@ class DecisionPolicy:
         return probability, (probability >= self.threshold).astype(int)
 
     def describe(self) -> str:
-        fitted_on = self.record.get("fitted_on", "validation")  # set by a recalibration on recent events
+        fitted_on = self.record.get("fitted_on", "validation")
         return (
             f"{self.record.get('calibration', '?')} calibration (lowest cross-validated log loss on {fitted_on}); "
             f"fatal when calibrated probability >= {self.threshold:.3f} ({self.threshold_rule.replace('_', ' ')}"

@@ -14,7 +14,7 @@ from severity.data.ingest import parse_events
 from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN, normalise_header
 from severity.data.target import label_events
 from severity.data.validation import validate_events
-from severity.features.columns import Columns, event_columns, record_columns
+from severity.features.columns import INPUT_FIELDS, Columns, event_columns, record_columns
 from severity.models.artifact import SeverityModel
 
 PREDICTION_COLUMNS = ("fatal_probability", "predicted_class")
@@ -61,9 +61,12 @@ def scored_batch_from_csv(raw: pd.DataFrame, model: SeverityModel) -> tuple[Colu
     """Events in the raw export format (outcome columns optional), parsed like ingestion and scored by the champion."""
     if raw is None or raw.empty:
         raise DataValidationError(message="The current-events CSV has no rows: nothing to monitor")
-    events, _ = parse_events(raw, require_outcomes=False)
+    events, report = parse_events(raw, require_outcomes=False)
     columns = event_columns(validate_events(events))
-    probability, predicted = model.predict_columns(columns)
+    # Columns the file does not have are absent for every event: the artifact answers with a model fitted without them.
+    absent = {field: np.ones(len(events), dtype=bool) for field in report["absent_input_columns"] if field in INPUT_FIELDS}
+    scored = model.score_columns(columns, explain=False, absent=absent)
+    probability, predicted = scored.fatal_probability, scored.predicted_class
     version = str(model.metadata.get("registry_version", model.metadata.get("candidate", "unregistered")))
     return columns, pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted.astype("int8"),
                                   "model_version": version, "logged_at": None})

@@ -1,4 +1,9 @@
-"""The champion artifact in BentoML's model store, with the labels and metadata that say what it is."""
+"""The champion artifact in BentoML's model store, with the labels and metadata that say what it is.
+
+A history refresh (the ``refresh_history`` pipeline) saves the same artifact with a longer
+event history as a new version with the same labels: the service serves the newest model
+packaged from its registry version, so it takes the refreshed one at its next start.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 import bentoml
 
 from severity.explain.explainers import UNIT
+from severity.features.columns import INPUT_FIELDS
 from severity.models.artifact import SeverityModel
 
 BENTO_MODEL_NAME = "severity_model"
@@ -22,6 +28,7 @@ class PackagedModel:
     model: SeverityModel
     labels: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    tag: str | None = None  # set for a model loaded from the store (saving it again would only duplicate it)
 
 
 def package_metadata(model: SeverityModel, registered: dict[str, Any], performance: dict[str, Any]) -> PackagedModel:
@@ -51,8 +58,42 @@ def package_metadata(model: SeverityModel, registered: dict[str, Any], performan
         "decision_rule": model.policy.describe(),
         "threshold": float(model.policy.threshold),
         "explanation_unit": UNIT,
+        "shipping": _without_none(model.metadata.get("shipping", {"refit": False})),
+        "answering_models": [
+            {"name": part.field_set, "variant": part.variant, "input_fields": sorted(part.input_fields or INPUT_FIELDS),
+             "threshold": float(part.policy.threshold), "decision_rule": part.policy.describe()}
+            for part in (model, *model.fallbacks)
+        ],
     }
+    through = history_through(model)
+    if through is not None:  # BentoML's metadata has no null
+        metadata["history_through"] = through
     return PackagedModel(model, labels, metadata)
+
+
+def history_through(model: SeverityModel) -> str | None:
+    """The date (ISO) of the latest event in the artifact's feature history."""
+    through = model.feature_engineer.history_through_
+    return None if through is None else through.isoformat()
+
+
+def with_refreshed_history(packaged: PackagedModel, refresh: dict[str, Any]) -> PackagedModel:
+    """A new package (not yet stored) of an artifact whose history was refreshed: the same labels and metadata, with
+    the new history date and ``refresh`` (what was added) appended to ``history_refreshes``."""
+    metadata = {**packaged.metadata, "history_refreshes": [*packaged.metadata.get("history_refreshes", []), refresh]}
+    through = history_through(packaged.model)
+    if through is not None:
+        metadata["history_through"] = through
+    return PackagedModel(packaged.model, dict(packaged.labels), metadata)
+
+
+def _without_none(value: Any) -> Any:
+    """The value with every ``None`` entry left out: BentoML's metadata takes only basic types."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_without_none(item) for item in value if item is not None]
+    return value
 
 
 def save_to_store(packaged: PackagedModel, name: str = BENTO_MODEL_NAME) -> bentoml.Tag:
@@ -67,4 +108,4 @@ def load_from_store(stored: bentoml.Model) -> PackagedModel:
     """The artifact and its records from a stored BentoML model."""
     with open(stored.path_of(ARTIFACT_FILE), "rb") as handle:
         model = pickle.load(handle)
-    return PackagedModel(model, dict(stored.info.labels), dict(stored.info.metadata))
+    return PackagedModel(model, dict(stored.info.labels), dict(stored.info.metadata), str(stored.tag))

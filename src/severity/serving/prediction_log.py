@@ -38,9 +38,14 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     top_reasons TEXT NOT NULL,
     event TEXT NOT NULL,
     latency_ms REAL NOT NULL,
+    input_issues TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (request_id, item, variant)
 )
 """
+# Columns added after the first release (JSON text), each with the value rows written before it read
+# as: a log written by an earlier version gains them when a service opens it, and SQLite adds a
+# column with a default without rewriting the rows.
+_ADDED_COLUMNS = {"input_issues": "[]"}
 
 
 class LoggedPrediction(NamedTuple):
@@ -65,6 +70,7 @@ class LoggedPrediction(NamedTuple):
     top_reasons: str  # JSON list of [field, contribution]
     event: str  # JSON of the parsed request fields
     latency_ms: float
+    input_issues: str = "[]"  # JSON list of the fields read as missing (field, rule, value, message)
 
 
 COLUMNS = LoggedPrediction._fields
@@ -81,7 +87,25 @@ class PredictionLog:
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.execute(_SCHEMA)
+        self._add_missing_columns()
         self._insert = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+    def _add_missing_columns(self) -> None:
+        """Bring a log written by an earlier version up to :data:`COLUMNS` (workers starting together: one adds, the others see it)."""
+        if not self._missing_columns():
+            return
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            for column in self._missing_columns():
+                self._connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{_ADDED_COLUMNS[column]}'")
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
+
+    def _missing_columns(self) -> list[str]:
+        present = {row[1] for row in self._connection.execute(f"PRAGMA table_info({TABLE})")}
+        return [column for column in COLUMNS if column not in present]
 
     def append(self, rows: Iterable[LoggedPrediction]) -> None:
         """Write rows in one transaction; nothing is written if any row fails."""
@@ -101,10 +125,13 @@ class PredictionLog:
 
 
 def read_prediction_log(path: str | Path) -> pd.DataFrame:
-    """The whole log as a table (``top_reasons`` and ``event`` decoded from JSON)."""
+    """The whole log as a table (``top_reasons``, ``event`` and ``input_issues`` decoded from JSON)."""
     import pandas as pd  # the service writes the log without pandas
     with sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True) as connection:
         frame = pd.read_sql_query(f"SELECT * FROM {TABLE} ORDER BY logged_at, request_id, item, variant", connection)
-    for column in ("top_reasons", "event"):
+    for column, default in _ADDED_COLUMNS.items():
+        if column not in frame:  # a log that no service of this version has opened yet
+            frame[column] = default
+    for column in ("top_reasons", "event", "input_issues"):
         frame[column] = frame[column].map(json.loads)
     return frame

@@ -61,9 +61,10 @@ def alias_version(registry_uri: str, model_name: str, alias: str) -> dict | None
 
 
 def packaged_tag(version: str, run_id: str) -> str:
-    """The Bento model of ``severity_model`` packaged from registry ``version`` (registered by ``run_id``).
+    """The newest Bento model of ``severity_model`` packaged from registry ``version`` (registered by ``run_id``).
 
     The run id matters: one BentoML store may hold models of several projects, each with its own version 1.
+    Newest, because ``refresh_history`` packages a version again with a later event history and the same labels.
     """
     matching = [m for m in bentoml.models.list(STORE_NAME)
                 if m.info.labels.get("registry_version") == str(version) and m.info.metadata.get("registered_model", {}).get("run_id") == run_id]

@@ -6,12 +6,19 @@ accepted too, by the same header rule ingestion uses. Each field is read by the 
 parser as ingestion (:mod:`severity.data.cells`), but where ingestion counts an unreadable
 cell and sets it missing, the service refuses the request and names the field and the rule
 (every refused field of an event at once, each error located at its field).
+
+A batch may ask for ingestion's way instead (:class:`BatchRequest`'s ``on_invalid="missing"``):
+within :func:`invalid_values_as_missing`, an unreadable model input is read as missing and
+named in the event's ``input_issues``. What makes an event unscorable or the request wrong
+stays refused there too: the event date, the identifiers, unknown and outcome fields.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
@@ -25,6 +32,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails
 
 from severity.data.cells import (
@@ -39,6 +47,7 @@ from severity.data.cells import (
 from severity.data.schema import (
     CODE_COLUMNS,
     EARLIEST_EVENT_DATE,
+    INPUT_FIELDS,
     MAX_TEXT_LENGTH,
     OUTCOME_COLUMNS,
     UPPER_CASE_COLUMNS,
@@ -49,6 +58,48 @@ from severity.data.schema import (
 # Fields a request may carry besides the model's inputs: neither reaches the model.
 ROUTING_FIELDS = ("event_id", "routing_key")
 CATEGORY_FIELDS = tuple(c for c in VOCABULARIES if c not in OUTCOME_COLUMNS)
+
+OnInvalid = Literal["refuse", "missing"]
+# Refused even where unreadable values are read as missing: without its date an event cannot be
+# placed in time (the model's history and seasonal features), and the identifiers are the client's
+# own keys, not inputs (batch inference refuses a row without its event id too).
+ALWAYS_REFUSED = ("event_date", *ROUTING_FIELDS)
+# An issue shows the value as sent, text cut to this length: longer than any cell of the export, short to echo.
+_SHOWN_LENGTH = 100
+
+
+class InputIssue(BaseModel):
+    """A field of the event whose value could not be read and was scored as missing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str = Field(description="The field, in snake_case.")
+    rule: Literal["unparsable", "out_of_range", "wrong_type", "too_long"] = Field(
+        description="The rule the value breaks: ingestion's reasons (unparsable, out_of_range) and the request's own "
+        "(wrong_type: not text or a number as the field needs; too_long: more than 500 characters)."
+    )
+    value: str | int | float | bool | None = Field(
+        description="The value as sent; text longer than 100 characters cut short, a list or an object shown as null "
+        "(the message names its type)."
+    )
+    message: str = Field(description="Field, rule and value in words: the message batch inference writes for the same cell.")
+
+
+_invalid_as_missing: ContextVar[bool] = ContextVar("invalid_as_missing", default=False)
+
+
+@contextmanager
+def invalid_values_as_missing() -> Iterator[None]:
+    """Within it, :class:`AccidentEvent` reads a value it would refuse as missing and names it in ``input_issues``.
+
+    Except for :data:`ALWAYS_REFUSED` fields, unknown and outcome field names, and an event
+    that is not an object: those are still refused. Scoped to the current thread or task.
+    """
+    token = _invalid_as_missing.set(True)
+    try:
+        yield
+    finally:
+        _invalid_as_missing.reset(token)
 
 
 def _refusal(field: str) -> str:
@@ -91,6 +142,10 @@ class AccidentEvent(BaseModel):
     occurrence_codes: str | None = None
     phase_codes: str | None = None
     finding_codes: str | None = None
+    # Never sent (no request field has this name): filled by the reading itself.
+    input_issues: SkipJsonSchema[tuple[InputIssue, ...]] = Field(
+        (), exclude=True, repr=False, description="Fields read as missing because their value could not be read."
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -117,19 +172,67 @@ class AccidentEvent(BaseModel):
         if "event_date" not in names:
             errors.append({"type": "missing", "loc": ("event_date",), "input": data})
         if errors:
-            raise ValidationError.from_exception_data(cls.__name__, errors)
+            if _invalid_as_missing.get():  # looked up only here: a readable event never pays for it
+                unreadable = [error for error in errors if _readable_as_missing(error)]
+                errors = [error for error in errors if not _readable_as_missing(error)]
+                values["input_issues"] = tuple(_issue(error) for error in unreadable)
+            if errors:
+                raise ValidationError.from_exception_data(cls.__name__, errors)
         return handler(values)
+
+    def absent_fields(self) -> list[str]:
+        """The model inputs this event did not carry (not sent; a value sent but unreadable counts as sent)."""
+        sent = self.model_fields_set
+        absent = [name for name in INPUT_FIELDS if name not in sent]
+        if absent and self.input_issues:
+            unreadable = {issue.field for issue in self.input_issues}
+            absent = [name for name in absent if name not in unreadable]
+        return absent
+
+    def sent_record(self) -> dict[str, Any]:
+        """:meth:`record` restricted to the fields the client sent (what the prediction log keeps: monitoring tells absent
+        fields from values recorded missing by it), unreadable ones included as missing."""
+        sent = self.model_fields_set | {issue.field for issue in self.input_issues}
+        return {name: value for name, value in self.record().items() if name in sent or name == "event_date"}
 
     def record(self) -> dict[str, Any]:
         """The event as a typed record for :func:`severity.features.columns.record_columns`."""
         # The fields' values as they are (what model_dump gives for these flat types) at a
         # fifteenth of its cost: 0.4 against 5.6 µs, paid per event of a batch.
         record = dict(self.__dict__)
-        del record["routing_key"]
+        del record["routing_key"], record["input_issues"]
         return record
 
 
-_EVENT_FIELDS = tuple(AccidentEvent.model_fields)
+class BatchRequest(BaseModel):
+    """``predict_batch``'s request: the API schema BentoML publishes, and how it is read.
+
+    ``on_invalid`` is read first, so that it decides how the events are read: ``missing``
+    puts their validation within :func:`invalid_values_as_missing`.
+    """
+
+    events: list[AccidentEvent] = Field(description="At most SEVERITY_MAX_BATCH events.")
+    explain: bool = Field(True, description="Return each event's top reasons (exact explanations cost most of the time).")
+    on_invalid: OnInvalid = Field(
+        "refuse",
+        description="What an unreadable field value does. 'refuse' (the default): the request is answered 400, naming "
+        "each event (by its index) and field and the rule. 'missing': the value is scored as missing (as if sent null), "
+        "the way batch inference reads an unreadable cell, and named in that event's input_issues (field, rule, value, "
+        "message); the other events are unaffected. Still refused under 'missing': an event_date that is absent, unparsable, in the future or before "
+        "1900 (the event cannot be placed in time), an unreadable event_id or routing_key (your keys, not model inputs), "
+        "unknown or outcome fields, an event that is not an object, and an empty or oversized batch.",
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_on_invalid_first(cls, data: Any, handler: ModelWrapValidatorHandler) -> Any:
+        if isinstance(data, dict) and data.get("on_invalid") == "missing":
+            with invalid_values_as_missing():
+                return handler(data)
+        return handler(data)  # an on_invalid that is neither value is refused by the field, naming both
+
+
+_EVENT_FIELDS = tuple(name for name in AccidentEvent.model_fields if name != "input_issues")
 
 
 def _read_event_date(value: Any) -> date:
@@ -171,7 +274,7 @@ def _read_amateur_built(value: Any) -> bool | None:
     if isinstance(value, bool) or value is None:
         return value
     if not isinstance(value, str):
-        raise ValueError(f"amateur_built must be true/false or Yes/No, got {type(value).__name__}")
+        raise CellError("wrong_type", f"amateur_built must be true/false or Yes/No, got {type(value).__name__}")
     text = clean_cell(_bounded(value, "amateur_built"))
     return None if text is None else _cell(parse_boolean, text)
 
@@ -190,7 +293,7 @@ def _text_reader(field: str) -> Callable[[Any], str | None]:
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ValueError(f"{field} must be text, got {type(value).__name__}")
+            raise CellError("wrong_type", f"{field} must be text, got {type(value).__name__}")
         text = clean_cell(_bounded(value, field))
         return text if text is None or spelled is None else spelled(text)
 
@@ -253,14 +356,14 @@ def _text_of_number(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{field} must be a number, got {type(value).__name__}")
+        raise CellError("wrong_type", f"{field} must be a number, got {type(value).__name__}")
     return clean_cell(_bounded(value, field)) if isinstance(value, str) else repr(value)
 
 
 def _bounded(text: str, field: str) -> str:
     # Before a parser spends time on it; the remembered text has its own, shorter bound (_READ_TEXT_LENGTH).
     if len(text) > MAX_TEXT_LENGTH:
-        raise ValueError(f"{field} has {len(text)} characters; at most {MAX_TEXT_LENGTH} are accepted")
+        raise CellError("too_long", f"{field} has {len(text)} characters; at most {MAX_TEXT_LENGTH} are accepted")
     return text
 
 
@@ -268,7 +371,37 @@ def _cell(parser, text: str, **kwargs):
     try:
         return parser(text, **kwargs)
     except CellError as error:
-        raise ValueError(str(error)) from None
+        raise CellError(error.reason, str(error)) from None  # the parser's own frames are no help to a client
+
+
+def _readable_as_missing(error: InitErrorDetails) -> bool:
+    """Whether a refused field may be scored as missing instead: a model input's value that a cell rule refuses."""
+    return error["loc"][0] not in ALWAYS_REFUSED and isinstance(error.get("ctx", {}).get("error"), CellError)
+
+
+def _issue(error: InitErrorDetails) -> InputIssue:
+    cause = error["ctx"]["error"]
+    return InputIssue(field=error["loc"][0], rule=cause.reason, value=_shown(error["input"]), message=str(cause))
+
+
+def _shown(value: Any) -> str | int | float | bool | None:
+    """A refused value as an issue shows it: as sent, unless too long to echo or not a JSON scalar."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        value = repr(value)  # an integer past 64 bits, which JSON writers (orjson among them) refuse: as its digits
+    if isinstance(value, str):
+        return value if len(value) <= _SHOWN_LENGTH else f"{value[:_SHOWN_LENGTH]}... ({len(value)} characters)"
+    return value if isinstance(value, int | float | bool) else None
+
+
+ABSENT_DESCRIPTION = (
+    "Model inputs the event did not carry. A field left out is absent, which is not the same as a value recorded missing "
+    "(send null for that): the event is answered by a model fitted without the fields it lacks (answered_by)."
+)
+ANSWERED_BY_DESCRIPTION = (
+    "The model of the shipped artifact that answered: 'full' for events that carry every input field, else the first "
+    "smaller field set whose fields the event carries ('full_without_damage', 'core', 'core_without_damage'; model_info "
+    "lists each with its fields)."
+)
 
 
 class Reason(BaseModel):
@@ -288,6 +421,13 @@ class Prediction(BaseModel):
     variant: Literal["champion", "challenger"]
     top_reasons: list[Reason] = Field(description="Raw fields with the largest contributions, largest first.")
     contribution_unit: str
+    input_issues: list[InputIssue] = Field(
+        description="Fields of this event scored as missing because their value could not be read (predict_batch with "
+        "on_invalid='missing'); empty otherwise. predict and explain refuse such a value instead."
+    )
+    absent_fields: list[str] = Field(description=ABSENT_DESCRIPTION)
+    coverage: float = Field(description="Share of the model's input fields the event carried (sent, even as null).")
+    answered_by: str = Field(description=ANSWERED_BY_DESCRIPTION)
 
 
 class Predictions(RootModel[list[Prediction]]):
@@ -309,6 +449,8 @@ class Explanation(BaseModel):
     exact: bool = Field(description="False when the family's attribution is rescaled or approximate (see the docs).")
     base_value: float
     score: float = Field(description="base_value + the sum of contributions: the model's uncalibrated log-odds.")
+    absent_fields: list[str] = Field(description=ABSENT_DESCRIPTION)
+    answered_by: str = Field(description=ANSWERED_BY_DESCRIPTION)
     raw_fields: dict[str, float]
     features: dict[str, float]
     feature_values: dict[str, float | None]
@@ -333,7 +475,15 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any]
     decision_rule: str
     threshold: float
+    answering_models: list[dict[str, Any]] = Field(
+        description="The models of the shipped artifact in the order they answer: an event is answered by the first whose "
+        "input fields it carries (name, variant, input_fields, threshold, decision_rule)."
+    )
+    shipping: dict[str, Any] = Field(description="How the served model was fitted: refit rows, the out-of-time calibration period "
+                                     "and its figures (see the README's What is served).")
     explanation_unit: str
+    history_through: str | None = Field(description="Date of the latest event in the model's feature history (ISO); later events "
+                                                    "are scored without what happened after it until the history is refreshed.")
     routing: dict[str, Any]
     challenger: dict[str, Any] | None
 

@@ -29,6 +29,8 @@ class ServingSettings:
     - ``SEVERITY_WORKERS`` (1): worker processes (each holds its own copy of the model).
     - ``SEVERITY_ACCESS_LOG`` (``on``): BentoML's access log line per request (``off`` saves its cost;
       the prediction log keeps every prediction either way).
+    - ``SEVERITY_HISTORY_STALE_DAYS`` (90): warn (at most every few minutes) when events dated more than this
+      many days after the served model's history ends are scored: their history features miss what came since.
     """
 
     champion_tag: str | None = None
@@ -42,6 +44,7 @@ class ServingSettings:
     top_reasons: int = 5
     workers: int = 1
     access_log: bool = True
+    history_stale_days: int = 90
 
     def __post_init__(self) -> None:
         if self.routing not in MODES:
@@ -49,6 +52,8 @@ class ServingSettings:
         for name in ("max_batch", "top_reasons", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"SEVERITY_{name.upper()} must be at least 1, got {getattr(self, name)}")
+        if self.history_stale_days < 0:
+            raise ValueError(f"SEVERITY_HISTORY_STALE_DAYS must be at least 0, got {self.history_stale_days}")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> ServingSettings:
@@ -76,6 +81,7 @@ class ServingSettings:
             top_reasons=read("TOP_REASONS", defaults.top_reasons, int),
             workers=read("WORKERS", defaults.workers, int),
             access_log=read("ACCESS_LOG", defaults.access_log, _switch, "on or off"),
+            history_stale_days=read("HISTORY_STALE_DAYS", defaults.history_stale_days, int),
         )
 
     def resolve_models(self) -> tuple[Resolution, Resolution | None]:

@@ -59,6 +59,17 @@ def test_empty_file_missing_date_column_and_misspelt_setting_are_named(new_event
         parse_new_events(new_events, {"top_reason": 3})
 
 
+def test_columns_the_file_lacks_are_absent_not_missing(new_events):
+    reduced = new_events[["Event.Id", "Event.Date", "Location", "Latitude", "Longitude", "Aircraft.Damage", "Make", "Model"]]
+    events, issues = parse_new_events(reduced, SETTINGS)
+    assert len(events) == len(new_events)
+    absent = issues["absent_fields"].iloc[0]
+    assert "weather_condition" in absent and "broad_phase_of_flight" in absent and "make" not in absent
+    assert issues["absent_fields"].map(lambda fields: fields == absent).all()
+    _, full = parse_new_events(new_events, SETTINGS)
+    assert full["absent_fields"].map(len).eq(0).all()
+
+
 def test_an_event_before_1900_is_refused_with_its_row(new_events):
     early = new_events.copy()
     early.loc[5, "Event.Date"] = "1899-12-31"
@@ -76,6 +87,7 @@ def test_the_pipeline_writes_each_events_issues_beside_its_prediction(trained_pr
     assert predictions["fatal_probability"].between(0, 1).all() and predictions["fatal_probability"].notna().all()
     issues = [list(found) for found in predictions["input_issues"]]
     assert [position for position, found in enumerate(issues) if found] == [3, 7, 9]
+    assert set(predictions["answered_by"]) == {"full"} and predictions["absent_fields"].map(len).eq(0).all()
     assert issues[3] == ["latitude must be within [-90, 90] degrees, got 123.0", "number_of_engines must be within [0, 8], got 40"]
 
 
@@ -86,3 +98,18 @@ def test_refusing_mode_set_at_run_time_stops_the_run(trained_project, new_events
         run_session(trained_project, "inference", runtime_params={
             "new_events": "data/01_raw/new_events_with_issues.csv", "inference": {"refuse_invalid_values": True},
         })
+
+
+@pytest.mark.slow
+def test_a_download_with_fewer_columns_is_answered_by_the_models_fitted_without_them(trained_project, new_events):
+    reduced = new_events[["Event.Id", "Event.Date", "Location", "Latitude", "Longitude", "Aircraft.Damage", "Aircraft.Category",
+                          "Make", "Model"]]
+    reduced.to_csv(trained_project / "data/01_raw/reduced_events.csv", index=False)
+    run_session(trained_project, "inference", runtime_params={"new_events": "data/01_raw/reduced_events.csv"})
+    predictions = pd.read_parquet(trained_project / "data/07_model_output/predictions.parquet")
+    assert set(predictions["answered_by"]) == {"core"}
+    assert "weather_condition" in predictions["absent_fields"].iloc[0]
+    without_damage = reduced.drop(columns=["Aircraft.Damage"])
+    without_damage.to_csv(trained_project / "data/01_raw/reduced_events.csv", index=False)
+    run_session(trained_project, "inference", runtime_params={"new_events": "data/01_raw/reduced_events.csv"})
+    assert set(pd.read_parquet(trained_project / "data/07_model_output/predictions.parquet")["answered_by"]) == {"core_without_damage"}

@@ -36,6 +36,8 @@ def write_model_card(
     monitoring_reference: pd.DataFrame,
     monitoring_baseline: pd.DataFrame,
     study_summary: dict[str, Any],
+    shipping_report: dict[str, Any],
+    backtest_markdown: str,
 ) -> dict[str, str | plt.Figure]:
     """The card of the version this run registered: Markdown (``markdown``), HTML (``html``) and its calibration figure."""
     groups = {}
@@ -49,7 +51,11 @@ def write_model_card(
         "reference_rows": len(monitoring_reference), "drift_columns": monitoring_profile.drift_columns,
         "top_features": monitoring_profile.top_features, "tuning": study_summary,
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "backtest": backtest_markdown,
     }
+    shipped = shipping_report.get("variants", {}).get(champion_model.variant)
+    if shipped:
+        record["shipping"] = {**shipped, "decision_rule": champion_model.policy.describe()}
     if champion_model.explainer is not None and not getattr(champion_model.explainer, "exact", True):
         record["extra_limitations"] = [f"This version's explanations ({champion_model.family}) are approximate: their sum is exact, "
                                        "the split between features is not."]

@@ -14,9 +14,9 @@ def create_card_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=write_model_card,
-                inputs=["registered_model", "performance_metrics", "training_data_summary", "split_summary", "champion_model",
+                inputs=["registered_model", "performance_metrics", "training_data_summary", "split_summary", "shipped_model",
                         "test_fairness_summary", "test_weak_slices", "test_performance_estimate_check", "monitoring_profile",
-                        "monitoring_reference", "monitoring_baseline", "study_summary"],
+                        "monitoring_reference", "monitoring_baseline", "study_summary", "shipping_report", "backtest_markdown"],
                 outputs={"markdown": "model_card_markdown", "html": "model_card_html", "calibration": "model_card_calibration"},
                 name="write_model_card_node",
             ),

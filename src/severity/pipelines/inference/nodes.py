@@ -12,6 +12,7 @@ from severity.data.errors import DataValidationError
 from severity.data.ingest import cell_issues, parse_events
 from severity.data.schema import EVENT_DATE, EVENT_KEY
 from severity.data.validation import validate_events
+from severity.features.columns import INPUT_FIELDS, event_columns
 from severity.models.artifact import SeverityModel
 from severity.parameters import settings_from
 
@@ -27,18 +28,22 @@ class InferenceSettings:
 
 
 def parse_new_events(new_events_raw: pd.DataFrame, inference: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Raw export rows (outcome columns optional) to validated, typed events, and per event the cells read as missing.
+    """Raw export rows (outcome columns optional) to validated, typed events, and per event the cells read as missing
+    and the model inputs the file has no column for.
 
     A cell that cannot be read (a latitude of 123, 40 engines) is scored as missing, as in
     training, and named in that event's ``input_issues``; with ``refuse_invalid_values`` the
-    run stops instead and lists them.
+    run stops instead and lists them. A column the file does not have is absent, not missing:
+    it is named in ``absent_fields`` and the events are scored by a model fitted without it.
     """
     settings = settings_from(InferenceSettings, inference, "inference")
     if new_events_raw.empty:
         raise DataValidationError(message="The new-events file has no rows: nothing to score.")
-    events, _ = parse_events(new_events_raw, require_outcomes=False)
+    events, report = parse_events(new_events_raw, require_outcomes=False)
     events = validate_events(events)
-    issues = pd.DataFrame({"input_issues": cell_issues(new_events_raw, events)}, index=events.index)
+    absent = [field for field in report["absent_input_columns"] if field in INPUT_FIELDS]
+    issues = pd.DataFrame({"input_issues": cell_issues(new_events_raw, events), "absent_fields": [absent] * len(events)},
+                          index=events.index)
     flagged = issues["input_issues"].map(len) > 0
     if flagged.any():
         examples = "; ".join(
@@ -60,7 +65,9 @@ def score_new_events(
 ) -> pd.DataFrame:
     """Calibrated probability, decision, top reasons and input issues per event, in input order."""
     settings = settings_from(InferenceSettings, inference, "inference")
-    scored = champion_model.score(events, explain=True)
+    absent = {field: issues["absent_fields"].map(lambda fields, f=field: f in fields).to_numpy()
+              for field in set().union(*issues["absent_fields"])}
+    scored = champion_model.score_columns(event_columns(events), explain=True, absent=absent)
     reasons = scored.top_reasons(settings.top_reasons)
     predictions = pd.DataFrame(
         {
@@ -68,13 +75,14 @@ def score_new_events(
             EVENT_DATE: events[EVENT_DATE].to_numpy(),
             "fatal_probability": scored.fatal_probability,
             "predicted_class": scored.predicted_class.astype("int8"),
-            "threshold": scored.threshold,
+            "threshold": scored.thresholds,
             "model_family": champion_model.family,
-            "feature_set": champion_model.variant,
+            "answered_by": scored.answered_by,
+            "absent_fields": issues["absent_fields"].to_numpy(),
             "top_reasons": [[{"field": field, "contribution": value} for field, value in row] for row in reasons],
             "input_issues": issues["input_issues"].to_numpy(),
         }
     )
-    logger.info("Scored %d events: %d predicted fatal (threshold %.3f)", len(predictions),
-                int(predictions["predicted_class"].sum()), scored.threshold)
+    logger.info("Scored %d events: %d predicted fatal; answered by %s", len(predictions),
+                int(predictions["predicted_class"].sum()), predictions["answered_by"].value_counts().to_dict())
     return predictions

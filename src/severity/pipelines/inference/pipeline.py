@@ -18,7 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=score_new_events,
-                inputs=["new_events", "new_event_issues", "champion_model", "params:inference"],
+                inputs=["new_events", "new_event_issues", "shipped_model", "params:inference"],
                 outputs="predictions",
                 name="score_new_events_node",
             ),

@@ -8,12 +8,15 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from severity.data.schema import EVENT_KEY
+from severity.data.schema import EVENT_DATE, EVENT_KEY
 from severity.evaluation import plots
 from severity.features import AviationFeatureEngineer
+from severity.features.columns import masked_events
 from severity.models.artifact import VARIANTS, SeverityModel
 from severity.models.selection import TABLE_METRICS, choose_champion, comparison_table
+from severity.models.shipping import FULL, ShippingSettings, answering_order, fit_field_sets, shipped_candidate
 from severity.models.training import Evaluation, FittedCandidate, evaluate_candidate, train_candidate
+from severity.parameters import settings_from
 
 logger = logging.getLogger(__name__)
 
@@ -191,11 +194,84 @@ def package_champion(
         "metrics": {"test": evaluation.test, "validation": evaluation.validation},
         "decision_rule": evaluation.policy.describe(),
     }
-    model = SeverityModel(feature_engineer, fitted.estimator, evaluation.policy, fitted.family, variant, fitted.feature_columns, metadata)
-    model.single_threaded()
-    background = train_model_input.sample(
-        min(modelling["explainer_background_rows"], len(train_model_input)), random_state=modelling["random_state"]
+    model = build_artifact(
+        feature_engineer, fitted.estimator, evaluation.policy, fitted.family, variant, fitted.feature_columns, metadata,
+        train_model_input, modelling,
     )
-    model.attach_explainer(background)
     logger.info("Champion %s (%s): test ROC-AUC %.4f; %s", name, variant, evaluation.test["roc_auc"], evaluation.policy.describe())
     return model, performance
+
+
+def build_artifact(
+    feature_engineer: AviationFeatureEngineer,
+    estimator: Any,
+    policy: Any,
+    family: str,
+    variant: str,
+    feature_columns: list[str],
+    metadata: dict[str, Any],
+    model_input: pd.DataFrame,
+    modelling: dict[str, Any],
+    **fields: Any,
+) -> SeverityModel:
+    """The one way an artifact is assembled: single-threaded for serving, with an explainer whose reference is a fixed
+    random sample of the rows the estimator was fitted on. ``fields`` are further :class:`SeverityModel` fields."""
+    model = SeverityModel(feature_engineer, estimator, policy, family, variant, feature_columns, metadata, **fields)
+    model.single_threaded()
+    background = model_input.sample(min(modelling["explainer_background_rows"], len(model_input)), random_state=modelling["random_state"])
+    model.attach_explainer(background)
+    return model
+
+
+def fit_shipped_model(
+    champion_model: SeverityModel,
+    champions: dict[str, Any],
+    train_events: pd.DataFrame,
+    validation_events: pd.DataFrame,
+    test_events: pd.DataFrame,
+    modelling: dict[str, Any],
+    *candidates: dict[str, FittedCandidate],
+) -> tuple[SeverityModel, dict[str, Any]]:
+    """The model that is registered and served: the champion's candidate refitted on every labelled event and
+    calibrated out of time (:mod:`severity.models.shipping`), once per field set, with the models of the smaller
+    field sets as its fallbacks; or the evaluated champion itself with ``refit: false``."""
+    settings = settings_from(ShippingSettings, modelling.get("shipping", {}), "modelling.shipping")
+    if not settings.refit:
+        logger.info("Shipping the evaluated champion as it is (modelling.shipping.refit is false)")
+        return champion_model, {"settings": {"refit": False}, "shipped": "the evaluated champion, fitted on the training split"}
+    name, templates = shipped_candidate(champion_model, champions, candidates)
+    events = pd.concat([train_events, validation_events, test_events], ignore_index=True)
+    fitted = fit_field_sets(events, templates, champion_model.feature_engineer.settings, modelling["policy"], settings,
+                            reference_rows=len(train_events), n_jobs=modelling["n_jobs"], random_state=modelling["random_state"])
+    kept = settings.kept_fields()
+    sample = events.sample(min(modelling["explainer_background_rows"], len(events)), random_state=modelling["random_state"])
+    models, records = [], {}
+    for model_name, variant, fields in answering_order(kept, champion_model.variant):
+        set_name = next(s for s in kept if model_name == s or model_name == f"{s}_without_damage")
+        shipped, part = fitted[set_name], fitted[set_name].variants[variant]
+        records[model_name] = {"field_set": set_name, "variant": variant, "input_fields": None if fields is None else sorted(fields),
+                               **part.record, "decision_rule": part.policy.describe()}
+        metadata = {
+            **champion_model.metadata,
+            "training_rows": len(events),
+            "training_data_date_range": [f"{events[EVENT_DATE].min():%Y-%m-%d}", f"{events[EVENT_DATE].max():%Y-%m-%d}"],
+            "feature_count": len(part.feature_columns),
+            "decision_rule": part.policy.describe(),
+            "shipping": records[model_name],
+        }
+        model_input = shipped.feature_engineer.transform(masked_events(sample, kept[set_name]))
+        models.append(build_artifact(shipped.feature_engineer, part.estimator, part.policy, part.family, variant, part.feature_columns,
+                                     metadata, model_input, modelling, input_fields=fields, field_set=model_name))
+    model = models[0]
+    model.fallbacks = tuple(models[1:])
+    report = {**fitted[FULL].record, "candidate": name, "models": records, "variants": {
+        variant: records[model_name] for model_name, variant, _ in answering_order({FULL: None}, champion_model.variant)}}
+    for model_name, record in records.items():
+        out_of_time = record["out_of_time_calibration_period"]
+        logger.info(
+            "Shipped %s model (%s): %s refitted on %d rows; calibrated out of time on %s to %s (%d rows): ROC-AUC %.4f, log loss %.4f, "
+            "mean calibrated probability %.3f against an observed fatal rate of %.3f", model_name, record["variant"], name, len(events),
+            record["calibration_start"], record["calibration_end"], record["calibration_rows"], out_of_time["roc_auc"],
+            out_of_time["log_loss"], out_of_time["mean_calibrated_probability"], record["calibration_fatal_rate"],
+        )
+    return model, report

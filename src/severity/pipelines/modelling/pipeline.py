@@ -7,6 +7,7 @@ from severity.models.artifact import VARIANTS
 from .nodes import (
     compare_candidates,
     evaluate_fitted_candidate,
+    fit_shipped_model,
     package_champion,
     plot_comparison,
     plot_training_curves,
@@ -92,8 +93,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="package_champion_node",
             ),
             Node(
+                func=fit_shipped_model,
+                inputs=["champion_model", "champions", "train_events", "validation_events", "test_events", "params:modelling",
+                        *(f"{name}.candidate" for name in COMPARED)],
+                outputs=["shipped_model", "shipping_report"],
+                name="fit_shipped_model_node",
+            ),
+            Node(
                 func=register_champion,
-                inputs=["champion_model", "performance_metrics", "params:modelling"],
+                inputs=["shipped_model", "performance_metrics", "params:modelling"],
                 outputs="registered_model",
                 name="register_champion_node",
             ),

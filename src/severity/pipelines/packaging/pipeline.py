@@ -12,7 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=package_service,
-                inputs=["champion_model", "registered_model", "performance_metrics", "raw_field_importance", "test_fairness_summary",
+                inputs=["shipped_model", "registered_model", "performance_metrics", "raw_field_importance", "test_fairness_summary",
                         "model_card_record"],
                 outputs="bento_model",
                 name="package_service_node",
