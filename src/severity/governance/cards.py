@@ -241,6 +241,24 @@ def _demoted(markdown: str) -> str:
     return "\n".join(lines)
 
 
+def _answering_models(report: dict[str, Any], source_version: str, version: str) -> list[str]:
+    """The held-out figures of every answering model, when the artifact has fallbacks for events that lack some fields."""
+    models = report.get("answering_models", [])
+    if len(models) < 2:
+        return []
+    return [
+        "Every answering model had its policy refitted the same way, on the events read with only its input fields "
+        "(the first answers events that carry every field):", "",
+        *_table(["model", "variant", "mean predicted before", "after", "observed", f"ECE v{source_version}", f"ECE v{version}",
+                 "calibration", "threshold"], [
+            [m["model"], m["variant"].replace("_", " "), f"{m['before']['mean_predicted']:.4f}", f"{m['after']['mean_predicted']:.4f}",
+             f"{m['after']['observed_rate']:.4f}", f"{m['before']['ece']:.4f}", f"{m['after']['ece']:.4f}",
+             f"`{m['before']['calibration']}` -> `{m['after']['calibration']}`",
+             f"{m['before']['threshold']:.3f} -> {m['after']['threshold']:.3f}"] for m in models
+        ]), "",
+    ]
+
+
 def recalibration_card_markdown(record: dict[str, Any], source_card: str | None) -> str:
     """The card of a recalibrated version: what was refitted, on which events, calibration before and after on the held-out
     recent events and on the project's test split, then the source version's card."""
@@ -259,13 +277,13 @@ def recalibration_card_markdown(record: dict[str, Any], source_card: str | None)
         f"Written by the recalibration run `{registered.get('run_id', 'none')}` on {record['written_at']} "
         f"(git commit `{registered.get('git_commit', 'unknown')}`).", "",
         f"Version {version} is version {source_version} with its decision policy (calibration method, calibrator and decision "
-        f"threshold) refitted on recent labelled events. Its feature transformer, estimator and explainer are version "
-        f"{source_version}'s own, unchanged: every event gets the same raw score and the same explanation; only the mapping "
-        "from that score to a probability and a decision is new.", "",
+        f"threshold; each answering model's, when it has several) refitted on recent labelled events. Its feature "
+        f"transformers, estimators and explainers are version {source_version}'s own, unchanged: every event gets the same raw "
+        "score and the same explanation; only the mapping from that score to a probability and a decision is new.", "",
         "## Summary", "",
         *_table(["", ""], [
             ["recalibration of", f"version {source_version} ({source['chosen_as']}), {source['candidate']} ({report['family']}), "
-                                 f"{report['variant'].replace('_', ' ')}"],
+                                 f"{report['variant'].replace('_', ' ')}; read from {source.get('artifact', 'the registry')}"],
             ["recent labelled events", f"{period(events)}; outcomes from the {report['labels']['outcomes_from']}"],
             ["policy fitted on", f"the earlier {period(fit)}"],
             ["measured on", f"the latest {period(held)} ({held['share']:.0%} of the events by date), kept out of the fit"],
@@ -290,7 +308,12 @@ def recalibration_card_markdown(record: dict[str, Any], source_card: str | None)
         "![Calibration before and after on the held-out recent events](calibration.png)", "",
         f"Calibration method chosen by cross-validated log loss on the fitting events ({losses}); threshold rule "
         f"`{report['policy']['threshold_rule']}` kept from version {source_version}. With {held['events']:,} held-out events, "
-        "these figures carry the uncertainty of that many outcomes.", "",
+        "these figures carry the uncertainty of that many outcomes."
+        + (f" {events['within_training_data_range']:,} of the recent events are dated within version {source_version}'s training "
+           f"data ({events['training_data_date_range'][0]} to {events['training_data_date_range'][1]}): if they were among the "
+           "events it was fitted on, their scores are in-sample and sharper than new events' will be."
+           if events.get("within_training_data_range") else ""), "",
+        *_answering_models(report, source_version, version),
         "## On the project's test split", "",
         f"Both versions scored again on the test split the promotion gate judges ({test['rows']:,} rows dated "
         f"{test['first_event']} to {test['last_event']}). A policy refitted for a population that has moved can fit this older "

@@ -1,8 +1,9 @@
 """Recalibration: refit only a model's decision policy (calibration method, calibrator, threshold) on recent labelled events.
 
-The transformer, the estimator and the explainer are the source model's own objects, untouched:
-the raw scores of any event are the same before and after, only their mapping to a probability
-and a decision changes. The recent events are cut by date: the earlier part fits the policy, the
+The transformers, the estimators and the explainers are the source model's own objects,
+untouched: the raw scores of any event are the same before and after, only their mapping to a
+probability and a decision changes. An artifact with fallbacks (models for events that lack some
+fields) has each of their policies refitted the same way, on the events as that model reads them. The recent events are cut by date: the earlier part fits the policy, the
 latest part (``held_out_share`` of the events) measures calibration before and after, so that
 the figures reported are not in-sample. What is registered is the policy fitted on the earlier
 part, the one those figures describe.
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from severity.evaluation.metrics import classification_metrics
-from severity.features.columns import Columns
+from severity.features.columns import Columns, masked_columns
 from severity.models.artifact import SeverityModel
 from severity.models.policy import DecisionPolicy
 from severity.parameters import settings_from
@@ -101,45 +102,67 @@ def _part(event_ids: np.ndarray, dates: pd.Series, target: np.ndarray) -> dict[s
 
 @dataclass
 class Recalibration:
-    """The recalibrated model, the before/after record, and the held-out rows with both models' probabilities."""
+    """The recalibrated model, the before/after record, and the held-out rows with both policies' probabilities (of the
+    model that answers events carrying every field)."""
 
     model: SeverityModel
     record: dict[str, Any]
     held_out: pd.DataFrame  # event_id, event_date, fatal, before, after
 
 
-def recalibrate(
-    model: SeverityModel, columns: Columns, target: np.ndarray, event_ids: np.ndarray, dates: pd.Series, settings: RecalibrationSettings
-) -> Recalibration:
-    """A copy of ``model`` with a decision policy refitted on the earlier recent events, measured on the latest ones.
-
-    The new policy keeps the source policy's threshold rule, costs, folds and seed; only the events it is fitted on change.
-    """
-    target = np.asarray(target).astype(int)
-    event_ids = np.asarray(event_ids, dtype=object)
-    dates = pd.Series(pd.to_datetime(pd.Series(dates).to_numpy()))
-    held_out = latest_events(event_ids, dates, settings.held_out_share)
-    check_enough(event_ids, target, held_out, settings)
-    scores = model.scores_from_matrix(model.feature_engineer.transform_columns(columns))
+def _refit_policy(model: SeverityModel, columns: Columns, target: np.ndarray, held_out: np.ndarray,
+                  fitted_on: str) -> tuple[DecisionPolicy, dict[str, Any], np.ndarray, np.ndarray]:
+    """One answering model's new policy, fitted on the earlier events as that model reads them (its input fields only),
+    with both policies' figures and probabilities on the held-out events."""
+    scores = model.scores_from_matrix(model.feature_engineer.transform_columns(masked_columns(columns, model.input_fields)))
     source = model.policy
     policy = DecisionPolicy(threshold_rule=source.threshold_rule, cost_missed_fatal=source.cost_missed_fatal,
                             cost_false_alarm=source.cost_false_alarm, folds=source.folds, seed=source.seed)
-    policy.fit(scores[~held_out], target[~held_out])
-    fit = _part(event_ids[~held_out], dates[~held_out], target[~held_out])
-    policy.record["fitted_on"] = f"recent labelled events dated {fit['first_event']} to {fit['last_event']}"
+    policy.fit(scores[~held_out], target[~held_out], fitted_on)
     before, after = source.apply(scores[held_out]), policy.apply(scores[held_out])
-    record = {
-        "events": _part(event_ids, dates, target),
-        "fit": fit,
-        "held_out": {**_part(event_ids[held_out], dates[held_out], target[held_out]), "share": settings.held_out_share},
+    figures = {
+        "model": model.field_set, "variant": model.variant,
         "before": {**calibration_figures(target[held_out], *before), "calibration": source.record.get("calibration"),
                    "threshold": float(source.threshold), "decision_rule": source.describe()},
         "after": {**calibration_figures(target[held_out], *after), "calibration": policy.record["calibration"],
                   "threshold": float(policy.threshold), "decision_rule": policy.describe()},
         "policy": policy.record,
     }
+    return policy, figures, before[0], after[0]
+
+
+def recalibrate(
+    model: SeverityModel, columns: Columns, target: np.ndarray, event_ids: np.ndarray, dates: pd.Series, settings: RecalibrationSettings
+) -> Recalibration:
+    """A copy of ``model`` whose decision policies are refitted on the earlier recent events and measured on the latest.
+
+    Every answering model (the artifact and its fallbacks for events that lack some fields) gets its own new policy,
+    fitted on the events read with only its input fields, as the shipping protocol fitted it. Each keeps its source
+    policy's threshold rule, costs, folds and seed; only the events it is fitted on change.
+    """
+    target = np.asarray(target).astype(int)
+    event_ids = np.asarray(event_ids, dtype=object)
+    dates = pd.Series(pd.to_datetime(pd.Series(dates).to_numpy()))
+    held_out = latest_events(event_ids, dates, settings.held_out_share)
+    check_enough(event_ids, target, held_out, settings)
+    fit = _part(event_ids[~held_out], dates[~held_out], target[~held_out])
+    fitted_on = f"recent labelled events dated {fit['first_event']} to {fit['last_event']}"
+    parts = [_refit_policy(part, columns, target, held_out, fitted_on) for part in (model, *model.fallbacks)]
+    policy, own, before, after = parts[0]
+    trained = model.metadata.get("training_data_date_range")
+    within = int(pd.Series(dates <= pd.Timestamp(trained[1])).groupby(event_ids).max().sum()) if trained else 0
+    record = {
+        "events": {**_part(event_ids, dates, target), "within_training_data_range": within,
+                   "training_data_date_range": list(trained) if trained else None},
+        "fit": fit,
+        "held_out": {**_part(event_ids[held_out], dates[held_out], target[held_out]), "share": settings.held_out_share},
+        "before": own["before"], "after": own["after"], "policy": policy.record,
+        "answering_models": [figures for _, figures, _, _ in parts],
+    }
     metadata = {**model.metadata, "decision_rule": policy.describe(),
                 "recalibration": {key: record[key] for key in ("events", "fit", "held_out", "before", "after")}}
+    fallbacks = tuple(replace(part, policy=new, metadata={**part.metadata, "decision_rule": new.describe()})
+                      for part, (new, _, _, _) in zip(model.fallbacks, parts[1:], strict=True))
     rows = pd.DataFrame({"event_id": event_ids[held_out], "event_date": dates[held_out].to_numpy(), "fatal": target[held_out],
-                         "before": before[0], "after": after[0]})
-    return Recalibration(replace(model, policy=policy, metadata=metadata), record, rows)
+                         "before": before, "after": after})
+    return Recalibration(replace(model, policy=policy, metadata=metadata, fallbacks=fallbacks), record, rows)

@@ -126,7 +126,10 @@ def labelled_events(raw: pd.DataFrame, labels_raw: pd.DataFrame | None) -> tuple
         labelled, summary = label_events(validate_events(events))
         return labelled, {"outcomes_from": "injury fields", "rows": len(events), "labelled_rows": len(labelled),
                           "unlabelled_rows": len(events) - len(labelled)}
-    events, _ = parse_events(raw, require_outcomes=False)
+    events, report = parse_events(raw, require_outcomes=False)
+    if report["absent_input_columns"]:
+        raise DataValidationError(message=f"The events CSV has no column for {report['absent_input_columns']}: recalibration reads "
+                                          "events as the models were fitted, so it needs every column of the export")
     events = validate_events(events)
     target, matched = join_labels(events[EVENT_KEY].to_numpy(), labels_from_file(labels_raw))
     known = ~np.isnan(target)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from severity.features.columns import event_columns
+from severity.features.columns import event_columns, masked_columns
 from severity.governance.registry import CARD_TAG, Registry
 from severity.serving.registry import packaged_tag
 from tests.conftest import DEMO_SAMPLE, read_raw, run_session
@@ -86,16 +86,21 @@ def test_a_new_version_with_only_the_policy_refitted(recalibrated):
     source, new = registry.model("1"), registry.model("2")
 
     test = pd.read_parquet(project / "data/03_primary/test_events.parquet")
-    matrix = source.feature_engineer.transform_columns(event_columns(test))
-    # The estimator and the transformer are untouched: identical raw scores (the demo's champion is an MLP, whose pickle
-    # bytes change across a load and a dump, so scores are compared rather than bytes); the explanations agree too.
-    np.testing.assert_array_equal(source.scores_from_matrix(matrix), new.scores_from_matrix(matrix))
-    assert new.feature_columns == source.feature_columns and new.family == source.family
+    columns = event_columns(test)
+    # Every answering model (the artifact and its fallbacks for events that lack some fields) keeps its transformer and
+    # estimator: identical raw scores (the demo's champion is an MLP, whose pickle bytes change across a load and a dump,
+    # so scores are compared rather than bytes). Each gets a new policy.
+    pairs = list(zip((source, *source.fallbacks), (new, *new.fallbacks), strict=True))
+    assert [s.field_set for s, _ in pairs] == [n.field_set for _, n in pairs] and len(pairs) == len(source.fallbacks) + 1
+    for old_part, new_part in pairs:
+        masked = masked_columns(columns, old_part.input_fields)
+        scores = old_part.scores_from_matrix(old_part.feature_engineer.transform_columns(masked))
+        np.testing.assert_array_equal(scores, new_part.scores_from_matrix(new_part.feature_engineer.transform_columns(masked)))
+        assert new_part.feature_columns == old_part.feature_columns and new_part.family == old_part.family
+        assert not np.allclose(old_part.policy.apply(scores)[0], new_part.policy.apply(scores)[0]), old_part.field_set
+        assert new_part.policy.record["fitted_on"].startswith("recent labelled events dated 2011-")
     np.testing.assert_array_equal(source.explain_features(source.features(test.head(5))).contributions,
                                   new.explain_features(new.features(test.head(5))).contributions)
-    # The policy is not.
-    assert not np.allclose(source.predict_columns(event_columns(test))[0], new.predict_columns(event_columns(test))[0])
-    assert new.policy.record["fitted_on"].startswith("recent labelled events dated 2011-")
     assert "chosen on recent labelled events dated 2011-" in new.policy.describe()
 
 
@@ -104,7 +109,12 @@ def test_on_held_out_events_the_mean_prediction_moves_to_the_observed_rate(recal
     report = json.loads((project / "data/08_reporting/recalibration/recalibration.json").read_text())
     held, before, after = report["held_out"], report["before"], report["after"]
     assert report["source"] == {**report["source"], "version": "1", "chosen_as": "the newest version; no champion alias yet"}
+    # Read from the package the service would serve (training packaged version 1 into this session's BentoML store).
+    assert report["source"]["artifact"].startswith("BentoML package severity_model:") and report["source"]["history_refreshes"] == []
     assert report["events"]["events"] == len(labels) and report["events"]["fatal_rate"] < 0.15
+    # The demo's shipped model was refitted on every labelled event, these included; the card says so.
+    assert report["events"]["within_training_data_range"] == len(labels)
+    assert [m["model"] for m in report["answering_models"]][0] == "full" and report["answering_models"][0]["after"] == report["after"]
     assert held["events"] == pytest.approx(0.3 * len(labels), abs=1) and report["fit"]["events"] + held["events"] == len(labels)
     assert report["fit"]["last_event"] <= held["first_event"]
     assert before["observed_rate"] == after["observed_rate"] == pytest.approx(held["fatal_rate"])
@@ -120,7 +130,8 @@ def test_the_card_says_what_was_recalibrated_and_embeds_the_source_card(recalibr
     assert card.startswith("# Model card: ntsb-severity-classifier, version 2 (recalibration of version 1)")
     for text in ("## Calibration before and after, on the held-out recent events", "| mean predicted probability |",
                  "| expected calibration error |", "| log loss |", "## On the project's test split", "## Version 1's card",
-                 "## Model card: ntsb-severity-classifier, version 1", "### Intended use"):
+                 "## Model card: ntsb-severity-classifier, version 1", "### Intended use",
+                 "Every answering model had its policy refitted", "are dated within version 1's training data"):
         assert text in card, text
     html = (project / "data/08_reporting/recalibration/model_card.html").read_text()
     assert "data:image/png;base64," in html

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import bentoml
 import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
@@ -21,7 +22,8 @@ from severity.models.artifact import SeverityModel
 from severity.models.recalibration import RecalibrationSettings, recalibrate
 from severity.monitoring.batches import labelled_events
 from severity.pipelines.modelling.registry import register_champion
-from severity.serving.packaging import PackagedModel, package_metadata
+from severity.serving.packaging import PackagedModel, load_from_store, package_metadata
+from severity.serving.registry import packaged_tag
 
 logger = logging.getLogger(__name__)
 FIGURE_BINS = 10
@@ -37,6 +39,18 @@ def label_recent_events(events_raw: pd.DataFrame | None, labels_raw: pd.DataFram
     return events, summary
 
 
+def source_artifact(registry: Registry, version: str, run_id: str) -> tuple[SeverityModel, dict[str, Any]]:
+    """The artifact of ``version`` the service would serve: its newest BentoML package (whose history a refresh may have
+    brought forward since registration), else the registry's own copy; and which it was."""
+    try:
+        tag = packaged_tag(version, run_id)
+    except LookupError:
+        return registry.model(version), {"artifact": f"the registry's artifact of version {version} (no BentoML package of it)"}
+    packaged = load_from_store(bentoml.models.get(tag))
+    return packaged.model, {"artifact": f"BentoML package {tag}, the newest of version {version}",
+                            "history_refreshes": packaged.metadata.get("history_refreshes", [])}
+
+
 def recalibrate_registered_model(
     recent_events: pd.DataFrame,
     recent_events_summary: dict[str, Any],
@@ -50,8 +64,8 @@ def recalibrate_registered_model(
     registry = Registry(mlflow.get_tracking_uri(), modelling["registry"]["model_name"])
     version, chosen_as = registry.champion_or_newest()
     record = registry.version(version)
-    source = registry.model(version)
-    logger.info("Recalibrating %s version %s (%s)", registry.model_name, version, chosen_as)
+    source, artifact = source_artifact(registry, version, record.run_id)
+    logger.info("Recalibrating %s version %s (%s), from %s", registry.model_name, version, chosen_as, artifact["artifact"])
     result = recalibrate(source, event_columns(recent_events), recent_events[TARGET_COLUMN].to_numpy(),
                          recent_events[EVENT_KEY].to_numpy(), recent_events[EVENT_DATE],
                          RecalibrationSettings.from_parameters(recalibration))
@@ -61,7 +75,7 @@ def recalibrate_registered_model(
     bootstrap = modelling["bootstrap"]
     report = {
         "source": {"version": version, "chosen_as": chosen_as, "run_id": record.run_id, "candidate": record.tags.get("champion", "?"),
-                   "model_card": record.tags.get(CARD_TAG)},
+                   "model_card": record.tags.get(CARD_TAG), **artifact},
         "family": source.family, "variant": source.variant, "labels": recent_events_summary, **result.record,
         "test_split": {"rows": len(test_events), "first_event": f"{test_events[EVENT_DATE].min():%Y-%m-%d}",
                        "last_event": f"{test_events[EVENT_DATE].max():%Y-%m-%d}", "before": test_before, "after": test_after,
@@ -129,6 +143,8 @@ def package_recalibrated_model(
     packaged.metadata["metrics"]["recent_held_out"] = recalibration_report["after"]
     packaged.metadata["model_card"] = recalibration_card_record.get("uri", "not registered")
     packaged.metadata["recalibrated_from"] = recalibration_report["source"]["version"]
+    if recalibration_report["source"].get("history_refreshes"):  # the source package's refreshes are in this history too
+        packaged.metadata["history_refreshes"] = recalibration_report["source"]["history_refreshes"]
     logger.info("Packaging the recalibration of version %s (registry version %s) for BentoML", recalibration_report["source"]["version"],
                 packaged.labels["registry_version"])
     return packaged
