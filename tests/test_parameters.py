@@ -4,6 +4,7 @@ import pytest
 
 from severity.governance.gate import GateSettings
 from severity.monitoring.alerts import AlertSettings
+from severity.monitoring.calibration import CalibrationSettings
 from severity.monitoring.drift import DriftSettings
 from severity.monitoring.fairness import FairnessSettings
 from severity.tuning.study import StudySettings
@@ -12,7 +13,7 @@ from severity.tuning.study import StudySettings
 @pytest.mark.parametrize(
     ("settings", "section"),
     [(GateSettings, "governance.gate"), (AlertSettings, "monitoring.alerts"), (DriftSettings, "monitoring.data_drift"),
-     (FairnessSettings, "monitoring.fairness"), (StudySettings, "tuning.study")],
+     (FairnessSettings, "monitoring.fairness"), (StudySettings, "tuning.study"), (CalibrationSettings, "monitoring.calibration")],
 )
 def test_a_misspelt_key_is_refused_with_the_section_and_the_known_keys(settings, section):
     with pytest.raises(ValueError, match=rf"Unknown {section} setting\(s\) \['thresold'\]; known: \[") as error:

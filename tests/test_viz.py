@@ -29,7 +29,7 @@ def test_kedro_viz_build_shows_layers_and_pipelines(project_copy):
     order = [layers.index(name) for name in ("raw", "intermediate", "primary", "feature", "model_input", "models", "model_output")]
     assert order == sorted(order) and layers[-2:] == ["reporting", "serving"]
     assert {"ingestion", "feature_engineering", "tuning", "tuning_worker", "modelling", "explainability", "packaging", "training",
-            "inference", "monitoring_baseline", "monitoring", "model_card", "ab_evaluation"} <= {
+            "inference", "monitoring_baseline", "monitoring", "model_card", "ab_evaluation", "recalibrate"} <= {
         p["id"] for p in graph["pipelines"]
     }
     # Each candidate is a collapsible namespace.

@@ -14,6 +14,7 @@ from severity.pipelines import (
     modelling,
     monitoring,
     packaging,
+    recalibration,
     refresh_history,
     tuning,
 )
@@ -47,6 +48,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "model_card": governance.create_card_pipeline(),
         "ab_evaluation": governance.create_ab_pipeline(),
         "refresh_history": refresh_history.create_pipeline(),
+        "recalibrate": recalibration.create_pipeline(),
     }
     pipelines["training"] = sum(
         (pipelines[name] for name in (

@@ -8,7 +8,8 @@ import pytest
 
 from severity.data.errors import DataValidationError
 from severity.data.schema import EXPORT_HEADERS
-from severity.monitoring.batches import columns_from_log, join_labels, labels_from_file, served_window
+from severity.monitoring.batches import columns_from_log, join_labels, labelled_events, labels_from_file, served_window
+from tests.conftest import DEMO_SAMPLE, read_raw
 from tests.data.test_ingest import one_event
 
 
@@ -66,3 +67,18 @@ def test_labels_join_by_event_and_count_what_matched():
     matched, record = join_labels(np.array(["a", "b", None], dtype=object), labels)
     assert matched[0] == 1 and np.isnan(matched[1:]).all()
     assert record == {"labelled_events": 1, "unlabelled_events": 2, "labels_without_event": 1}
+
+
+def test_labelled_events_come_from_a_labels_file_or_the_injury_fields_and_need_every_column():
+    raw = read_raw(DEMO_SAMPLE).head(30)
+    from_injuries, summary = labelled_events(raw, None)
+    assert summary["outcomes_from"] == "injury fields" and from_injuries["fatal"].isin([0, 1]).all()
+    labels = pd.DataFrame({"Event.Id": raw["Event.Id"].head(20), "fatal": 1})
+    without_outcomes = raw.drop(columns=["Injury.Severity", "Total.Fatal.Injuries"])
+    from_file, summary = labelled_events(without_outcomes, labels)
+    assert summary["outcomes_from"] == "labels file" and from_file["fatal"].eq(1).all()
+    assert summary["labelled_rows"] == len(from_file) == raw["Event.Id"].isin(labels["Event.Id"]).sum()
+    with pytest.raises(DataValidationError, match=r"no injury fields .* --params labels=path/to/labels.csv"):
+        labelled_events(without_outcomes, None)
+    with pytest.raises(DataValidationError, match=r"no column for \['weather_condition'\]"):
+        labelled_events(without_outcomes.drop(columns=["Weather.Condition"]), labels)

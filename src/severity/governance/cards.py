@@ -206,3 +206,126 @@ def model_card_html(markdown: str, calibration: plt.Figure, title: str) -> str:
 def data_source(event_ids: pd.Series) -> str:
     """Says which data a run trained on; the bundled demo sample's identifiers all start with SYN."""
     return "the synthetic demo sample bundled with the project" if event_ids.astype(str).str.startswith("SYN").all() else "the NTSB aviation accident export"
+
+
+def recalibration_figure(held_out: pd.DataFrame, bins: int, title: str) -> plt.Figure:
+    """Reliability of the source and the recalibrated policy on the held-out recent events (equal-width bins, counts annotated)."""
+    from severity.monitoring.calibration import reliability_table
+
+    figure, axis = plt.subplots(figsize=(6, 5.5))
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect calibration")
+    target, events = held_out["fatal"].to_numpy(dtype="float64"), held_out["event_id"].to_numpy()
+    for column, label in (("before", "before (source policy)"), ("after", "after (recalibrated policy)")):
+        table = reliability_table(events, target, held_out[column].to_numpy(), bins)
+        table = table[table["rows"] > 0]
+        line, = axis.plot(table["mean_predicted"], table["observed_rate"], marker="o",
+                          label=f"{label}: mean {held_out[column].mean():.3f}")
+        for row in table.itertuples():
+            axis.annotate(f"{row.rows}", (row.mean_predicted, row.observed_rate), textcoords="offset points", xytext=(4, -10),
+                          fontsize=7, color=line.get_color())
+    axis.axhline(target.mean(), color="tab:green", linestyle="--", linewidth=1, label=f"observed fatal rate {target.mean():.3f}")
+    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean calibrated probability (rows per bin annotated)", ylabel="observed fatal rate",
+             title=title)
+    axis.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def _demoted(markdown: str) -> str:
+    """Another card's text to embed: headings one level down, its figure reference left out (it is in that card's own page)."""
+    lines = []
+    for line in markdown.splitlines():
+        if line.startswith("![") and line.rstrip().endswith("](calibration.png)"):
+            continue
+        lines.append("#" + line if line.startswith("#") else line)
+    return "\n".join(lines)
+
+
+def _answering_models(report: dict[str, Any], source_version: str, version: str) -> list[str]:
+    """The held-out figures of every answering model, when the artifact has fallbacks for events that lack some fields."""
+    models = report.get("answering_models", [])
+    if len(models) < 2:
+        return []
+    return [
+        "Every answering model had its policy refitted the same way, on the events read with only its input fields "
+        "(the first answers events that carry every field):", "",
+        *_table(["model", "variant", "mean predicted before", "after", "observed", f"ECE v{source_version}", f"ECE v{version}",
+                 "calibration", "threshold"], [
+            [m["model"], m["variant"].replace("_", " "), f"{m['before']['mean_predicted']:.4f}", f"{m['after']['mean_predicted']:.4f}",
+             f"{m['after']['observed_rate']:.4f}", f"{m['before']['ece']:.4f}", f"{m['after']['ece']:.4f}",
+             f"`{m['before']['calibration']}` -> `{m['after']['calibration']}`",
+             f"{m['before']['threshold']:.3f} -> {m['after']['threshold']:.3f}"] for m in models
+        ]), "",
+    ]
+
+
+def recalibration_card_markdown(record: dict[str, Any], source_card: str | None) -> str:
+    """The card of a recalibrated version: what was refitted, on which events, calibration before and after on the held-out
+    recent events and on the project's test split, then the source version's card."""
+    registered, report = record["registered"], record["report"]
+    source, events, fit, held = report["source"], report["events"], report["fit"], report["held_out"]
+    before, after = report["before"], report["after"]
+    test = report["test_split"]
+    name, version, source_version = registered.get("model_name", "severity"), registered.get("version", "unregistered"), source["version"]
+
+    def period(part: dict[str, Any]) -> str:
+        return f"{part['events']:,} events ({part['rows']:,} rows) dated {part['first_event']} to {part['last_event']}, fatal rate {part['fatal_rate']:.3f}"
+
+    losses = ", ".join(f"{method} {loss:.4f}" for method, loss in report["policy"]["validation_cv_log_loss"].items())
+    lines = [
+        f"# Model card: {name}, version {version} (recalibration of version {source_version})", "",
+        f"Written by the recalibration run `{registered.get('run_id', 'none')}` on {record['written_at']} "
+        f"(git commit `{registered.get('git_commit', 'unknown')}`).", "",
+        f"Version {version} is version {source_version} with its decision policy (calibration method, calibrator and decision "
+        f"threshold; each answering model's, when it has several) refitted on recent labelled events. Its feature "
+        f"transformers, estimators and explainers are version {source_version}'s own, unchanged: every event gets the same raw "
+        "score and the same explanation; only the mapping from that score to a probability and a decision is new.", "",
+        "## Summary", "",
+        *_table(["", ""], [
+            ["recalibration of", f"version {source_version} ({source['chosen_as']}), {source['candidate']} ({report['family']}), "
+                                 f"{report['variant'].replace('_', ' ')}; read from {source.get('artifact', 'the registry')}"],
+            ["recent labelled events", f"{period(events)}; outcomes from the {report['labels']['outcomes_from']}"],
+            ["policy fitted on", f"the earlier {period(fit)}"],
+            ["measured on", f"the latest {period(held)} ({held['share']:.0%} of the events by date), kept out of the fit"],
+            ["test ROC-AUC", f"{test['after']['roc_auc']:.4f} on the project's test split (version {source_version}: "
+                             f"{test['before']['roc_auc']:.4f})"],
+            ["decision rule", after["decision_rule"]],
+            ["registry", f"version {version}, alias `{registered.get('alias', 'none')}`; the promotion gate decides whether it "
+                         "becomes champion"],
+        ]), "",
+        "## Calibration before and after, on the held-out recent events", "",
+        f"Both policies applied to the same raw scores of the latest {held['events']:,} events, which the new policy did not see:", "",
+        *_table(["", f"version {source_version} (before)", f"version {version} (after)"], [
+            ["mean predicted probability", f"{before['mean_predicted']:.4f}", f"{after['mean_predicted']:.4f}"],
+            ["observed fatal rate", f"{before['observed_rate']:.4f}", f"{after['observed_rate']:.4f}"],
+            ["mean predicted - observed", f"{before['difference']:+.4f}", f"{after['difference']:+.4f}"],
+            *[[label, f"{before[key]:.4f}", f"{after[key]:.4f}"] for key, label in (
+                ("log_loss", "log loss"), ("ece", "expected calibration error"), ("brier", "Brier score"), ("roc_auc", "ROC-AUC"),
+                ("precision", "precision at the threshold"), ("recall", "recall at the threshold"))],
+            ["calibration", f"`{before['calibration']}`", f"`{after['calibration']}`"],
+            ["threshold", f"{before['threshold']:.4f}", f"{after['threshold']:.4f}"],
+        ]), "",
+        "![Calibration before and after on the held-out recent events](calibration.png)", "",
+        f"Calibration method chosen by cross-validated log loss on the fitting events ({losses}); threshold rule "
+        f"`{report['policy']['threshold_rule']}` kept from version {source_version}. With {held['events']:,} held-out events, "
+        "these figures carry the uncertainty of that many outcomes."
+        + (f" {events['within_training_data_range']:,} of the recent events are dated within version {source_version}'s training "
+           f"data ({events['training_data_date_range'][0]} to {events['training_data_date_range'][1]}): if they were among the "
+           "events it was fitted on, their scores are in-sample and sharper than new events' will be."
+           if events.get("within_training_data_range") else ""), "",
+        *_answering_models(report, source_version, version),
+        "## On the project's test split", "",
+        f"Both versions scored again on the test split the promotion gate judges ({test['rows']:,} rows dated "
+        f"{test['first_event']} to {test['last_event']}). A policy refitted for a population that has moved can fit this older "
+        "split worse; the gate's calibration limit applies here.", "",
+        *_table(["metric", f"version {source_version}", f"version {version}"], [
+            [metric, f"{test['before'][metric]:.4f}", f"{test['after'][metric]:.4f}"]
+            for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "precision", "recall", "f1")
+        ]), "",
+        f"## Version {source_version}'s card", "",
+        f"Everything the recalibration did not change (intended use, training data, features, explanations, fairness, drift "
+        f"baseline, known limitations) is as version {source_version}'s card says, reproduced here with its headings one level down.",
+        "",
+    ]
+    lines.append(_demoted(source_card) if source_card else f"Version {source_version} has no stored model card.")
+    return "\n".join(lines) + "\n"

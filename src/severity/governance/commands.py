@@ -48,15 +48,6 @@ class Project:
         return self.context.catalog.load(dataset)
 
 
-def _model(registry: Registry, version: str):
-    """The SeverityModel a registered version holds (inside its pyfunc)."""
-    import mlflow
-
-    mlflow.set_tracking_uri(registry.tracking_uri)
-    mlflow.set_registry_uri(registry.tracking_uri)
-    return mlflow.pyfunc.load_model(f"models:/{registry.model_name}/{registry.version(version).version}").unwrap_python_model().model
-
-
 @click.group()
 def main() -> None:
     """severity: predict, explain, serve and govern aviation accident severity models."""
@@ -136,7 +127,7 @@ def promote(project: Project, version: str, approver: str, notes: str, evidence:
     if not approver.strip() or not notes.strip():
         raise click.ClickException("--approver and --notes must not be empty")
     checks = promotion_checks(
-        _model(registry, version), _model(registry, current) if current else None, project.load("test_events"),
+        registry.model(version), registry.model(current) if current else None, project.load("test_events"),
         CARD_TAG in record.tags, GateSettings.from_parameters(project.parameters["governance"]["gate"]),
         FairnessSettings.from_parameters(project.parameters["monitoring"]["fairness"]),
     )

@@ -71,6 +71,24 @@ class Registry:
         except MlflowException:
             return None
 
+    def champion_or_newest(self) -> tuple[str, str]:
+        """The version the ``champion`` alias names, else the newest version; and which of the two it is."""
+        champion = self.alias(CHAMPION)
+        if champion is not None:
+            return champion, f"named by the {CHAMPION} alias"
+        versions = self.versions()
+        if not versions:
+            raise LookupError(f"{self.model_name} has no versions yet: run `kedro run --pipelines=training` first")
+        return str(versions[-1].version), f"the newest version; no {CHAMPION} alias yet"
+
+    def model(self, version: str):
+        """The SeverityModel a registered version holds (inside its pyfunc)."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        return mlflow.pyfunc.load_model(f"models:/{self.model_name}/{self.version(version).version}").unwrap_python_model().model
+
     def history(self) -> list[dict[str, Any]]:
         tags = self.client.get_registered_model(self.model_name).tags
         return json.loads(tags.get(HISTORY_TAG, "[]"))

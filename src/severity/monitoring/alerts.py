@@ -41,6 +41,7 @@ def build_alerts(
     fairness: dict[str, Any] | None,
     settings: AlertSettings,
     unseen_share_threshold: float,
+    calibration: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Every check that crossed its threshold, most severe first."""
     alerts = []
@@ -113,13 +114,36 @@ def build_alerts(
                 f"({worst['check']} {worst['value']:.3f} vs {worst['overall']:.3f} overall, {worst['events']} events)",
                 count=fairness["weak_slices"],
             ))
+    if calibration and calibration.get("miscalibrated"):
+        alerts.append(calibration_alert(calibration))
     order = {"critical": 0, "warning": 1}
     return sorted(alerts, key=lambda alert: order[alert["severity"]])
 
 
-def alert_record(alerts: list[dict[str, Any]], batch: dict[str, Any]) -> dict[str, Any]:
-    """``alerts.json``: whether anything fired, the alerts, and which batch they are about."""
-    return {"checked_at": datetime.now(UTC).isoformat(timespec="seconds"), "fired": bool(alerts), "alerts": alerts, "batch": batch}
+def calibration_alert(calibration: dict[str, Any]) -> dict[str, Any]:
+    """One alert for every judged scope whose calibration is over a limit: critical when the whole batch is."""
+    scopes = calibration["miscalibrated"]
+
+    def describe(row: dict[str, Any]) -> str:
+        where = "whole batch" if row["scope"] == "all" else row["scope"]
+        return (f"{where} ({row['events']} labelled events): mean predicted {row['mean_predicted']:.3f} vs observed "
+                f"{row['observed_rate']:.3f} (difference {row['difference']:+.3f} [{row['difference_low']:+.3f}, "
+                f"{row['difference_high']:+.3f}]), ECE {row['ece']:.3f}")
+
+    limits = calibration["limits"]
+    whole = any(row["scope"] == "all" for row in scopes)
+    return _alert(
+        "calibration", "critical" if whole else "warning",
+        "; ".join(describe(row) for row in scopes[:6]) + (f"; and {len(scopes) - 6} more period(s)" if len(scopes) > 6 else "")
+        + f" (limits: |difference| {limits['max_mean_gap']}, ECE {limits['max_ece']})",
+        scopes=[row["scope"] for row in scopes], limits=limits,
+    )
+
+
+def alert_record(alerts: list[dict[str, Any]], batch: dict[str, Any], notes: list[str] | None = None) -> dict[str, Any]:
+    """``alerts.json``: whether anything fired, the alerts, which batch they are about, and what could not be judged."""
+    return {"checked_at": datetime.now(UTC).isoformat(timespec="seconds"), "fired": bool(alerts), "alerts": alerts, "batch": batch,
+            "notes": notes or []}
 
 
 def post_alerts(record: dict[str, Any], url: str, timeout_seconds: float) -> dict[str, Any]:

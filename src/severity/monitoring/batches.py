@@ -110,3 +110,29 @@ def join_labels(event_ids: np.ndarray, labels: pd.Series | None) -> tuple[np.nda
     known = ~np.isnan(matched)
     return matched, {"labelled_events": int(known.sum()), "unlabelled_events": int((~known).sum()),
                      "labels_without_event": int(len(set(labels.index) - set(event_ids)))}
+
+
+def labelled_events(raw: pd.DataFrame, labels_raw: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Typed events with ``fatal``: from the labels file when one is given, else from the file's own injury fields (by
+    training's rules). Rows without a decidable outcome are left out and counted."""
+    if raw is None or raw.empty:
+        raise DataValidationError(message="The events CSV has no rows: nothing to recalibrate on")
+    if labels_raw is None:
+        headers = {normalise_header(column) for column in raw.columns}
+        if "injury_severity" not in headers:
+            raise DataValidationError(message="The events CSV has no injury fields (Injury.Severity and the injury counts): give "
+                                              "the outcomes in a labels file, --params labels=path/to/labels.csv")
+        events, _ = parse_events(raw)
+        labelled, summary = label_events(validate_events(events))
+        return labelled, {"outcomes_from": "injury fields", "rows": len(events), "labelled_rows": len(labelled),
+                          "unlabelled_rows": len(events) - len(labelled)}
+    events, report = parse_events(raw, require_outcomes=False)
+    if report["absent_input_columns"]:
+        raise DataValidationError(message=f"The events CSV has no column for {report['absent_input_columns']}: recalibration reads "
+                                          "events as the models were fitted, so it needs every column of the export")
+    events = validate_events(events)
+    target, matched = join_labels(events[EVENT_KEY].to_numpy(), labels_from_file(labels_raw))
+    known = ~np.isnan(target)
+    return (events.loc[known].assign(**{TARGET_COLUMN: target[known].astype("int8")}),
+            {"outcomes_from": "labels file", "rows": len(events), "labelled_rows": int(known.sum()),
+             "unlabelled_rows": int((~known).sum()), "labels_without_event": matched["labels_without_event"]})

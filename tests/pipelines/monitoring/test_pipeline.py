@@ -153,6 +153,15 @@ def test_a_session_on_a_csv_with_labels_estimates_audits_and_posts_alerts(traine
     assert json.loads((reports / "monitoring/current_fairness_summary.json").read_text())["audited"]
     html = (reports / "monitoring/data_drift_report.html").read_text()
     assert "raw__make" in html and len(html) > 100_000
+    # Calibration: the demo's test period has fewer labelled events than a judgement needs, and the alert record says so.
+    periods = pd.read_csv(reports / "monitoring/calibration_by_period.csv")
+    reliability = pd.read_csv(reports / "monitoring/calibration_reliability.csv")
+    assert periods["scope"].iloc[0] == "all" and periods["rows"].iloc[0] == len(rows) and not periods["judged"].any()
+    assert periods["scope"].iloc[1:].str.fullmatch(r"201[345]Q[1-4]").all() and periods["rows"].iloc[1:].sum() == len(rows)
+    assert reliability.groupby("scope")["rows"].sum().to_dict() == dict(zip(periods["scope"], periods["rows"], strict=True))
+    assert "calibration" not in {a["check"] for a in alerts["alerts"]}
+    assert any("calibration of the whole batch: too few labelled events to judge" in note for note in alerts["notes"])
+    assert (reports / "monitoring/calibration.png").stat().st_size > 10_000
 
 
 def test_a_session_reads_the_prediction_log(trained_project, kept, tmp_path):

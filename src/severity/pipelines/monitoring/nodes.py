@@ -22,6 +22,7 @@ from severity.monitoring.batches import (
     scored_batch_from_log,
     served_window,
 )
+from severity.monitoring.calibration import CalibrationSettings, calibration_notes, calibration_report
 from severity.monitoring.drift import DriftSettings, data_drift, prediction_drift
 from severity.monitoring.fairness import FairnessSettings, fairness_audit
 from severity.monitoring.performance import estimate_performance, realised_against_estimate
@@ -175,6 +176,29 @@ def audit_current_fairness(
     return groups, slices, {"audited": True, **summary}
 
 
+def monitor_calibration(
+    monitoring_current: pd.DataFrame, monitoring: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], plt.Figure, dict[str, dict[str, float]]]:
+    """Calibration of the labelled events, whole batch and per period: the period table, the reliability table, a summary,
+    the figure and headline metrics (none without labels)."""
+    settings = CalibrationSettings.from_parameters(monitoring["calibration"])
+    periods, reliability, summary = calibration_report(
+        monitoring_current[EVENT_KEY].to_numpy(), monitoring_current["event_date"], monitoring_current[TARGET_COLUMN].to_numpy(),
+        monitoring_current["fatal_probability"].to_numpy(), settings,
+    )
+    figure = plots.calibration_figure(periods, reliability, summary, "Calibration of the current batch's labelled events")
+    if not summary["assessed"]:
+        logger.info("Calibration not assessed: %s", summary["reason"])
+        return periods, reliability, summary, figure, {}
+    whole = summary["whole_batch"]
+    logger.info("Calibration on %d labelled events: mean predicted %.3f vs observed %.3f, ECE %.3f (%s); %d of %d %ss judged",
+                whole["events"], whole["mean_predicted"], whole["observed_rate"], whole["ece"], whole["verdict"],
+                summary["periods_judged"], summary["periods"], settings.period)
+    metrics = {"mean_predicted": whole["mean_predicted"], "observed_rate": whole["observed_rate"], "difference": whole["difference"],
+               "ece": whole["ece"], "labelled_events": whole["events"], "miscalibrated_scopes": len(summary["miscalibrated"])}
+    return periods, reliability, summary, figure, {name: {"value": float(value), "step": 0} for name, value in metrics.items()}
+
+
 def raise_alerts(
     data_drift_summary: dict[str, Any],
     prediction_drift_summary: dict[str, Any],
@@ -182,17 +206,23 @@ def raise_alerts(
     fairness_summary: dict[str, Any],
     batch_record: dict[str, Any],
     monitoring: dict[str, Any],
+    calibration_summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``alerts.json``: every check over its threshold, with the reason; each is also logged as a warning."""
+    """``alerts.json``: every check over its threshold, with the reason, and what could not be judged; each alert is also
+    logged as a warning."""
     alerts = build_alerts(
         data_drift_summary, prediction_drift_summary, performance, fairness_summary if fairness_summary.get("audited") else None,
         AlertSettings.from_parameters(monitoring["alerts"]), monitoring["data_drift"].get("unseen_share_threshold", 0.1),
+        calibration_summary if calibration_summary and calibration_summary.get("assessed") else None,
     )
     for alert in alerts:
         logger.warning("ALERT %s (%s): %s", alert["check"], alert["severity"], alert["message"])
     if not alerts:
         logger.info("Monitoring: no alert for %d events", batch_record["events"])
-    return alert_record(alerts, batch_record)
+    notes = calibration_notes(calibration_summary) if calibration_summary else []
+    for note in notes:
+        logger.info("Monitoring: %s", note)
+    return alert_record(alerts, batch_record, notes)
 
 
 def deliver_alerts(alerts: dict[str, Any], monitoring: dict[str, Any]) -> dict[str, Any]:
