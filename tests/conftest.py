@@ -100,6 +100,18 @@ def trained_project(tmp_path_factory) -> Path:
     return root
 
 
+def packaged_champion_tag(project: Path) -> str:
+    """The BentoML tag of the model the project's training packaged (its registered version 1). Not ``:latest``: the
+    tests share one model store, where recalibration and history refreshes of project copies package later models."""
+    from mlflow import MlflowClient
+
+    from severity.serving.registry import packaged_tag
+
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version("ntsb-severity-classifier", "1")
+    return packaged_tag("1", version.run_id)
+
+
 @pytest.fixture(scope="session")
 def demo_splits(demo_raw):
     labelled, _ = label_events(parse_events(demo_raw)[0])

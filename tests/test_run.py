@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from kedro.io import DatasetError
 
+from severity.serving.registry import packaged_tag
 from tests.conftest import REAL_EXPORT, needs_real_export, run_session
 
 pytestmark = pytest.mark.slow
@@ -92,7 +93,7 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     assert version.tags["champion"] == performance["candidate"]
 
     # The last node packaged the same champion in BentoML's store, saying what it is.
-    stored = bentoml.models.get("severity_model:latest")
+    stored = bentoml.models.get(packaged_tag("1", run.info.run_id))  # the store is shared with other tests' projects
     assert stored.info.labels == {
         "family": performance["family"], "feature_set": "with_damage", "candidate": performance["candidate"],
         "registry_version": "1", "registry_alias": "challenger",

@@ -3,9 +3,10 @@
 import importlib
 import sys
 
-import bentoml
 import pytest
 from starlette.testclient import TestClient
+
+from tests.conftest import packaged_champion_tag
 
 SERVICE_MODULE = "severity.serving.service"
 
@@ -25,7 +26,7 @@ def asgi_app(module):
 def service(trained_project, tmp_path_factory):
     """The service module imported with this test's settings, its app started (the model loaded) and called in process."""
     log_path = tmp_path_factory.mktemp("in_process") / "prediction_log.sqlite"
-    settings = {"SEVERITY_MODEL": str(bentoml.models.get("severity_model:latest").tag), "SEVERITY_PREDICTION_LOG": str(log_path),
+    settings = {"SEVERITY_MODEL": packaged_champion_tag(trained_project), "SEVERITY_PREDICTION_LOG": str(log_path),
                 "SEVERITY_MAX_BATCH": "20", "SEVERITY_ROUTING": "champion"}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in settings.items():

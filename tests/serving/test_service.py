@@ -21,7 +21,7 @@ from severity.models.artifact import SeverityModel
 from severity.serving.packaging import load_from_store, package_metadata, save_to_store
 from severity.serving.prediction_log import read_prediction_log
 from severity.serving.schemas import AccidentEvent, Predictions
-from tests.conftest import PROJECT_ROOT, free_port, run_session
+from tests.conftest import PROJECT_ROOT, free_port, packaged_champion_tag, run_session
 
 pytestmark = pytest.mark.slow
 BENTOML = Path(sys.executable).parent / "bentoml"
@@ -63,7 +63,7 @@ def served(project: Path, log_path: Path, **settings: str):
 
 def package_challenger(project: Path, candidate: str) -> str:
     """Another candidate of the same run, packaged like the champion, as a challenger model."""
-    champion = load_from_store(bentoml.models.get("severity_model:latest")).model
+    champion = load_from_store(bentoml.models.get(packaged_champion_tag(project))).model
     fitted = pickle.loads((project / f"data/06_models/candidates/{candidate}.pkl").read_bytes())["with_damage"]
     evaluation = pickle.loads((project / f"data/06_models/evaluations/{candidate}.pkl").read_bytes())["with_damage"]
     model = SeverityModel(champion.feature_engineer, fitted.estimator, evaluation.policy, fitted.family, "with_damage",

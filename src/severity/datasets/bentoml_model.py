@@ -15,21 +15,21 @@ SERVED = "served"
 
 
 class BentoModelDataset(AbstractDataset[PackagedModel, PackagedModel]):
-    """``severity_model`` in ``$BENTOML_HOME`` (default ``~/bentoml``); ``version`` picks what ``load`` reads.
+    """``severity_model`` in ``$BENTOML_HOME`` (default ``~/bentoml``); ``model_version`` picks what ``load`` reads.
 
-    ``version`` is a version of ``name`` (``latest`` by default), a full tag of it, or ``served``: the champion the
+    ``model_version`` (not ``version``: Kedro's catalog removes that key as reserved for its own versioning) is a version of ``name`` (``latest`` by default), a full tag of it, or ``served``: the champion the
     service would serve if it started now, chosen by the same rules and ``SEVERITY_*`` variables (an explicit
     ``SEVERITY_MODEL``, else the registry's ``champion`` alias, ...). Saving a model loaded from the store, unchanged
     (it carries its tag), writes nothing.
     """
 
-    def __init__(self, name: str = BENTO_MODEL_NAME, version: str = "latest", metadata: dict[str, Any] | None = None):
+    def __init__(self, name: str = BENTO_MODEL_NAME, model_version: str = "latest", metadata: dict[str, Any] | None = None):
         self._name = name
-        self._version = version
+        self._version = model_version
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"name": self._name, "version": self._version}
+        return {"name": self._name, "model_version": self._version}
 
     def save(self, data: PackagedModel) -> None:
         if data.tag is not None:

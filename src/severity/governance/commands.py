@@ -91,15 +91,18 @@ def list_versions(project: Project) -> None:
 @click.pass_obj
 def card(project: Project, version: str, html: bool, output: Path | None) -> None:
     """The model card stored with a version."""
+    import tempfile
+
     import mlflow
 
-    mlflow.set_tracking_uri(project.registry.tracking_uri)
     uri = project.registry.version(version).tags.get(CARD_TAG)
     if uri is None:
         raise click.ClickException(f"Version {version} has no model card")
     if html:
         uri = uri.removesuffix(".md") + ".html"
-    text = mlflow.artifacts.load_text(uri)
+    with tempfile.TemporaryDirectory(prefix="severity-card-") as folder:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=folder, tracking_uri=project.registry.tracking_uri)
+        text = Path(local).read_text()
     if output:
         output.write_text(text)
         click.echo(f"wrote {output}")

@@ -82,12 +82,20 @@ class Registry:
         return str(versions[-1].version), f"the newest version; no {CHAMPION} alias yet"
 
     def model(self, version: str):
-        """The SeverityModel a registered version holds (inside its pyfunc)."""
+        """The SeverityModel a registered version holds (inside its pyfunc).
+
+        Downloaded with this store's URIs passed explicitly: setting MLflow's process-wide tracking or registry URI
+        (which it also exports to child processes) would send every later registration in the process to this store.
+        """
+        import tempfile
+
         import mlflow
 
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        return mlflow.pyfunc.load_model(f"models:/{self.model_name}/{self.version(version).version}").unwrap_python_model().model
+        uri = f"models:/{self.model_name}/{self.version(version).version}"
+        with tempfile.TemporaryDirectory(prefix="severity-registry-") as folder:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=folder,
+                                                        tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+            return mlflow.pyfunc.load_model(local).unwrap_python_model().model
 
     def history(self) -> list[dict[str, Any]]:
         tags = self.client.get_registered_model(self.model_name).tags

@@ -74,6 +74,9 @@ def test_the_copy_leaves_the_shared_project_alone(trained_project, recalibrated)
     versions = client(trained_project).search_model_versions(f"name = '{NAME}'")
     assert [str(v.version) for v in versions] == ["1"]
     assert not (trained_project / "data/08_reporting/recalibration").exists()
+    # Nor does it leave the process (or the processes it starts) registering into the copy's store.
+    project, _ = recalibrated
+    assert str(project) not in os.environ.get("MLFLOW_REGISTRY_URI", "")
 
 
 def test_a_new_version_with_only_the_policy_refitted(recalibrated):
