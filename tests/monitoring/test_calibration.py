@@ -10,9 +10,9 @@ from severity.monitoring.alerts import AlertSettings, alert_record, build_alerts
 from severity.monitoring.calibration import (
     TOO_FEW,
     CalibrationSettings,
+    calibration_intervals,
     calibration_notes,
     calibration_report,
-    event_bootstrap,
 )
 from severity.pipelines.monitoring.nodes import monitor_calibration, raise_alerts
 from tests.conftest import PROJECT_ROOT
@@ -116,8 +116,8 @@ def test_the_interval_resamples_events_not_rows():
     rng = np.random.default_rng(7)
     events = np.repeat(np.arange(400), 5)
     target = np.repeat((rng.random(400) < 0.3).astype(float), 5)
-    grouped = event_bootstrap(events, target, np.full(len(target), 0.3), 2000, 0, 0.95)["observed"]
-    by_row = event_bootstrap(np.arange(len(target)), target, np.full(len(target), 0.3), 2000, 0, 0.95)["observed"]
+    grouped = calibration_intervals(events, target, np.full(len(target), 0.3), 2000, 0, 0.95)["observed"]
+    by_row = calibration_intervals(np.arange(len(target)), target, np.full(len(target), 0.3), 2000, 0, 0.95)["observed"]
     assert (grouped[1] - grouped[0]) / (by_row[1] - by_row[0]) == pytest.approx(np.sqrt(5), rel=0.15)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -14,6 +13,8 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
+
+from severity.evaluation.bootstrap import event_bootstrap, percentile_intervals
 
 
 def expected_calibration_error(target: np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
@@ -49,20 +50,20 @@ def classification_metrics(target: np.ndarray, probability: np.ndarray, predicte
 
 
 def bootstrap_intervals(
-    target: np.ndarray, probability: np.ndarray, samples: int, seed: int, level: float = 0.95
+    target: np.ndarray, probability: np.ndarray, samples: int, seed: int, events: np.ndarray | None = None, level: float = 0.95
 ) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap intervals for ROC-AUC and PR-AUC (rows resampled with replacement)."""
+    """Percentile bootstrap intervals for ROC-AUC and PR-AUC, resampling ``events`` (one id per row; each row its own
+    event when not given)."""
     target, probability = np.asarray(target).astype(int), np.asarray(probability, dtype="float64")
-    rng = np.random.default_rng(seed)
-    values: dict[str, list[float]] = {"roc_auc": [], "pr_auc": []}
-    for _ in range(samples):
-        rows = rng.integers(0, len(target), len(target))
-        if target[rows].min() == target[rows].max():
-            continue
-        values["roc_auc"].append(roc_auc_score(target[rows], probability[rows]))
-        values["pr_auc"].append(average_precision_score(target[rows], probability[rows]))
-    tail = (1 - level) / 2 * 100
-    return {name: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for name, v in values.items() if v}
+
+    def ranking(weight: np.ndarray) -> dict[str, float]:
+        if len(np.unique(target[weight > 0])) < 2:
+            return {"roc_auc": float("nan"), "pr_auc": float("nan")}
+        return {"roc_auc": float(roc_auc_score(target, probability, sample_weight=weight)),
+                "pr_auc": float(average_precision_score(target, probability, sample_weight=weight))}
+
+    events = np.arange(len(target)) if events is None else np.asarray(events)
+    return percentile_intervals(event_bootstrap(ranking, events, samples, seed), level)
 
 
 def probability_metrics(target: np.ndarray, probability: np.ndarray, weight: np.ndarray | None = None) -> dict[str, float]:
@@ -95,17 +96,5 @@ def probability_metrics(target: np.ndarray, probability: np.ndarray, weight: np.
 def event_bootstrap_intervals(
     target: np.ndarray, probability: np.ndarray, events: np.ndarray, samples: int, seed: int, level: float = 0.95
 ) -> dict[str, tuple[float, float]]:
-    """Percentile intervals of :func:`probability_metrics`, resampling whole events (a multi-aircraft event's rows together).
-
-    Each resample draws as many events as there are, with replacement; an event drawn k times
-    weighs its rows k times, which is the same as repeating them.
-    """
-    codes, uniques = pd.factorize(np.asarray(events))
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {}
-    for _ in range(samples):
-        counts = rng.multinomial(len(uniques), np.full(len(uniques), 1.0 / len(uniques)))
-        for name, value in probability_metrics(target, probability, counts[codes]).items():
-            draws.setdefault(name, []).append(value)
-    tail = (1 - level) / 2 * 100
-    return {name: (float(np.nanpercentile(v, tail)), float(np.nanpercentile(v, 100 - tail))) for name, v in draws.items()}
+    """Percentile intervals of every :func:`probability_metrics` figure, resampling whole events."""
+    return percentile_intervals(event_bootstrap(lambda weight: probability_metrics(target, probability, weight), events, samples, seed), level)

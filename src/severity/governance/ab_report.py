@@ -21,6 +21,7 @@ from scipy import stats  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from severity.data.errors import DataValidationError  # noqa: E402
+from severity.evaluation.bootstrap import event_bootstrap, percentile_intervals, two_sided_p_value  # noqa: E402
 from severity.evaluation.metrics import classification_metrics  # noqa: E402
 
 VARIANTS = ("champion", "challenger")
@@ -43,19 +44,30 @@ def _quality(target: np.ndarray, probability: np.ndarray, predicted: np.ndarray)
     return {"labelled": int(len(target)), **classification_metrics(target, probability, predicted)}
 
 
-def _bootstrap_auc_difference(rng, samples: int, champion: tuple, challenger: tuple, paired: bool) -> dict[str, float]:
-    """Challenger minus champion ROC-AUC: bootstrap interval and two-sided p-value."""
-    differences = []
-    for _ in range(samples):
-        first = rng.integers(0, len(champion[0]), len(champion[0]))
-        second = first if paired else rng.integers(0, len(challenger[0]), len(challenger[0]))
-        if len(np.unique(champion[0][first])) < 2 or len(np.unique(challenger[0][second])) < 2:
-            continue
-        differences.append(roc_auc_score(challenger[0][second], challenger[1][second]) - roc_auc_score(champion[0][first], champion[1][first]))
-    differences = np.asarray(differences)
-    p_value = min(1.0, 2 * min((differences <= 0).mean(), (differences >= 0).mean()))
-    return {"difference": float(np.mean(differences)), "low": float(np.percentile(differences, 2.5)),
-            "high": float(np.percentile(differences, 97.5)), "p_value": float(p_value)}
+def _auc_difference(champion: tuple, challenger: tuple, paired: bool, samples: int, seed: int) -> dict[str, float]:
+    """Challenger minus champion ROC-AUC: event-resampled bootstrap interval and two-sided p-value.
+
+    Each arm is (target, probability, event ids). Paired (shadow), both arms scored the same rows
+    and one resample weighs both; unpaired (A/B), each arm's events are resampled on their own.
+    """
+    size = len(champion[0])
+
+    def difference(weight: np.ndarray) -> dict[str, float]:
+        first, second = weight[:size], weight[size:]
+        if len(np.unique(champion[0][first > 0])) < 2 or len(np.unique(challenger[0][second > 0])) < 2:
+            return {"difference": float("nan")}
+        return {"difference": float(roc_auc_score(challenger[0], challenger[1], sample_weight=second)
+                                    - roc_auc_score(champion[0], champion[1], sample_weight=first))}
+
+    if paired:
+        draws = event_bootstrap(lambda weight: difference(np.concatenate([weight, weight])), champion[2], samples, seed)
+    else:
+        arm = np.repeat(np.array(VARIANTS), [size, len(challenger[0])])
+        events = np.char.add(np.char.add(arm, ":"), np.concatenate([champion[2], challenger[2]]).astype(str))
+        draws = event_bootstrap(difference, events, samples, seed, strata=arm)
+    low, high = percentile_intervals(draws)["difference"]
+    return {"difference": float(np.nanmean(draws["difference"])), "low": low, "high": high,
+            "p_value": two_sided_p_value(draws["difference"])}
 
 
 def evaluate(log: pd.DataFrame, labels: pd.Series | None, window_days: float | None, bootstrap_samples: int, seed: int) -> dict[str, Any]:
@@ -99,11 +111,11 @@ def _labelled_quality(window, served, labels, mode, samples, seed) -> dict[str, 
     enough = all(result[v]["labelled"] >= MIN_LABELLED and 0 < result[v]["fatal_rate"] < 1 for v in VARIANTS)
     if not enough:
         return {**result, "status": f"too few labelled events (at least {MIN_LABELLED} per arm with both outcomes)"}
-    rng = np.random.default_rng(seed)
     if mode == "shadow":
         paired = arms["champion"].merge(arms["challenger"], on=["request_id", "item"], suffixes=("_champion", "_challenger"))
-        champion = (paired["fatal_champion"].to_numpy(int), paired["fatal_probability_champion"].to_numpy())
-        challenger = (paired["fatal_challenger"].to_numpy(int), paired["fatal_probability_challenger"].to_numpy())
+        events = paired["event_id_champion"].to_numpy()
+        champion = (paired["fatal_champion"].to_numpy(int), paired["fatal_probability_champion"].to_numpy(), events)
+        challenger = (paired["fatal_challenger"].to_numpy(int), paired["fatal_probability_challenger"].to_numpy(), events)
         right_champion = paired["predicted_class_champion"].to_numpy(int) == champion[0]
         right_challenger = paired["predicted_class_challenger"].to_numpy(int) == champion[0]
         only_challenger, only_champion = int((right_challenger & ~right_champion).sum()), int((right_champion & ~right_challenger).sum())
@@ -111,11 +123,11 @@ def _labelled_quality(window, served, labels, mode, samples, seed) -> dict[str, 
         result["decisions_test"] = {"test": "McNemar (exact)", "only_challenger_right": only_challenger, "only_champion_right": only_champion,
                                     "p_value": float(stats.binomtest(only_challenger, discordant, 0.5).pvalue) if discordant else 1.0}
     else:
-        champion = (arms["champion"]["fatal"].to_numpy(int), arms["champion"]["fatal_probability"].to_numpy())
-        challenger = (arms["challenger"]["fatal"].to_numpy(int), arms["challenger"]["fatal_probability"].to_numpy())
+        champion, challenger = ((arms[v]["fatal"].to_numpy(int), arms[v]["fatal_probability"].to_numpy(), arms[v]["event_id"].to_numpy())
+                                for v in VARIANTS)
         table = [[int((arms[v]["predicted_class"] == arms[v]["fatal"]).sum()), int((arms[v]["predicted_class"] != arms[v]["fatal"]).sum())] for v in VARIANTS]
         result["decisions_test"] = {"test": "chi-square on accuracy", "p_value": float(stats.chi2_contingency(table).pvalue)}
-    result["roc_auc_difference"] = _bootstrap_auc_difference(rng, samples, champion, challenger, mode == "shadow")
+    result["roc_auc_difference"] = _auc_difference(champion, challenger, mode == "shadow", samples, seed)
     difference = result["roc_auc_difference"]
     if difference["p_value"] < 0.05:
         result["verdict"] = f"the {'challenger' if difference['difference'] > 0 else 'champion'} ranks better (ROC-AUC, p = {difference['p_value']:.3f})"

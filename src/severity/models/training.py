@@ -119,8 +119,10 @@ def evaluate_candidate(
     policy_settings: dict[str, Any],
     bootstrap_samples: int,
     seed: int,
+    test_events: np.ndarray | None = None,
 ) -> dict[str, Evaluation]:
-    """Fit each variant's decision policy on validation, then measure it on test (and on validation)."""
+    """Fit each variant's decision policy on validation, then measure it on test (and on validation); the test
+    intervals resample ``test_events`` (each test row's event id; each row its own event when not given)."""
     evaluations = {}
     for variant, candidate in fitted.items():
         validation_x, validation_y = split_xy(validation, candidate.feature_columns)
@@ -150,7 +152,7 @@ def evaluate_candidate(
             candidate.name, variant, policy,
             validation_metrics,
             classification_metrics(test_y, test_probability, test_predicted),
-            bootstrap_intervals(test_y, test_probability, bootstrap_samples, seed),
+            bootstrap_intervals(test_y, test_probability, bootstrap_samples, seed, test_events),
             resources, test_y, test_probability, test_predicted,
         )
         logger.info(

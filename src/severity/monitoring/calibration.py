@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from severity.evaluation.bootstrap import event_bootstrap, percentile_intervals
 from severity.evaluation.metrics import expected_calibration_error
 from severity.parameters import settings_from
 
@@ -78,27 +79,21 @@ def reliability_table(event_ids: np.ndarray, target: np.ndarray, probability: np
     return pd.DataFrame(rows)
 
 
-def event_bootstrap(
+def calibration_intervals(
     event_ids: np.ndarray, target: np.ndarray, probability: np.ndarray, samples: int, seed: int, level: float
 ) -> dict[str, tuple[float, float]]:
-    """Percentile intervals for the mean predicted probability, the observed fatal rate and their difference, resampling events.
-
-    Rows of one event share its circumstances and its outcome; resampling them one by one would make the intervals too narrow.
-    """
+    """Percentile intervals for the mean predicted probability, the observed fatal rate and their difference, resampling
+    events (:mod:`severity.evaluation.bootstrap`). Rows are summed per event first, so each resample weighs events only."""
     _, event = np.unique(event_ids, return_inverse=True)
     rows = np.bincount(event).astype("float64")
     fatal, predicted = np.bincount(event, weights=target), np.bincount(event, weights=probability)
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[np.ndarray]] = {"mean_predicted": [], "observed": [], "difference": []}
-    for chunk in np.array_split(np.arange(samples), max(1, samples * len(rows) // 2_000_000)):
-        chosen = rng.integers(0, len(rows), (len(chunk), len(rows)))
-        counted = rows[chosen].sum(axis=1)
-        mean_predicted, observed = predicted[chosen].sum(axis=1) / counted, fatal[chosen].sum(axis=1) / counted
-        draws["mean_predicted"].append(mean_predicted)
-        draws["observed"].append(observed)
-        draws["difference"].append(mean_predicted - observed)
-    tail = (1 - level) / 2 * 100
-    return {name: tuple(float(v) for v in np.percentile(np.concatenate(values), [tail, 100 - tail])) for name, values in draws.items()}
+
+    def means(weight: np.ndarray) -> dict[str, float]:
+        counted = weight @ rows
+        mean_predicted, observed = weight @ predicted / counted, weight @ fatal / counted
+        return {"mean_predicted": mean_predicted, "observed": observed, "difference": mean_predicted - observed}
+
+    return percentile_intervals(event_bootstrap(means, np.arange(len(rows)), samples, seed), level)
 
 
 def _scope(name: str, event_ids: np.ndarray, dates: pd.Series, target: np.ndarray, probability: np.ndarray,
@@ -107,7 +102,7 @@ def _scope(name: str, event_ids: np.ndarray, dates: pd.Series, target: np.ndarra
     events = int(pd.unique(event_ids).size)
     mean_predicted, observed = float(probability.mean()), float(target.mean())
     ece = expected_calibration_error(target, probability, settings.bins)
-    bands = event_bootstrap(event_ids, target, probability, settings.bootstrap_samples, settings.seed, settings.level)
+    bands = calibration_intervals(event_ids, target, probability, settings.bootstrap_samples, settings.seed, settings.level)
     judged = events >= settings.min_labelled_events
     breaches = []
     if judged and abs(mean_predicted - observed) > settings.max_mean_gap:

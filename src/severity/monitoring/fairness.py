@@ -94,19 +94,6 @@ def largest_gaps(table: pd.DataFrame, settings: FairnessSettings) -> list[dict[s
     return gaps
 
 
-def _benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Adjusted p-values (q-values) controlling the false discovery rate."""
-    count = len(p_values)
-    if count == 0:
-        return p_values
-    order = np.argsort(p_values)
-    ranked = p_values[order] * count / np.arange(1, count + 1)
-    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
-    q_values = np.empty(count)
-    q_values[order] = np.clip(adjusted, 0, 1)
-    return q_values
-
-
 def weak_slices(groups: pd.DataFrame, target: np.ndarray, probability: np.ndarray, predicted: np.ndarray,
                 settings: FairnessSettings) -> tuple[pd.DataFrame, int]:
     """Slices (two attributes' values together) significantly worse than overall in recall or calibration, worst
@@ -137,7 +124,7 @@ def weak_slices(groups: pd.DataFrame, target: np.ndarray, probability: np.ndarra
                 candidates.append({**base, "check": "calibration", "value": observed / len(rows), "overall": expected / len(rows),
                                    "shortfall": abs(observed - expected) / len(rows), "p_value": float(2 * stats.norm.sf(abs(z)))})
     table = pd.DataFrame(candidates, columns=["attributes", "slice", "events", "fatal_events", "check", "value", "overall", "shortfall", "p_value"])
-    table["q_value"] = _benjamini_hochberg(table["p_value"].to_numpy())
+    table["q_value"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
     weak = table[table["q_value"] < settings.alpha].copy()
     # Severity: how much worse, weighted by how many events it concerns.
     weak["severity"] = weak["shortfall"] * np.sqrt(weak["events"])

@@ -57,12 +57,14 @@ def evaluate_fitted_candidate(
     candidate: dict[str, FittedCandidate],
     validation_model_input: pd.DataFrame,
     test_model_input: pd.DataFrame,
+    test_features: pd.DataFrame,
     modelling: dict[str, Any],
 ) -> dict[str, Evaluation]:
-    """Fit the decision policy on validation and measure quality, speed and size on test."""
+    """Fit the decision policy on validation and measure quality, speed and size on test (intervals by event)."""
     bootstrap = modelling["bootstrap"]
     return evaluate_candidate(
-        candidate, validation_model_input, test_model_input, modelling["policy"], bootstrap["samples"], bootstrap["seed"]
+        candidate, validation_model_input, test_model_input, modelling["policy"], bootstrap["samples"], bootstrap["seed"],
+        test_features[EVENT_KEY].to_numpy(),
     )
 
 

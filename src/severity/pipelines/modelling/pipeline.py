@@ -25,7 +25,7 @@ CANDIDATES = BASE_CANDIDATES + ENSEMBLES
 TUNED_CANDIDATE = "tuned"
 COMPARED = (*CANDIDATES, TUNED_CANDIDATE)
 COMPARISON_FIGURES = [f"{kind}_{variant}" for variant in VARIANTS for kind in ("roc", "pr", "calibration", "confusion")]
-SHARED_INPUTS = {"train_model_input", "validation_model_input", "test_model_input", "train_features", "feature_engineer"}
+SHARED_INPUTS = {"train_model_input", "validation_model_input", "test_model_input", "train_features", "test_features", "feature_engineer"}
 
 
 def candidate_template(name: str, settings: str = "params:settings") -> Pipeline:
@@ -53,7 +53,7 @@ def candidate_template(name: str, settings: str = "params:settings") -> Pipeline
         train,
         Node(
             func=evaluate_fitted_candidate,
-            inputs=["candidate", "validation_model_input", "test_model_input", "params:modelling"],
+            inputs=["candidate", "validation_model_input", "test_model_input", "test_features", "params:modelling"],
             outputs="evaluation",
             name="evaluate_candidate_node",
         ),

@@ -80,7 +80,8 @@ def recalibrate_registered_model(
         "test_split": {"rows": len(test_events), "first_event": f"{test_events[EVENT_DATE].min():%Y-%m-%d}",
                        "last_event": f"{test_events[EVENT_DATE].max():%Y-%m-%d}", "before": test_before, "after": test_after,
                        "after_intervals": {k: list(v) for k, v in bootstrap_intervals(
-                           test_events[TARGET_COLUMN].to_numpy(), probability, bootstrap["samples"], bootstrap["seed"]).items()}},
+                           test_events[TARGET_COLUMN].to_numpy(), probability, bootstrap["samples"], bootstrap["seed"],
+                           test_events[EVENT_KEY].to_numpy()).items()}},
         "validation_split": {"rows": len(validation_events), "after": validation_after},
     }
     result.model.metadata["metrics"] = {"test": test_after, "validation": validation_after, "recent_held_out": result.record["after"]}
