@@ -26,7 +26,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     The registry imports pipelines explicitly instead of calling ``find_pipelines``: since
     Kedro 1.7, ``kedro run --pipeline=training`` makes ``find_pipelines`` look only for a
     module named ``training``, so composed pipelines would not be found.
-    ``backtest`` measures the shipping protocol forward in time (the headline figure the card reports).
+    ``tuning`` ends with the study's best settings, which ``modelling`` trains as one more candidate;
+    ``tuning_report`` (the CV-scheme comparison and the report) runs after both. ``backtest`` measures the shipping protocol forward in time (the headline figure the card reports).
     ``training`` ends with ``packaging``, which writes the champion to BentoML's model store;
     before it, ``monitoring_baseline`` keeps the reference ``monitoring`` compares batches with and
     ``model_card`` writes the registered version's card.
@@ -39,6 +40,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "tuning": tuning.create_pipeline(),
         "tuning_worker": tuning.create_worker_pipeline(),
         "modelling": modelling.create_pipeline(),
+        "tuning_report": tuning.create_report_pipeline(),
         "backtest": backtest.create_pipeline(),
         "explainability": explainability.create_pipeline(),
         "packaging": packaging.create_pipeline(),
@@ -52,7 +54,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     }
     pipelines["training"] = sum(
         (pipelines[name] for name in (
-            "ingestion", "feature_engineering", "tuning", "modelling", "backtest", "explainability", "monitoring_baseline", "model_card",
+            "ingestion", "feature_engineering", "tuning", "modelling", "tuning_report", "backtest", "explainability", "monitoring_baseline", "model_card",
             "packaging",
         )),
         Pipeline([]),

@@ -20,8 +20,8 @@ BASE_CANDIDATES = ("logistic_regression", "decision_tree", "xgboost", "random_fo
 ENSEMBLE_MEMBERS = ("xgboost", "random_forest", "lightgbm")
 ENSEMBLES = ("voting", "stacking")
 CANDIDATES = BASE_CANDIDATES + ENSEMBLES
-# The tuning pipeline trains and evaluates this namespace with the study's best parameters;
-# it competes here like every other candidate.
+# The study's best parameters (``tuning``'s persisted ``tuned_settings``), trained and evaluated
+# in this namespace like every other candidate.
 TUNED_CANDIDATE = "tuned"
 COMPARED = (*CANDIDATES, TUNED_CANDIDATE)
 COMPARISON_FIGURES = [f"{kind}_{variant}" for variant in VARIANTS for kind in ("roc", "pr", "calibration", "confusion")]
@@ -70,7 +70,7 @@ def candidate_template(name: str, settings: str = "params:settings") -> Pipeline
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    candidates = sum((candidate_template(name) for name in CANDIDATES), Pipeline([]))
+    candidates = sum((candidate_template(name) for name in CANDIDATES), candidate_template(TUNED_CANDIDATE, settings="tuned_settings"))
     return candidates + Pipeline(
         [
             Node(

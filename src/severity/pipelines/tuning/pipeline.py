@@ -1,13 +1,16 @@
-"""Tuning: leakage-safe folds, in-fold features, the Optuna study, the tuned candidate, and the CV-scheme comparison.
+"""Tuning: leakage-safe folds, in-fold features and the Optuna study, ending in the tuned settings.
 
-``tuning_worker`` is the part another machine runs to add its cores to the same study.
+The tuned candidate is trained and evaluated in ``modelling`` like every other candidate, from the
+persisted ``tuned_settings``. ``tuning_report`` runs after both: the CV-scheme comparison of the
+champion's family and the tuning report. ``tuning_worker`` is the part another machine runs to add
+its cores to the same study.
 """
 
 from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
-from severity.pipelines.modelling.pipeline import TUNED_CANDIDATE, candidate_template
+from severity.pipelines.modelling.pipeline import TUNED_CANDIDATE
 from severity.tuning.folds import SCHEMES
 from severity.tuning.reports import STUDY_FIGURES
 
@@ -24,13 +27,13 @@ from .nodes import (
 )
 
 
-def _fold_node(scheme: str) -> Node:
+def _fold_node(scheme: str, output: str) -> Node:
     build = update_wrapper(partial(build_cv_folds, scheme=scheme), build_cv_folds)
     return Node(
         func=build,
         inputs=["train_events", "cv_folds", "params:feature_engineering", "params:tuning"],
-        outputs=f"{scheme}_cv_folds",
-        name=f"build_{scheme}_cv_folds_node",
+        outputs=output,
+        name=f"build_{output}_node",
     )
 
 
@@ -38,24 +41,23 @@ def _shared_nodes() -> list[Node]:
     """Fold assignment and the spatial folds the study's objective reads."""
     return [
         Node(func=assign_cv_folds, inputs=["train_events", "params:tuning"], outputs=["cv_folds", "cv_folds_summary"], name="assign_cv_folds_node"),
-        _fold_node("spatial"),
+        _fold_node("spatial", "study_cv_folds"),
     ]
 
 
 def _run_node() -> Node:
     return Node(
         func=run_tuning_trials,
-        inputs=["spatial_cv_folds", "study_record", "params:tuning", "params:modelling"],
+        inputs=["study_cv_folds", "study_record", "params:tuning", "params:modelling"],
         outputs="tuning_worker_report",
         name="run_tuning_trials_node",
     )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    study = Pipeline(
+    return Pipeline(
         [
             *_shared_nodes(),
-            *(_fold_node(scheme) for scheme in SCHEMES if scheme != "spatial"),
             Node(func=open_tuning_study, inputs=["training_data_summary", "params:tuning"], outputs="study_record", name="open_tuning_study_node"),
             _run_node(),
             Node(
@@ -72,10 +74,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    # The refit on the whole training split with the best parameters, trained and evaluated like every candidate.
-    tuned = candidate_template(TUNED_CANDIDATE, settings="tuned_settings")
-    comparison = Pipeline(
+
+
+def create_report_pipeline(**kwargs) -> Pipeline:
+    """After ``tuning`` and ``modelling``, from what they persisted: the champion's family cross-validated under each
+    scheme (its own in-fold features, built from the persisted fold assignment), and the tuning report."""
+    return Pipeline(
         [
+            *(_fold_node(scheme, f"{scheme}_cv_folds") for scheme in SCHEMES),
             Node(
                 func=compare_cv_schemes,
                 inputs=["champion_model", "model_comparison", *(f"{scheme}_cv_folds" for scheme in SCHEMES), "params:tuning", "params:modelling"],
@@ -90,7 +96,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    return study + tuned + comparison
 
 
 def create_worker_pipeline(**kwargs) -> Pipeline:
