@@ -71,7 +71,7 @@ def read_csv_table(content: bytes, encoding: str = "utf-8", source: str = "The f
                 problems += _nul_bytes(record, header or [], line)
             if header is None:
                 header = record
-                problems += _duplicate_names(header)
+                problems += _duplicate_names(header, line)
             elif len(record) != len(header):
                 problems.append(f"line {line}: {len(record)} field(s), the header has {len(header)}")
             else:
@@ -118,9 +118,9 @@ def _nul_bytes(record: list[str], header: list[str], line: int) -> list[str]:
     ]
 
 
-def _duplicate_names(header: list[str]) -> list[str]:
+def _duplicate_names(header: list[str], line: int) -> list[str]:
     positions: dict[str, list[int]] = {}
     for position, name in enumerate(header, start=1):
         positions.setdefault(name, []).append(position)
-    return [f"line 1: columns {', '.join(map(str, found))} are all named {name!r}"
+    return [f"line {line}: columns {', '.join(map(str, found))} are all named {name!r}"
             for name, found in positions.items() if len(found) > 1]
