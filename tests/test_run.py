@@ -125,11 +125,12 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     assert metadata["history_through"] == report["event_date_range"][1]  # validation and test events are its history too
 
 
-def test_a_malformed_csv_fails_naming_the_line(project_copy):
+def test_a_malformed_csv_fails_naming_every_faulty_line(project_copy):
     broken = project_copy / "data/01_raw/broken.csv"
     lines = (project_copy / "data/01_raw/synthetic_ntsb_demo.csv").read_text().splitlines()
-    broken.write_text("\n".join([*lines[:4], lines[4] + ",extra,fields", *lines[5:10]]) + "\n")
-    with pytest.raises(DatasetError, match="Expected 31 fields in line 5, saw 33"):
+    short = "SYN-20100101-99999,Accident,,2010-01-01,Somewhere,United States"
+    broken.write_text("\n".join([*lines[:4], lines[4] + ",extra,fields", lines[5], short, *lines[7:10]]) + "\n")
+    with pytest.raises(DatasetError, match=r"2 problem\(s\)\n- line 5: 33 field\(s\), the header has 31\n- line 7: 6 field\(s\), the header has 31"):
         run_session(project_copy, "ingestion", runtime_params={"raw_export": str(broken)})
 
 

@@ -1,4 +1,5 @@
 import math
+from datetime import date
 from functools import partial
 
 import pandas as pd
@@ -66,13 +67,26 @@ def test_unknown_columns_are_ignored_and_reported(demo_raw):
 
 
 def test_unreadable_and_missing_dates_fail_naming_column_rule_and_rows():
-    raw = pd.concat([one_event(), one_event(**{"Event.Date": "2015-13-45"}), one_event(**{"Event.Date": " "})], ignore_index=True)
+    raw = pd.concat([one_event(), one_event(**{"Event.Id": "E1", "Event.Date": "2015-13-45"}), one_event(**{"Event.Id": "E2", "Event.Date": " "})],
+                    ignore_index=True)
     with pytest.raises(DataValidationError) as error:
         parse_events(raw)
     message = str(error.value)
     assert "column 'event_date' breaks rule 'a date as YYYY-MM-DD or MM/DD/YYYY' in 1 of 3 rows" in message
-    assert "row index 1: '2015-13-45'" in message
-    assert "present (every event needs its date)" in message and "row index 2" in message
+    assert "row index 1 (event E1): '2015-13-45'" in message
+    assert "present (every event needs its date)" in message and "row index 2 (event E2)" in message
+
+
+def test_dates_no_timestamp_can_hold_are_named_not_a_crash():
+    """A year 2999 is refused like any date after today, by column, row and event; every such row is listed."""
+    raw = pd.concat([one_event(), one_event(**{"Event.Id": "E1", "Event.Date": "2999-01-01"}),
+                     one_event(**{"Event.Id": "E2", "Event.Date": "01/01/1200"})], ignore_index=True)
+    with pytest.raises(DataValidationError) as error:
+        parse_events(raw, require_outcomes=False)
+    assert (f"column 'event_date' breaks rule 'between 1900-01-01 and {date.today():%Y-%m-%d}' in 2 of 3 rows, "
+            "e.g. row index 1 (event E1): '2999-01-01'; row index 2 (event E2): '01/01/1200'") in str(error.value)
+    events, report = parse_events(one_event(**{"Publication.Date": "2999-01-01"}))
+    assert events["publication_date"].isna().all() and report["values_set_missing"] == {"publication_date": {"out_of_range": 1}}
 
 
 def test_missing_event_id_fails():

@@ -11,22 +11,32 @@ MAX_EXAMPLES = 5
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule: the column, the rule in words, and the offending values by row index."""
+    """One broken rule: the column, the rule in words, and the offending values by row index.
+
+    ``event_ids`` (by the same row index) names each offending row's event too, where the table has ids.
+    """
 
     column: str
     rule: str
     offending: pd.Series
     rows_checked: int
+    event_ids: pd.Series | None = None
 
     def describe(self) -> str:
         examples = "; ".join(
-            f"row index {index}: {_show(value)}" for index, value in self.offending.head(MAX_EXAMPLES).items()
+            f"row index {index}{self._event(index)}: {_show(value)}" for index, value in self.offending.head(MAX_EXAMPLES).items()
         )
         more = "" if len(self.offending) <= MAX_EXAMPLES else f"; ... {len(self.offending) - MAX_EXAMPLES} more"
         return (
             f"column '{self.column}' breaks rule '{self.rule}' in {len(self.offending):,} of "
             f"{self.rows_checked:,} rows, e.g. {examples}{more}"
         )
+
+
+    def _event(self, index: object) -> str:
+        if self.event_ids is None or index not in self.event_ids.index or pd.isna(self.event_ids[index]):
+            return ""
+        return f" (event {self.event_ids[index]})"
 
 
 def _show(value: object) -> str:

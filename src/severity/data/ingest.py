@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -32,6 +33,7 @@ from severity.data.schema import (
     CANONICAL_COLUMNS,
     CODE_COLUMNS,
     COORDINATE_RANGES,
+    EARLIEST_EVENT_DATE,
     EVENT_DATE,
     EVENT_KEY,
     EXPORT_HEADERS,
@@ -56,6 +58,9 @@ LENIENT_PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     **{column: (partial(parse_count, column=column), "Int64") for column in INJURY_COUNT_COLUMNS},
 }
 
+
+# The days a datetime64[ns] column can hold; a date outside them is refused (an event date) or set missing.
+TIMESTAMP_DAYS: tuple[date, date] = (pd.Timestamp.min.ceil("D").date(), pd.Timestamp.max.floor("D").date())
 
 # What every file of events must have, labelled or not.
 IDENTITY_COLUMNS: tuple[str, ...] = (EVENT_KEY, EVENT_DATE)
@@ -107,10 +112,17 @@ def parse_column(text: pd.Series, parser: Callable[[str], Any], dtype: str | Non
     return (values.astype(dtype) if dtype else values), problems
 
 
-def parse_event_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse dates in any of :data:`severity.data.cells.DATE_FORMATS`; return (dates, mask of unparsable non-missing cells)."""
+def parse_event_dates(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Parse dates in any of :data:`severity.data.cells.DATE_FORMATS`.
+
+    Returns the dates, the mask of unparsable non-missing cells and the mask of real dates a
+    ``datetime64[ns]`` column cannot hold (a year 2999); both kinds of cell are missing in the dates.
+    """
     dates, _ = parse_column(text, parse_date)
-    return pd.to_datetime(dates).astype("datetime64[ns]"), dates.isna() & text.notna()
+    unholdable = pd.Series([isinstance(day, date) and not TIMESTAMP_DAYS[0] <= day <= TIMESTAMP_DAYS[1] for day in dates],
+                           index=text.index, dtype=bool)
+    readable = dates.mask(unholdable)
+    return pd.to_datetime(readable).astype("datetime64[ns]"), readable.isna() & text.notna() & ~unholdable, unholdable
 
 
 def canonical_category_column(text: pd.Series, column: str) -> tuple[pd.Series, Counter]:
@@ -150,6 +162,7 @@ def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.D
         logger.warning("The file has no column for %d model input(s): %s; they are absent for every row", len(absent_inputs), absent_inputs)
 
     text = {column: clean_text(frame[column]) for column in CANONICAL_COLUMNS}
+    event_ids = text[EVENT_KEY]
     events = pd.DataFrame(index=frame.index)
     set_missing: dict[str, dict[str, int]] = {}
     unlisted: dict[str, dict[str, int]] = {}
@@ -158,15 +171,18 @@ def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.D
     for column in CANONICAL_COLUMNS:
         values = text[column]
         if column == EVENT_DATE:
-            events[column], unreadable = parse_event_dates(values)
+            events[column], unreadable, unholdable = parse_event_dates(values)
             missing = values.isna()
             if unreadable.any():
-                violations.append(Violation(column, "a date as YYYY-MM-DD or MM/DD/YYYY", values[unreadable], len(values)))
+                violations.append(Violation(column, "a date as YYYY-MM-DD or MM/DD/YYYY", values[unreadable], len(values), event_ids))
+            if unholdable.any():  # validation's range rule, which these dates cannot reach as timestamps
+                in_range = f"between {EARLIEST_EVENT_DATE:%Y-%m-%d} and {date.today():%Y-%m-%d}"
+                violations.append(Violation(column, in_range, values[unholdable], len(values), event_ids))
             if missing.any():
-                violations.append(Violation(column, "present (every event needs its date)", frame[column][missing], len(values)))
+                violations.append(Violation(column, "present (every event needs its date)", frame[column][missing], len(values), event_ids))
         elif column == "publication_date":
-            events[column], unreadable = parse_event_dates(values)
-            _record(set_missing, column, Counter(unparsable=int(unreadable.sum())))
+            events[column], unreadable, unholdable = parse_event_dates(values)
+            _record(set_missing, column, Counter(unparsable=int(unreadable.sum()), out_of_range=int(unholdable.sum())))
         elif column in LENIENT_PARSERS:
             parser, dtype = LENIENT_PARSERS[column]
             events[column], problems = parse_column(values, parser, dtype)

@@ -69,5 +69,5 @@ def _violations(errors: SchemaErrors, events: pd.DataFrame) -> list[Violation]:
             group["failure_case"].to_numpy(),
             index=group["index"].fillna(-1).astype(int).to_numpy() if "index" in group else None,
         )
-        violations.append(Violation(column_name, str(check), offending, len(events)))
+        violations.append(Violation(column_name, str(check), offending, len(events), events.get(EVENT_KEY)))
     return violations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from kedro.io import DatasetError
 
 from severity.data.errors import DataValidationError
 from severity.pipelines.inference.nodes import parse_new_events
@@ -75,6 +76,55 @@ def test_an_event_before_1900_is_refused_with_its_row(new_events):
     early.loc[5, "Event.Date"] = "1899-12-31"
     with pytest.raises(DataValidationError, match="event_date.*between 1900-01-01 and .* row index 5"):
         parse_new_events(early, SETTINGS)
+
+
+def test_an_event_date_no_timestamp_can_hold_is_refused_with_its_row_and_event(new_events):
+    late = new_events.copy()
+    late.loc[6, "Event.Date"] = "2999-01-01"
+    with pytest.raises(DataValidationError, match=rf"event_date.*between 1900-01-01 and .* row index 6 \(event {late['Event.Id'][6]}\): '2999-01-01'"):
+        parse_new_events(late, SETTINGS)
+
+
+def malformed_csv(events: pd.DataFrame, fault: str) -> bytes:
+    """``events`` as a CSV with one kind of fault planted in data rows (lines 3 and 5 where there are two)."""
+    lines = events.to_csv(index=False).splitlines()
+    event_id = events["Event.Id"][1]
+    if fault == "row widths":
+        lines[2] = f"{event_id},2010-01-01,Somewhere,United States,,"
+        lines[4] += ",extra,extra"
+    elif fault == "NUL byte":
+        lines[2] = lines[2].replace(event_id, f"{event_id[:4]}\x00{event_id[4:]}")
+    elif fault == "Latin-1":
+        lines[2] = lines[2].replace(event_id, f"{event_id}é")
+        return "\n".join(lines).encode("latin-1")
+    elif fault == "year 2999":
+        lines[2] = lines[2].replace(events["Event.Date"][1], "2999-01-01", 1)
+    return "\n".join(lines).encode()
+
+
+def refusal(fault: str, event_id: str) -> tuple[type[Exception], str]:
+    """What a run given a file with ``fault`` (from :func:`malformed_csv`) must stop with: the file refused when it is
+    read, naming each faulty line (and column where it has one), or its rows refused by name."""
+    if fault == "year 2999":
+        return DataValidationError, rf"column 'event_date' breaks rule 'between 1900-01-01 and .*row index 1 \(event {event_id}\): '2999-01-01'"
+    return DatasetError, {
+        "row widths": r"2 problem\(s\)\n- line 3: 6 field\(s\), the header has \d+\n- line 5: \d+ field\(s\), the header has \d+",
+        "NUL byte": r"- line 3, column 'Event.Id': a NUL byte in 'SYN-\\x00",
+        "Latin-1": r"- line 3: byte\(s\) \\xe9 at character 19 \(in '[^']*\\xe9,[^']*'\) are not valid utf-8",
+    }[fault]
+
+
+FAULTS = ("row widths", "NUL byte", "Latin-1", "year 2999")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_malformed_file_stops_the_run_naming_each_faulty_line(trained_project, new_events, fault):
+    path = trained_project / "data/01_raw/malformed_events.csv"
+    path.write_bytes(malformed_csv(new_events, fault))
+    error, message = refusal(fault, new_events["Event.Id"][1])
+    with pytest.raises(error, match=message):
+        run_session(trained_project, "inference", runtime_params={"new_events": "data/01_raw/malformed_events.csv"})
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from severity.monitoring.reference import describe_events
 from severity.pipelines.monitoring.nodes import monitor_data_drift, monitor_prediction_drift, raise_alerts
 from severity.serving.prediction_log import LoggedPrediction, PredictionLog
 from tests.conftest import DEMO_SAMPLE, PROJECT_ROOT, read_raw, run_session
+from tests.pipelines.inference.test_nodes import FAULTS, malformed_csv, refusal
 
 pytestmark = pytest.mark.slow
 PARAMETERS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_monitoring.yml").read_text())["monitoring"]
@@ -195,3 +196,12 @@ def test_an_empty_labels_file_and_a_missing_csv_are_named(trained_project, tmp_p
     with pytest.raises(Exception, match="missing.csv does not exist"):
         run_session(trained_project, "monitoring", runtime_params={"current_events": str(tmp_path / "missing.csv")})
     assert set(EXPORT_HEADERS.values()) <= set(rows.columns)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_malformed_current_events_file_stops_the_run_naming_each_faulty_line(trained_project, tmp_path, fault):
+    rows = raw_rows("2013-01-01").head(20)
+    (tmp_path / "current.csv").write_bytes(malformed_csv(rows, fault))
+    error, message = refusal(fault, rows["Event.Id"][1])
+    with pytest.raises(error, match=message):
+        run_session(trained_project, "monitoring", runtime_params={"current_events": str(tmp_path / "current.csv")})
