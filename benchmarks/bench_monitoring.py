@@ -83,7 +83,7 @@ def main() -> None:
     fired, largest = 0, 0.0
     for seed in range(args.quiet_batches):
         sample = train.sample(args.quiet_size, random_state=seed)
-        summary, _ = data_drift(reference, describe_events(event_columns(sample), model, profile), profile, settings)
+        summary, _ = data_drift(reference, describe_events(event_columns(sample), model, profile), profile, settings, html=False)
         fired += summary["dataset_drift"]
         largest = max(largest, summary["drifted_share"])
     print(f"false alarms: dataset drift in {fired} of {args.quiet_batches} in-distribution batches of {args.quiet_size:,} "  # noqa: T201

@@ -72,7 +72,8 @@ def project_copy(tmp_path: Path) -> Path:
     return make_project_copy(tmp_path)
 
 
-def run_session(project_path: Path, pipeline: str, env: str | None = None, runtime_params: dict | None = None):
+def run_session(project_path: Path, pipeline: str, env: str | None = None, runtime_params: dict | None = None,
+                node_names: list[str] | None = None):
     """Run like `kedro run` from the project root (relative paths, the SQLite store, resolve there)."""
     import mlflow
     from kedro.framework.session import KedroSession
@@ -83,7 +84,7 @@ def run_session(project_path: Path, pipeline: str, env: str | None = None, runti
         with contextlib.chdir(project_path), KedroSession.create(
             project_path=project_path, env=env, runtime_params=runtime_params
         ) as session:
-            return session.run(pipeline_names=[pipeline])
+            return session.run(pipeline_names=[pipeline], node_names=node_names)
     finally:
         # kedro-mlflow leaves its run on MLflow's fluent stack, where the next session in this
         # process would resume it; a `kedro run` process ends it by exiting.
@@ -98,6 +99,20 @@ def trained_project(tmp_path_factory) -> Path:
     # The `ci` environment: a 6-trial study and fewer bootstrap resamples; nothing else changes.
     run_session(root, "training", env="ci")
     return root
+
+
+def copy_trained_project(source: Path, tmp_path: Path) -> Path:
+    """A copy of a trained project that owns its MLflow store and artifacts: the store records absolute artifact paths,
+    which would otherwise still point into (and write into) the original."""
+    import sqlite3
+
+    target = tmp_path / "severity"
+    shutil.copytree(source, target)
+    with contextlib.closing(sqlite3.connect(target / "mlflow.db")) as store, store:
+        for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri"), ("model_versions", "source"),
+                              ("model_versions", "storage_location"), ("logged_models", "artifact_location")):
+            store.execute(f"UPDATE {table} SET {column} = REPLACE({column}, ?, ?)", (str(source), str(target)))  # noqa: S608
+    return target
 
 
 def packaged_champion_tag(project: Path) -> str:

@@ -1,5 +1,5 @@
 """The governance sequence on the demo sample, through the real `severity` command and a real `bentoml serve`:
-train twice, read both cards, fail a promotion at the gate, pass two with approval, roll back; the service
+two registered versions, read both cards, fail a promotion at the gate, pass two with approval, roll back; the service
 serves whatever the registry's champion alias names after a restart."""
 
 import json
@@ -12,7 +12,10 @@ import httpx
 import mlflow
 import pytest
 
-from tests.conftest import make_project_copy, run_session
+from severity.pipeline_registry import register_pipelines
+from severity.serving.registry import Resolution
+from severity.serving.settings import ServingSettings
+from tests.conftest import copy_trained_project, run_session
 from tests.serving.test_service import served
 
 pytestmark = pytest.mark.slow
@@ -32,12 +35,22 @@ def served_version(project: Path, log: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def governed(tmp_path_factory) -> Path:
-    """Two registered versions: the first ships the model with damage, the second the one without (weaker)."""
-    project = make_project_copy(tmp_path_factory.mktemp("governed"))
-    run_session(project, "training", env="ci")
-    run_session(project, "training", env="ci", runtime_params={"modelling": {"shipped_variant": "without_damage"}})
+def governed(trained_project, tmp_path_factory) -> Path:
+    """Two registered versions: the shared training's, which ships the model with damage, and a second that ships the one
+    without (weaker), from the same candidates: training again from the champion's selection onward."""
+    project = copy_trained_project(trained_project, tmp_path_factory.mktemp("governed"))
+    pipelines = register_pipelines()
+    # The tuning report and the backtest do not depend on which variant ships (and need the study's folds, kept in memory).
+    unchanged = {node.name for name in ("tuning_report", "backtest") for node in pipelines[name].nodes}
+    reselected = [node.name for node in pipelines["training"].from_nodes("compare_candidates_node").nodes if node.name not in unchanged]
+    run_session(project, "training", env="ci", runtime_params={"modelling": {"shipped_variant": "without_damage"}}, node_names=reselected)
     return project
+
+
+def resolved_champion(project: Path) -> Resolution:
+    """The model a service started now would serve: what `bentoml serve` resolves at start-up (the real server is
+    restarted once below, for the first alias change)."""
+    return ServingSettings(registry_uri=f"sqlite:///{project / 'mlflow.db'}").resolve_models()[0]
 
 
 def test_both_versions_have_their_own_card(governed, tmp_path):
@@ -59,8 +72,8 @@ def test_promotion_gate_approval_rollback_and_the_service_following_the_registry
     name = "ntsb-severity-classifier"
 
     # Before any promotion the service serves the newest packaged model and says why.
-    info = served_version(governed, tmp_path / "log0.sqlite")
-    assert info["served_as"]["source"] == "newest" and info["model_version"] == "2"
+    before_promotion = resolved_champion(governed)
+    assert before_promotion.source == "newest" and before_promotion.version == "2"
 
     output = severity(governed, "promote", "--version", "1", "--approver", "Ada Analyst", "--notes", "Reviewed card v1")
     assert "PASS  min_roc_auc" in output and "Version 1 is now the champion" in output
@@ -85,12 +98,12 @@ def test_promotion_gate_approval_rollback_and_the_service_following_the_registry
     assert tags["approval.approver"] == "Bo Board" and tags["approval.previous_champion"] == "1"
     assert {check["check"] for check in json.loads(tags["approval.checks"])} >= {"min_roc_auc", "fairness_gaps", "model_card"}
     assert "Approved as champion by Bo Board" in client.get_model_version(name, "2").description
-    assert served_version(governed, tmp_path / "log2.sqlite")["model_version"] == "2"
+    assert resolved_champion(governed).version == "2"
 
     output = severity(governed, "rollback", "--approver", "Ada Analyst", "--notes", "v2 misses too many fatal accidents")
     assert "version 1 is the champion again (was 2)" in output
     assert client.get_model_version(name, "2").tags["approval.status"] == "rolled_back"
-    assert served_version(governed, tmp_path / "log3.sqlite")["model_version"] == "1"
+    assert resolved_champion(governed).version == "1"
 
     listing = severity(governed, "list")
     lines = {line.split()[0]: line for line in listing.splitlines()[1:]}

@@ -45,9 +45,10 @@ def _evidently_dataset(table: pd.DataFrame, numerical: list[str], categorical: l
 
 
 def data_drift(
-    reference: pd.DataFrame, current: pd.DataFrame, profile: MonitoringProfile, settings: DriftSettings
-) -> tuple[dict[str, Any], str]:
-    """Per-column drift (score, method, threshold, drifted), the share drifted and the dataset decision; and the HTML report."""
+    reference: pd.DataFrame, current: pd.DataFrame, profile: MonitoringProfile, settings: DriftSettings, html: bool = True
+) -> tuple[dict[str, Any], str | None]:
+    """Per-column drift (score, method, threshold, drifted), the share drifted and the dataset decision; and the HTML report
+    (None with ``html=False``: rendering it costs more than the comparison)."""
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
@@ -90,7 +91,7 @@ def data_drift(
         "not_compared": {c: "no values in the current batch" if current[c].isna().all() else "no values in the reference" for c in empty},
         "per_column": scores,
     }
-    return summary, snapshot.get_html_str(as_iframe=False)
+    return summary, snapshot.get_html_str(as_iframe=False) if html else None
 
 
 def population_stability_index(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:

@@ -4,8 +4,6 @@ the promotion gate's verdict; too few events are refused with the numbers."""
 
 import json
 import os
-import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,24 +16,12 @@ from mlflow import MlflowClient
 from severity.features.columns import event_columns, masked_columns
 from severity.governance.registry import CARD_TAG, Registry
 from severity.serving.registry import packaged_tag
-from tests.conftest import DEMO_SAMPLE, read_raw, run_session
+from tests.conftest import DEMO_SAMPLE, copy_trained_project, read_raw, run_session
 
 pytestmark = pytest.mark.slow
 NAME = "ntsb-severity-classifier"
 OUTCOME_FIELDS = ["Injury.Severity", "Total.Fatal.Injuries", "Total.Serious.Injuries", "Total.Minor.Injuries", "Total.Uninjured",
                   "Investigation.Type", "Accident.Number", "Report.Status", "Publication.Date"]
-
-
-def copy_project(source: Path, tmp_path: Path) -> Path:
-    """A copy of a trained project that owns its MLflow store and artifacts: the store records absolute artifact paths,
-    which would otherwise still point into (and write into) the original."""
-    target = tmp_path / "severity"
-    shutil.copytree(source, target)
-    with sqlite3.connect(target / "mlflow.db") as store:
-        for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri"), ("model_versions", "source"),
-                              ("model_versions", "storage_location"), ("logged_models", "artifact_location")):
-            store.execute(f"UPDATE {table} SET {column} = REPLACE({column}, ?, ?)", (str(source), str(target)))  # noqa: S608
-    return target
 
 
 def client(project: Path) -> MlflowClient:
@@ -60,7 +46,7 @@ def halved_labels(rows: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def recalibrated(trained_project, tmp_path_factory):
-    project = copy_project(trained_project, tmp_path_factory.mktemp("recalibrated"))
+    project = copy_trained_project(trained_project, tmp_path_factory.mktemp("recalibrated"))
     folder = tmp_path_factory.mktemp("recent")
     rows = recent_rows()
     rows.drop(columns=OUTCOME_FIELDS).to_csv(folder / "events.csv", index=False)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-import shutil
-import sqlite3
-from pathlib import Path
 from types import SimpleNamespace
 
 import bentoml
@@ -20,7 +17,7 @@ from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
 from severity.pipelines.refresh_history.nodes import read_arrived_labels, read_reported_events, refresh_served_history
 from severity.serving.packaging import PackagedModel, load_from_store
 from severity.serving.registry import resolve
-from tests.conftest import run_session
+from tests.conftest import copy_trained_project, run_session
 
 SETTINGS = {"refuse_invalid_values": False, "refuse_unmatched_labels": False}
 REGISTERED_MODEL = "ntsb-severity-classifier"
@@ -106,21 +103,11 @@ def test_bad_inputs_and_settings_are_named(packaged, demo_raw):
 
 
 # ---- a real Kedro session over the shared trained project's store ----------------------
-def throwaway_copy(trained_project: Path, tmp_path: Path) -> Path:
-    """The trained project (configuration, data, MLflow store) copied, its MLflow runs writing into the copy."""
-    root = tmp_path / "severity"
-    shutil.copytree(trained_project, root, ignore=shutil.ignore_patterns("mlruns"))
-    with sqlite3.connect(root / "mlflow.db") as database:
-        database.execute("UPDATE experiments SET artifact_location = replace(artifact_location, ?, ?)", (str(trained_project), str(root)))
-    database.close()
-    return root
-
-
 @pytest.mark.slow
 def test_refresh_history_repackages_the_served_model_with_a_later_history(trained_project, tmp_path, demo_raw, monkeypatch):
     for variable in ("SEVERITY_MODEL", "SEVERITY_REGISTRY_URI", "SEVERITY_REGISTERED_MODEL"):
         monkeypatch.delenv(variable, raising=False)
-    root = throwaway_copy(trained_project, tmp_path)
+    root = copy_trained_project(trained_project, tmp_path)
     registry = f"sqlite:///{root / 'mlflow.db'}"
     served = resolve(None, "champion", registry, REGISTERED_MODEL, fallback_latest=True)
     stored_before = {str(m.tag) for m in bentoml.models.list("severity_model")}
