@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
+from severity.explain.attach import attach_explainer
 from severity.models.policy import log_odds
 from tests.models.test_artifact import packaged  # noqa: F401 (fixture)
 
@@ -12,7 +13,7 @@ from tests.models.test_artifact import packaged  # noqa: F401 (fixture)
 def test_explainer_survives_a_round_trip_and_adds_up(packaged, demo_splits):  # noqa: F811
     model, _, test = packaged
     features = model.features(test.head(40))
-    model.attach_explainer(features)
+    attach_explainer(model, features)
     before = model.explain_features(features)
     restored = pickle.loads(pickle.dumps(model))
     after = restored.explain_features(features)

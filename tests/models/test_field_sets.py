@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from severity.explain.attach import attach_explainer
 from severity.features import AviationFeatureEngineer
 from severity.features.columns import INPUT_FIELDS, event_columns, masked_columns, masked_events
 from severity.models.artifact import SeverityModel
@@ -24,7 +25,7 @@ def _model(train: pd.DataFrame, validation: pd.DataFrame, kept, name: str) -> Se
     columns = engineer.feature_names_out_
     policy = DecisionPolicy().fit(estimator.predict_proba(engineer.transform(validation)[columns])[:, 1], validation["fatal"])
     model = SeverityModel(engineer, estimator, policy, "xgboost", "with_damage", columns, input_fields=kept, field_set=name)
-    model.attach_explainer(features.sample(100, random_state=0))
+    attach_explainer(model, features.sample(100, random_state=0))
     return model
 
 

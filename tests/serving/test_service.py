@@ -17,6 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from severity.data.schema import EXPORT_HEADERS, INPUT_FIELDS, OUTCOME_COLUMNS
+from severity.explain.attach import attach_explainer
 from severity.models.artifact import SeverityModel
 from severity.serving.packaging import load_from_store, package_metadata, save_to_store
 from severity.serving.prediction_log import read_prediction_log
@@ -69,7 +70,7 @@ def package_challenger(project: Path, candidate: str) -> str:
     model = SeverityModel(champion.feature_engineer, fitted.estimator, evaluation.policy, fitted.family, "with_damage",
                           fitted.feature_columns, {**champion.metadata, "candidate": candidate})
     model.single_threaded()
-    model.attach_explainer(pd.read_parquet(project / "data/05_model_input/train_model_input.parquet").sample(100, random_state=0))
+    attach_explainer(model, pd.read_parquet(project / "data/05_model_input/train_model_input.parquet").sample(100, random_state=0))
     performance = {"test": evaluation.test, "validation": evaluation.validation,
                    "test_intervals": {k: list(v) for k, v in evaluation.test_intervals.items()}}
     return str(save_to_store(package_metadata(model, {"registered": False}, performance), "severity_challenger"))

@@ -149,14 +149,6 @@ class SeverityModel:
         for model in (self, *self.fallbacks):
             single_threaded(model.estimator)
 
-    def attach_explainer(self, background: pd.DataFrame) -> None:
-        """Build the explainer for this estimator, with ``background`` (model-input rows) as its reference."""
-        from severity.explain.explainers import explainer_for
-        from severity.explain.raw_fields import attribution_matrix
-
-        self.explainer = explainer_for(self.estimator, self.feature_columns, background[self.feature_columns])
-        self.raw_field_attribution = attribution_matrix(self.feature_columns, self.feature_engineer.lineage())
-
     def _explain_selected(self, selected: np.ndarray):
         if self.explainer is None:
             raise RuntimeError("This model was packaged without an explainer")

@@ -109,16 +109,17 @@ def test_a_synthetic_shift_raises_the_expected_alert(demo_splits, kept, shift, a
 
 
 def test_in_distribution_batches_rarely_raise_dataset_drift(demo_splits, kept):
-    """50 random batches from the reference period: the dataset-level alert must fire in under 5% of them."""
+    """Random batches from the reference period: the dataset-level alert fires in under 5% of them (none of 20 here;
+    benchmarks/bench_monitoring.py measures the rate over more batches)."""
     train = demo_splits[0]
     settings = DriftSettings.from_parameters(PARAMETERS["data_drift"])
-    fired, largest_share = 0, 0.0
-    for seed in range(50):
+    batches, fired, largest_share = 20, 0, 0.0
+    for seed in range(batches):
         batch = scored(train.sample(500, random_state=seed), kept)
         summary, _ = data_drift(kept["reference"], batch, kept["profile"], settings, html=False)
         fired += summary["dataset_drift"]
         largest_share = max(largest_share, summary["drifted_share"])
-    assert fired / 50 < 0.05, f"dataset drift fired in {fired} of 50 in-distribution batches (largest drifted share {largest_share:.2f})"
+    assert fired / batches < 0.05, f"dataset drift fired in {fired} of {batches} in-distribution batches (largest drifted share {largest_share:.2f})"
 
 
 def raw_rows(after: str) -> pd.DataFrame:

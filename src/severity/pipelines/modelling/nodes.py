@@ -218,10 +218,12 @@ def build_artifact(
 ) -> SeverityModel:
     """The one way an artifact is assembled: single-threaded for serving, with an explainer whose reference is a fixed
     random sample of the rows the estimator was fitted on. ``fields`` are further :class:`SeverityModel` fields."""
+    from severity.explain.attach import attach_explainer  # numba's compiler only in the runs that build an artifact
+
     model = SeverityModel(feature_engineer, estimator, policy, family, variant, feature_columns, metadata, **fields)
     model.single_threaded()
     background = model_input.sample(min(modelling["explainer_background_rows"], len(model_input)), random_state=modelling["random_state"])
-    model.attach_explainer(background)
+    attach_explainer(model, background)
     return model
 
 
