@@ -98,3 +98,27 @@ def test_ensembles_take_arrays_when_their_members_do(fitted_models):
         explainer = explainer_for(models[family], list(train.columns), train.head(50))
         assert explainer.takes_arrays
         np.testing.assert_allclose(explainer.explain(test.to_numpy()).score, explainer.explain(test).score, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", [*BASE_FAMILIES, "voting", "stacking"])
+def test_one_explainer_shared_by_threads_gives_each_call_its_answer_alone(fitted_models, family):
+    """Explanations and scores from 6 threads at once, in batches of different sizes, equal the same calls made alone."""
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    models, train, test = fitted_models
+    model = models[family]
+    # As the service holds it: unpickled from the artifact.
+    explainer = pickle.loads(pickle.dumps(explainer_for(model, list(train.columns), train.sample(100, random_state=0))))
+    rows = [test.iloc[[i]] for i in range(12)] + [test.iloc[:40], test.iloc[40:]]
+    alone = [(explainer.explain(part).contributions, model.predict_proba(part)[:, 1]) for part in rows]
+
+    def call(index):
+        part = rows[index % len(rows)]
+        return index % len(rows), explainer.explain(part).contributions, model.predict_proba(part)[:, 1]
+
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(call, range(4 * len(rows))))
+    for index, contributions, probability in together:
+        np.testing.assert_array_equal(contributions, alone[index][0])
+        np.testing.assert_array_equal(probability, alone[index][1])

@@ -1,7 +1,9 @@
 """The service built in process: its own ASGI app on the trained demo model, without a server."""
 
+import contextlib
 import importlib
 import sys
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -22,14 +24,12 @@ def asgi_app(module):
     return module.SeverityService.to_asgi()
 
 
-@pytest.fixture(scope="module")
-def service(trained_project, tmp_path_factory):
-    """The service module imported with this test's settings, its app started (the model loaded) and called in process."""
-    log_path = tmp_path_factory.mktemp("in_process") / "prediction_log.sqlite"
-    settings = {"SEVERITY_MODEL": packaged_champion_tag(trained_project), "SEVERITY_PREDICTION_LOG": str(log_path),
-                "SEVERITY_MAX_BATCH": "20", "SEVERITY_ROUTING": "champion"}
+@contextlib.contextmanager
+def serve_in_process(model_tag: str, log_path: Path, **settings: str):
+    """The service module imported with these settings (``SEVERITY_*``), its app started (the model loaded): (client, module)."""
+    environment = {"SEVERITY_MODEL": model_tag, "SEVERITY_PREDICTION_LOG": str(log_path), "SEVERITY_ROUTING": "champion", **settings}
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in settings.items():
+        for name, value in environment.items():
             patch.setenv(name, value)
         patch.delenv("SEVERITY_CHALLENGER_MODEL", raising=False)
         # Settings are read at import: a fresh import, taken out of sys.modules again afterwards.
@@ -37,4 +37,12 @@ def service(trained_project, tmp_path_factory):
         module = importlib.import_module(SERVICE_MODULE)
         patch.setitem(sys.modules, SERVICE_MODULE, module)
         with TestClient(asgi_app(module)) as client:
-            yield client, log_path, module
+            yield client, module
+
+
+@pytest.fixture(scope="module")
+def service(trained_project, tmp_path_factory):
+    """The service on the trained demo champion, called in process: (client, log path, module)."""
+    log_path = tmp_path_factory.mktemp("in_process") / "prediction_log.sqlite"
+    with serve_in_process(packaged_champion_tag(trained_project), log_path, SEVERITY_MAX_BATCH="20") as (client, module):
+        yield client, log_path, module

@@ -1,13 +1,27 @@
 """The prediction log loses nothing and duplicates nothing, across threads and processes."""
 
+import hashlib
+import hmac
 import json
 import multiprocessing
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from severity.serving.prediction_log import COLUMNS, LoggedPrediction, PredictionLog, read_prediction_log
+from severity.serving.prediction_log import (
+    COLUMNS,
+    FieldRedactor,
+    LoggedPrediction,
+    PredictionLog,
+    PredictionLogUnavailable,
+    PredictionLogUnusable,
+    check_prediction_log,
+    read_prediction_log,
+)
 
 
 def row(request_id: str, item: int = 0, variant: str = "champion") -> LoggedPrediction:
@@ -89,3 +103,83 @@ def test_a_log_written_before_input_issues_gains_the_column_and_keeps_its_rows(t
     logged = read_prediction_log(path)
     assert dict(zip(logged["request_id"], logged["input_issues"], strict=True)) == {"old": [], "new": [issue]}
     assert list(logged.columns) == list(COLUMNS)
+
+
+def test_a_write_held_up_by_a_lock_elsewhere_fails_within_its_deadline(tmp_path):
+    path = tmp_path / "log.sqlite"
+    log = PredictionLog(path, timeout_seconds=0.5)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(PredictionLogUnavailable, match=r"could not be written \(locked\)") as refused:
+            log.append([row("a")])
+        assert time.monotonic() - started < 2.0 and refused.value.reason == "locked"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    log.append([row("b")])  # the lock released, writes go through again
+    assert list(read_prediction_log(path)["request_id"]) == ["b"]
+
+
+def test_a_deleted_log_is_recreated_and_the_next_rows_land_in_the_new_file(tmp_path):
+    path = tmp_path / "log.sqlite"
+    reopened = []
+    log = PredictionLog(path, on_reopen=lambda: reopened.append(1))
+    log.append([row("before")])
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    log.append([row("after")])
+    assert list(read_prediction_log(path)["request_id"]) == ["after"]
+    assert log.reopened == 1 and reopened == [1]
+    log.append([row("again")])  # the recreated file is now the open one
+    assert list(read_prediction_log(path)["request_id"]) == ["after", "again"] and log.reopened == 1
+
+
+def test_only_the_main_file_deleted_is_recreated_too(tmp_path):
+    path = tmp_path / "log.sqlite"
+    log = PredictionLog(path)
+    log.append([row("before")])
+    path.unlink()  # the -wal and -shm of the lost file stay behind
+    log.append([row("after")])
+    assert list(read_prediction_log(path)["request_id"]) == ["after"] and log.reopened == 1
+
+
+def test_retention_deletes_rows_older_than_its_days_at_start_up(tmp_path):
+    path = tmp_path / "log.sqlite"
+    now = datetime.now(UTC)
+    log = PredictionLog(path)
+    log.append([row("old")._replace(logged_at=(now - timedelta(days=40)).isoformat(timespec="microseconds")),
+                row("recent")._replace(logged_at=(now - timedelta(days=10)).isoformat(timespec="microseconds"))])
+    log.close()
+    assert len(read_prediction_log(path)) == 2
+    PredictionLog(path).close()  # no retention: every row kept
+    assert len(read_prediction_log(path)) == 2
+    kept = PredictionLog(path, retention_days=30)
+    assert list(read_prediction_log(path)["request_id"]) == ["recent"]
+    assert kept.purge_expired(now + timedelta(days=25)) == 1 and read_prediction_log(path).empty
+
+
+def test_redacted_fields_become_keyed_hashes_and_the_rest_stay():
+    redact = FieldRedactor(["registration_number", "location"], b"key")
+    record = {"registration_number": "N123AB", "location": "Anchorage, AK", "make": "Cessna", "air_carrier": None}
+    redacted = redact(record)
+    expected = "hmac-sha256:" + hmac.new(b"key", b"N123AB", hashlib.sha256).hexdigest()
+    assert redacted["registration_number"] == expected and redacted["location"].startswith("hmac-sha256:")
+    assert redacted["make"] == "Cessna" and redacted["air_carrier"] is None and record["registration_number"] == "N123AB"
+    assert FieldRedactor(["registration_number"], b"other")(record)["registration_number"] != expected
+    assert FieldRedactor([], b"key")(record) is record
+
+
+def test_the_start_up_check_names_the_path_and_the_variable(tmp_path):
+    check_prediction_log(tmp_path / "new" / "deeper" / "log.sqlite")  # parents to be created: fine, and nothing created
+    assert not (tmp_path / "new").exists()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("text")
+    not_sqlite = tmp_path / "notes.sqlite"
+    not_sqlite.write_text("these are not the rows you are looking for\n" * 100)
+    for path, problem in [(a_file / "log.sqlite", f"{a_file} is a file, not a directory"), (tmp_path, "it is a directory"),
+                          (not_sqlite, "it is not a writable SQLite database")]:
+        with pytest.raises(PredictionLogUnusable) as refused:
+            check_prediction_log(path)
+        assert str(refused.value).startswith(f"SEVERITY_PREDICTION_LOG={path} cannot hold the prediction log") and problem in str(refused.value)

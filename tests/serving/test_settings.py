@@ -33,3 +33,29 @@ def test_bad_settings_name_the_variable(environ, message):
 def test_the_access_log_switch_reads_on_and_off(value, expected):
     assert ServingSettings.from_environment({"SEVERITY_ACCESS_LOG": value}).access_log is expected
     assert ServingSettings.from_environment({}).access_log is True
+
+
+def test_log_settings_read_from_the_environment():
+    defaults = ServingSettings.from_environment({})
+    assert (defaults.log_timeout_seconds, defaults.log_redact, defaults.log_redact_key, defaults.log_retention_days) == (
+        5.0, ("registration_number",), None, None)
+    settings = ServingSettings.from_environment({"SEVERITY_LOG_TIMEOUT_SECONDS": "0.5", "SEVERITY_LOG_REDACT": "registration_number, location",
+                                                 "SEVERITY_LOG_REDACT_KEY": "secret", "SEVERITY_LOG_RETENTION_DAYS": "90"})
+    assert (settings.log_timeout_seconds, settings.log_redact, settings.log_redact_key, settings.log_retention_days) == (
+        0.5, ("registration_number", "location"), "secret", 90.0)
+    assert ServingSettings.from_environment({"SEVERITY_LOG_REDACT": ""}).log_redact == ()
+    assert "secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SEVERITY_LOG_TIMEOUT_SECONDS": "0"}, "SEVERITY_LOG_TIMEOUT_SECONDS must be more than 0, got 0.0"),
+        ({"SEVERITY_LOG_TIMEOUT_SECONDS": "soon"}, "SEVERITY_LOG_TIMEOUT_SECONDS must be float, got 'soon'"),
+        ({"SEVERITY_LOG_REDACT": "registration_number,tail_colour"}, r"SEVERITY_LOG_REDACT names \['tail_colour'\], which are not request fields"),
+        ({"SEVERITY_LOG_RETENTION_DAYS": "-3"}, "SEVERITY_LOG_RETENTION_DAYS must be more than 0"),
+    ],
+)
+def test_bad_log_settings_name_the_variable(environ, message):
+    with pytest.raises(ValueError, match=message):
+        ServingSettings.from_environment(environ)

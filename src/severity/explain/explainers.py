@@ -10,6 +10,8 @@ features an approximation; ``exact`` says which case applies.
 
 from __future__ import annotations
 
+import copy
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,6 +44,7 @@ class Explanation:
     feature_names: list[str]
     exact: bool
     probability: np.ndarray | None = None  # the model's class-1 probability, where the explainer computed it on the way
+    residual: np.ndarray | None = None  # logit minus base value minus contributions, where the sum is not exact by construction
 
     @property
     def score(self) -> np.ndarray:
@@ -188,24 +191,6 @@ class LightGBMExplainer(_BoosterExplainer):
         return self._explanation(values[:, -1], values[:, :-1])
 
 
-class _LazyShap(ModelExplainer):
-    """Builds its ``shap`` object on first use and drops it when pickled (it is rebuilt from what is kept)."""
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("_shap", None)
-        return state
-
-    @property
-    def shap_object(self):
-        if "_shap" not in self.__dict__:
-            self._shap = self._build()
-        return self._shap
-
-    def _build(self):
-        raise NotImplementedError
-
-
 class SklearnTreeExplainer(_CompiledTrees):
     """Exact TreeSHAP for a scikit-learn decision tree or random forest, in probability, rescaled to log-odds.
 
@@ -260,30 +245,54 @@ class LogisticExplainer(ModelExplainer):
         return self._explanation(base, contributions)
 
 
-class MLPExplainer(_LazyShap):
-    """``shap.DeepExplainer`` (DeepLIFT-style) on the network's logit, with a fixed background sample."""
+class MLPExplainer(ModelExplainer):
+    """``shap.DeepExplainer`` (DeepLIFT-style) on the network's logit, with a fixed background sample.
+
+    DeepExplainer hooks every layer of the network it explains and keeps each call's activations on
+    the layers, so two calls at once (a service explains single events on its event loop and batches
+    in worker threads) would read each other's. Each thread therefore explains with its own copy of
+    the network and its own DeepExplainer, built at its first call; the fitted network is only read.
+    """
 
     exact = False  # DeepLIFT attributions; their sum is checked against the logit, not forced to it
 
     def __init__(self, estimator: TorchMLPClassifier, feature_names, background):
         super().__init__(estimator, feature_names, background)
         self.background = background.copy()
+        self._per_thread = threading.local()
 
-    def _build(self):
-        import shap
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for name in ("_per_thread", "_shap", "last_residual_"):  # _shap, last_residual_: pickled by earlier versions
+            state.pop(name, None)
+        return state
 
-        return shap.DeepExplainer(self.estimator.network_.eval(), self.estimator._inputs(self.background))
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._per_thread = threading.local()
+
+    def _thread_explainer(self):
+        """(this thread's copy of the network in evaluation mode, its DeepExplainer)."""
+        local = self._per_thread
+        if not hasattr(local, "explainer"):
+            import shap
+
+            local.network = copy.deepcopy(self.estimator.network_).eval()
+            local.explainer = shap.DeepExplainer(local.network, self.estimator._inputs(self.background))
+        return local.network, local.explainer
 
     def explain(self, features: pd.DataFrame) -> Explanation:
-        inputs = self.estimator._inputs(features)
-        values = np.asarray(self.shap_object.shap_values(inputs, check_additivity=False)).reshape(len(features), -1)
         import torch
 
+        network, explainer = self._thread_explainer()
+        inputs = self.estimator._inputs(features)
+        values = np.asarray(explainer.shap_values(inputs, check_additivity=False)).reshape(len(features), -1)
         with torch.no_grad():
-            logits = self.estimator.network_.eval()(inputs).squeeze(1).numpy().astype("float64")
-        base = float(np.atleast_1d(self.shap_object.expected_value)[0])
-        self.last_residual_ = logits - (base + values.sum(axis=1))
-        return self._explanation(base, values.astype("float64"))
+            logits = network(inputs).squeeze(1).numpy().astype("float64")
+        base = float(np.atleast_1d(explainer.expected_value)[0])
+        explanation = self._explanation(base, values.astype("float64"))
+        explanation.residual = logits - (base + values.sum(axis=1))
+        return explanation
 
 
 class StackingExplainer(ModelExplainer):

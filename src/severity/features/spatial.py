@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -31,7 +32,9 @@ class SpatialFeatures(FeatureGroup):
     (Transformers fitted before this keep their ball trees, whose ties fall as they may.)
     Trees for the most recently used cut-offs are cached (a bounded number, so a service
     meeting events from many quarters keeps its memory); new events all share the latest
-    cut-off, hence one tree. Regional risk is the smoothed prior fatal share of the state and FAA region.
+    cut-off, hence one tree. The cache is shared by the threads of a service (single events on the event
+    loop, batches in worker threads), so it is read and changed under a lock; a tree is built outside it.
+    Regional risk is the smoothed prior fatal share of the state and FAA region.
     """
 
     name = "spatial"
@@ -44,17 +47,20 @@ class SpatialFeatures(FeatureGroup):
         self._point_days = np.empty(0, dtype=np.int64)
         self._point_fatal = np.empty(0)
         self._trees: OrderedDict[int, _Places | _BallTreeNeighbours] = OrderedDict()
+        self._trees_lock = threading.Lock()
         self._airports: SphereTree | None = None
         self._large_airports: SphereTree | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_trees"] = OrderedDict()  # rebuilt on demand; keeps the pickled transformer small
+        state.pop("_trees_lock", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._trees = OrderedDict()
+        self._trees_lock = threading.Lock()
 
     def fit(self, columns, prepared, fatal, history) -> None:
         airports = airport_reference()
@@ -123,16 +129,20 @@ class SpatialFeatures(FeatureGroup):
         count = int(np.searchsorted(self._point_days, cutoff_day, side="left"))
         if count == 0:
             return None
-        if count in self._trees:  # keyed by how many points precede the cut-off
-            self._trees.move_to_end(count)
-        else:
-            points, days, fatal = self._points[:count], self._point_days[:count], self._point_fatal[:count]
-            # A transformer keeps the search it was fitted with.
-            legacy = isinstance(self._airports, BallTree)
-            self._trees[count] = _BallTreeNeighbours(points, fatal) if legacy else _Places(points, days, fatal)
+        with self._trees_lock:
+            found = self._trees.get(count)  # keyed by how many points precede the cut-off
+            if found is not None:
+                self._trees.move_to_end(count)
+                return found
+        points, days, fatal = self._points[:count], self._point_days[:count], self._point_fatal[:count]
+        # A transformer keeps the search it was fitted with.
+        legacy = isinstance(self._airports, BallTree)
+        found = _BallTreeNeighbours(points, fatal) if legacy else _Places(points, days, fatal)
+        with self._trees_lock:
+            self._trees[count] = found
             if len(self._trees) > CACHED_TREES:
                 self._trees.popitem(last=False)
-        return self._trees[count]
+        return found
 
     def _neighbour_features(self, latitude: np.ndarray, longitude: np.ndarray, days: np.ndarray) -> np.ndarray:
         result = np.full((len(days), 2 * len(self.neighbours)), np.nan)

@@ -4,16 +4,24 @@
 Configuration comes from the environment, read once at start-up (see :class:`ServingSettings`).
 The single-event APIs are ``async`` and compute inline: a few milliseconds of CPU cost less
 than a hop to BentoML's thread pool. ``predict_batch`` is synchronous, so a long batch runs in
-the pool and the event loop keeps answering health checks.
+the pool and the event loop keeps answering health checks. Both run at once, so what they share
+is safe to use from several threads (the MLP's explainer keeps one copy per thread; the feature
+transformer's neighbour cache is locked). The single-event APIs write the prediction log from
+a thread of their own, so a slow or locked log never stalls the event loop; a write that cannot
+finish within ``SEVERITY_LOG_TIMEOUT_SECONDS`` is answered with a 503 and counted.
 No ``from __future__ import annotations`` here: BentoML reads the API annotations at import.
 The model's libraries (scikit-learn, the boosters, pandas) are imported by the workers only:
 ``bentoml serve``'s own process imports this module too, and would hold them for nothing.
 """
 
+import asyncio
 import gc
 import logging
+import secrets
+import sqlite3
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -21,12 +29,20 @@ from typing import TYPE_CHECKING
 import bentoml
 import numpy as np
 import orjson
-from bentoml.exceptions import InvalidArgument
+from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from pydantic import create_model
 from starlette.responses import Response
 
 from severity.data.schema import INPUT_FIELDS
-from severity.serving.prediction_log import LoggedPrediction, PredictionLog
+from severity.serving import metrics
+from severity.serving.prediction_log import (
+    FieldRedactor,
+    LoggedPrediction,
+    PredictionLog,
+    PredictionLogUnavailable,
+    PredictionLogUnusable,
+    check_prediction_log,
+)
 from severity.serving.registry import Resolution
 from severity.serving.routing import Router, event_routing_key
 from severity.serving.schemas import (
@@ -47,6 +63,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("severity.serving")
 settings = ServingSettings.from_environment()
+# Here, not in a worker: `bentoml serve` imports this module before it starts workers, so an unusable path stops
+# it once with this message instead of workers failing and being respawned.
+check_prediction_log(settings.prediction_log)
 champion_resolution, challenger_resolution = settings.resolve_models()
 
 # predict_batch's request under the name BentoML gives the input it builds from a signature: the 400's
@@ -102,7 +121,19 @@ class SeverityService:
         if challenger_resolution is not None:
             self.arms["challenger"] = self._arm("challenger", self.challenger_model, challenger_resolution)
         self.router = Router(settings.routing, settings.challenger_share)
-        self.log = PredictionLog(settings.prediction_log)
+        try:
+            self.log = PredictionLog(settings.prediction_log, settings.log_timeout_seconds, settings.log_retention_days,
+                                     on_reopen=metrics.prediction_log_reopened().inc)
+        except (OSError, sqlite3.Error) as error:
+            raise PredictionLogUnusable(settings.prediction_log, str(error)) from error
+        metrics.prediction_log_failures()  # on /metrics from the start, at 0
+        # One thread writes the log for the async APIs: writes are serialised by the log anyway.
+        self.log_writer = ThreadPoolExecutor(1, thread_name_prefix="prediction-log")
+        key = settings.log_redact_key.encode() if settings.log_redact_key else secrets.token_bytes(32)
+        if settings.log_redact and not settings.log_redact_key:
+            logger.warning("SEVERITY_LOG_REDACT_KEY is not set: %s are hashed in the prediction log with a key drawn by this "
+                           "process, so equal values hash alike only until it stops", list(settings.log_redact))
+        self.redact = FieldRedactor(settings.log_redact, key)
         # The first calls build lazy state (the explainers' compiled paths for one event and for
         # batches, the neighbour tree of the latest quarter): pay it before traffic.
         today = datetime.now(UTC).date()
@@ -132,7 +163,9 @@ class SeverityService:
     @bentoml.api
     async def predict(self, event: AccidentEvent) -> Prediction:
         """One event: calibrated fatal probability, decision, and the raw fields that drove it."""
-        return Prediction.model_validate(self._predict([event], "predict", _request_id())[0])
+        predictions, rows = self._predict([event], "predict", _request_id())
+        await self._write_log_async(rows)
+        return Prediction.model_validate(predictions[0])
 
     # The request model instead of one built from this signature: on_invalid must be read before the
     # events, to decide how they are read (BatchRequest). Its fields are these parameters (tested).
@@ -150,7 +183,8 @@ class SeverityService:
         # Written as JSON here, in the shape `Predictions` declares (which the API schema shows, and a test
         # checks every answer against): building and validating 1,000 pydantic predictions to serialise
         # them cost 10 to 17 ms, orjson on the same dicts 2 ms.
-        predictions = self._predict(events, "predict_batch", _request_id(), explain)
+        predictions, rows = self._predict(events, "predict_batch", _request_id(), explain)
+        self._write_log(rows)  # this is a worker thread: waiting here holds up no other request
         return Response(orjson.dumps(predictions), media_type="application/json")  # type: ignore[return-value]
 
     @bentoml.api
@@ -170,7 +204,7 @@ class SeverityService:
         raw = scored.raw_field_contributions[0]
         values = scored.features[0]
         result = ArmResult(arm, scored, np.array([0]), scored.top_reasons(settings.top_reasons))
-        self._log([event], [key], [result], [arm.variant], "explain", request_id, started)
+        await self._write_log_async(self._log_rows([event], [key], [result], [arm.variant], "explain", request_id, started))
         return Explanation(
             request_id=request_id,
             event_id=event.event_id,
@@ -226,8 +260,8 @@ class SeverityService:
         )
 
     # ---- the one scoring path -----------------------------------------------------------
-    def _predict(self, events: list[AccidentEvent], endpoint: str, request_id: str, explain: bool = True) -> list[dict]:
-        """Each event's answer as a dict in the shape of :class:`Prediction`, in the order given; every score is logged."""
+    def _predict(self, events: list[AccidentEvent], endpoint: str, request_id: str, explain: bool = True) -> tuple[list[dict], list[LoggedPrediction]]:
+        """Each event's answer as a dict in the shape of :class:`Prediction`, in the order given, and the log rows of every score."""
         started = time.perf_counter()
         records = [event.record() for event in events]
         keys = [_routing_key(event, record) for event, record in zip(events, records, strict=True)]
@@ -265,11 +299,42 @@ class SeverityService:
                     "coverage": round(1 - len(absent[row]) / len(INPUT_FIELDS), 4),
                     "answered_by": answered_by,
                 }
-        self._log(events, keys, results, answering, endpoint, request_id, started)
-        return predictions
+        return predictions, self._log_rows(events, keys, results, answering, endpoint, request_id, started)
 
-    def _log(self, events, keys: list[str], results: list[ArmResult], answering: list[str], endpoint: str, request_id: str,
-             started: float) -> None:
+    # ---- the prediction log -------------------------------------------------------------
+    async def _write_log_async(self, rows: list[LoggedPrediction]) -> None:
+        """Write from the log's thread; the event loop serves other requests meanwhile."""
+        deadline = time.monotonic() + settings.log_timeout_seconds
+        written = asyncio.get_running_loop().run_in_executor(self.log_writer, self.log.append, rows, deadline)
+        try:
+            # The write keeps its own deadline; this wait only guards against a write stuck in the file system.
+            await asyncio.wait_for(written, settings.log_timeout_seconds + 1.0)
+        except PredictionLogUnavailable as error:
+            self._refuse(error.reason, error)
+        except TimeoutError:
+            self._refuse("timeout", f"The prediction log {self.log.path} did not finish a write within {settings.log_timeout_seconds:g} s")
+        self._purge_log_if_due()
+
+    def _write_log(self, rows: list[LoggedPrediction]) -> None:
+        try:
+            self.log.append(rows, time.monotonic() + settings.log_timeout_seconds)
+        except PredictionLogUnavailable as error:
+            self._refuse(error.reason, error)
+        self._purge_log_if_due()
+
+    def _purge_log_if_due(self) -> None:
+        if self.log.purge_due():
+            self.log_writer.submit(self.log.purge_if_due)
+
+    @staticmethod
+    def _refuse(reason: str, error) -> None:
+        """A prediction that cannot be logged is not returned: the log must hold every answer a client saw."""
+        metrics.prediction_log_failures().labels(reason=reason).inc()
+        logger.warning("Refused a request with 503: %s", error)
+        raise ServiceUnavailable(f"{error}. No prediction was returned; retry later.")
+
+    def _log_rows(self, events, keys: list[str], results: list[ArmResult], answering: list[str], endpoint: str, request_id: str,
+                  started: float) -> list[LoggedPrediction]:
         latency_ms = (time.perf_counter() - started) * 1000
         logged_at = datetime.now(UTC).isoformat(timespec="microseconds")
         rows = []
@@ -279,14 +344,21 @@ class SeverityService:
             rows.extend(
                 LoggedPrediction(
                     request_id=request_id, item=row, variant=variant, served=int(answering[row] == variant), endpoint=endpoint,
-                    logged_at=logged_at, event_id=events[row].event_id, routing_key=keys[row], model_tag=tag, model_version=version,
+                    logged_at=logged_at, event_id=events[row].event_id, routing_key=self._logged_key(events[row], keys[row]),
+                    model_tag=tag, model_version=version,
                     fatal_probability=probability, predicted_class=predicted_class, threshold=threshold,
-                    top_reasons=_json(reasons), event=_json(events[row].sent_record()), latency_ms=latency_ms,
+                    top_reasons=_json(reasons), event=_json(self.redact(events[row].sent_record())), latency_ms=latency_ms,
                     input_issues=_json(_issues(events[row])) if events[row].input_issues else "[]",
                 )
                 for row, probability, predicted_class, reasons, threshold, _ in result.per_event()
             )
-        self.log.append(rows)
+        return rows
+
+    def _logged_key(self, event: AccidentEvent, key: str) -> str:
+        """The routing key as logged: a key made from the event's content would carry the redacted fields verbatim."""
+        if not self.redact.fields or event.routing_key or event.event_id:
+            return key
+        return _routing_key(event, self.redact(event.record()))
 
 
 def _record_columns(records: list[dict]) -> dict:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from severity.data.schema import INPUT_FIELDS
 from severity.serving.registry import Resolution, resolve
 from severity.serving.routing import MODES
 
@@ -31,6 +32,14 @@ class ServingSettings:
       the prediction log keeps every prediction either way).
     - ``SEVERITY_HISTORY_STALE_DAYS`` (90): warn (at most every few minutes) when events dated more than this
       many days after the served model's history ends are scored: their history features miss what came since.
+    - ``SEVERITY_LOG_TIMEOUT_SECONDS`` (5): longest a request waits to write its prediction-log rows; past it
+      the request gets a 503 and ``severity_prediction_log_failures_total`` counts it.
+    - ``SEVERITY_LOG_REDACT`` (``registration_number``): comma-separated request fields stored in the log's
+      ``event`` as a keyed hash (``hmac-sha256:<hex>``) instead of their value; empty keeps every field as sent.
+    - ``SEVERITY_LOG_REDACT_KEY`` (none): the HMAC key. Unset, each process draws a random key at start-up: the
+      values stay unreadable, but equal values hash alike only within one worker's lifetime.
+    - ``SEVERITY_LOG_RETENTION_DAYS`` (none): log rows older than this many days are deleted at start-up and
+      hourly while serving. Unset, rows are kept.
     """
 
     champion_tag: str | None = None
@@ -45,6 +54,10 @@ class ServingSettings:
     workers: int = 1
     access_log: bool = True
     history_stale_days: int = 90
+    log_timeout_seconds: float = 5.0
+    log_redact: tuple[str, ...] = ("registration_number",)
+    log_redact_key: str | None = field(default=None, repr=False)
+    log_retention_days: float | None = None
 
     def __post_init__(self) -> None:
         if self.routing not in MODES:
@@ -54,6 +67,13 @@ class ServingSettings:
                 raise ValueError(f"SEVERITY_{name.upper()} must be at least 1, got {getattr(self, name)}")
         if self.history_stale_days < 0:
             raise ValueError(f"SEVERITY_HISTORY_STALE_DAYS must be at least 0, got {self.history_stale_days}")
+        if not self.log_timeout_seconds > 0:
+            raise ValueError(f"SEVERITY_LOG_TIMEOUT_SECONDS must be more than 0, got {self.log_timeout_seconds}")
+        unknown = sorted(set(self.log_redact) - set(INPUT_FIELDS))
+        if unknown:
+            raise ValueError(f"SEVERITY_LOG_REDACT names {unknown}, which are not request fields; expected some of {sorted(INPUT_FIELDS)}")
+        if self.log_retention_days is not None and not self.log_retention_days > 0:
+            raise ValueError(f"SEVERITY_LOG_RETENTION_DAYS must be more than 0 (unset keeps every row), got {self.log_retention_days}")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> ServingSettings:
@@ -82,6 +102,10 @@ class ServingSettings:
             workers=read("WORKERS", defaults.workers, int),
             access_log=read("ACCESS_LOG", defaults.access_log, _switch, "on or off"),
             history_stale_days=read("HISTORY_STALE_DAYS", defaults.history_stale_days, int),
+            log_timeout_seconds=read("LOG_TIMEOUT_SECONDS", defaults.log_timeout_seconds, float),
+            log_redact=_field_names(environ.get("SEVERITY_LOG_REDACT"), defaults.log_redact),
+            log_redact_key=read("LOG_REDACT_KEY", None),
+            log_retention_days=read("LOG_RETENTION_DAYS", None, float),
         )
 
     def resolve_models(self) -> tuple[Resolution, Resolution | None]:
@@ -107,3 +131,10 @@ def _switch(value: str) -> bool:
         return _SWITCH[value.strip().lower()]
     except KeyError:
         raise ValueError(value) from None
+
+
+def _field_names(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated names; unset means the default, set but empty means none."""
+    if value is None:
+        return default
+    return tuple(name.strip() for name in value.split(",") if name.strip())
