@@ -127,6 +127,21 @@ def test_degrees_minutes_seconds_are_converted_with_hemisphere():
     assert problems["unparsable"] == 2
 
 
+def test_numbers_and_dates_are_read_in_ascii_digits_without_separators():
+    raw = pd.concat([
+        one_event(**{"Latitude": "1_0", "Longitude": "-1_49.5", "Number.of.Engines": "1_0", "Total.Fatal.Injuries": "\u0662"}),
+        one_event(**{"Event.Id": "SYN-2", "Latitude": "\uff16\uff11.5", "Longitude": "\u0660\u0663\u0663\u0661\u0668\u0665\u0660W",
+                     "Number.of.Engines": "\uff12"}),
+        one_event(**{"Event.Id": "SYN-3", "Latitude": "61.5", "Longitude": "-149.5", "Number.of.Engines": "2"}),
+    ], ignore_index=True)
+    events, report = parse_events(raw)
+    assert events["latitude"].isna().tolist() == [True, True, False] and events["longitude"].isna().tolist() == [True, True, False]
+    assert events["number_of_engines"].isna().tolist() == [True, True, False]
+    assert report["values_set_missing"]["latitude"] == {"unparsable": 2}
+    assert report["values_set_missing"]["number_of_engines"] == {"unparsable": 2}
+    assert report["values_set_missing"]["total_fatal_injuries"] == {"unparsable": 1}
+
+
 def test_spellings_are_canonicalised():
     raw = pd.concat(
         [

@@ -59,9 +59,9 @@ def test_the_default_refuses_naming_event_and_field(service):
         ({**BAD_LATITUDE, "event_date": "1492-10-12"}, ["events", 1, "event_date"], "is before 1900-01-01"),
         ({**BAD_LATITUDE, "event_date": "05/33/2014"}, ["events", 1, "event_date"], "expected a date as YYYY-MM-DD"),
         ({k: v for k, v in BAD_LATITUDE.items() if k != "event_date"}, ["events", 1, "event_date"], "Field required"),
-        ({**BAD_LATITUDE, "cabin_colour": "red"}, ["events", 1], "unknown field 'cabin_colour'"),
-        ({**BAD_LATITUDE, "Total.Fatal.Injuries": "2"}, ["events", 1], "'Total.Fatal.Injuries' is an outcome"),
-        ({**BAD_LATITUDE, "injury_severity": "Fatal"}, ["events", 1], "'injury_severity' is an outcome"),
+        ({**BAD_LATITUDE, "cabin_colour": "red"}, ["events", 1, "cabin_colour"], "unknown field 'cabin_colour'"),
+        ({**BAD_LATITUDE, "Total.Fatal.Injuries": "2"}, ["events", 1, "Total.Fatal.Injuries"], "'Total.Fatal.Injuries' is an outcome"),
+        ({**BAD_LATITUDE, "injury_severity": "Fatal"}, ["events", 1, "injury_severity"], "'injury_severity' is an outcome"),
     ],
 )
 def test_what_cannot_be_scored_stays_a_400_under_missing(service, event, location, message):

@@ -113,15 +113,53 @@ def test_bad_values_are_refused_naming_field_and_rule(fields, location, message)
     assert raised.value.errors()[0]["loc"] == (location,)
 
 
-def test_unknown_and_doubled_fields_are_refused():
-    with pytest.raises(ValidationError, match="unknown field 'wingspan'"):
+def test_unknown_and_doubled_fields_are_refused_each_at_its_key():
+    with pytest.raises(ValidationError, match="unknown field 'wingspan'") as raised:
         AccidentEvent.model_validate({"event_date": "2010-01-01", "wingspan": 11})
-    with pytest.raises(ValidationError, match=r"unknown field 'wwww+\.\.\. \(100000 characters\)'"):
+    assert [error["loc"] for error in raised.value.errors()] == [("wingspan",)]
+    with pytest.raises(ValidationError, match=r"unknown field 'wwww+\.\.\. \(100000 characters\)'") as raised:
         AccidentEvent.model_validate({"event_date": "2010-01-01", "w" * 100_000: 11})
-    with pytest.raises(ValidationError, match="field 'make' is given twice"):
+    assert [error["loc"] for error in raised.value.errors()] == [("w" * 64 + "... (100000 characters)",)]
+    with pytest.raises(ValidationError, match="field 'make' is given twice") as raised:
         AccidentEvent.model_validate({"event_date": "2010-01-01", "make": "PIPER", "Make": "CESSNA"})
+    assert [error["loc"] for error in raised.value.errors()] == [("Make",)]
     with pytest.raises(ValidationError, match="event_date"):
         AccidentEvent.model_validate({"make": "PIPER"})
+
+
+def test_unknown_and_outcome_fields_are_named_beside_every_other_refused_field():
+    with pytest.raises(ValidationError) as raised:
+        AccidentEvent.model_validate({"wingspan": 11, "Total.Fatal.Injuries": "2", "latitude": 95, "make": 3, "injury_severity": "Fatal"})
+    errors = {error["loc"]: error["msg"] for error in raised.value.errors()}
+    assert set(errors) == {("wingspan",), ("Total.Fatal.Injuries",), ("latitude",), ("make",), ("injury_severity",), ("event_date",)}
+    assert "unknown field 'wingspan'" in errors[("wingspan",)] and "'injury_severity' is an outcome" in errors[("injury_severity",)]
+    assert errors[("event_date",)] == "Field required"
+    with invalid_values_as_missing(), pytest.raises(ValidationError) as raised:  # still refused where values may be missing
+        AccidentEvent.model_validate({"event_date": "2010-01-01", "wingspan": 11, "latitude": 95})
+    assert [error["loc"] for error in raised.value.errors()] == [("wingspan",)]
+
+
+@pytest.mark.parametrize(("value", "kind"), [(20140503, "int"), (2014.5, "float"), ([2014, 5, 3], "list"), ({"y": 2014}, "dict"), (True, "bool")])
+def test_an_event_date_of_the_wrong_type_is_told_the_type_expected(value, kind):
+    with pytest.raises(ValidationError) as raised:
+        AccidentEvent.model_validate({"event_date": value})
+    [error] = raised.value.errors()
+    assert error["loc"] == ("event_date",)
+    assert f"event_date must be text, a date as YYYY-MM-DD or MM/DD/YYYY, got {kind}" in error["msg"] and "required" not in error["msg"]
+    with pytest.raises(ValidationError, match="event_date is required"):
+        AccidentEvent.model_validate({"event_date": None})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("latitude", "1_0"), ("longitude", "-1_49.9"), ("latitude", "\uff16\uff11"), ("latitude", "\u0666\u0661.2"), ("latitude", "inf"),
+     ("latitude", "\u0660\u0663\u0663\u0661\u0668\u0665\u0660N"), ("number_of_engines", "1_0"), ("number_of_engines", "\u0662"),
+     ("event_date", "\uff12\uff10\uff11\uff14-05-03"), ("event_date", "05/0\u0663/2014")],
+)
+def test_numbers_are_read_strictly(field, value):
+    with pytest.raises(ValidationError) as raised:
+        AccidentEvent.model_validate({"event_date": "2010-01-01", field: value})
+    assert [error["loc"] for error in raised.value.errors()] == [(field,)]
 
 
 def test_a_record_is_the_model_dump_without_the_routing_key():
@@ -225,9 +263,9 @@ def test_issues_are_the_messages_batch_inference_writes_for_the_same_cells(demo_
         ({"event_date": None}, ("events", 0, "event_date"), "event_date is required"),
         ({"event_id": 12}, ("events", 0, "event_id"), "event_id must be text"),
         ({"routing_key": "k" * 501}, ("events", 0, "routing_key"), "routing_key has 501 characters"),
-        ({"wingspan": 11}, ("events", 0), "unknown field 'wingspan'"),
-        ({"Total.Fatal.Injuries": "2"}, ("events", 0), "'Total.Fatal.Injuries' is an outcome"),
-        ({"input_issues": []}, ("events", 0), "unknown field 'input_issues'"),
+        ({"wingspan": 11}, ("events", 0, "wingspan"), "unknown field 'wingspan'"),
+        ({"Total.Fatal.Injuries": "2"}, ("events", 0, "Total.Fatal.Injuries"), "'Total.Fatal.Injuries' is an outcome"),
+        ({"input_issues": []}, ("events", 0, "input_issues"), "unknown field 'input_issues'"),
     ],
 )
 def test_what_cannot_be_scored_stays_refused_under_missing(fields, location, message):

@@ -8,6 +8,7 @@ ingestion counts it and sets the cell missing.
 
 from __future__ import annotations
 
+import math
 import re
 from contextlib import suppress
 from datetime import date, datetime
@@ -26,8 +27,12 @@ MISSING_TOKENS = frozenset({"", "n/a", "na", "null", "nan", "?"})
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 # Degrees-minutes-seconds with a hemisphere, as older NTSB extracts store coordinates
 # (``0331850N``, ``1170520W``).
-_DMS = re.compile(r"^(\d{1,3})(\d{2})(\d{2}(?:\.\d+)?)\s*([NSEW])$")
-_FATAL = re.compile(r"^fatal\s*(?:\(\s*(\d+)\s*\))?$", re.IGNORECASE)
+# ASCII digits only, here and below: Python's \d, float() and int() also read other scripts' digits.
+_DMS = re.compile(r"^(\d{1,3})(\d{2})(\d{2}(?:\.\d+)?)\s*([NSEW])$", re.ASCII)
+_FATAL = re.compile(r"^fatal\s*(?:\(\s*(\d+)\s*\))?$", re.IGNORECASE | re.ASCII)
+# A decimal number as written in the export or JSON. float() alone would also take '1_0' (as 10), other
+# scripts' digits, 'inf' and 'nan'.
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _SEVERITY_WORDS = {"nonfatal": "Non-Fatal", "incident": "Incident", "unavailable": "Unavailable"}
 _BOOLEAN_WORDS = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False, "0": False}
 
@@ -53,7 +58,9 @@ def clean_cell(value: object) -> str | None:
 
 
 def parse_date(text: str) -> date:
-    """A date written as YYYY-MM-DD or MM/DD/YYYY."""
+    """A date written as YYYY-MM-DD or MM/DD/YYYY, in ASCII digits."""
+    if not text.isascii():  # strptime's %Y and %m take other scripts' digits
+        raise CellError("unparsable", f"expected a date as YYYY-MM-DD or MM/DD/YYYY, got {text!r}")
     if len(text) == 10 and text[4] == text[7] == "-" and text.isascii() and text.replace("-", "").isdigit():
         with suppress(ValueError):  # the export's own form, without strptime's cost; an impossible date falls through
             return date(int(text[:4]), int(text[5:7]), int(text[8:]))
@@ -67,10 +74,7 @@ def parse_date(text: str) -> date:
 
 def parse_coordinate(text: str, column: str) -> float:
     """Decimal degrees, or degrees-minutes-seconds with a hemisphere letter, within the column's range."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = _dms_degrees(text, column)
+    value = float(text) if _DECIMAL.fullmatch(text) else _dms_degrees(text, column)
     low, high = COORDINATE_RANGES[column]
     if not low <= value <= high:  # also refuses NaN
         raise CellError("out_of_range", f"{column} must be within [{low:g}, {high:g}] degrees, got {text}")
@@ -91,11 +95,8 @@ def _dms_degrees(text: str, column: str) -> float:
 
 def parse_count(text: str, column: str, low: int = 0, high: int | None = None) -> int:
     """A whole number (``2`` or ``2.0``) within [low, high]."""
-    try:
-        number = float(text)
-    except ValueError:
-        raise CellError("unparsable", f"{column} must be a whole number, got {text!r}") from None
-    if number != number or number % 1 != 0:  # NaN or a fraction
+    number = float(text) if _DECIMAL.fullmatch(text) else math.nan
+    if number != number or number % 1 != 0:  # unreadable or a fraction
         raise CellError("unparsable", f"{column} must be a whole number, got {text!r}")
     if number < low or (high is not None and number > high):
         upper = "" if high is None else f", {high}"
