@@ -144,8 +144,8 @@ def test_a_redacted_field_is_a_keyed_hash_in_the_log_and_monitoring_still_reads_
     logged = read_prediction_log(log_path).tail(2)
     expected = "hmac-sha256:" + hmac.new(REDACT_KEY.encode(), b"N172AK", hashlib.sha256).hexdigest()
     assert [record["registration_number"] for record in logged["event"]] == [expected, expected]
-    assert not any("N172AK" in text for text in logged.astype(str).to_numpy().ravel())
-    assert logged["event"].iloc[0]["make"] == "Cessna"  # other fields as sent
+    assert not any("N172AK" in str(value) for value in logged.to_numpy().ravel())
+    assert logged["event"].iloc[0]["make"].casefold() == event["make"].casefold()  # other fields as read
     columns = columns_from_log(logged)
     assert list(columns["registration_number"]) == [expected, expected]
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import bentoml
 import numpy as np
 import orjson
-from bentoml.exceptions import InvalidArgument, ServiceUnavailable
+from bentoml.exceptions import InvalidArgument
 from pydantic import create_model
 from starlette.responses import Response
 
@@ -164,8 +164,8 @@ class SeverityService:
     async def predict(self, event: AccidentEvent) -> Prediction:
         """One event: calibrated fatal probability, decision, and the raw fields that drove it."""
         predictions, rows = self._predict([event], "predict", _request_id())
-        await self._write_log_async(rows)
-        return Prediction.model_validate(predictions[0])
+        refusal = await self._write_log_async(rows)
+        return refusal or Prediction.model_validate(predictions[0])
 
     # The request model instead of one built from this signature: on_invalid must be read before the
     # events, to decide how they are read (BatchRequest). Its fields are these parameters (tested).
@@ -184,8 +184,8 @@ class SeverityService:
         # checks every answer against): building and validating 1,000 pydantic predictions to serialise
         # them cost 10 to 17 ms, orjson on the same dicts 2 ms.
         predictions, rows = self._predict(events, "predict_batch", _request_id(), explain)
-        self._write_log(rows)  # this is a worker thread: waiting here holds up no other request
-        return Response(orjson.dumps(predictions), media_type="application/json")  # type: ignore[return-value]
+        refusal = self._write_log(rows)  # this is a worker thread: waiting here holds up no other request
+        return refusal or Response(orjson.dumps(predictions), media_type="application/json")  # type: ignore[return-value]
 
     @bentoml.api
     async def explain(self, event: AccidentEvent) -> Explanation:
@@ -204,7 +204,9 @@ class SeverityService:
         raw = scored.raw_field_contributions[0]
         values = scored.features[0]
         result = ArmResult(arm, scored, np.array([0]), scored.top_reasons(settings.top_reasons))
-        await self._write_log_async(self._log_rows([event], [key], [result], [arm.variant], "explain", request_id, started))
+        refusal = await self._write_log_async(self._log_rows([event], [key], [result], [arm.variant], "explain", request_id, started))
+        if refusal is not None:
+            return refusal
         return Explanation(
             request_id=request_id,
             event_id=event.event_id,
@@ -302,36 +304,41 @@ class SeverityService:
         return predictions, self._log_rows(events, keys, results, answering, endpoint, request_id, started)
 
     # ---- the prediction log -------------------------------------------------------------
-    async def _write_log_async(self, rows: list[LoggedPrediction]) -> None:
-        """Write from the log's thread; the event loop serves other requests meanwhile."""
+    async def _write_log_async(self, rows: list[LoggedPrediction]) -> Response | None:
+        """Write from the log's thread; the event loop serves other requests meanwhile. The 503 to answer with when the
+        rows could not be written, else None."""
         deadline = time.monotonic() + settings.log_timeout_seconds
         written = asyncio.get_running_loop().run_in_executor(self.log_writer, self.log.append, rows, deadline)
         try:
             # The write keeps its own deadline; this wait only guards against a write stuck in the file system.
             await asyncio.wait_for(written, settings.log_timeout_seconds + 1.0)
         except PredictionLogUnavailable as error:
-            self._refuse(error.reason, error)
+            return self._refusal(error.reason, error)
         except TimeoutError:
-            self._refuse("timeout", f"The prediction log {self.log.path} did not finish a write within {settings.log_timeout_seconds:g} s")
+            return self._refusal("timeout", f"The prediction log {self.log.path} did not finish a write within {settings.log_timeout_seconds:g} s")
         self._purge_log_if_due()
+        return None
 
-    def _write_log(self, rows: list[LoggedPrediction]) -> None:
+    def _write_log(self, rows: list[LoggedPrediction]) -> Response | None:
         try:
             self.log.append(rows, time.monotonic() + settings.log_timeout_seconds)
         except PredictionLogUnavailable as error:
-            self._refuse(error.reason, error)
+            return self._refusal(error.reason, error)
         self._purge_log_if_due()
+        return None
 
     def _purge_log_if_due(self) -> None:
         if self.log.purge_due():
             self.log_writer.submit(self.log.purge_if_due)
 
     @staticmethod
-    def _refuse(reason: str, error) -> None:
-        """A prediction that cannot be logged is not returned: the log must hold every answer a client saw."""
+    def _refusal(reason: str, error) -> Response:
+        """A prediction that cannot be logged is not returned: the log must hold every answer a client saw. A response,
+        not an exception: BentoML replaces the message of every 5xx it raises with a generic one."""
         metrics.prediction_log_failures().labels(reason=reason).inc()
         logger.warning("Refused a request with 503: %s", error)
-        raise ServiceUnavailable(f"{error}. No prediction was returned; retry later.")
+        return Response(orjson.dumps({"error": f"{error}. No prediction was returned; retry later.", "reason": reason}), status_code=503,
+                        media_type="application/json", headers={"Retry-After": "1"})
 
     def _log_rows(self, events, keys: list[str], results: list[ArmResult], answering: list[str], endpoint: str, request_id: str,
                   started: float) -> list[LoggedPrediction]:
