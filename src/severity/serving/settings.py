@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from severity.serving.registry import Resolution, resolve
 from severity.serving.routing import MODES
@@ -31,6 +31,10 @@ class ServingSettings:
       the prediction log keeps every prediction either way).
     - ``SEVERITY_HISTORY_STALE_DAYS`` (90): warn (at most every few minutes) when events dated more than this
       many days after the served model's history ends are scored: their history features miss what came since.
+    - ``SEVERITY_MAX_BODY_BYTES`` (16777216, 16 MiB): the largest request body; a longer one is answered 413 before it is
+      held in memory. A full batch of 10,000 export rows is about 9 MB.
+    - ``SEVERITY_API_KEY`` (none): when set, every API needs ``Authorization: Bearer <key>`` (401 otherwise); the
+      health probes, metrics and the API documentation stay open.
     """
 
     champion_tag: str | None = None
@@ -45,6 +49,8 @@ class ServingSettings:
     workers: int = 1
     access_log: bool = True
     history_stale_days: int = 90
+    max_body_bytes: int = 16 * 1024 * 1024
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in a log line
 
     def __post_init__(self) -> None:
         if self.routing not in MODES:
@@ -54,6 +60,11 @@ class ServingSettings:
                 raise ValueError(f"SEVERITY_{name.upper()} must be at least 1, got {getattr(self, name)}")
         if self.history_stale_days < 0:
             raise ValueError(f"SEVERITY_HISTORY_STALE_DAYS must be at least 0, got {self.history_stale_days}")
+        if self.max_body_bytes < 1:
+            raise ValueError(f"SEVERITY_MAX_BODY_BYTES must be at least 1, got {self.max_body_bytes}")
+        if self.api_key is not None and (self.api_key != self.api_key.strip() or not self.api_key.isascii()):
+            raise ValueError("SEVERITY_API_KEY must be ASCII without surrounding whitespace (it is compared with the "
+                             "Authorization header byte for byte)")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> ServingSettings:
@@ -82,6 +93,8 @@ class ServingSettings:
             workers=read("WORKERS", defaults.workers, int),
             access_log=read("ACCESS_LOG", defaults.access_log, _switch, "on or off"),
             history_stale_days=read("HISTORY_STALE_DAYS", defaults.history_stale_days, int),
+            max_body_bytes=read("MAX_BODY_BYTES", defaults.max_body_bytes, int),
+            api_key=read("API_KEY", None),
         )
 
     def resolve_models(self) -> tuple[Resolution, Resolution | None]:
