@@ -31,13 +31,19 @@ def serve_in_process(model_tag: str, log_path: Path, **settings: str):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
-        patch.delenv("SEVERITY_CHALLENGER_MODEL", raising=False)
+        for name in {"SEVERITY_CHALLENGER_MODEL", "SEVERITY_API_KEY", "SEVERITY_MAX_BODY_BYTES"} - set(settings):
+            patch.delenv(name, raising=False)  # an operator's own, which would change what the tests meet
         # Settings are read at import: a fresh import, taken out of sys.modules again afterwards.
         patch.delitem(sys.modules, SERVICE_MODULE, raising=False)
         module = importlib.import_module(SERVICE_MODULE)
         patch.setitem(sys.modules, SERVICE_MODULE, module)
         with TestClient(asgi_app(module)) as client:
             yield client, module
+
+
+def service_in_process(project, log_path, **settings: str):
+    """:func:`serve_in_process` on the trained project's champion."""
+    return serve_in_process(packaged_champion_tag(project), log_path, **settings)
 
 
 @pytest.fixture(scope="module")

@@ -34,13 +34,15 @@ FULL_EVENT = {**dict.fromkeys(INPUT_FIELDS), **EVENT, "location": "Anchorage, AK
 
 
 @contextlib.contextmanager
-def served(project: Path, log_path: Path, **settings: str):
-    """`bentoml serve` from the project root, as the README says, on a free loopback port."""
+def served(project: Path, log_path: Path, host_flag: bool = True, **settings: str):
+    """`bentoml serve` from the project root, as the README says, on a free loopback port (``host_flag`` false: without
+    ``--host``, the service's own default)."""
     port = free_port()
     environment = {**os.environ, "SEVERITY_PREDICTION_LOG": str(log_path), **settings}
+    environment.pop("BENTOML_HOST", None)
     output = open(log_path.with_suffix(".out"), "w")  # noqa: SIM115 - closed below, after the server
     process = subprocess.Popen(
-        [str(BENTOML), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(BENTOML), "serve", *(["--host", "127.0.0.1"] if host_flag else []), "--port", str(port)],
         cwd=project, env=environment, stdout=output, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -162,6 +164,8 @@ def test_every_api_answers_over_http(champion_server, trained_project):
 
 
 BAD_REQUESTS = [
+    ("predict", {"event": {**EVENT, "event_date": 20140503}}, "event_date must be text, a date as YYYY-MM-DD or MM/DD/YYYY, got int"),
+    ("predict", {"event": {**EVENT, "latitude": "6_1.2"}}, "latitude must be decimal degrees"),
     ("predict", {"event": {**EVENT, "latitude": 123}}, "latitude must be within [-90, 90]"),
     ("predict", {"event": {**EVENT, "longitude": "far west"}}, "longitude must be decimal degrees"),
     ("predict", {"event": {**EVENT, "number_of_engines": -2}}, "number_of_engines must be within [0, 8]"),
@@ -199,6 +203,24 @@ def test_malformed_json_is_a_4xx(champion_server):
     url, _ = champion_server
     response = httpx.post(f"{url}/predict", content=b'{"event": {"event_date": ', headers={"content-type": "application/json"})
     assert response.status_code == 400 and "Invalid JSON" in response.text
+
+
+def test_each_refused_request_is_one_warning_line_in_the_server_log(champion_server):
+    url, log_path = champion_server
+    planted = "PLANTED-" + "z" * 2000
+    output = log_path.with_suffix(".out")
+    before = output.read_text()
+    answers = [httpx.post(f"{url}/predict", json={"event": {**EVENT, "make": 12, "model": planted}}, timeout=30),
+               httpx.post(f"{url}/predict_batch", json={"events": []}, timeout=30),
+               httpx.post(f"{url}/predict", content=b"{}", headers={"content-type": "multipart/form-data"}, timeout=30)]
+    assert [answer.status_code for answer in answers] == [400, 400, 400]
+    deadline = time.monotonic() + 10
+    while output.read_text().count("Refused POST") < before.count("Refused POST") + 3 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the server's output reaches the file a moment after the answer
+    written = output.read_text()[len(before):]
+    refused = [line for line in written.splitlines() if "Refused POST" in line]
+    assert len(refused) == 3 and all("WARNING" in line for line in refused), written[-3000:]
+    assert "Traceback" not in written and "PLANTED" not in written and " ERROR " not in written
 
 
 def test_no_prediction_is_lost_or_duplicated_under_concurrency(champion_server):
@@ -275,3 +297,49 @@ def test_the_bento_builds_with_the_packaged_model(trained_project):
     tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
     bento = bentoml.get(tag)
     assert [str(m.tag) for m in bento.info.services[0].models] == [str(bentoml.models.get("severity_model:latest").tag)]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local IPv4 and IPv6 addresses (hex, as /proc/net shows them) listening on ``port``."""
+    addresses = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, local_port = local.split(":")
+            if int(local_port, 16) == port and state == "0A":  # LISTEN
+                addresses.add(address)
+    return addresses
+
+
+def test_by_default_the_service_listens_on_loopback_and_the_api_key_guards_the_apis(trained_project, tmp_path):
+    key = "real-server-key-51c2"
+    authorized = {"Authorization": f"Bearer {key}"}
+
+    def streamed():  # 1 MiB in chunks, no Content-Length; bounded whatever the server does
+        for _ in range(256):
+            yield b" " * 4096
+
+    with served(trained_project, tmp_path / "prediction_log.sqlite", host_flag=False, SEVERITY_API_KEY=key,
+                SEVERITY_MAX_BODY_BYTES="65536") as url:
+        port = int(url.rsplit(":", 1)[1])
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, no 0.0.0.0 or ::
+        refused = httpx.post(f"{url}/predict", json={"event": EVENT}, timeout=30)
+        wrong = httpx.post(f"{url}/predict", json={"event": EVENT}, headers={"Authorization": "Bearer not-the-key"}, timeout=30)
+        answered = httpx.post(f"{url}/predict", json={"event": EVENT}, headers=authorized, timeout=30)
+        too_large = httpx.post(f"{url}/predict", content=streamed(), headers={**authorized, "content-type": "application/json"}, timeout=30)
+        client = bentoml.SyncHTTPClient(url, token=key)  # BentoML's own client sends the same header
+        try:
+            info = client.model_info()
+        finally:
+            client.close()
+        probes = {path: httpx.get(f"{url}{path}", timeout=10).status_code for path in ("/livez", "/readyz", "/healthz", "/metrics")}
+        docs = {path: httpx.get(f"{url}{path}", timeout=10) for path in ("/", "/docs.json")}
+        docs["/docs"] = httpx.get(f"{url}/docs", headers=authorized, timeout=10)  # not an open path: asked with the key
+    assert (refused.status_code, wrong.status_code, answered.status_code) == (401, 401, 200)
+    assert too_large.status_code == 413 and "at most 65536 bytes are accepted (SEVERITY_MAX_BODY_BYTES)" in too_large.json()["error"]
+    assert answered.json()["event_id"] == "E-1" and info["model_version"] == "1"
+    assert probes == dict.fromkeys(probes, 200)
+    # What the README points at: the Swagger UI at / and the OpenAPI document at /docs.json; /docs is not served.
+    assert docs["/"].status_code == 200 and "swagger" in docs["/"].text.lower()
+    assert docs["/docs.json"].status_code == 200 and "/predict" in docs["/docs.json"].json()["paths"]
+    assert docs["/docs"].status_code == 404

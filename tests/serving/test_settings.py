@@ -22,6 +22,10 @@ def test_defaults_and_environment():
         ({"SEVERITY_ACCESS_LOG": "sometimes"}, "SEVERITY_ACCESS_LOG must be on or off, got 'sometimes'"),
         ({"SEVERITY_HISTORY_STALE_DAYS": "-1"}, "SEVERITY_HISTORY_STALE_DAYS must be at least 0, got -1"),
         ({"SEVERITY_HISTORY_STALE_DAYS": "a season"}, "SEVERITY_HISTORY_STALE_DAYS must be int, got 'a season'"),
+        ({"SEVERITY_MAX_BODY_BYTES": "16M"}, "SEVERITY_MAX_BODY_BYTES must be int, got '16M'"),
+        ({"SEVERITY_MAX_BODY_BYTES": "0"}, "SEVERITY_MAX_BODY_BYTES must be at least 1, got 0"),
+        ({"SEVERITY_API_KEY": " key "}, "SEVERITY_API_KEY must be ASCII without surrounding whitespace"),
+        ({"SEVERITY_API_KEY": "kéy"}, "SEVERITY_API_KEY must be ASCII"),
     ],
 )
 def test_bad_settings_name_the_variable(environ, message):
@@ -59,3 +63,8 @@ def test_log_settings_read_from_the_environment():
 def test_bad_log_settings_name_the_variable(environ, message):
     with pytest.raises(ValueError, match=message):
         ServingSettings.from_environment(environ)
+def test_body_limit_and_api_key():
+    assert ServingSettings().max_body_bytes == 16 * 1024 * 1024 and ServingSettings().api_key is None
+    settings = ServingSettings.from_environment({"SEVERITY_MAX_BODY_BYTES": "1024", "SEVERITY_API_KEY": "s3cret"})
+    assert (settings.max_body_bytes, settings.api_key) == (1024, "s3cret")
+    assert "s3cret" not in repr(settings)

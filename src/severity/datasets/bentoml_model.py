@@ -8,7 +8,7 @@ from typing import Any
 import bentoml
 from kedro.io import AbstractDataset, DatasetError
 
-from severity.serving.packaging import BENTO_MODEL_NAME, PackagedModel, load_from_store, save_to_store
+from severity.serving.packaging import ARTIFACT_HASHES, BENTO_MODEL_NAME, PackagedModel, load_from_store, save_to_store
 
 logger = logging.getLogger(__name__)
 SERVED = "served"
@@ -20,7 +20,8 @@ class BentoModelDataset(AbstractDataset[PackagedModel, PackagedModel]):
     ``model_version`` (not ``version``: Kedro's catalog removes that key as reserved for its own versioning) is a version of ``name`` (``latest`` by default), a full tag of it, or ``served``: the champion the
     service would serve if it started now, chosen by the same rules and ``SEVERITY_*`` variables (an explicit
     ``SEVERITY_MODEL``, else the registry's ``champion`` alias, ...). Saving a model loaded from the store, unchanged
-    (it carries its tag), writes nothing.
+    (it carries its tag), writes nothing. Saving a model of a registered version also records the SHA-256 of its files on
+    that version, as the tag ``artifact_sha256.<name>.<bento version>`` (a JSON object: file name to hash).
     """
 
     def __init__(self, name: str = BENTO_MODEL_NAME, model_version: str = "latest", metadata: dict[str, Any] | None = None):
@@ -35,7 +36,11 @@ class BentoModelDataset(AbstractDataset[PackagedModel, PackagedModel]):
         if data.tag is not None:
             logger.info("%s is in the BentoML model store already; nothing saved", data.tag)
             return
-        logger.info("Saved %s to the BentoML model store", save_to_store(data, self._name))
+        tag = save_to_store(data, self._name)
+        logger.info("Saved %s to the BentoML model store", tag)
+        registered = data.metadata.get("registered_model", {})
+        if registered.get("registered") == "True":
+            record_artifact_hashes(bentoml.models.get(tag), registered["model_name"], registered["version"])
 
     def load(self) -> PackagedModel:
         tag = self._tag()
@@ -70,3 +75,15 @@ class BentoModelDataset(AbstractDataset[PackagedModel, PackagedModel]):
             logger.warning("SEVERITY_MODEL names %s: a service started with it keeps serving that version, not one saved now",
                            resolution.tag)
         return resolution.tag
+
+
+def record_artifact_hashes(stored: bentoml.Model, model_name: str, version: str) -> str:
+    """Tag registered ``version`` with the SHA-256 of the stored model's files (MLflow's current registry); the tag key."""
+    import json
+
+    from mlflow import MlflowClient
+
+    key = f"{ARTIFACT_HASHES}.{stored.tag.name}.{stored.tag.version}"
+    MlflowClient().set_model_version_tag(model_name, str(version), key, json.dumps(stored.info.metadata[ARTIFACT_HASHES], sort_keys=True))
+    logger.info("Recorded the SHA-256 of %s's files on %s version %s", stored.tag, model_name, version)
+    return key

@@ -3,10 +3,15 @@
 A history refresh (the ``refresh_history`` pipeline) saves the same artifact with a longer
 event history as a new version with the same labels: the service serves the newest model
 packaged from its registry version, so it takes the refreshed one at its next start.
+
+Every file written into the stored model has its SHA-256 recorded in the model's metadata
+(``artifact_sha256``), and :func:`load_from_store` checks it before unpickling: a changed pickle
+could run any code when loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +24,11 @@ from severity.models.artifact import SeverityModel
 
 BENTO_MODEL_NAME = "severity_model"
 ARTIFACT_FILE = "severity_model.pkl"
+ARTIFACT_HASHES = "artifact_sha256"  # metadata key: {file name in the stored model: SHA-256 of its bytes, hex}
+
+
+class ArtifactIntegrityError(RuntimeError):
+    """A stored model whose files are not the ones recorded when it was packaged."""
 
 
 @dataclass
@@ -97,15 +107,44 @@ def _without_none(value: Any) -> Any:
 
 
 def save_to_store(packaged: PackagedModel, name: str = BENTO_MODEL_NAME) -> bentoml.Tag:
-    """Write the artifact as a new version of ``name`` in the BentoML model store (``$BENTOML_HOME``)."""
+    """Write the artifact as a new version of ``name`` in the BentoML model store (``$BENTOML_HOME``), with the SHA-256
+    of each file it writes in the metadata (:data:`ARTIFACT_HASHES`)."""
     with bentoml.models.create(name=name, labels=packaged.labels, metadata=packaged.metadata) as stored:
         with open(stored.path_of(ARTIFACT_FILE), "wb") as handle:
             pickle.dump(packaged.model, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        # The bytes as they are on disk; BentoML writes the metadata when the block ends.
+        stored.info.metadata[ARTIFACT_HASHES] = {ARTIFACT_FILE: file_sha256(stored.path_of(ARTIFACT_FILE))}
     return stored.tag
 
 
 def load_from_store(stored: bentoml.Model) -> PackagedModel:
-    """The artifact and its records from a stored BentoML model."""
+    """The artifact and its records from a stored BentoML model, its files checked against their recorded SHA-256 first."""
+    verify_artifact_files(stored)
     with open(stored.path_of(ARTIFACT_FILE), "rb") as handle:
         model = pickle.load(handle)
     return PackagedModel(model, dict(stored.info.labels), dict(stored.info.metadata), str(stored.tag))
+
+
+def verify_artifact_files(stored: bentoml.Model) -> None:
+    """Raise :class:`ArtifactIntegrityError` naming the file and both hashes unless every recorded file, the pickle
+    among them, has the SHA-256 recorded when the model was packaged."""
+    recorded = stored.info.metadata.get(ARTIFACT_HASHES)
+    if not isinstance(recorded, dict) or ARTIFACT_FILE not in recorded:
+        raise ArtifactIntegrityError(
+            f"{stored.tag} records no SHA-256 of {ARTIFACT_FILE} (metadata '{ARTIFACT_HASHES}' in {stored.path}/model.yaml), so "
+            "its pickle cannot be checked before loading: package the model again (kedro run --pipelines=training)"
+        )
+    for file_name, expected in recorded.items():
+        path = stored.path_of(file_name)
+        actual = file_sha256(path)
+        if actual != expected:
+            raise ArtifactIntegrityError(
+                f"{path} of {stored.tag} has changed since it was packaged: SHA-256 expected {expected} "
+                f"(metadata '{ARTIFACT_HASHES}'), actual {actual}; refusing to load it"
+            )
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a file's bytes, hex."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -35,6 +35,7 @@ from starlette.responses import Response
 
 from severity.data.schema import INPUT_FIELDS
 from severity.serving import metrics
+from severity.serving.guard import RequestGuard, quiet_client_errors
 from severity.serving.prediction_log import (
     FieldRedactor,
     LoggedPrediction,
@@ -107,7 +108,9 @@ class ArmResult:
                    scored.thresholds.tolist(), scored.answered_by.tolist(), strict=True)
 
 
-@bentoml.service(name="severity", workers=settings.workers, traffic={"timeout": 60}, logging={"access": {"enabled": settings.access_log}})
+# Loopback unless `bentoml serve --host` (or BENTOML_HOST) says otherwise: BentoML's own default is every interface.
+@bentoml.service(name="severity", workers=settings.workers, traffic={"timeout": 60}, logging={"access": {"enabled": settings.access_log}},
+                 http={"host": "127.0.0.1"})
 class SeverityService:
     """Fatal-accident probability, decision and reasons for NTSB-style accident events."""
 
@@ -117,6 +120,7 @@ class SeverityService:
         challenger_model = bentoml.models.BentoModel(challenger_resolution.tag)
 
     def __init__(self) -> None:
+        quiet_client_errors()
         self.arms = {"champion": self._arm("champion", self.champion_model, champion_resolution)}
         if challenger_resolution is not None:
             self.arms["challenger"] = self._arm("challenger", self.challenger_model, challenger_resolution)
@@ -366,6 +370,9 @@ class SeverityService:
         if not self.redact.fields or event.routing_key or event.event_id:
             return key
         return _routing_key(event, self.redact(event.record()))
+
+
+SeverityService.add_asgi_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
 
 
 def _record_columns(records: list[dict]) -> dict:

@@ -40,6 +40,10 @@ class ServingSettings:
       values stay unreadable, but equal values hash alike only within one worker's lifetime.
     - ``SEVERITY_LOG_RETENTION_DAYS`` (none): log rows older than this many days are deleted at start-up and
       hourly while serving. Unset, rows are kept.
+    - ``SEVERITY_MAX_BODY_BYTES`` (16777216, 16 MiB): the largest request body; a longer one is answered 413 before it is
+      held in memory. A full batch of 10,000 export rows is about 9 MB.
+    - ``SEVERITY_API_KEY`` (none): when set, every API needs ``Authorization: Bearer <key>`` (401 otherwise); the
+      health probes, metrics and the API documentation stay open.
     """
 
     champion_tag: str | None = None
@@ -58,6 +62,8 @@ class ServingSettings:
     log_redact: tuple[str, ...] = ("registration_number",)
     log_redact_key: str | None = field(default=None, repr=False)
     log_retention_days: float | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in a log line
 
     def __post_init__(self) -> None:
         if self.routing not in MODES:
@@ -74,6 +80,11 @@ class ServingSettings:
             raise ValueError(f"SEVERITY_LOG_REDACT names {unknown}, which are not request fields; expected some of {sorted(INPUT_FIELDS)}")
         if self.log_retention_days is not None and not self.log_retention_days > 0:
             raise ValueError(f"SEVERITY_LOG_RETENTION_DAYS must be more than 0 (unset keeps every row), got {self.log_retention_days}")
+        if self.max_body_bytes < 1:
+            raise ValueError(f"SEVERITY_MAX_BODY_BYTES must be at least 1, got {self.max_body_bytes}")
+        if self.api_key is not None and (self.api_key != self.api_key.strip() or not self.api_key.isascii()):
+            raise ValueError("SEVERITY_API_KEY must be ASCII without surrounding whitespace (it is compared with the "
+                             "Authorization header byte for byte)")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> ServingSettings:
@@ -106,6 +117,8 @@ class ServingSettings:
             log_redact=_field_names(environ.get("SEVERITY_LOG_REDACT"), defaults.log_redact),
             log_redact_key=read("LOG_REDACT_KEY", None),
             log_retention_days=read("LOG_RETENTION_DAYS", None, float),
+            max_body_bytes=read("MAX_BODY_BYTES", defaults.max_body_bytes, int),
+            api_key=read("API_KEY", None),
         )
 
     def resolve_models(self) -> tuple[Resolution, Resolution | None]:
