@@ -27,3 +27,26 @@ def test_models_never_import_explain():
 
 def test_explain_imports_models_so_the_reverse_would_be_a_cycle():
     assert any(m.startswith("severity.models") for path in (PACKAGE / "explain").rglob("*.py") for m in imported_modules(path))
+
+
+def test_importing_the_service_reads_no_store_and_starts_no_process(tmp_path):
+    """The service resolves its models when a worker starts: importing it with a registry that does not exist neither
+    fails nor starts a subprocess (the registry is asked from one), and creates nothing."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import subprocess\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise AssertionError(f'a subprocess was started at import: {args}')\n"
+        "subprocess.Popen = refuse\n"
+        "import severity.serving.service as service\n"
+        "assert 'predict' in service.SeverityService.apis\n"
+    )
+    environment = {**os.environ, "SEVERITY_REGISTRY_URI": f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}",
+                   "SEVERITY_PREDICTION_LOG": str(tmp_path / "log.sqlite")}
+    environment.pop("SEVERITY_MODEL", None)
+    imported = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []

@@ -1,17 +1,18 @@
-"""The governance sequence on the demo sample, through the real `severity` command and a real `bentoml serve`:
+"""The governance sequence on the demo sample, through the `severity` command (click's runner) and a real `bentoml serve`:
 two registered versions, read both cards, fail a promotion at the gate, pass two with approval, roll back; the service
 serves whatever the registry's champion alias names after a restart."""
 
+import contextlib
 import json
-import os
-import subprocess
-import sys
+import logging
 from pathlib import Path
 
 import httpx
 import mlflow
 import pytest
+from click.testing import CliRunner
 
+from severity.governance.commands import main
 from severity.pipeline_registry import register_pipelines
 from severity.serving.registry import Resolution
 from severity.serving.settings import ServingSettings
@@ -19,14 +20,17 @@ from tests.conftest import copy_trained_project, run_session
 from tests.serving.test_service import served
 
 pytestmark = pytest.mark.slow
-SEVERITY = Path(sys.executable).with_name("severity")
 
 
 def severity(project: Path, *arguments: str, expect: int = 0) -> str:
-    result = subprocess.run([str(SEVERITY), "models", *arguments], cwd=project, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"})
-    assert result.returncode == expect, result.stdout + result.stderr
-    return result.stdout + result.stderr
+    """`severity models ...` run from the project's root, in this process through click's runner."""
+    with contextlib.chdir(project):
+        try:
+            result = CliRunner().invoke(main, ["models", *arguments])
+        finally:
+            logging.disable(logging.NOTSET)  # the command quiets the libraries' logging for its own process
+    assert result.exit_code == expect, (result.output, result.exception)
+    return result.output
 
 
 def served_version(project: Path, log: Path) -> dict:

@@ -1,8 +1,6 @@
 """The service built in process: its own ASGI app on the trained demo model, without a server."""
 
 import contextlib
-import importlib
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +8,10 @@ from starlette.testclient import TestClient
 
 from tests.conftest import packaged_champion_tag
 
-SERVICE_MODULE = "severity.serving.service"
+# Variables a developer may have set in their shell, which would change what the tests meet.
+OPERATOR_SETTINGS = ("SEVERITY_CHALLENGER_MODEL", "SEVERITY_API_KEY", "SEVERITY_MAX_BODY_BYTES", "SEVERITY_REGISTRY_URI",
+                     "SEVERITY_CHALLENGER_SHARE", "SEVERITY_TOP_REASONS", "SEVERITY_LOG_REDACT", "SEVERITY_LOG_REDACT_KEY",
+                     "SEVERITY_LOG_TIMEOUT_SECONDS", "SEVERITY_LOG_RETENTION_DAYS", "SEVERITY_HISTORY_STALE_DAYS", "SEVERITY_MAX_BATCH")
 
 
 def asgi_app(module):
@@ -26,17 +27,17 @@ def asgi_app(module):
 
 @contextlib.contextmanager
 def serve_in_process(model_tag: str, log_path: Path, **settings: str):
-    """The service module imported with these settings (``SEVERITY_*``), its app started (the model loaded): (client, module)."""
+    """The service with these settings (``SEVERITY_*``), its app started (the model loaded): (client, module).
+
+    The service reads its settings when it starts, so each app built here takes the settings given."""
+    from severity.serving import service as module
+
     environment = {"SEVERITY_MODEL": model_tag, "SEVERITY_PREDICTION_LOG": str(log_path), "SEVERITY_ROUTING": "champion", **settings}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
-        for name in {"SEVERITY_CHALLENGER_MODEL", "SEVERITY_API_KEY", "SEVERITY_MAX_BODY_BYTES"} - set(settings):
+        for name in set(OPERATOR_SETTINGS) - set(settings):
             patch.delenv(name, raising=False)  # an operator's own, which would change what the tests meet
-        # Settings are read at import: a fresh import, taken out of sys.modules again afterwards.
-        patch.delitem(sys.modules, SERVICE_MODULE, raising=False)
-        module = importlib.import_module(SERVICE_MODULE)
-        patch.setitem(sys.modules, SERVICE_MODULE, module)
         with TestClient(asgi_app(module)) as client:
             yield client, module
 

@@ -1,9 +1,7 @@
 """The service in process: after a history refresh it serves the refreshed package of its registry version,
 reports the date its history runs to, and warns (once, not per request) about events dated well past it."""
 
-import importlib
 import logging
-import sys
 from datetime import date, timedelta
 
 import bentoml
@@ -45,18 +43,16 @@ def refreshed(trained_project, demo_raw):
 
 @pytest.fixture
 def service_module(refreshed, tmp_path, monkeypatch):
-    """``severity.serving.service`` imported afresh (it reads its settings and resolves its model on import)."""
+    """``severity.serving.service``, set to resolve its champion from the refreshed registry when it starts."""
+    from severity.serving import service
+
     registry, _, _ = refreshed
     for name in ("SEVERITY_MODEL", "SEVERITY_CHALLENGER_MODEL", "SEVERITY_ROUTING"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SEVERITY_REGISTRY_URI", registry)
     monkeypatch.setenv("SEVERITY_PREDICTION_LOG", str(tmp_path / "prediction_log.sqlite"))
     monkeypatch.setenv("SEVERITY_HISTORY_STALE_DAYS", "30")
-    sys.modules.pop("severity.serving.service", None)
-    try:
-        yield importlib.import_module("severity.serving.service")
-    finally:
-        sys.modules.pop("severity.serving.service", None)
+    return service
 
 
 def test_model_info_reports_the_refreshed_history_and_stale_events_are_warned_about_once(refreshed, service_module):

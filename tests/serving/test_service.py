@@ -1,6 +1,9 @@
-"""End to end: train on the demo sample, start a real `bentoml serve` on 127.0.0.1, call every API over HTTP."""
+"""End to end on the trained demo model: one real `bentoml serve` on 127.0.0.1 for what only a real server shows (readiness,
+metrics, its own log lines, loopback binding, no loss under concurrency, batch and offline agreement), and the service in
+process for everything else (bad requests, A/B and shadow routing, a failing challenger); the Bento build."""
 
 import contextlib
+import logging
 import os
 import pickle
 import subprocess
@@ -23,6 +26,7 @@ from severity.serving.packaging import load_from_store, package_metadata, save_t
 from severity.serving.prediction_log import read_prediction_log
 from severity.serving.schemas import AccidentEvent, Predictions
 from tests.conftest import PROJECT_ROOT, free_port, packaged_champion_tag, run_session
+from tests.serving.conftest import service_in_process
 
 pytestmark = pytest.mark.slow
 BENTOML = Path(sys.executable).parent / "bentoml"
@@ -91,16 +95,29 @@ def demo_requests(project: Path, count: int) -> tuple[pd.DataFrame, list[dict]]:
     return rows, rows.to_dict(orient="records")
 
 
+API_KEY = "real-server-key-51c2"
+AUTHORIZED = {"Authorization": f"Bearer {API_KEY}"}
+BODY_LIMIT = 1024 * 1024
+
+
 @pytest.fixture(scope="module")
 def champion_server(trained_project, tmp_path_factory):
+    """`bentoml serve` as an operator exposing it would run it: without --host (the service's own default), with an API
+    key and a body limit."""
     log_path = tmp_path_factory.mktemp("champion") / "prediction_log.sqlite"
-    with served(trained_project, log_path, SEVERITY_MAX_BATCH="300") as url:
+    with served(trained_project, log_path, host_flag=False, SEVERITY_MAX_BATCH="300", SEVERITY_API_KEY=API_KEY,
+                SEVERITY_MAX_BODY_BYTES=str(BODY_LIMIT)) as url:
         yield url, log_path
+
+
+@pytest.fixture(scope="module")
+def challenger_tag(trained_project):
+    return package_challenger(trained_project, "logistic_regression")
 
 
 def test_every_api_answers_over_http(champion_server, trained_project):
     url, log_path = champion_server
-    client = bentoml.SyncHTTPClient(url)
+    client = bentoml.SyncHTTPClient(url, token=API_KEY)  # BentoML's own client sends the key as a Bearer token
     try:
         prediction = client.predict(event=FULL_EVENT)
         explanation = client.explain(event=FULL_EVENT)
@@ -139,7 +156,7 @@ def test_every_api_answers_over_http(champion_server, trained_project):
     assert info["history_through"] == bentoml.models.get(info["bento_model_tag"]).info.metadata["history_through"]
 
     _, requests = demo_requests(trained_project, 40)
-    answer = httpx.post(f"{url}/predict_batch", json={"events": requests}, timeout=60)
+    answer = httpx.post(f"{url}/predict_batch", json={"events": requests}, headers=AUTHORIZED, timeout=60)
     assert answer.headers["content-type"] == "application/json"
     Predictions.model_validate_json(answer.content)  # the shape the API schema declares
     batch = answer.json()
@@ -148,7 +165,7 @@ def test_every_api_answers_over_http(champion_server, trained_project):
     # One event alone and in a batch: the same answer apart from the request id and the last digits. Boosters
     # agree to rounding (the explanation's batch kernel and single-event walk sum in another order); the demo's
     # MLP multiplies a batch in BLAS blocks that sum differently from one row, to about 1e-7 relative.
-    single = httpx.post(f"{url}/predict", json={"event": requests[7]}, timeout=60).json()
+    single = httpx.post(f"{url}/predict", json={"event": requests[7]}, headers=AUTHORIZED, timeout=60).json()
     numbers = ("fatal_probability", "threshold")
     assert {k: v for k, v in batch[7].items() if k not in ("request_id", "top_reasons", *numbers)} == {
         k: v for k, v in single.items() if k not in ("request_id", "top_reasons", *numbers)}
@@ -184,7 +201,7 @@ BAD_REQUESTS = [
     ("predict", {"event": [EVENT]}, "Input should be an object"),
     ("predict", {}, "Field required"),
     ("predict_batch", {"events": []}, "events is empty"),
-    ("predict_batch", {"events": [EVENT] * 301}, "events has 301 items; the maximum per request is 300"),
+    ("predict_batch", {"events": [EVENT] * 21}, "events has 21 items; the maximum per request is 20"),
     ("predict_batch", {"events": [EVENT, {**EVENT, "latitude": -91}]}, "latitude must be within [-90, 90]"),
     ("predict_batch", {"events": EVENT}, "Input should be a valid array"),
     ("explain", {"event": {**EVENT, "weather_condition": 3}}, "weather_condition must be text"),
@@ -192,16 +209,16 @@ BAD_REQUESTS = [
 
 
 @pytest.mark.parametrize(("api", "body", "message"), BAD_REQUESTS, ids=[m[:40] for _, _, m in BAD_REQUESTS])
-def test_bad_input_gets_a_4xx_naming_field_and_rule(champion_server, api, body, message):
-    url, _ = champion_server
-    response = httpx.post(f"{url}/{api}", json=body, timeout=30)
+def test_bad_input_gets_a_4xx_naming_field_and_rule(service, api, body, message):
+    client, _, _ = service
+    response = client.post(f"/{api}", json=body)
     assert 400 <= response.status_code < 500, response.text
     assert message in response.text
 
 
-def test_malformed_json_is_a_4xx(champion_server):
-    url, _ = champion_server
-    response = httpx.post(f"{url}/predict", content=b'{"event": {"event_date": ', headers={"content-type": "application/json"})
+def test_malformed_json_is_a_4xx(service):
+    client, _, _ = service
+    response = client.post("/predict", content=b'{"event": {"event_date": ', headers={"content-type": "application/json"})
     assert response.status_code == 400 and "Invalid JSON" in response.text
 
 
@@ -210,9 +227,9 @@ def test_each_refused_request_is_one_warning_line_in_the_server_log(champion_ser
     planted = "PLANTED-" + "z" * 2000
     output = log_path.with_suffix(".out")
     before = output.read_text()
-    answers = [httpx.post(f"{url}/predict", json={"event": {**EVENT, "make": 12, "model": planted}}, timeout=30),
-               httpx.post(f"{url}/predict_batch", json={"events": []}, timeout=30),
-               httpx.post(f"{url}/predict", content=b"{}", headers={"content-type": "multipart/form-data"}, timeout=30)]
+    answers = [httpx.post(f"{url}/predict", json={"event": {**EVENT, "make": 12, "model": planted}}, headers=AUTHORIZED, timeout=30),
+               httpx.post(f"{url}/predict_batch", json={"events": []}, headers=AUTHORIZED, timeout=30),
+               httpx.post(f"{url}/predict", content=b"{}", headers={**AUTHORIZED, "content-type": "multipart/form-data"}, timeout=30)]
     assert [answer.status_code for answer in answers] == [400, 400, 400]
     deadline = time.monotonic() + 10
     while output.read_text().count("Refused POST") < before.count("Refused POST") + 3 and time.monotonic() < deadline:
@@ -227,7 +244,7 @@ def test_no_prediction_is_lost_or_duplicated_under_concurrency(champion_server):
     url, log_path = champion_server
     before = read_prediction_log(log_path)
 
-    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(32) as pool:
+    with httpx.Client(timeout=60, headers=AUTHORIZED) as client, ThreadPoolExecutor(32) as pool:
         def call(i: int) -> str:
             return client.post(f"{url}/predict", json={"event": {**EVENT, "event_id": f"load-{i}"}}).json()["request_id"]
         request_ids = list(pool.map(call, range(400)))
@@ -245,7 +262,7 @@ def test_service_and_batch_inference_give_identical_probabilities(champion_serve
     rows.to_csv(trained_project / "data/01_raw/new_events.csv", index=False)
     run_session(trained_project, "inference", runtime_params={"new_events": "data/01_raw/new_events.csv"})
     offline = pd.read_parquet(trained_project / "data/07_model_output/predictions.parquet")
-    online = httpx.post(f"{url}/predict_batch", json={"events": requests}, timeout=120).json()
+    online = httpx.post(f"{url}/predict_batch", json={"events": requests}, headers=AUTHORIZED, timeout=120).json()
 
     assert list(offline["event_id"]) == [p["event_id"] for p in online]
     np.testing.assert_allclose(offline["fatal_probability"], [p["fatal_probability"] for p in online], rtol=0, atol=1e-12)
@@ -255,16 +272,15 @@ def test_service_and_batch_inference_give_identical_probabilities(champion_serve
     ]
 
 
-def test_ab_routing_is_deterministic_near_its_share_and_logged(trained_project, tmp_path):
-    challenger = package_challenger(trained_project, "logistic_regression")
+def test_ab_routing_is_deterministic_near_its_share_and_logged(trained_project, challenger_tag, tmp_path):
     log_path = tmp_path / "prediction_log.sqlite"
-    with served(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger, SEVERITY_ROUTING="ab",
-                SEVERITY_CHALLENGER_SHARE="0.3") as url, httpx.Client(timeout=60) as client:
+    with service_in_process(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger_tag, SEVERITY_ROUTING="ab",
+                            SEVERITY_CHALLENGER_SHARE="0.3") as (client, _):
         def variant(key: str) -> str:
-            return client.post(f"{url}/predict", json={"event": {**EVENT, "routing_key": key}}).json()["variant"]
+            return client.post("/predict", json={"event": {**EVENT, "routing_key": key}}).json()["variant"]
         first = [variant(f"analyst-{i}") for i in range(300)]
         again = [variant(f"analyst-{i}") for i in range(60)]
-        info = client.post(f"{url}/model_info", json={}).json()
+        info = client.post("/model_info", json={}).json()
     assert again == first[:60]
     share = first.count("challenger") / len(first)
     assert abs(share - 0.3) < 0.08  # 3 binomial standard deviations at n = 300
@@ -272,15 +288,14 @@ def test_ab_routing_is_deterministic_near_its_share_and_logged(trained_project, 
     logged = read_prediction_log(log_path)
     assert len(logged) == 360 and logged["served"].eq(1).all()
     assert list(logged["variant"]) == first + again
-    assert set(logged.loc[logged["variant"] == "challenger", "model_tag"]) == {challenger}
+    assert set(logged.loc[logged["variant"] == "challenger", "model_tag"]) == {challenger_tag}
 
 
-def test_shadow_mode_scores_every_request_with_both_and_answers_with_the_champion(trained_project, tmp_path):
-    challenger = package_challenger(trained_project, "logistic_regression")
+def test_shadow_mode_scores_every_request_with_both_and_answers_with_the_champion(trained_project, challenger_tag, tmp_path):
     log_path = tmp_path / "prediction_log.sqlite"
-    with served(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger, SEVERITY_ROUTING="shadow") as url:
-        answers = [httpx.post(f"{url}/predict", json={"event": {**EVENT, "event_id": f"s-{i}"}}, timeout=60).json() for i in range(20)]
-        batch = httpx.post(f"{url}/predict_batch", json={"events": [EVENT] * 5}, timeout=60).json()
+    with service_in_process(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger_tag, SEVERITY_ROUTING="shadow") as (client, _):
+        answers = [client.post("/predict", json={"event": {**EVENT, "event_id": f"s-{i}"}}).json() for i in range(20)]
+        batch = client.post("/predict_batch", json={"events": [EVENT] * 5}).json()
     assert {a["variant"] for a in answers + batch} == {"champion"}
     logged = read_prediction_log(log_path)
     assert len(logged) == 2 * (20 + 5)
@@ -291,12 +306,109 @@ def test_shadow_mode_scores_every_request_with_both_and_answers_with_the_champio
     assert not np.allclose(shadow["fatal_probability"].to_numpy(), logged[logged["variant"] == "champion"]["fatal_probability"].to_numpy())
 
 
-def test_the_bento_builds_with_the_packaged_model(trained_project):
-    built = subprocess.run([str(BENTOML), "build", "--output", "tag"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
-    assert built.returncode == 0, built.stderr[-3000:]
-    tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+def failures_counted(mode: str) -> dict[str, float]:
+    """``severity_challenger_failures_total`` by API for ``mode``, from this process's Prometheus registry."""
+    import prometheus_client
+
+    return {sample.labels["endpoint"]: sample.value for metric in prometheus_client.REGISTRY.collect()
+            if metric.name == "severity_challenger_failures" for sample in metric.samples
+            if sample.name.endswith("_total") and sample.labels["mode"] == mode}
+
+
+def test_the_service_built_twice_in_one_process_takes_each_time_its_settings(trained_project, challenger_tag, tmp_path):
+    with service_in_process(trained_project, tmp_path / "first.sqlite", SEVERITY_TOP_REASONS="2") as (client, _):
+        first = client.post("/predict", json={"event": EVENT}).json()
+        first_info = client.post("/model_info", json={}).json()
+    with service_in_process(trained_project, tmp_path / "second.sqlite", SEVERITY_TOP_REASONS="4", SEVERITY_ROUTING="shadow",
+                            SEVERITY_CHALLENGER_MODEL=challenger_tag) as (client, _):
+        second = client.post("/predict", json={"event": EVENT}).json()
+        second_info = client.post("/model_info", json={}).json()
+    assert (len(first["top_reasons"]), len(second["top_reasons"])) == (2, 4)
+    assert (first_info["routing"]["mode"], second_info["routing"]["mode"]) == ("champion", "shadow")
+    assert first_info["challenger"] is None and second_info["challenger"]["bento_model_tag"] == challenger_tag
+    assert len(read_prediction_log(tmp_path / "first.sqlite")) == 1 and len(read_prediction_log(tmp_path / "second.sqlite")) == 2
+
+
+class Recorded(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize("mode", ["ab", "shadow"])
+def test_a_failing_challenger_never_fails_the_champions_answer(mode, trained_project, challenger_tag, tmp_path):
+    """The challenger's model raises on every call: every answer is still a 200 from the champion, equal to the
+    champion's own answer, logged as served by it; each failure is logged with its traceback and counted."""
+    log_path = tmp_path / "prediction_log.sqlite"
+    events = [{**EVENT, "event_id": f"f-{i}", "routing_key": f"analyst-{i}"} for i in range(30)]
+    with service_in_process(trained_project, tmp_path / "champion_alone.sqlite") as (client, _):
+        alone = [client.post("/predict", json={"event": event}).json() for event in events]
+        alone_explained = [client.post("/explain", json={"event": event}).json() for event in events]
+        alone_batch = client.post("/predict_batch", json={"events": events}).json()
+    before = failures_counted(mode)
+    recorded = Recorded()
+    logging.getLogger("severity.serving").addHandler(recorded)
+    try:
+        with service_in_process(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger_tag, SEVERITY_ROUTING=mode,
+                                SEVERITY_CHALLENGER_SHARE="0.5") as (client, _):
+            challenger = bentoml.get_current_service().arms["challenger"]
+            routed = [client.post("/predict", json={"event": event}).json()["variant"] for event in events]  # while it works
+
+            def broken(*args, **kwargs):
+                raise RuntimeError("planted challenger fault")
+
+            challenger.packaged.model.score_columns = broken
+            answers = [client.post("/predict", json={"event": event}) for event in events]
+            explained = [client.post("/explain", json={"event": event}) for event in events]
+            batch = client.post("/predict_batch", json={"events": events})
+    finally:
+        logging.getLogger("severity.serving").removeHandler(recorded)
+    assert {answer.status_code for answer in [*answers, *explained, batch]} == {200}
+    if mode == "ab":
+        assert 5 < routed.count("challenger") < 25  # the challenger had its share of these events before it broke
+    for answer, expected in zip([a.json() for a in answers] + batch.json(), alone + alone_batch, strict=True):
+        assert answer["variant"] == "champion"
+        assert answer["fatal_probability"] == expected["fatal_probability"] and answer["top_reasons"] == expected["top_reasons"]
+    for answer, expected in zip(explained, alone_explained, strict=True):
+        assert answer.json()["variant"] == "champion" and answer.json()["raw_fields"] == expected["raw_fields"]
+
+    counted = {endpoint: count - before.get(endpoint, 0) for endpoint, count in failures_counted(mode).items()}
+    challenger_events = routed.count("challenger") if mode == "ab" else len(events)
+    # Each request with a challenger event counts once: under `ab` its share of the single calls and the batch; under
+    # `shadow` every single call and the batch (explain is answered by one arm, never shadowed).
+    assert {endpoint: count for endpoint, count in counted.items() if count} == {
+        "predict": challenger_events, "predict_batch": 1, **({"explain": challenger_events} if mode == "ab" else {})}
+    tracebacks = [r for r in recorded.records if r.exc_info and "planted challenger fault" in str(r.exc_info[1])]
+    assert len(tracebacks) == sum(counted.values()) and all(challenger.tag in r.getMessage() for r in tracebacks)
+    logged = read_prediction_log(log_path)
+    request_ids = {a.json()["request_id"] for a in [*answers, *explained]} | {p["request_id"] for p in batch.json()}
+    after_fault = logged[logged["request_id"].isin(request_ids)]
+    assert len(after_fault) == 3 * len(events)  # predict, explain, batch: every answer logged once, by the champion
+    assert set(after_fault["variant"]) == {"champion"} and after_fault["served"].eq(1).all()
+
+
+def test_the_bento_builds_with_the_model_the_service_would_serve(trained_project, monkeypatch):
+    """`severity bento`, from the checkout (the build context) with the trained project's registry: the Bento carries
+    the champion the service would resolve, and nothing of the checkout's own stores is read."""
+    from click.testing import CliRunner
+
+    from severity.governance.commands import main
+
+    monkeypatch.setenv("SEVERITY_REGISTRY_URI", f"sqlite:///{trained_project / 'mlflow.db'}")
+    for name in ("SEVERITY_MODEL", "SEVERITY_CHALLENGER_MODEL", "SEVERITY_ROUTING"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(PROJECT_ROOT)
+    try:
+        result = CliRunner().invoke(main, ["bento"], catch_exceptions=False)
+    finally:
+        logging.disable(logging.NOTSET)  # the command quiets the libraries' logging for its own process
+    assert result.exit_code == 0, result.output
+    tag = result.output.strip().splitlines()[-1]
     bento = bentoml.get(tag)
-    assert [str(m.tag) for m in bento.info.services[0].models] == [str(bentoml.models.get("severity_model:latest").tag)]
+    assert [str(m.tag) for m in bento.info.all_models] == [packaged_champion_tag(trained_project)]
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -311,33 +423,25 @@ def listening_addresses(port: int) -> set[str]:
     return addresses
 
 
-def test_by_default_the_service_listens_on_loopback_and_the_api_key_guards_the_apis(trained_project, tmp_path):
-    key = "real-server-key-51c2"
-    authorized = {"Authorization": f"Bearer {key}"}
+def test_by_default_the_service_listens_on_loopback_and_the_api_key_guards_the_apis(champion_server):
+    url, _ = champion_server
 
-    def streamed():  # 1 MiB in chunks, no Content-Length; bounded whatever the server does
-        for _ in range(256):
+    def streamed():  # 2 MiB in chunks, no Content-Length; bounded whatever the server does
+        for _ in range(512):
             yield b" " * 4096
 
-    with served(trained_project, tmp_path / "prediction_log.sqlite", host_flag=False, SEVERITY_API_KEY=key,
-                SEVERITY_MAX_BODY_BYTES="65536") as url:
-        port = int(url.rsplit(":", 1)[1])
-        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, no 0.0.0.0 or ::
-        refused = httpx.post(f"{url}/predict", json={"event": EVENT}, timeout=30)
-        wrong = httpx.post(f"{url}/predict", json={"event": EVENT}, headers={"Authorization": "Bearer not-the-key"}, timeout=30)
-        answered = httpx.post(f"{url}/predict", json={"event": EVENT}, headers=authorized, timeout=30)
-        too_large = httpx.post(f"{url}/predict", content=streamed(), headers={**authorized, "content-type": "application/json"}, timeout=30)
-        client = bentoml.SyncHTTPClient(url, token=key)  # BentoML's own client sends the same header
-        try:
-            info = client.model_info()
-        finally:
-            client.close()
-        probes = {path: httpx.get(f"{url}{path}", timeout=10).status_code for path in ("/livez", "/readyz", "/healthz", "/metrics")}
-        docs = {path: httpx.get(f"{url}{path}", timeout=10) for path in ("/", "/docs.json")}
-        docs["/docs"] = httpx.get(f"{url}/docs", headers=authorized, timeout=10)  # not an open path: asked with the key
+    port = int(url.rsplit(":", 1)[1])
+    assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, no 0.0.0.0 or ::
+    refused = httpx.post(f"{url}/predict", json={"event": EVENT}, timeout=30)
+    wrong = httpx.post(f"{url}/predict", json={"event": EVENT}, headers={"Authorization": "Bearer not-the-key"}, timeout=30)
+    answered = httpx.post(f"{url}/predict", json={"event": EVENT}, headers=AUTHORIZED, timeout=30)
+    too_large = httpx.post(f"{url}/predict", content=streamed(), headers={**AUTHORIZED, "content-type": "application/json"}, timeout=30)
+    probes = {path: httpx.get(f"{url}{path}", timeout=10).status_code for path in ("/livez", "/readyz", "/healthz", "/metrics")}
+    docs = {path: httpx.get(f"{url}{path}", timeout=10) for path in ("/", "/docs.json")}
+    docs["/docs"] = httpx.get(f"{url}/docs", headers=AUTHORIZED, timeout=10)  # not an open path: asked with the key
     assert (refused.status_code, wrong.status_code, answered.status_code) == (401, 401, 200)
-    assert too_large.status_code == 413 and "at most 65536 bytes are accepted (SEVERITY_MAX_BODY_BYTES)" in too_large.json()["error"]
-    assert answered.json()["event_id"] == "E-1" and info["model_version"] == "1"
+    assert too_large.status_code == 413 and f"at most {BODY_LIMIT} bytes are accepted (SEVERITY_MAX_BODY_BYTES)" in too_large.json()["error"]
+    assert answered.json()["event_id"] == "E-1"
     assert probes == dict.fromkeys(probes, 200)
     # What the README points at: the Swagger UI at / and the OpenAPI document at /docs.json; /docs is not served.
     assert docs["/"].status_code == 200 and "swagger" in docs["/"].text.lower()

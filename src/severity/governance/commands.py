@@ -4,6 +4,7 @@
     severity models card --version N [--html] [--output PATH]
     severity models promote --version N --approver NAME --notes TEXT [--evidence data/08_reporting/ab_evaluation.json]
     severity models rollback --approver NAME --notes TEXT
+    severity bento [--version V]
 
 Run from the project root: the commands read the project's configuration (the MLflow store of
 ``mlflow.yml``, the registered model's name, the gate's and fairness limits) and load the test
@@ -161,3 +162,22 @@ def rollback(project: Project, approver: str, notes: str) -> None:
         raise click.ClickException(str(error)) from None
     click.echo(f"Rolled back: version {entry['version']} is the champion again (was {entry['previous']}), by {approver} at {entry['at']}.")
     click.echo("The service picks it up when restarted: stop `bentoml serve` and start it again.")
+
+
+@main.command()
+@click.option("--version", "bento_version", default=None, help="The Bento's version (default: one BentoML generates).")
+@click.option("--bentofile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=Path("bentofile.yaml"),
+              show_default=True, help="The build file; its folder is the build context.")
+def bento(bento_version: str | None, bentofile: Path) -> None:
+    """Build a Bento of the service with the models it would serve now (the SEVERITY_* settings: the registry's
+    champion, and its challenger when SEVERITY_ROUTING needs one). Prints the Bento's tag."""
+    from severity.serving.bento import build_bento
+    from severity.serving.settings import ServingSettings
+
+    try:
+        built = build_bento(ServingSettings.from_environment(), bentofile, bento_version)
+    except (LookupError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    for model in built.info.all_models:
+        click.echo(f"with {model.tag}")
+    click.echo(str(built.tag))

@@ -25,3 +25,11 @@ def prediction_log_reopened():
     from prometheus_client import Counter
 
     return Counter("severity_prediction_log_reopened", "Times the prediction log file was found deleted or replaced and recreated")
+
+
+@cache
+def challenger_failures():
+    """Requests whose challenger failed to score (under ``ab`` the champion answered its events instead), by mode and API."""
+    from prometheus_client import Counter
+
+    return Counter("severity_challenger_failures", "Requests whose challenger failed to score; the champion answered", ["mode", "endpoint"])

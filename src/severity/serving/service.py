@@ -1,7 +1,10 @@
 """The BentoML service: a thin face over the packaged champion (and an optional challenger).
 
 ``bentoml serve`` in the project root serves it (``bentofile.yaml`` names this class).
-Configuration comes from the environment, read once at start-up (see :class:`ServingSettings`).
+Configuration comes from the environment (see :class:`ServingSettings`), read when a worker starts:
+the models are resolved then (the registry's aliases, :mod:`severity.serving.registry`), not at
+import, so importing this module reads no store and a service built in process takes the settings
+of its moment. ``severity bento`` builds a Bento with the models the service would serve.
 The single-event APIs are ``async`` and compute inline: a few milliseconds of CPU cost less
 than a hop to BentoML's thread pool. ``predict_batch`` is synchronous, so a long batch runs in
 the pool and the event loop keeps answering health checks. Both run at once, so what they share
@@ -63,11 +66,12 @@ if TYPE_CHECKING:
     from severity.serving.packaging import PackagedModel
 
 logger = logging.getLogger("severity.serving")
-settings = ServingSettings.from_environment()
-# Here, not in a worker: `bentoml serve` imports this module before it starts workers, so an unusable path stops
-# it once with this message instead of workers failing and being respawned.
-check_prediction_log(settings.prediction_log)
-champion_resolution, challenger_resolution = settings.resolve_models()
+# Read and checked here only to fail early: `bentoml serve` imports this module once before it starts any worker,
+# so a bad variable or an unusable log path stops it once with its message, instead of workers failing and being
+# respawned. Nothing is created or resolved here; each worker reads its settings again and resolves its models
+# when it starts (SeverityService.__init__), so a test builds the service in process with other settings.
+_process_settings = ServingSettings.from_environment()
+check_prediction_log(_process_settings.prediction_log)
 
 # predict_batch's request under the name BentoML gives the input it builds from a signature: the 400's
 # title ("validation error for Input") and the schema's predict_batch__Input stay what they were.
@@ -109,21 +113,18 @@ class ArmResult:
 
 
 # Loopback unless `bentoml serve --host` (or BENTOML_HOST) says otherwise: BentoML's own default is every interface.
-@bentoml.service(name="severity", workers=settings.workers, traffic={"timeout": 60}, logging={"access": {"enabled": settings.access_log}},
-                 http={"host": "127.0.0.1"})
+@bentoml.service(name="severity", workers=_process_settings.workers, traffic={"timeout": 60},
+                 logging={"access": {"enabled": _process_settings.access_log}}, http={"host": "127.0.0.1"})
 class SeverityService:
     """Fatal-accident probability, decision and reasons for NTSB-style accident events."""
 
-    # Class attributes, so that `bentoml build` packages the models the registry names now.
-    champion_model = bentoml.models.BentoModel(champion_resolution.tag)
-    if challenger_resolution is not None:
-        challenger_model = bentoml.models.BentoModel(challenger_resolution.tag)
-
     def __init__(self) -> None:
         quiet_client_errors()
-        self.arms = {"champion": self._arm("champion", self.champion_model, champion_resolution)}
-        if challenger_resolution is not None:
-            self.arms["challenger"] = self._arm("challenger", self.challenger_model, challenger_resolution)
+        self.settings = settings = ServingSettings.from_environment()
+        champion, challenger = settings.resolve_models()
+        self.arms = {"champion": self._arm("champion", champion)}
+        if challenger is not None:
+            self.arms["challenger"] = self._arm("challenger", challenger)
         self.router = Router(settings.routing, settings.challenger_share)
         try:
             self.log = PredictionLog(settings.prediction_log, settings.log_timeout_seconds, settings.log_retention_days,
@@ -152,15 +153,16 @@ class SeverityService:
         logger.info("Serving %s; routing %s; logging to %s; histories run to %s", {v: a.tag for v, a in self.arms.items()}, self.router,
                     settings.prediction_log, {v: str(a.history.through) for v, a in self.arms.items()})
 
-    @staticmethod
-    def _arm(variant: str, stored: bentoml.Model, resolution: Resolution) -> Arm:
+    def _arm(self, variant: str, resolution: Resolution) -> Arm:
         from severity.serving.packaging import load_from_store
 
+        stored = bentoml.models.get(resolution.tag)
         packaged = load_from_store(stored)
         packaged.model.single_threaded()
         if resolution.note:
             logger.warning("%s: %s", variant, resolution.note)
-        watch = HistoryWatch(f"{variant} {stored.tag}", packaged.model.feature_engineer.history_through_, settings.history_stale_days, logger)
+        watch = HistoryWatch(f"{variant} {stored.tag}", packaged.model.feature_engineer.history_through_, self.settings.history_stale_days,
+                             logger)
         return Arm(variant, str(stored.tag), packaged, resolution, watch)
 
     # ---- APIs ---------------------------------------------------------------------------
@@ -173,8 +175,9 @@ class SeverityService:
 
     # The request model instead of one built from this signature: on_invalid must be read before the
     # events, to decide how they are read (BatchRequest). Its fields are these parameters (tested).
-    @bentoml.api(input_spec=BatchInput)
-    def predict_batch(self, events: list[AccidentEvent], explain: bool = True, on_invalid: OnInvalid = "refuse") -> Predictions:
+    # Returns the JSON it writes itself (below); `output_spec` publishes that JSON's shape in the API schema.
+    @bentoml.api(input_spec=BatchInput, output_spec=Predictions)
+    def predict_batch(self, events: list[AccidentEvent], explain: bool = True, on_invalid: OnInvalid = "refuse") -> Response:
         """Many events in one request; results come back in the order given.
 
         ``on_invalid`` has done its work when the events arrive: under ``missing`` (BatchRequest) an unreadable
@@ -182,14 +185,14 @@ class SeverityService:
         """
         if not events:
             raise InvalidArgument("events is empty: send at least one event")
-        if len(events) > settings.max_batch:
-            raise InvalidArgument(f"events has {len(events)} items; the maximum per request is {settings.max_batch}")
+        if len(events) > self.settings.max_batch:
+            raise InvalidArgument(f"events has {len(events)} items; the maximum per request is {self.settings.max_batch}")
         # Written as JSON here, in the shape `Predictions` declares (which the API schema shows, and a test
         # checks every answer against): building and validating 1,000 pydantic predictions to serialise
         # them cost 10 to 17 ms, orjson on the same dicts 2 ms.
         predictions, rows = self._predict(events, "predict_batch", _request_id(), explain)
         refusal = self._write_log(rows)  # this is a worker thread: waiting here holds up no other request
-        return refusal or Response(orjson.dumps(predictions), media_type="application/json")  # type: ignore[return-value]
+        return refusal or Response(orjson.dumps(predictions), media_type="application/json")
 
     @bentoml.api
     async def explain(self, event: AccidentEvent) -> Explanation:
@@ -198,16 +201,21 @@ class SeverityService:
         request_id = _request_id()
         record = event.record()
         key = _routing_key(event, record)
-        arm = self.arms[self.router.answering_variant(key)]
-        model = arm.packaged.model
-        columns = _record_columns([record])
         absent = event.absent_fields()
-        scored = model.score_columns(columns, absent=_absent_mask([absent]))
-        arm.history.check(columns["day"])
+        arm = self.arms[self.router.answering_variant(key)]
+        try:
+            result = self._score(arm, [record], [absent], np.array([0]), explain=True)
+        except Exception:
+            if arm.variant != "challenger":
+                raise
+            metrics.challenger_failures().labels(mode=self.router.mode, endpoint="explain").inc()
+            logger.exception("The challenger %s failed to explain request %s; the champion answers it", arm.tag, request_id)
+            arm = self.arms["champion"]
+            result = self._score(arm, [record], [absent], np.array([0]), explain=True)
+        scored = result.scored
         explanation = scored.explanation
         raw = scored.raw_field_contributions[0]
         values = scored.features[0]
-        result = ArmResult(arm, scored, np.array([0]), scored.top_reasons(settings.top_reasons))
         refusal = await self._write_log_async(self._log_rows([event], [key], [result], [arm.variant], "explain", request_id, started))
         if refusal is not None:
             return refusal
@@ -274,15 +282,22 @@ class SeverityService:
         answering = [self.router.answering_variant(key) for key in keys]
         absent = [event.absent_fields() for event in events]
         results = []
-        for variant, arm in self.arms.items():
-            shadow = variant == "challenger" and self.router.shadows
-            rows = np.arange(len(events)) if shadow else np.flatnonzero(np.array(answering) == variant)
+        # The challenger first, apart: when it fails, its events are answered by the champion (under `ab`) or simply
+        # not shadowed (under `shadow`), and the failure is logged and counted; the champion's answers never depend on it.
+        challenger = self.arms.get("challenger")
+        if challenger is not None:
+            rows = np.arange(len(events)) if self.router.shadows else np.flatnonzero(np.array(answering) == "challenger")
             if len(rows):
-                columns = _record_columns([records[i] for i in rows])
-                scored = arm.packaged.model.score_columns(columns, explain, _absent_mask([absent[i] for i in rows]))
-                arm.history.check(columns["day"])
-                reasons = scored.top_reasons(settings.top_reasons) if explain else [[] for _ in rows]
-                results.append(ArmResult(arm, scored, rows, reasons))
+                try:
+                    results.append(self._score(challenger, [records[i] for i in rows], [absent[i] for i in rows], rows, explain))
+                except Exception:
+                    metrics.challenger_failures().labels(mode=self.router.mode, endpoint=endpoint).inc()
+                    logger.exception("The challenger %s failed to score %d event(s) of request %s (%s); the champion answers them",
+                                     challenger.tag, len(rows), request_id, endpoint)
+                    answering = ["champion"] * len(events)
+        rows = np.flatnonzero(np.array(answering) == "champion")
+        if len(rows):
+            results.insert(0, self._score(self.arms["champion"], [records[i] for i in rows], [absent[i] for i in rows], rows, explain))
         predictions: list[dict | None] = [None] * len(events)
         for result in results:
             variant, version = result.arm.variant, result.arm.version
@@ -307,25 +322,32 @@ class SeverityService:
                 }
         return predictions, self._log_rows(events, keys, results, answering, endpoint, request_id, started)
 
+    def _score(self, arm: Arm, records: list[dict], absent: list[list[str]], rows: np.ndarray, explain: bool) -> ArmResult:
+        columns = _record_columns(records)
+        scored = arm.packaged.model.score_columns(columns, explain, _absent_mask(absent))
+        arm.history.check(columns["day"])
+        reasons = scored.top_reasons(self.settings.top_reasons) if explain else [[] for _ in rows]
+        return ArmResult(arm, scored, rows, reasons)
+
     # ---- the prediction log -------------------------------------------------------------
     async def _write_log_async(self, rows: list[LoggedPrediction]) -> Response | None:
         """Write from the log's thread; the event loop serves other requests meanwhile. The 503 to answer with when the
         rows could not be written, else None."""
-        deadline = time.monotonic() + settings.log_timeout_seconds
+        deadline = time.monotonic() + self.settings.log_timeout_seconds
         written = asyncio.get_running_loop().run_in_executor(self.log_writer, self.log.append, rows, deadline)
         try:
             # The write keeps its own deadline; this wait only guards against a write stuck in the file system.
-            await asyncio.wait_for(written, settings.log_timeout_seconds + 1.0)
+            await asyncio.wait_for(written, self.settings.log_timeout_seconds + 1.0)
         except PredictionLogUnavailable as error:
             return self._refusal(error.reason, error)
         except TimeoutError:
-            return self._refusal("timeout", f"The prediction log {self.log.path} did not finish a write within {settings.log_timeout_seconds:g} s")
+            return self._refusal("timeout", f"The prediction log {self.log.path} did not finish a write within {self.settings.log_timeout_seconds:g} s")
         self._purge_log_if_due()
         return None
 
     def _write_log(self, rows: list[LoggedPrediction]) -> Response | None:
         try:
-            self.log.append(rows, time.monotonic() + settings.log_timeout_seconds)
+            self.log.append(rows, time.monotonic() + self.settings.log_timeout_seconds)
         except PredictionLogUnavailable as error:
             return self._refusal(error.reason, error)
         self._purge_log_if_due()
@@ -372,7 +394,13 @@ class SeverityService:
         return _routing_key(event, self.redact(event.record()))
 
 
-SeverityService.add_asgi_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
+def _request_guard(app):
+    """The guard, configured when the app is built (in the worker, beside the service's own settings)."""
+    settings = ServingSettings.from_environment()
+    return RequestGuard(app, max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
+
+
+SeverityService.add_asgi_middleware(_request_guard)
 
 
 def _record_columns(records: list[dict]) -> dict:
