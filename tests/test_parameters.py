@@ -123,6 +123,16 @@ def test_values_are_checked_with_their_block_named():
     assert "monitoring.current.source: must be one of ('auto', 'log', 'csv'), got 'kafka'" in message
 
 
+def test_a_candidate_states_the_settings_its_family_reads():
+    raw = raw_parameters()
+    del raw["lightgbm"]["settings"]["early_stopping_rounds"]
+    del raw["stacking"]["settings"]["folds"]
+    with pytest.raises(ParameterError) as error:
+        validate(Parameters, raw)
+    assert "lightgbm.settings: a lightgbm candidate needs early_stopping_rounds" in str(error.value)
+    assert "stacking.settings: a stacking candidate needs folds" in str(error.value)
+
+
 def test_blocks_are_frozen():
     study = parameters().tuning.study
     with pytest.raises(ValueError, match="frozen"):

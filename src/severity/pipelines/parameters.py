@@ -118,6 +118,15 @@ class CandidateSettings(SettingsModel):
     folds: int | None = None                        # stacking
     study: dict[str, Any] | None = None             # the tuned candidate: the study it came from
 
+    @model_validator(mode="after")
+    def _family_keys(self) -> CandidateSettings:
+        # train_candidate falls back to library values when these are absent; a parameter block states them.
+        if self.family == "lightgbm" and self.early_stopping_rounds is None:
+            raise ValueError("a lightgbm candidate needs early_stopping_rounds")
+        if self.family == "stacking" and self.folds is None:
+            raise ValueError("a stacking candidate needs folds")
+        return self
+
     def as_dict(self) -> dict[str, Any]:
         """The settings as :func:`severity.models.training.train_candidate` reads them (absent keys left out)."""
         return self.model_dump(exclude_none=True)
