@@ -77,7 +77,7 @@ def test_a_missing_key_is_named():
         validate(Parameters, raw)
 
 
-@pytest.mark.parametrize("env", ["base", "ci"])
+@pytest.mark.parametrize("env", ["base", "ci", "ntsb"])
 def test_every_parameters_file_validates_as_a_whole(env):
     typed = parameters(env)
     assert isinstance(typed.tuning, TuningParameters)
