@@ -167,6 +167,19 @@ def test_a_transformer_pickled_with_the_former_dataclass_settings_still_loads(mo
     assert settings == FeatureSettings(include_damage=False, min_category_count=7, history_windows_days=(30,), neighbours=(5,))
 
 
+def test_the_metrics_a_block_may_name_are_those_measured():
+    import numpy as np
+
+    from severity.evaluation.metrics import CLASSIFICATION_METRICS, classification_metrics
+
+    measured = classification_metrics(np.array([0, 1, 1, 0]), np.array([0.2, 0.7, 0.6, 0.4]), np.array([0, 1, 1, 0]))
+    assert tuple(measured) == CLASSIFICATION_METRICS
+    raw = raw_parameters()
+    raw["modelling"]["selection"]["metric"] = "rocauc"
+    with pytest.raises(ParameterError, match=r"modelling.selection.metric: Input should be 'roc_auc', "):
+        validate(Parameters, raw)
+
+
 def test_the_gate_refuses_a_metric_it_cannot_measure():
     gate = raw_block("governance.gate")
     with pytest.raises(ParameterError, match=r"governance.gate.max_metrics: unknown metric\(s\) \['calibration'\]"):

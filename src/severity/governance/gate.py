@@ -13,16 +13,12 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from severity.evaluation.metrics import classification_metrics
+from severity.evaluation.metrics import CLASSIFICATION_METRICS, classification_metrics
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.monitoring.fairness import FairnessSettings, group_metrics, largest_gaps
 from severity.monitoring.reference import group_values
 from severity.parameters import SettingsModel
-
-# What classification_metrics measures: the metrics a gate limit may name.
-GATE_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "accuracy", "precision", "recall", "f1", "fatal_rate",
-                "predicted_fatal_rate")
 
 
 class GateSettings(SettingsModel):
@@ -37,9 +33,9 @@ class GateSettings(SettingsModel):
     @classmethod
     def _known_metrics(cls, limits: dict[str, float]) -> dict[str, float]:
         # A misspelt metric would otherwise fail only at promotion time, with a KeyError.
-        unknown = sorted(set(limits) - set(GATE_METRICS))
+        unknown = sorted(set(limits) - set(CLASSIFICATION_METRICS))
         if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {list(GATE_METRICS)}")
+            raise ValueError(f"unknown metric(s) {unknown}; known: {list(CLASSIFICATION_METRICS)}")
         return limits
 
 

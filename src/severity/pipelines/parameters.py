@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from severity.evaluation.metrics import CLASSIFICATION_METRICS
 from severity.features import FeatureSettings
 from severity.governance.gate import GateSettings
 from severity.models.artifact import VARIANTS
@@ -67,14 +68,14 @@ class TuningParameters(SettingsModel):
 class PolicySettings(SettingsModel):
     """``modelling.policy``: the arguments of :class:`~severity.models.policy.DecisionPolicy`."""
 
-    threshold_rule: Literal[THRESHOLD_RULES]  # type: ignore[valid-type]
+    threshold_rule: Literal[THRESHOLD_RULES]
     cost_missed_fatal: float = Field(gt=0)
     cost_false_alarm: float = Field(gt=0)
 
 
 class SelectionSettings(SettingsModel):
-    metric: str
-    tie_breaker: str
+    metric: Literal[CLASSIFICATION_METRICS]        # on the validation split
+    tie_breaker: Literal[CLASSIFICATION_METRICS]
     tolerance: float = Field(ge=0)
 
 
@@ -91,8 +92,8 @@ class RegistrySettings(SettingsModel):
 class ModellingParameters(SettingsModel):
     random_state: int
     n_jobs: int
-    variants: list[Literal[VARIANTS]]  # type: ignore[valid-type]
-    shipped_variant: Literal[VARIANTS]  # type: ignore[valid-type]
+    variants: list[Literal[VARIANTS]]
+    shipped_variant: Literal[VARIANTS]
     policy: PolicySettings
     selection: SelectionSettings
     bootstrap: BootstrapSettings
@@ -112,7 +113,7 @@ class CandidateSettings(SettingsModel):
     computed ones). A key only some families read is absent (None) for the others."""
 
     name: str
-    family: Literal[BASE_FAMILIES + ENSEMBLE_FAMILIES]  # type: ignore[valid-type]
+    family: Literal[BASE_FAMILIES + ENSEMBLE_FAMILIES]
     hyperparameters: dict[str, Any] | None = None   # the estimator's own arguments; ensembles have none
     early_stopping_rounds: int | None = None        # lightgbm
     folds: int | None = None                        # stacking
