@@ -31,11 +31,15 @@ from severity.evaluation.backtest import (
     markdown_table,
     shipped_and_evaluation_protocols,
 )
-from severity.features import AviationFeatureEngineer, FeatureSettings
-from severity.models.shipping import ShippingSettings
+from severity.features import AviationFeatureEngineer
 from severity.models.training import train_candidate
-from severity.parameters import settings_from
-from severity.pipelines.backtest.nodes import BacktestSettings
+from severity.parameters import validate
+from severity.pipelines.parameters import (
+    BacktestSettings,
+    CandidateSettings,
+    FeatureEngineeringParameters,
+    ModellingParameters,
+)
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_EXPORT = PROJECT.parent / "shared" / "data" / "ntsb" / "AviationData.csv"
@@ -55,32 +59,32 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
 
-    features_parameters = parameters("feature_engineering")["feature_engineering"]
+    features_parameters = validate(FeatureEngineeringParameters, parameters("feature_engineering")["feature_engineering"], "feature_engineering")
     modelling_parameters = parameters("modelling")
-    modelling = modelling_parameters["modelling"]
-    backtest = settings_from(BacktestSettings, parameters("backtest")["backtest"], "backtest")
-    shipping = settings_from(ShippingSettings, modelling["shipping"], "modelling.shipping")
+    modelling = validate(ModellingParameters, modelling_parameters["modelling"], "modelling")
+    backtest = validate(BacktestSettings, parameters("backtest")["backtest"], "backtest")
+    shipping = modelling.shipping
 
     raw = pd.read_csv(args.export, dtype=str, keep_default_na=False)
     labelled, _ = label_events(parse_events(raw)[0])
-    split = features_parameters["split"]
-    train, validation, test, _ = split_by_time(labelled, split["validation_start"], split["test_start"])
+    split = features_parameters.split
+    train, validation, test, _ = split_by_time(labelled, split.validation_start, split.test_start)
 
-    feature_settings = FeatureSettings.from_parameters(features_parameters["features"])
+    feature_settings = features_parameters.features
     engineer = AviationFeatureEngineer(feature_settings)
     train_input = engineer.fit_transform(train, train["fatal"]).assign(fatal=train["fatal"].to_numpy())
     engineer.add_history(pd.concat([validation, test]))
     validation_input = engineer.transform(validation).assign(fatal=validation["fatal"].to_numpy())
-    settings = modelling_parameters[args.candidate]["settings"]
-    fitted = train_candidate(args.candidate, settings, train_input, validation_input, engineer.feature_names_out_,
-                             modelling["variants"], modelling["random_state"], modelling["n_jobs"])
+    settings = validate(CandidateSettings, modelling_parameters[args.candidate]["settings"], f"{args.candidate}.settings")
+    fitted = train_candidate(args.candidate, settings.as_dict(), train_input, validation_input, engineer.feature_names_out_,
+                             modelling.variants, modelling.random_state, modelling.n_jobs)
     templates = {variant: candidate.estimator for variant, candidate in fitted.items()}
     prepared = time.perf_counter()
 
     events = pd.concat([train, validation, test], ignore_index=True)
     predictions = backtest_predictions(
         events, templates, shipped_and_evaluation_protocols(shipping, backtest.validation_months), list(backtest.origins),
-        backtest.horizon_months, feature_settings, modelling["policy"], len(train), modelling["n_jobs"], modelling["random_state"],
+        backtest.horizon_months, feature_settings, modelling.policy.model_dump(), len(train), modelling.n_jobs, modelling.random_state,
     )
     fitted_at = time.perf_counter()
     table = backtest_table(predictions, backtest.bootstrap_samples, backtest.seed)

@@ -28,6 +28,7 @@ import yaml
 from severity.features.columns import event_columns
 from severity.monitoring.drift import DriftSettings, data_drift
 from severity.monitoring.reference import describe_events
+from severity.parameters import validate
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_EXPORT = PROJECT.parent / "shared" / "data" / "ntsb" / "AviationData.csv"
@@ -79,7 +80,7 @@ def main() -> None:
     reference = pd.read_parquet(root / "data/07_model_output/monitoring_reference.parquet")
     train = pd.read_parquet(root / "data/03_primary/train_events.parquet")
     parameters = yaml.safe_load((root / "conf/base/parameters_monitoring.yml").read_text())["monitoring"]
-    settings = DriftSettings.from_parameters(parameters["data_drift"])
+    settings = validate(DriftSettings, parameters["data_drift"], "monitoring.data_drift")
     fired, largest = 0, 0.0
     for seed in range(args.quiet_batches):
         sample = train.sample(args.quiet_size, random_state=seed)

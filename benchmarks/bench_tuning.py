@@ -24,6 +24,7 @@ from severity.data.ingest import parse_events
 from severity.data.split import split_by_time
 from severity.data.target import label_events
 from severity.features import FeatureSettings
+from severity.parameters import validate
 from severity.tuning.folds import CrossValidationSettings, assign_folds, build_folds
 from severity.tuning.objective import spatial_cv_objective
 from severity.tuning.study import StudySettings, open_study, run_trials, trials_table
@@ -58,16 +59,16 @@ def main() -> None:
     train, _, _, _ = split_by_time(labelled, split["validation_start"], split["test_start"])
 
     start = time.perf_counter()
-    assignment = assign_folds(train, CrossValidationSettings.from_parameters(tuning["cross_validation"]))
+    assignment = assign_folds(train, validate(CrossValidationSettings, tuning["cross_validation"], "tuning.cross_validation"))
     assigned = time.perf_counter() - start
-    folds = build_folds(train, assignment, "spatial", FeatureSettings.from_parameters(features["features"]), n_jobs=tuning["n_jobs"])
+    folds = build_folds(train, assignment, "spatial", validate(FeatureSettings, features["features"], "feature_engineering.features"), n_jobs=tuning["n_jobs"])
     prepared = time.perf_counter() - start - assigned
 
     with tempfile.TemporaryDirectory() as folder:
         study_parameters = {**tuning["study"], "storage": f"sqlite:///{folder}/optuna.db", "show_progress_bar": True}
         if args.trials:
             study_parameters["n_trials"] = args.trials
-        settings = StudySettings.from_parameters(study_parameters)
+        settings = validate(StudySettings, study_parameters, "tuning.study")
         study = open_study(settings, "benchmark", create=True)
         objective = spatial_cv_objective(folds, settings, modelling["shipped_variant"], modelling["random_state"], modelling["n_jobs"])
         report = run_trials(study, objective, settings.timeout_seconds, settings.show_progress_bar)

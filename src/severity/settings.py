@@ -4,6 +4,8 @@ from pathlib import Path
 
 from kedro.utils import find_kedro_project
 
+from severity.hooks import TypedParameterHooks
+
 
 def project_root() -> str:
     """The project's root folder, for configuration that needs an absolute path.
@@ -22,3 +24,6 @@ CONFIG_LOADER_ARGS = {
     "merge_strategy": {"parameters": "soft"},
     "custom_resolvers": {"project_root": project_root},
 }
+
+# Nodes receive their parameter blocks as the typed models of severity.pipelines.parameters.
+HOOKS = (TypedParameterHooks(),)

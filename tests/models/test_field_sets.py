@@ -10,8 +10,9 @@ from severity.features.columns import INPUT_FIELDS, event_columns, masked_column
 from severity.models.artifact import SeverityModel
 from severity.models.estimators import build_estimator
 from severity.models.policy import DecisionPolicy
-from severity.models.shipping import ShippingSettings, answering_order
+from severity.models.shipping import answering_order
 from tests.conftest import SMALL_FEATURES
+from tests.parameters import block
 
 CORE = frozenset({"location", "latitude", "longitude", "aircraft_damage", "aircraft_category", "make", "model"})
 
@@ -86,7 +87,7 @@ def test_an_event_lacking_even_the_smallest_set_is_answered_by_the_last_model(mo
 
 
 def test_answering_order_adds_a_variant_without_damage_to_every_set():
-    order = answering_order(ShippingSettings(field_sets={"core": sorted(CORE)}).kept_fields(), "with_damage")
+    order = answering_order(block("modelling.shipping", field_sets={"core": sorted(CORE)}).kept_fields(), "with_damage")
     assert [(name, variant) for name, variant, _ in order] == [
         ("full", "with_damage"), ("full_without_damage", "without_damage"), ("core", "with_damage"), ("core_without_damage", "without_damage")]
     fields = {name: kept for name, _, kept in order}
@@ -94,4 +95,4 @@ def test_answering_order_adds_a_variant_without_damage_to_every_set():
     assert fields["core_without_damage"] == CORE - {"aircraft_damage"}
     assert [name for name, _, _ in answering_order({"full": None}, "without_damage")] == ["full"]
     with pytest.raises(ValueError, match="unknown input field"):
-        ShippingSettings(field_sets={"core": ["make", "injury_severity"]})
+        block("modelling.shipping", field_sets={"core": ["make", "injury_severity"]})

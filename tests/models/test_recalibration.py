@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from severity.models.recalibration import RecalibrationRefused, RecalibrationSettings, check_enough, latest_events
+from severity.parameters import validate
+from tests.parameters import block, raw_block
 
 
 def test_the_latest_share_of_events_is_held_out_with_all_its_rows():
@@ -23,7 +25,7 @@ def refusal(events: int, fatal_share: float, held_out_share: float = 0.3, **sett
     np.random.default_rng(0).shuffle(target)
     held_out = np.arange(events) >= events * (1 - held_out_share)
     with pytest.raises(RecalibrationRefused) as error:
-        check_enough(ids, target, held_out, RecalibrationSettings(**settings))
+        check_enough(ids, target, held_out, block("recalibration", **settings))
     return str(error.value)
 
 
@@ -43,7 +45,8 @@ def test_too_few_fatal_events_to_fit_on_are_refused():
 
 
 def test_settings_refuse_an_impossible_share_and_unknown_keys():
-    with pytest.raises(ValueError, match="held_out_share must be between 0 and 1, got 1.0"):
-        RecalibrationSettings.from_parameters({"held_out_share": 1.0})
-    with pytest.raises(ValueError, match=r"Unknown recalibration setting\(s\) \['min_events'\]"):
-        RecalibrationSettings.from_parameters({"min_events": 10})
+    settings = raw_block("recalibration")
+    with pytest.raises(ValueError, match="recalibration.held_out_share: must be between 0 and 1, got 1.0"):
+        validate(RecalibrationSettings, {**settings, "held_out_share": 1.0}, "recalibration")
+    with pytest.raises(ValueError, match=r"recalibration: unknown key 'min_events'; allowed keys: \[.*'min_labelled_events'"):
+        validate(RecalibrationSettings, {**settings, "min_events": 10}, "recalibration")

@@ -10,8 +10,15 @@ from severity.evaluation.metrics import probability_metrics
 from severity.models.estimators import SoftVotingEnsemble, StackingEnsemble, fatal_scores, with_fixed_capacity
 from severity.models.shipping import ShippingSettings, calibration_start, fit_shipping_protocol
 from severity.models.training import train_candidate
+from severity.parameters import validate
 from severity.pipelines.feature_engineering.nodes import build_model_input, transform_events
 from tests.conftest import SMALL_FEATURES
+from tests.parameters import block, raw_block
+
+
+def shipping(**values) -> ShippingSettings:
+    """modelling.shipping of conf/base, without field sets (the protocol fits one set at a time)."""
+    return block("modelling.shipping", **{"field_sets": {}, **values})
 
 LIGHTGBM = {"name": "lightgbm", "family": "lightgbm", "early_stopping_rounds": 20,
             "hyperparameters": {"n_estimators": 400, "learning_rate": 0.05, "num_leaves": 15}}
@@ -66,7 +73,7 @@ def test_fixed_capacity_copies_keep_the_rounds_early_stopping_chose(templates):
 
 def test_protocol_refits_on_everything_and_calibrates_on_the_last_period_out_of_time(templates, labelled):
     estimators, reference_rows = templates
-    shipped = fit_shipping_protocol(labelled, estimators, SMALL_FEATURES, {"threshold_rule": "max_f1"}, ShippingSettings(),
+    shipped = fit_shipping_protocol(labelled, estimators, SMALL_FEATURES, {"threshold_rule": "max_f1"}, shipping(),
                                     reference_rows, n_jobs=1, random_state=0)
     start = calibration_start(labelled["event_date"], 12)
     in_period = labelled["event_date"] >= start
@@ -94,7 +101,7 @@ def test_shipped_probabilities_are_calibrated_on_the_period_after_the_data(templ
     estimators, reference_rows = templates
     before, after = labelled[labelled["event_date"] < "2013-01-01"], labelled[labelled["event_date"] >= "2013-01-01"]
     shipped = fit_shipping_protocol(before, estimators, SMALL_FEATURES, {"threshold_rule": "max_f1"},
-                                    ShippingSettings(calibration_months=24), reference_rows, n_jobs=1, random_state=0)
+                                    shipping(calibration_months=24), reference_rows, n_jobs=1, random_state=0)
     shipped.feature_engineer.add_history(after)
     matrix = shipped.feature_engineer.transform(after)
     part = shipped.variants["with_damage"]
@@ -108,6 +115,6 @@ def test_too_short_a_history_for_the_calibration_period_is_refused(templates, la
     estimators, reference_rows = templates
     recent = labelled[labelled["event_date"] >= "2015-01-01"]
     with pytest.raises(ValueError, match="calibration period"):
-        fit_shipping_protocol(recent, estimators, SMALL_FEATURES, {}, ShippingSettings(calibration_months=12), reference_rows, 1, 0)
-    with pytest.raises(ValueError, match="calibration_months"):
-        ShippingSettings(calibration_months=0)
+        fit_shipping_protocol(recent, estimators, SMALL_FEATURES, {}, shipping(calibration_months=12), reference_rows, 1, 0)
+    with pytest.raises(ValueError, match="calibration_months: must be at least 1, got 0"):
+        validate(ShippingSettings, {**raw_block("modelling.shipping"), "calibration_months": 0}, "modelling.shipping")

@@ -2,7 +2,8 @@
 
 import json
 
-from severity.monitoring.alerts import AlertSettings, alert_record, build_alerts, post_alerts
+from severity.monitoring.alerts import alert_record, build_alerts, post_alerts
+from tests.parameters import block
 
 QUIET_DRIFT = {"dataset_drift": False, "drifted_columns": [], "drifted_count": 0, "columns": 30, "drifted_share": 0.0,
                "drift_share_threshold": 0.5, "unseen_value_share": {"make": 0.01}, "per_column": {}}
@@ -13,7 +14,7 @@ GOOD = {"estimate": {"roc_auc": {"estimate": 0.9, "low": 0.88, "high": 0.92}, "f
 
 
 def test_a_quiet_batch_raises_nothing():
-    assert build_alerts(QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, None, AlertSettings(), 0.1) == []
+    assert build_alerts(QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, None, block("monitoring.alerts"), 0.1) == []
 
 
 def test_each_crossed_threshold_fires_with_its_reason():
@@ -25,7 +26,7 @@ def test_each_crossed_threshold_fires_with_its_reason():
     fairness = {"gaps_exceeded": [{"attribute": "faa_region", "metric": "false_negative_rate", "gap": 0.4, "threshold": 0.25,
                                    "highest_group": "alaskan", "highest": 0.5, "lowest_group": "southern", "lowest": 0.1}],
                 "weak_slices": 1, "worst_slices": [{"slice": "alaskan & 1990s", "check": "recall", "value": 0.3, "overall": 0.8, "events": 150}]}
-    alerts = build_alerts(drift, predictions, performance, fairness, AlertSettings(), 0.1)
+    alerts = build_alerts(drift, predictions, performance, fairness, block("monitoring.alerts"), 0.1)
     checks = [a["check"] for a in alerts]
     assert set(checks) == {"dataset_drift", "feature_drift", "unseen_values", "prediction_drift", "estimated_performance",
                            "expected_fatal_rate", "fairness_gap", "weak_slices"}

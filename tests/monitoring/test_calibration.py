@@ -4,9 +4,8 @@ reliability table accounts for every labelled row."""
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from severity.monitoring.alerts import AlertSettings, alert_record, build_alerts
+from severity.monitoring.alerts import alert_record, build_alerts
 from severity.monitoring.calibration import (
     TOO_FEW,
     CalibrationSettings,
@@ -14,12 +13,13 @@ from severity.monitoring.calibration import (
     calibration_notes,
     calibration_report,
 )
+from severity.parameters import validate
 from severity.pipelines.monitoring.nodes import monitor_calibration, raise_alerts
-from tests.conftest import PROJECT_ROOT
 from tests.monitoring.test_alerts import GOOD, QUIET_DRIFT, QUIET_PREDICTIONS
+from tests.parameters import block, raw_block
 
-PARAMETERS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_monitoring.yml").read_text())["monitoring"]
-SETTINGS = CalibrationSettings.from_parameters(PARAMETERS["calibration"])
+PARAMETERS = block("monitoring")
+SETTINGS = PARAMETERS.calibration
 
 
 def labelled_batch(events: int, seed: int, shift: float = 0.0, start: str = "2014-01-01", days: int = 730) -> pd.DataFrame:
@@ -44,7 +44,7 @@ def report(batch: pd.DataFrame, settings: CalibrationSettings = SETTINGS):
 
 
 def alerts(summary: dict) -> dict:
-    found = build_alerts(QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, None, AlertSettings(), 0.1, summary)
+    found = build_alerts(QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, None, PARAMETERS.alerts, 0.1, summary)
     return {alert["check"]: alert for alert in found}
 
 
@@ -98,7 +98,7 @@ def test_reliability_counts_add_up_to_the_labelled_events_and_rows():
     batch.loc[batch.index % 7 == 0, "fatal"] = np.nan  # labels not yet arrived for some events
     batch.loc[batch["event_id"].isin(batch.loc[batch["fatal"].isna(), "event_id"]), "fatal"] = np.nan
     labelled = batch.dropna(subset=["fatal"])
-    periods, reliability, summary = report(batch, CalibrationSettings(period="month", min_labelled_events=20, bootstrap_samples=200))
+    periods, reliability, summary = report(batch, block("monitoring.calibration", period="month", min_labelled_events=20, bootstrap_samples=200))
     assert summary["labelled_rows"] == len(labelled) and summary["unlabelled_rows"] == len(batch) - len(labelled)
     for scope, part in reliability.groupby("scope"):
         row = periods.set_index("scope").loc[scope]
@@ -135,7 +135,10 @@ def test_the_node_reports_no_labels_and_alerts_through_the_alert_record():
 
 
 def test_settings_refuse_an_unknown_period_or_key():
-    with pytest.raises(ValueError, match=r"period must be one of \['month', 'quarter'\], got 'week'"):
-        CalibrationSettings.from_parameters({"period": "week"})
-    with pytest.raises(ValueError, match=r"Unknown monitoring.calibration setting\(s\) \['max_gap'\]"):
-        CalibrationSettings.from_parameters({"max_gap": 0.1})
+    settings = raw_block("monitoring.calibration")
+    with pytest.raises(ValueError, match=r"monitoring.calibration.period: must be one of \['month', 'quarter'\], got 'week'"):
+        validate(CalibrationSettings, {**settings, "period": "week"}, "monitoring.calibration")
+    with pytest.raises(ValueError, match=r"monitoring.calibration: unknown key 'max_gap'; allowed keys: \[.*'max_mean_gap'"):
+        validate(CalibrationSettings, {**settings, "max_gap": 0.1}, "monitoring.calibration")
+    with pytest.raises(ValueError, match=r"monitoring.calibration: needs bins >= 2"):
+        validate(CalibrationSettings, {**settings, "bins": 1}, "monitoring.calibration")

@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from severity.monitoring.fairness import FairnessSettings, fairness_audit, group_metrics, largest_gaps, weak_slices
+from severity.parameters import validate
+from tests.parameters import block, raw_block
 
 
 def groups_frame(size: int, rng) -> pd.DataFrame:
@@ -36,7 +38,7 @@ def test_gaps_use_only_groups_large_enough_to_judge():
         "selection_rate": [0.2, 0.5, 1.0], "false_negative_rate": [0.1, 0.2, 0.9], "false_positive_rate": [0.1, 0.1, 0.0],
         "calibration_error": [0.02, 0.03, 0.5],
     })
-    gaps = {g["metric"]: g for g in largest_gaps(table, FairnessSettings(min_group_size=100))}
+    gaps = {g["metric"]: g for g in largest_gaps(table, block("monitoring.fairness", min_group_size=100))}
     assert gaps["selection_rate"]["gap"] == pytest.approx(0.3) and gaps["selection_rate"]["exceeded"]
     assert gaps["selection_rate"]["highest_group"] == "big_b"
     assert not gaps["false_negative_rate"]["exceeded"]  # the tiny group's 0.9 does not count
@@ -51,7 +53,7 @@ def test_a_planted_weak_slice_is_found_and_ranked_first():
     probability = np.clip(np.where(target == 1, 0.6, 0.15) + rng.normal(0, 0.05, size), 0, 1)
     planted = ((groups["faa_region"] == "alaskan") & (groups["aircraft_category"] == "Helicopter")).to_numpy()
     predicted[planted & (target == 1)] = (rng.random((planted & (target == 1)).sum()) < 0.3).astype(int)  # most fatal ones missed
-    slices, tested = weak_slices(groups, target, probability, predicted, FairnessSettings(min_slice_size=100))
+    slices, tested = weak_slices(groups, target, probability, predicted, block("monitoring.fairness", min_slice_size=100))
     assert tested > 50
     recall = slices[slices["check"] == "recall"]
     assert recall.iloc[0]["slice"] == "alaskan & Helicopter" and recall.iloc[0]["value"] < 0.45
@@ -64,12 +66,12 @@ def test_no_weak_slice_is_invented_in_homogeneous_data():
     probability = rng.beta(1, 3, size)
     target = (rng.random(size) < probability).astype(int)  # calibrated everywhere
     predicted = (probability > 0.3).astype(int)
-    slices, _ = weak_slices(groups_frame(size, rng), target, probability, predicted, FairnessSettings())
+    slices, _ = weak_slices(groups_frame(size, rng), target, probability, predicted, block("monitoring.fairness"))
     assert len(slices) == 0
 
 
 def test_audit_refuses_an_empty_batch_and_unknown_settings():
     with pytest.raises(ValueError, match="No labelled events"):
-        fairness_audit(pd.DataFrame(), np.array([]), np.array([]), np.array([]), FairnessSettings())
-    with pytest.raises(ValueError, match="max_gaps names unknown metric"):
-        FairnessSettings.from_parameters({"max_gaps": {"recall": 0.1}})
+        fairness_audit(pd.DataFrame(), np.array([]), np.array([]), np.array([]), block("monitoring.fairness"))
+    with pytest.raises(ValueError, match=r"monitoring.fairness.max_gaps: names unknown metric\(s\) \['recall'\]"):
+        validate(FairnessSettings, {**raw_block("monitoring.fairness"), "max_gaps": {"recall": 0.1}}, "monitoring.fairness")

@@ -13,10 +13,11 @@ from severity.features import AviationFeatureEngineer, FeatureSettings
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.models.policy import DecisionPolicy
-from severity.monitoring.drift import DriftSettings, data_drift
+from severity.monitoring.drift import data_drift
 from severity.monitoring.performance import estimate_performance, realised_against_estimate
 from severity.monitoring.reference import MonitoringProfile, describe_events
 from tests.conftest import REAL_EXPORT, needs_real_export, read_raw
+from tests.parameters import block
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_data, needs_real_export]
 
@@ -43,7 +44,7 @@ def real():
 
 def test_the_2013_to_2015_shift_is_found_and_named(real):
     current = describe_events(event_columns(real["test"]), real["model"], real["profile"])
-    summary, html = data_drift(real["reference"], current, real["profile"], DriftSettings())
+    summary, html = data_drift(real["reference"], current, real["profile"], block("monitoring.data_drift"))
     drifted = summary["drifted_columns"]
     # Newer events: later dates, far more recorded coordinates and aircraft categories, different FAR coding.
     assert "raw__event_date" in drifted and len(drifted) >= 4, drifted

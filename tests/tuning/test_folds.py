@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from severity.tuning.folds import SCHEMES, CrossValidationSettings, assign_folds, build_folds, fold_features, fold_rows
+from severity.tuning.folds import SCHEMES, assign_folds, build_folds, fold_features, fold_rows
 from tests.conftest import SMALL_FEATURES
+from tests.parameters import block
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def demo_train(demo_splits):
 
 @pytest.fixture(scope="module")
 def assignment(demo_train):
-    return assign_folds(demo_train, CrossValidationSettings(n_splits=3))
+    return assign_folds(demo_train, block("tuning.cross_validation", n_splits=3))
 
 
 def outcome_features(features: pd.DataFrame) -> list[str]:

@@ -8,6 +8,7 @@ from optuna.trial import TrialState
 from sklearn.datasets import make_classification
 
 from severity.models.estimators import build_estimator
+from severity.parameters import validate
 from severity.tuning import reports
 from severity.tuning.boosters import FoldBoosters
 from severity.tuning.cross_validation import cross_validate
@@ -21,6 +22,7 @@ from severity.tuning.study import (
     shown_storage,
     trials_table,
 )
+from tests.parameters import block, raw_block
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def folds() -> list[Fold]:
 def settings(tmp_path, **overrides) -> StudySettings:
     values = {"storage": f"sqlite:///{tmp_path / 'optuna.db'}", "n_trials": 12, "max_trees": 60, "early_stopping_rounds": 10,
               "pruner_startup_trials": 2, "show_progress_bar": False, "seed": 3}
-    return StudySettings(**{**values, **overrides})
+    return block("tuning.study", **{**values, **overrides})
 
 
 def test_a_short_study_with_pruning_runs_exactly_its_trials_and_plots_them(tmp_path, folds):
@@ -114,10 +116,13 @@ def test_a_worker_cannot_join_a_study_that_does_not_exist(tmp_path):
 
 
 def test_settings_are_checked_and_passwords_never_shown():
-    with pytest.raises(ValueError, match="family must be one of"):
-        StudySettings(family="catboost")
-    with pytest.raises(ValueError, match=r"Unknown tuning.study setting\(s\) \['trials'\]"):
-        StudySettings.from_parameters({"trials": 3})
+    study = raw_block("tuning.study")
+    with pytest.raises(ValueError, match=r"tuning.study.family: must be one of \('xgboost', 'lightgbm'\), got 'catboost'"):
+        validate(StudySettings, {**study, "family": "catboost"}, "tuning.study")
+    with pytest.raises(ValueError, match=r"tuning.study.n_trials: must be at least 1, got 0"):
+        validate(StudySettings, {**study, "n_trials": 0}, "tuning.study")
+    with pytest.raises(ValueError, match=r"tuning.study: unknown key 'trials'; allowed keys: \[.*'n_trials'"):
+        validate(StudySettings, {**study, "trials": 3}, "tuning.study")
     assert shown_storage("postgresql://tuner:s3cret@db.example:5432/optuna") == "postgresql://tuner:***@db.example:5432/optuna"
 
 

@@ -30,6 +30,11 @@ def expected_calibration_error(target: np.ndarray, probability: np.ndarray, bins
     return float(error)
 
 
+# The keys of classification_metrics: what a selection metric or a promotion-gate limit may name.
+CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "accuracy", "precision", "recall", "f1", "fatal_rate",
+                          "predicted_fatal_rate")
+
+
 def classification_metrics(target: np.ndarray, probability: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """Ranking, probability and decision quality for the fatal class."""
     target = np.asarray(target).astype(int)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from severity.features.history_features import HistoryFeatures
 from severity.features.prepare import prepare_events
 from severity.features.spatial import SpatialFeatures
 from severity.features.temporal import TemporalFeatures
+from severity.parameters import SettingsModel
 
 logger = logging.getLogger(__name__)
 HISTORY_KEYS = ["_state", "_region", "_airport", "_make_model", "_registration"]
@@ -31,9 +32,13 @@ HISTORY_ATTRIBUTES = ["_latitude", "_longitude"]
 _EPOCH = date(1970, 1, 1)
 
 
-@dataclass(frozen=True)
-class FeatureSettings:
-    """Everything that shapes the features; ``parameters_feature_engineering.yml`` sets it."""
+class FeatureSettings(SettingsModel):
+    """Everything that shapes the features; ``feature_engineering.features`` in ``parameters_feature_engineering.yml``.
+
+    Unlike the other parameter blocks these fields keep defaults: the transformer is also built
+    outside Kedro (``AviationFeatureEngineer()`` in notebooks, benchmarks and tests). They are the
+    values of ``conf/base/parameters_feature_engineering.yml``, and a test keeps the two equal.
+    """
 
     include_damage: bool = True
     include_codes: bool = True
@@ -45,13 +50,12 @@ class FeatureSettings:
     code_min_count: int = 20
     code_group_prefix_length: int = 2
 
-    @classmethod
-    def from_parameters(cls, parameters: dict) -> FeatureSettings:
-        known = {k: v for k, v in parameters.items() if k in cls.__dataclass_fields__}
-        for name in ("history_windows_days", "neighbours"):
-            if name in known:
-                known[name] = tuple(known[name])
-        return cls(**known)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Artifacts pickled before these settings were a pydantic model hold the frozen dataclass's plain field dict.
+        if "__dict__" not in state:
+            state = {"__dict__": dict(state), "__pydantic_fields_set__": set(state), "__pydantic_extra__": None,
+                     "__pydantic_private__": None}
+        super().__setstate__(state)
 
 
 class AviationFeatureEngineer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -199,7 +203,7 @@ class AviationFeatureEngineer(TransformerMixin, BaseEstimator, auto_wrap_output_
         return {spec.name: spec.sources for spec in self.feature_specs_}
 
     def describe(self) -> dict:
-        return {"settings": asdict(self.settings or FeatureSettings()), "groups": self.feature_groups_}
+        return {"settings": (self.settings or FeatureSettings()).model_dump(), "groups": self.feature_groups_}
 
 
 def _check_input(events: pd.DataFrame) -> None:

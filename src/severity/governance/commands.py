@@ -35,15 +35,17 @@ class Project:
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
 
+        from severity.parameters import validate
+        from severity.pipelines.parameters import Parameters
         from severity.settings import project_root
 
         root = Path(project_root())
         bootstrap_project(root)
         self.session = KedroSession.create(project_path=root, env=env)
         self.context = self.session.load_context()
-        self.parameters = self.context.params
+        self.parameters = validate(Parameters, self.context.config_loader["parameters"])
         tracking_uri = self.context.config_loader["mlflow"]["server"]["mlflow_tracking_uri"]
-        self.registry = Registry(tracking_uri, self.parameters["modelling"]["registry"]["model_name"])
+        self.registry = Registry(tracking_uri, self.parameters.modelling.registry.model_name)
 
     def load(self, dataset: str) -> Any:
         return self.context.catalog.load(dataset)
@@ -120,8 +122,7 @@ def card(project: Project, version: str, html: bool, output: Path | None) -> Non
 @click.pass_obj
 def promote(project: Project, version: str, approver: str, notes: str, evidence: Path | None) -> None:
     """Promote a version to champion if every check passes; record the approval. A failed check changes nothing."""
-    from severity.governance.gate import GateSettings, promotion_checks
-    from severity.monitoring.fairness import FairnessSettings
+    from severity.governance.gate import promotion_checks
 
     registry = project.registry
     record = registry.version(version)
@@ -130,10 +131,10 @@ def promote(project: Project, version: str, approver: str, notes: str, evidence:
         raise click.ClickException(f"Version {version} is already the champion")
     if not approver.strip() or not notes.strip():
         raise click.ClickException("--approver and --notes must not be empty")
+    parameters = project.parameters
     checks = promotion_checks(
         registry.model(version), registry.model(current) if current else None, project.load("test_events"),
-        CARD_TAG in record.tags, GateSettings.from_parameters(project.parameters["governance"]["gate"]),
-        FairnessSettings.from_parameters(project.parameters["monitoring"]["fairness"]),
+        CARD_TAG in record.tags, parameters.governance.gate, parameters.monitoring.fairness,
     )
     for check in checks:
         click.echo(f"{'PASS' if check['passed'] else 'FAIL'}  {check['check']}: {check['detail']}")

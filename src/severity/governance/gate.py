@@ -7,32 +7,36 @@ whatever split each was evaluated on when it was trained.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator
 
-from severity.evaluation.metrics import classification_metrics
+from severity.evaluation.metrics import CLASSIFICATION_METRICS, classification_metrics
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.monitoring.fairness import FairnessSettings, group_metrics, largest_gaps
 from severity.monitoring.reference import group_values
-from severity.parameters import settings_from
+from severity.parameters import SettingsModel
 
 
-@dataclass(frozen=True)
-class GateSettings:
+class GateSettings(SettingsModel):
     """``governance.gate`` in ``parameters_governance.yml``."""
 
-    min_metrics: dict[str, float] = field(default_factory=lambda: {"roc_auc": 0.80, "pr_auc": 0.50})
-    max_metrics: dict[str, float] = field(default_factory=lambda: {"ece": 0.08})
-    champion_tolerance: float = 0.005      # ROC-AUC the candidate may lose against the champion
-    require_model_card: bool = True
+    min_metrics: dict[str, float]
+    max_metrics: dict[str, float]
+    champion_tolerance: float = Field(ge=0)  # ROC-AUC the candidate may lose against the champion
+    require_model_card: bool
 
+    @field_validator("min_metrics", "max_metrics")
     @classmethod
-    def from_parameters(cls, parameters: dict) -> GateSettings:
-        return settings_from(cls, parameters, "governance.gate")
+    def _known_metrics(cls, limits: dict[str, float]) -> dict[str, float]:
+        # A misspelt metric would otherwise fail only at promotion time, with a KeyError.
+        unknown = sorted(set(limits) - set(CLASSIFICATION_METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {list(CLASSIFICATION_METRICS)}")
+        return limits
 
 
 def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:

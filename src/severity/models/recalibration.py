@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import field_validator
 
 from severity.evaluation.metrics import classification_metrics
 from severity.features.columns import Columns, masked_columns
 from severity.models.artifact import SeverityModel
 from severity.models.policy import DecisionPolicy
-from severity.parameters import settings_from
+from severity.parameters import SettingsModel
 
 REPORTED = ("log_loss", "ece", "brier", "roc_auc", "precision", "recall")
 
@@ -31,20 +32,19 @@ class RecalibrationRefused(ValueError):
     """The recent labelled events cannot support a recalibration; the message gives the numbers."""
 
 
-@dataclass(frozen=True)
-class RecalibrationSettings:
+class RecalibrationSettings(SettingsModel):
     """``recalibration`` in ``parameters_recalibration.yml``."""
 
-    held_out_share: float = 0.3          # the latest events by date, kept out of the fit to measure before and after
-    min_labelled_events: int = 200
-    min_events_per_outcome: int = 20     # fatal and non-fatal events each, in the part the policy is fitted on
+    held_out_share: float                # the latest events by date, kept out of the fit to measure before and after
+    min_labelled_events: int
+    min_events_per_outcome: int          # fatal and non-fatal events each, in the part the policy is fitted on
 
+    @field_validator("held_out_share")
     @classmethod
-    def from_parameters(cls, parameters: dict) -> RecalibrationSettings:
-        settings = settings_from(cls, parameters, "recalibration")
-        if not 0 < settings.held_out_share < 1:
-            raise ValueError(f"recalibration.held_out_share must be between 0 and 1, got {settings.held_out_share}")
-        return settings
+    def _a_share(cls, held_out_share: float) -> float:
+        if not 0 < held_out_share < 1:
+            raise ValueError(f"must be between 0 and 1, got {held_out_share}")
+        return held_out_share
 
 
 def latest_events(event_ids: np.ndarray, dates: pd.Series, share: float) -> np.ndarray:

@@ -22,11 +22,12 @@ evaluation (the model of the calibration stage ships as it is).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import field_validator
 from sklearn.base import clone
 
 from severity.data.leakage import select_model_inputs
@@ -44,35 +45,41 @@ from severity.models.estimators import (
 )
 from severity.models.policy import DecisionPolicy
 from severity.models.training import held_out_validation_metrics
+from severity.parameters import SettingsModel
 
 logger = logging.getLogger(__name__)
 FULL = "full"
 DAMAGE_FIELD = "aircraft_damage"
 
 
-@dataclass(frozen=True)
-class ShippingSettings:
+class ShippingSettings(SettingsModel):
     """How the shipped model is fitted (``modelling.shipping`` in ``parameters_modelling.yml``)."""
 
-    refit: bool = True
-    calibration_months: int = 12
+    refit: bool
+    calibration_months: int
     # "rows": boosting rounds found by early stopping grow with the rows of the refit (the same
     # learning rate needs more rounds to fit more data); "none": the rounds as found.
-    tree_scale: Literal["rows", "none"] = "rows"
+    tree_scale: Literal["rows", "none"]
     # Smaller sets of input fields, richest first, each with models of its own for events that
     # lack a field of the full set (a client that did not send it, a download without the column).
-    field_sets: dict[str, list[str]] = field(default_factory=dict)
+    field_sets: dict[str, list[str]]
 
-    def __post_init__(self) -> None:
-        if self.calibration_months < 1:
-            raise ValueError(f"calibration_months must be at least 1, got {self.calibration_months}")
-        if self.tree_scale not in ("rows", "none"):
-            raise ValueError(f"tree_scale must be 'rows' or 'none', got {self.tree_scale!r}")
-        for name, fields in self.field_sets.items():
+    @field_validator("calibration_months")
+    @classmethod
+    def _some_months(cls, calibration_months: int) -> int:
+        if calibration_months < 1:
+            raise ValueError(f"must be at least 1, got {calibration_months}")
+        return calibration_months
+
+    @field_validator("field_sets")
+    @classmethod
+    def _known_fields(cls, field_sets: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, fields in field_sets.items():
             unknown = sorted(set(fields) - set(INPUT_FIELDS))
             if unknown or name == FULL:
                 raise ValueError(f"Field set {name!r}: " + (f"unknown input field(s) {unknown}; known: {list(INPUT_FIELDS)}"
                                                             if unknown else f"'{FULL}' names every input field already"))
+        return field_sets
 
     def kept_fields(self) -> dict[str, frozenset[str] | None]:
         """Each field set's input fields (None: all of them), the full set first."""
@@ -181,7 +188,7 @@ def fit_shipping_protocol(
             "policy": policies[variant].record,
         }
         variants[variant] = ShippedVariant(variant, family_of(estimator), estimator, policies[variant], columns, record)
-    return ShippedModels(final.feature_engineer, variants, {"settings": asdict(settings), **period, "refit_rows": fitted_rows})
+    return ShippedModels(final.feature_engineer, variants, {"settings": settings.model_dump(), **period, "refit_rows": fitted_rows})
 
 
 @dataclass

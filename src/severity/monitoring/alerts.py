@@ -6,28 +6,24 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from severity.parameters import settings_from
+from pydantic import Field
+
+from severity.parameters import SettingsModel
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class AlertSettings:
+class AlertSettings(SettingsModel):
     """``monitoring.alerts`` in ``parameters_monitoring.yml``."""
 
-    min_estimated_roc_auc: float = 0.80     # below this, the label-free estimate alerts
-    max_fatal_rate_change: float = 0.10     # |estimated fatal rate - reference rate| above this alerts
-    min_realised_roc_auc: float = 0.80      # once labels are in
-    webhook_url: str | None = None
-    webhook_timeout_seconds: float = 10.0
-
-    @classmethod
-    def from_parameters(cls, parameters: dict) -> AlertSettings:
-        return settings_from(cls, parameters, "monitoring.alerts")
+    min_estimated_roc_auc: float     # below this, the label-free estimate alerts
+    max_fatal_rate_change: float     # |estimated fatal rate - reference rate| above this alerts
+    min_realised_roc_auc: float      # once labels are in
+    webhook_url: str | None
+    webhook_timeout_seconds: float = Field(gt=0)
 
 
 def _alert(check: str, severity: str, message: str, **details: Any) -> dict[str, Any]:

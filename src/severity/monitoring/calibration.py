@@ -10,15 +10,15 @@ exceeds ``max_mean_gap`` or the ECE exceeds ``max_ece``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import field_validator, model_validator
 
 from severity.evaluation.bootstrap import event_bootstrap, percentile_intervals
 from severity.evaluation.metrics import expected_calibration_error
-from severity.parameters import settings_from
+from severity.parameters import SettingsModel
 
 PERIODS = {"month": "M", "quarter": "Q"}
 WHOLE_BATCH = "all"
@@ -29,28 +29,31 @@ PERIOD_COLUMNS = ("scope", "first_event", "last_event", "rows", "events", "fatal
 RELIABILITY_COLUMNS = ("scope", "bin", "bin_low", "bin_high", "rows", "events", "mean_predicted", "observed_rate")
 
 
-@dataclass(frozen=True)
-class CalibrationSettings:
+class CalibrationSettings(SettingsModel):
     """``monitoring.calibration`` in ``parameters_monitoring.yml``."""
 
-    period: str = "quarter"             # month or quarter of the event date
-    bins: int = 10                      # equal-width probability bins of the reliability curve and the ECE
-    min_labelled_events: int = 300      # fewer in a scope: reported, not judged
-    max_mean_gap: float = 0.05          # |mean predicted - observed fatal rate| above this alerts
-    max_ece: float = 0.08               # expected calibration error above this alerts
-    bootstrap_samples: int = 1000       # event resamples for the intervals
-    seed: int = 0
-    level: float = 0.95
+    period: str                         # month or quarter of the event date
+    bins: int                           # equal-width probability bins of the reliability curve and the ECE
+    min_labelled_events: int            # fewer in a scope: reported, not judged
+    max_mean_gap: float                 # |mean predicted - observed fatal rate| above this alerts
+    max_ece: float                      # expected calibration error above this alerts
+    bootstrap_samples: int              # event resamples for the intervals
+    seed: int
+    level: float
 
+    @field_validator("period")
     @classmethod
-    def from_parameters(cls, parameters: dict) -> CalibrationSettings:
-        settings = settings_from(cls, parameters, "monitoring.calibration")
-        if settings.period not in PERIODS:
-            raise ValueError(f"monitoring.calibration.period must be one of {list(PERIODS)}, got {settings.period!r}")
-        if settings.bins < 2 or settings.min_labelled_events < 1 or settings.bootstrap_samples < 1:
-            raise ValueError(f"monitoring.calibration needs bins >= 2, min_labelled_events >= 1 and bootstrap_samples >= 1; got "
-                             f"{settings.bins}, {settings.min_labelled_events} and {settings.bootstrap_samples}")
-        return settings
+    def _known_period(cls, period: str) -> str:
+        if period not in PERIODS:
+            raise ValueError(f"must be one of {list(PERIODS)}, got {period!r}")
+        return period
+
+    @model_validator(mode="after")
+    def _enough(self) -> CalibrationSettings:
+        if self.bins < 2 or self.min_labelled_events < 1 or self.bootstrap_samples < 1:
+            raise ValueError(f"needs bins >= 2, min_labelled_events >= 1 and bootstrap_samples >= 1; got "
+                             f"{self.bins}, {self.min_labelled_events} and {self.bootstrap_samples}")
+        return self
 
 
 def period_labels(dates: pd.Series | np.ndarray, period: str) -> np.ndarray:

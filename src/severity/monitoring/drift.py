@@ -4,35 +4,30 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from scipy import stats
 
 from severity.monitoring.reference import OPEN_VOCABULARY_FIELDS, UNSEEN_PREFIX, MonitoringProfile
-from severity.parameters import settings_from
+from severity.parameters import SettingsModel
 
 
-@dataclass(frozen=True)
-class DriftSettings:
+class DriftSettings(SettingsModel):
     """``monitoring.data_drift`` in ``parameters_monitoring.yml``.
 
-    The defaults are Evidently's choices for large samples: distances rather than p-values,
+    The YAML's methods are Evidently's choices for large samples: distances rather than p-values,
     which call every difference significant once batches reach thousands of rows.
     """
 
-    num_method: str = "wasserstein"
-    cat_method: str = "jensenshannon"
-    num_threshold: float = 0.1
-    cat_threshold: float = 0.1
-    drift_share: float = 0.5           # dataset drift when at least this share of columns drift
-    unseen_share_threshold: float = 0.1  # alert when more than this share of a field's values are new
-
-    @classmethod
-    def from_parameters(cls, parameters: dict) -> DriftSettings:
-        return settings_from(cls, parameters, "monitoring.data_drift")
+    num_method: str
+    cat_method: str
+    num_threshold: float
+    cat_threshold: float
+    drift_share: float = Field(ge=0, le=1)             # dataset drift when at least this share of columns drift
+    unseen_share_threshold: float = Field(ge=0, le=1)  # alert when more than this share of a field's values are new
 
 
 def _evidently_dataset(table: pd.DataFrame, numerical: list[str], categorical: list[str]):

@@ -11,41 +11,38 @@ overall (one-sided tests, Benjamini-Hochberg at ``alpha`` over every slice teste
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_rate, selection_rate
+from pydantic import Field, field_validator
 from scipy import stats
 
 from severity.evaluation.metrics import expected_calibration_error
 from severity.monitoring.reference import GROUP_ATTRIBUTES
-from severity.parameters import settings_from
+from severity.parameters import SettingsModel
 
 GAP_METRICS = ("selection_rate", "false_negative_rate", "false_positive_rate", "calibration_error")
 SLICE_ATTRIBUTES = (*GROUP_ATTRIBUTES, "decade")
 
 
-@dataclass(frozen=True)
-class FairnessSettings:
+class FairnessSettings(SettingsModel):
     """``monitoring.fairness`` in ``parameters_monitoring.yml``."""
 
-    min_group_size: int = 100
-    max_gaps: dict[str, float] = field(default_factory=lambda: {
-        "selection_rate": 0.25, "false_negative_rate": 0.25, "false_positive_rate": 0.25, "calibration_error": 0.15,
-    })
-    min_slice_size: int = 100
-    alpha: float = 0.05
+    min_group_size: int
+    max_gaps: dict[str, float]
+    min_slice_size: int
+    alpha: float = Field(gt=0, lt=1)
 
+    @field_validator("max_gaps")
     @classmethod
-    def from_parameters(cls, parameters: dict) -> FairnessSettings:
-        settings = settings_from(cls, parameters, "monitoring.fairness")
-        unknown_gaps = sorted(set(settings.max_gaps) - set(GAP_METRICS))
+    def _known_gaps(cls, max_gaps: dict[str, float]) -> dict[str, float]:
+        unknown_gaps = sorted(set(max_gaps) - set(GAP_METRICS))
         if unknown_gaps:
-            raise ValueError(f"monitoring.fairness.max_gaps names unknown metric(s) {unknown_gaps}; known: {list(GAP_METRICS)}")
-        return settings
+            raise ValueError(f"names unknown metric(s) {unknown_gaps}; known: {list(GAP_METRICS)}")
+        return max_gaps
 
 
 def _calibration_error(target, probability) -> float:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from pydantic import Field
 
 from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN
 from severity.features import AviationFeatureEngineer, FeatureSettings
+from severity.parameters import SettingsModel
 from severity.tuning.splitters import ForwardChainingSplit, SpatialGroupKFold, StratifiedEventKFold, spatial_frame
 
 logger = logging.getLogger(__name__)
@@ -30,18 +32,13 @@ SCHEME_DESCRIPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class CrossValidationSettings:
+class CrossValidationSettings(SettingsModel):
     """``tuning.cross_validation`` in ``parameters_tuning.yml``."""
 
-    n_splits: int = 5
-    eps_km: float = 25.0
-    min_samples: int = 1
-    random_state: int = 0
-
-    @classmethod
-    def from_parameters(cls, parameters: dict) -> CrossValidationSettings:
-        return cls(**{k: v for k, v in parameters.items() if k in cls.__dataclass_fields__})
+    n_splits: int = Field(ge=2)
+    eps_km: float = Field(gt=0)
+    min_samples: int = Field(ge=1)
+    random_state: int
 
 
 def assign_folds(events: pd.DataFrame, settings: CrossValidationSettings) -> pd.DataFrame:

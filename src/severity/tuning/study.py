@@ -15,17 +15,17 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
+from pydantic import field_validator
 from sqlalchemy.engine import make_url
 from tqdm.auto import tqdm
 
-from severity.parameters import settings_from
+from severity.parameters import SettingsModel
 
 logger = logging.getLogger(__name__)
 TUNED_FAMILIES = ("xgboost", "lightgbm")
@@ -81,34 +81,42 @@ def hyperparameters_from(family: str, best_params: dict[str, Any], max_trees: in
     return SEARCH_SPACES[family](fixed, max_trees, early_stopping_rounds)
 
 
-@dataclass(frozen=True)
-class StudySettings:
+class StudySettings(SettingsModel):
     """``tuning.study`` in ``parameters_tuning.yml``."""
 
-    family: str = "xgboost"
-    storage: str = "sqlite:///data/06_models/tuning/optuna.db"
-    study_name: str | None = None  # default: <family>-<training data fingerprint>
-    n_trials: int = 100
-    timeout_seconds: float | None = None
-    seed: int = 42
-    pruner: str = "median"
-    pruner_startup_trials: int = 5
-    max_trees: int = 1000
-    early_stopping_rounds: int = 30
-    holdout_share: float = 0.15
-    show_progress_bar: bool = True
+    family: str
+    storage: str
+    study_name: str | None  # null: severity-<family>-<training data fingerprint>
+    n_trials: int
+    timeout_seconds: float | None
+    seed: int
+    pruner: str
+    pruner_startup_trials: int
+    max_trees: int
+    early_stopping_rounds: int
+    holdout_share: float
+    show_progress_bar: bool
 
-    def __post_init__(self) -> None:
-        if self.family not in TUNED_FAMILIES:
-            raise ValueError(f"tuning.study.family must be one of {TUNED_FAMILIES}, got {self.family!r}")
-        if self.pruner not in PRUNERS:
-            raise ValueError(f"tuning.study.pruner must be one of {PRUNERS}, got {self.pruner!r}")
-        if self.n_trials < 1:
-            raise ValueError(f"tuning.study.n_trials must be at least 1, got {self.n_trials}")
-
+    @field_validator("family")
     @classmethod
-    def from_parameters(cls, parameters: dict) -> StudySettings:
-        return settings_from(cls, parameters, "tuning.study")
+    def _known_family(cls, family: str) -> str:
+        if family not in TUNED_FAMILIES:
+            raise ValueError(f"must be one of {TUNED_FAMILIES}, got {family!r}")
+        return family
+
+    @field_validator("pruner")
+    @classmethod
+    def _known_pruner(cls, pruner: str) -> str:
+        if pruner not in PRUNERS:
+            raise ValueError(f"must be one of {PRUNERS}, got {pruner!r}")
+        return pruner
+
+    @field_validator("n_trials")
+    @classmethod
+    def _some_trials(cls, n_trials: int) -> int:
+        if n_trials < 1:
+            raise ValueError(f"must be at least 1, got {n_trials}")
+        return n_trials
 
     def name_for(self, data_fingerprint: str) -> str:
         """The study name: as configured, else one per family and training data, so workers on the same data agree."""

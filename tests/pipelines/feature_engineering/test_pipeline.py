@@ -1,5 +1,4 @@
 import pytest
-import yaml
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
@@ -9,11 +8,9 @@ from severity.data.target import label_events
 from severity.features.base import FeatureSpec
 from severity.pipelines.feature_engineering import create_pipeline
 from severity.pipelines.feature_engineering.nodes import build_model_input, fit_feature_engineer, split_events
-from tests.conftest import PROJECT_ROOT
+from tests.parameters import block
 
-PARAMETERS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_feature_engineering.yml").read_text())[
-    "feature_engineering"
-]
+PARAMETERS = block("feature_engineering")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +45,7 @@ def test_a_forbidden_feature_stops_model_input(labelled):
 
 
 def test_damage_switch_removes_the_group(labelled):
-    parameters = {**PARAMETERS, "features": {**PARAMETERS["features"], "include_damage": False}}
+    parameters = PARAMETERS.model_copy(update={"features": PARAMETERS.features.model_copy(update={"include_damage": False})})
     train, validation, test, _ = split_events(labelled, parameters)
     engineer, train_features = fit_feature_engineer(train, validation, test, parameters)
     assert "damage" not in engineer.feature_groups_

@@ -9,8 +9,10 @@ from kedro.io import DatasetError
 from severity.data.errors import DataValidationError
 from severity.pipelines.inference.nodes import parse_new_events
 from tests.conftest import run_session
+from tests.parameters import block
 
-SETTINGS = {"top_reasons": 5, "refuse_invalid_values": False}
+SETTINGS = block("inference", refuse_invalid_values=False)
+REFUSING = block("inference", refuse_invalid_values=True)
 
 
 @pytest.fixture
@@ -42,12 +44,12 @@ def test_unreadable_cells_are_scored_as_missing_and_named_per_event(new_events):
 
 def test_refuse_invalid_values_stops_the_run_naming_rows_fields_and_rules(new_events):
     with pytest.raises(DataValidationError, match=r"3 of 40 new events have cells that cannot be read: row 3 \(.*\): latitude must be within"):
-        parse_new_events(new_events, {**SETTINGS, "refuse_invalid_values": True})
+        parse_new_events(new_events, REFUSING)
 
 
 def test_clean_events_pass_the_refusing_mode(new_events):
     clean = new_events.drop(index=[3, 7, 9])
-    events, issues = parse_new_events(clean, {**SETTINGS, "refuse_invalid_values": True})
+    events, issues = parse_new_events(clean, REFUSING)
     assert len(events) == 37 and not issues["input_issues"].map(len).any()
 
 
@@ -56,8 +58,6 @@ def test_empty_file_missing_date_column_and_misspelt_setting_are_named(new_event
         parse_new_events(new_events.head(0), SETTINGS)
     with pytest.raises(DataValidationError, match=r"Missing required column\(s\): Event.Date"):
         parse_new_events(new_events.drop(columns=["Event.Date"]), SETTINGS)
-    with pytest.raises(ValueError, match=r"Unknown inference setting\(s\) \['top_reason'\]"):
-        parse_new_events(new_events, {"top_reason": 3})
 
 
 def test_columns_the_file_lacks_are_absent_not_missing(new_events):

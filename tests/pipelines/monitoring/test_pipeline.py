@@ -9,19 +9,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from severity.data.schema import EXPORT_HEADERS
 from severity.features.columns import event_columns
-from severity.monitoring.drift import DriftSettings, data_drift
+from severity.monitoring.drift import data_drift
 from severity.monitoring.reference import describe_events
 from severity.pipelines.monitoring.nodes import monitor_data_drift, monitor_prediction_drift, raise_alerts
 from severity.serving.prediction_log import LoggedPrediction, PredictionLog
-from tests.conftest import DEMO_SAMPLE, PROJECT_ROOT, read_raw, run_session
+from tests.conftest import DEMO_SAMPLE, read_raw, run_session
+from tests.parameters import block
 from tests.pipelines.inference.test_nodes import FAULTS, malformed_csv, refusal
 
 pytestmark = pytest.mark.slow
-PARAMETERS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_monitoring.yml").read_text())["monitoring"]
+PARAMETERS = block("monitoring")
 
 
 def versioned(path: Path) -> Path:
@@ -112,7 +112,7 @@ def test_in_distribution_batches_rarely_raise_dataset_drift(demo_splits, kept):
     """Random batches from the reference period: the dataset-level alert fires in none of 8 here (each costs a full
     Evidently report); benchmarks/bench_monitoring.py measures the false-alarm rate over 50 batches (BENCHMARKS.md)."""
     train = demo_splits[0]
-    settings = DriftSettings.from_parameters(PARAMETERS["data_drift"])
+    settings = PARAMETERS.data_drift
     batches, fired, largest_share = 8, 0, 0.0
     for seed in range(batches):
         batch = scored(train.sample(500, random_state=seed), kept)

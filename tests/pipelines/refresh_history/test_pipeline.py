@@ -18,8 +18,9 @@ from severity.pipelines.refresh_history.nodes import read_arrived_labels, read_r
 from severity.serving.packaging import PackagedModel, load_from_store
 from severity.serving.registry import resolve
 from tests.conftest import copy_trained_project, run_session
+from tests.parameters import block
 
-SETTINGS = {"refuse_invalid_values": False, "refuse_unmatched_labels": False}
+SETTINGS = block("refresh_history", refuse_invalid_values=False, refuse_unmatched_labels=False)
 REGISTERED_MODEL = "ntsb-severity-classifier"
 
 
@@ -83,21 +84,19 @@ def test_labels_alone_and_labels_without_events(packaged, demo_raw, caplog):
     assert record["outcomes_without_event"] == len(labels) and record["repackaged"] is False
     assert "name events the history does not hold" in caplog.text
     with pytest.raises(DataValidationError, match=r"\d+ label\(s\) name events the history does not hold"):
-        refresh_served_history(packaged, no_events, labels, {**SETTINGS, "refuse_unmatched_labels": True})
+        refresh_served_history(packaged, no_events, labels, block("refresh_history", refuse_unmatched_labels=True))
 
 
-def test_bad_inputs_and_settings_are_named(packaged, demo_raw):
+def test_bad_inputs_are_named(packaged, demo_raw):
     nothing = read_reported_events(None, SETTINGS)
     with pytest.raises(DataValidationError, match="Nothing to add"):
         refresh_served_history(packaged, nothing, read_arrived_labels(None), SETTINGS)
-    with pytest.raises(ValueError, match=r"Unknown refresh_history setting\(s\) \['refuse_invalid_value'\]"):
-        read_reported_events(None, {"refuse_invalid_value": True})
     raw = reported_later(demo_raw).head(10).copy()
     raw["Number.of.Engines"] = "1"
     raw.iloc[2, raw.columns.get_loc("Latitude")] = "123.0"
     assert np.isnan(read_reported_events(raw, SETTINGS)["latitude"].iloc[2])  # read as ingestion reads it
     with pytest.raises(DataValidationError, match=r"1 of 10 new events have cells that cannot be read: row 2 .*latitude"):
-        read_reported_events(raw, {**SETTINGS, "refuse_invalid_values": True})
+        read_reported_events(raw, block("refresh_history", refuse_invalid_values=True))
     with pytest.raises(DataValidationError, match="no rows"):
         read_reported_events(raw.head(0), SETTINGS)
 

@@ -11,8 +11,9 @@ import mlflow
 import pytest
 from optuna.trial import TrialState
 
-from severity.tuning.study import StudySettings, open_study
+from severity.tuning.study import open_study
 from tests.conftest import run_session
+from tests.parameters import block
 
 pytestmark = pytest.mark.slow
 KEDRO = Path(sys.executable).with_name("kedro")
@@ -23,7 +24,7 @@ def test_two_workers_on_postgresql_share_the_study_and_run_exactly_its_trials(pr
     # A worker builds its folds from the split events; it needs nothing else of feature engineering.
     run_session(project_copy, "feature_engineering", node_names=["split_events_node"])
     fingerprint = json.loads((project_copy / "data/03_primary/training_data_summary.json").read_text())["source_fingerprint"]
-    settings = StudySettings(storage=postgres_url, n_trials=10, max_trees=150, pruner_startup_trials=3)
+    settings = block("tuning.study", storage=postgres_url, n_trials=10, max_trees=150, pruner_startup_trials=3)
     name = settings.name_for(fingerprint)
     open_study(settings, name, create=True)  # as the `tuning` pipeline does before its own trials
 

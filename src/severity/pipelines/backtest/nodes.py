@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -16,23 +15,11 @@ from severity.evaluation.backtest import (
     shipped_and_evaluation_protocols,
 )
 from severity.models.artifact import SeverityModel
-from severity.models.shipping import ShippingSettings, shipped_candidate
+from severity.models.shipping import shipped_candidate
 from severity.models.training import FittedCandidate
-from severity.parameters import settings_from
+from severity.pipelines.parameters import BacktestSettings, ModellingParameters
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BacktestSettings:
-    """``backtest`` in ``parameters_backtest.yml``."""
-
-    origins: list[str] = field(default_factory=lambda: ["2011-01-01", "2012-01-01", "2013-01-01", "2014-01-01"])
-    horizon_months: int = 12
-    validation_months: int = 24
-    bootstrap_samples: int = 500
-    seed: int = 11
-    compare_evaluation_protocol: bool = True
 
 
 def run_backtest(
@@ -41,8 +28,8 @@ def run_backtest(
     train_events: pd.DataFrame,
     validation_events: pd.DataFrame,
     test_events: pd.DataFrame,
-    modelling: dict[str, Any],
-    backtest: dict[str, Any],
+    modelling: ModellingParameters,
+    settings: BacktestSettings,
     *candidates: dict[str, FittedCandidate],
 ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, dict[str, float]]]:
     """Per-event backtest predictions, the metrics table (CSV and Markdown) and the pooled figures as MLflow metrics.
@@ -50,8 +37,7 @@ def run_backtest(
     The shipped protocol runs beside the evaluation's (fit, then calibrate on the next
     ``validation_months``, no refit) on the same origins and events.
     """
-    settings = settings_from(BacktestSettings, backtest, "backtest")
-    shipping = settings_from(ShippingSettings, modelling.get("shipping", {}), "modelling.shipping")
+    shipping = modelling.shipping
     name, templates = shipped_candidate(champion_model, champions, candidates)
     events = pd.concat([train_events, validation_events, test_events], ignore_index=True)
     protocols = shipped_and_evaluation_protocols(shipping, settings.validation_months)
@@ -59,8 +45,8 @@ def run_backtest(
         protocols = {"shipped": protocols["shipped"]}
     predictions = backtest_predictions(
         events, templates, protocols, list(settings.origins),
-        settings.horizon_months, champion_model.feature_engineer.settings, modelling["policy"], len(train_events),
-        modelling["n_jobs"], modelling["random_state"],
+        settings.horizon_months, champion_model.feature_engineer.settings, modelling.policy.model_dump(), len(train_events),
+        modelling.n_jobs, modelling.random_state,
     )
     table = backtest_table(predictions, settings.bootstrap_samples, settings.seed)
     pooled = table[table["origin"] == POOLED]

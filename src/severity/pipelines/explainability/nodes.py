@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,6 +12,7 @@ from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN
 from severity.explain import reports
 from severity.explain.raw_fields import to_raw_fields
 from severity.models.artifact import SeverityModel
+from severity.pipelines.parameters import ExplainabilityParameters
 
 logger = logging.getLogger(__name__)
 EXAMPLES = ("most_confident_fatal", "borderline", "missed_fatal")
@@ -21,7 +21,7 @@ RAW_PREFIX = "raw__"
 
 
 def explain_test_events(
-    champion_model: SeverityModel, test_features: pd.DataFrame, parameters: dict[str, Any]
+    champion_model: SeverityModel, test_features: pd.DataFrame, parameters: ExplainabilityParameters
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Contributions per engineered feature and per raw field for (up to ``max_events``) test events.
 
@@ -29,8 +29,8 @@ def explain_test_events(
     decision, base value and score (log-odds of the uncalibrated score) next to the contributions.
     """
     sample = test_features
-    if len(sample) > parameters["max_events"]:
-        sample = sample.sample(parameters["max_events"], random_state=parameters["seed"]).sort_index()
+    if len(sample) > parameters.max_events:
+        sample = sample.sample(parameters.max_events, random_state=parameters.seed).sort_index()
     features = sample[champion_model.feature_columns]
     explanation = champion_model.explain_features(features)
     scores = champion_model.estimator.predict_proba(features)[:, 1]

@@ -10,19 +10,20 @@ import pandas as pd
 from severity.data.leakage import select_model_inputs
 from severity.data.schema import EVENT_DATE, EVENT_KEY, SEVERITY_CLASS_COLUMN, TARGET_COLUMN
 from severity.data.split import split_by_time
-from severity.features import AviationFeatureEngineer, FeatureSettings
+from severity.features import AviationFeatureEngineer
 from severity.features.catalog import catalog_summary, feature_catalog
+from severity.pipelines.parameters import FeatureEngineeringParameters
 
 logger = logging.getLogger(__name__)
 KEY_COLUMNS = [EVENT_KEY, EVENT_DATE, TARGET_COLUMN, SEVERITY_CLASS_COLUMN]
 
 
 def split_events(
-    labelled_events: pd.DataFrame, parameters: dict[str, Any]
+    labelled_events: pd.DataFrame, parameters: FeatureEngineeringParameters
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Train before ``validation_start``, validation until ``test_start``, test after; events never straddle."""
-    split = parameters["split"]
-    train, validation, test, summary = split_by_time(labelled_events, split["validation_start"], split["test_start"])
+    split = parameters.split
+    train, validation, test, summary = split_by_time(labelled_events, split.validation_start, split.test_start)
     logger.info("Split rows: train %d, validation %d, test %d", len(train), len(validation), len(test))
     return train, validation, test, summary
 
@@ -32,13 +33,13 @@ def _with_keys(features: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_feature_engineer(
-    train_events: pd.DataFrame, validation_events: pd.DataFrame, test_events: pd.DataFrame, parameters: dict[str, Any]
+    train_events: pd.DataFrame, validation_events: pd.DataFrame, test_events: pd.DataFrame, parameters: FeatureEngineeringParameters
 ) -> tuple[AviationFeatureEngineer, pd.DataFrame]:
     """Fit on training events (out-of-fold encodings for their own rows), then record later events as history.
 
     Later events enter as occurrences only: their outcomes never reach the transformer.
     """
-    engineer = AviationFeatureEngineer(FeatureSettings.from_parameters(parameters["features"]))
+    engineer = AviationFeatureEngineer(parameters.features)
     train_features = engineer.fit_transform(train_events, train_events[TARGET_COLUMN])
     engineer.add_history(pd.concat([validation_events, test_events]))
     return engineer, _with_keys(train_features, train_events)

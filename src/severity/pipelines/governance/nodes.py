@@ -18,6 +18,7 @@ from severity.governance.registry import CARD_TAG
 from severity.models.artifact import SeverityModel
 from severity.monitoring.batches import labels_from_file
 from severity.monitoring.reference import MonitoringProfile
+from severity.pipelines.parameters import GovernanceParameters
 
 logger = logging.getLogger(__name__)
 CARD_ARTIFACTS = "model_card"
@@ -85,9 +86,9 @@ def attach_model_card(registered_model: dict[str, Any], model_card_markdown: str
     return {"attached": True, "version": version, "uri": uri}
 
 
-def evaluate_ab(prediction_log: pd.DataFrame, labels_raw: pd.DataFrame | None, governance: dict[str, Any]) -> tuple[dict[str, Any], str, plt.Figure]:
+def evaluate_ab(prediction_log: pd.DataFrame, labels_raw: pd.DataFrame | None, governance: GovernanceParameters) -> tuple[dict[str, Any], str, plt.Figure]:
     """The A/B (or shadow) evaluation from the prediction log: traffic, scores, agreement, and, with labels, each arm's metrics."""
-    settings = governance["ab_evaluation"]
+    settings = governance.ab_evaluation
     labels = labels_from_file(labels_raw) if labels_raw is not None else None
-    report = ab_report.evaluate(prediction_log, labels, settings["window_days"], settings["bootstrap_samples"], settings["seed"])
-    return report, ab_report.markdown(report), ab_report.score_figure(prediction_log, settings["window_days"])
+    report = ab_report.evaluate(prediction_log, labels, settings.window_days, settings.bootstrap_samples, settings.seed)
+    return report, ab_report.markdown(report), ab_report.score_figure(prediction_log, settings.window_days)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
@@ -14,20 +12,12 @@ from severity.data.schema import EVENT_DATE, EVENT_KEY
 from severity.data.validation import validate_events
 from severity.features.columns import INPUT_FIELDS, event_columns
 from severity.models.artifact import SeverityModel
-from severity.parameters import settings_from
+from severity.pipelines.parameters import InferenceSettings
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class InferenceSettings:
-    """``parameters_inference.yml``: ``inference``."""
-
-    top_reasons: int = 5
-    refuse_invalid_values: bool = False
-
-
-def parse_new_events(new_events_raw: pd.DataFrame, inference: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def parse_new_events(new_events_raw: pd.DataFrame, settings: InferenceSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw export rows (outcome columns optional) to validated, typed events, and per event the cells read as missing
     and the model inputs the file has no column for.
 
@@ -36,7 +26,6 @@ def parse_new_events(new_events_raw: pd.DataFrame, inference: dict[str, Any]) ->
     run stops instead and lists them. A column the file does not have is absent, not missing:
     it is named in ``absent_fields`` and the events are scored by a model fitted without it.
     """
-    settings = settings_from(InferenceSettings, inference, "inference")
     if new_events_raw.empty:
         raise DataValidationError(message="The new-events file has no rows: nothing to score.")
     events, report = parse_events(new_events_raw, require_outcomes=False)
@@ -61,10 +50,9 @@ def parse_new_events(new_events_raw: pd.DataFrame, inference: dict[str, Any]) ->
 
 
 def score_new_events(
-    events: pd.DataFrame, issues: pd.DataFrame, champion_model: SeverityModel, inference: dict[str, Any]
+    events: pd.DataFrame, issues: pd.DataFrame, champion_model: SeverityModel, settings: InferenceSettings
 ) -> pd.DataFrame:
     """Calibrated probability, decision, top reasons and input issues per event, in input order."""
-    settings = settings_from(InferenceSettings, inference, "inference")
     absent = {field: issues["absent_fields"].map(lambda fields, f=field: f in fields).to_numpy()
               for field in set().union(*issues["absent_fields"])}
     scored = champion_model.score_columns(event_columns(events), explain=True, absent=absent)

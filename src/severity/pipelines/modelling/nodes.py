@@ -14,9 +14,10 @@ from severity.features import AviationFeatureEngineer
 from severity.features.columns import masked_events
 from severity.models.artifact import VARIANTS, SeverityModel
 from severity.models.selection import TABLE_METRICS, choose_champion, comparison_table
-from severity.models.shipping import FULL, ShippingSettings, answering_order, fit_field_sets, shipped_candidate
+from severity.models.shipping import FULL, answering_order, fit_field_sets, shipped_candidate
 from severity.models.training import Evaluation, FittedCandidate, evaluate_candidate, train_candidate
-from severity.parameters import settings_from
+from severity.parameters import validate
+from severity.pipelines.parameters import CandidateSettings, ModellingParameters
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +26,18 @@ def train_base_candidate(
     train_model_input: pd.DataFrame,
     validation_model_input: pd.DataFrame,
     feature_engineer: AviationFeatureEngineer,
-    settings: dict[str, Any],
-    modelling: dict[str, Any],
+    settings: CandidateSettings,
+    modelling: ModellingParameters,
 ) -> dict[str, FittedCandidate]:
-    """Fit one family on the training split, for each feature variant."""
+    """Fit one family on the training split, for each feature variant.
+
+    ``settings`` is a candidate's parameter block; the tuned candidate's are the persisted ``tuned_settings``, which
+    arrive as a dict (Kedro types only ``params:`` inputs) and are checked here like the blocks are.
+    """
+    settings = validate(CandidateSettings, settings, "tuned_settings")
     return train_candidate(
-        settings["name"], settings, train_model_input, validation_model_input, feature_engineer.feature_names_out_,
-        modelling["variants"], modelling["random_state"], modelling["n_jobs"],
+        settings.name, settings.as_dict(), train_model_input, validation_model_input, feature_engineer.feature_names_out_,
+        modelling.variants, modelling.random_state, modelling.n_jobs,
     )
 
 
@@ -40,15 +46,15 @@ def train_ensemble_candidate(
     validation_model_input: pd.DataFrame,
     train_features: pd.DataFrame,
     feature_engineer: AviationFeatureEngineer,
-    settings: dict[str, Any],
-    modelling: dict[str, Any],
+    settings: CandidateSettings,
+    modelling: ModellingParameters,
     *member_candidates: dict[str, FittedCandidate],
 ) -> dict[str, FittedCandidate]:
     """Combine fitted members (voting) or learn a meta-model on their out-of-fold scores (stacking)."""
     members = {fitted[next(iter(fitted))].name: fitted for fitted in member_candidates}
     return train_candidate(
-        settings["name"], {**settings, "members": list(members)}, train_model_input, validation_model_input,
-        feature_engineer.feature_names_out_, modelling["variants"], modelling["random_state"], modelling["n_jobs"],
+        settings.name, {**settings.as_dict(), "members": list(members)}, train_model_input, validation_model_input,
+        feature_engineer.feature_names_out_, modelling.variants, modelling.random_state, modelling.n_jobs,
         train_groups=train_features[EVENT_KEY].to_numpy(), members=members,
     )
 
@@ -58,12 +64,12 @@ def evaluate_fitted_candidate(
     validation_model_input: pd.DataFrame,
     test_model_input: pd.DataFrame,
     test_features: pd.DataFrame,
-    modelling: dict[str, Any],
+    modelling: ModellingParameters,
 ) -> dict[str, Evaluation]:
     """Fit the decision policy on validation and measure quality, speed and size on test (intervals by event)."""
-    bootstrap = modelling["bootstrap"]
+    bootstrap = modelling.bootstrap
     return evaluate_candidate(
-        candidate, validation_model_input, test_model_input, modelling["policy"], bootstrap["samples"], bootstrap["seed"],
+        candidate, validation_model_input, test_model_input, modelling.policy.model_dump(), bootstrap.samples, bootstrap.seed,
         test_features[EVENT_KEY].to_numpy(),
     )
 
@@ -79,18 +85,18 @@ def _by_name(evaluations: tuple[dict[str, Evaluation], ...]) -> dict[str, dict[s
 
 
 def compare_candidates(
-    modelling: dict[str, Any], *evaluations: dict[str, Evaluation]
+    modelling: ModellingParameters, *evaluations: dict[str, Evaluation]
 ) -> tuple[pd.DataFrame, str, dict[str, Any], dict[str, dict[str, float]]]:
     """The comparison table (CSV and Markdown), the champion per variant with its reason, and metrics for MLflow."""
     by_name = _by_name(evaluations)
     table = comparison_table(by_name)
-    selection = modelling["selection"]
+    selection = modelling.selection
     champions = {
-        variant: choose_champion(by_name, variant, selection["metric"], selection["tie_breaker"], selection["tolerance"])
-        for variant in modelling["variants"]
+        variant: choose_champion(by_name, variant, selection.metric, selection.tie_breaker, selection.tolerance)
+        for variant in modelling.variants
     }
-    champions["shipped_variant"] = modelling["shipped_variant"]
-    for variant in modelling["variants"]:
+    champions["shipped_variant"] = modelling.shipped_variant
+    for variant in modelling.variants:
         logger.info("Champion (%s): %s", variant, champions[variant]["reason"])
     logger.info(
         "Model comparison saved as the 'model_comparison' and 'model_comparison_markdown' datasets "
@@ -154,7 +160,7 @@ def package_champion(
     champions: dict[str, Any],
     training_data_summary: dict[str, Any],
     train_model_input: pd.DataFrame,
-    modelling: dict[str, Any],
+    modelling: ModellingParameters,
     *candidates_and_evaluations: dict,
 ) -> tuple[SeverityModel, dict[str, Any]]:
     """The shipped variant's champion as one artifact (transformer, estimator, policy, explainer, metadata), and its test metrics.
@@ -213,7 +219,7 @@ def build_artifact(
     feature_columns: list[str],
     metadata: dict[str, Any],
     model_input: pd.DataFrame,
-    modelling: dict[str, Any],
+    modelling: ModellingParameters,
     **fields: Any,
 ) -> SeverityModel:
     """The one way an artifact is assembled: single-threaded for serving, with an explainer whose reference is a fixed
@@ -222,7 +228,7 @@ def build_artifact(
 
     model = SeverityModel(feature_engineer, estimator, policy, family, variant, feature_columns, metadata, **fields)
     model.single_threaded()
-    background = model_input.sample(min(modelling["explainer_background_rows"], len(model_input)), random_state=modelling["random_state"])
+    background = model_input.sample(min(modelling.explainer_background_rows, len(model_input)), random_state=modelling.random_state)
     attach_explainer(model, background)
     return model
 
@@ -233,22 +239,22 @@ def fit_shipped_model(
     train_events: pd.DataFrame,
     validation_events: pd.DataFrame,
     test_events: pd.DataFrame,
-    modelling: dict[str, Any],
+    modelling: ModellingParameters,
     *candidates: dict[str, FittedCandidate],
 ) -> tuple[SeverityModel, dict[str, Any]]:
     """The model that is registered and served: the champion's candidate refitted on every labelled event and
     calibrated out of time (:mod:`severity.models.shipping`), once per field set, with the models of the smaller
     field sets as its fallbacks; or the evaluated champion itself with ``refit: false``."""
-    settings = settings_from(ShippingSettings, modelling.get("shipping", {}), "modelling.shipping")
+    settings = modelling.shipping
     if not settings.refit:
         logger.info("Shipping the evaluated champion as it is (modelling.shipping.refit is false)")
         return champion_model, {"settings": {"refit": False}, "shipped": "the evaluated champion, fitted on the training split"}
     name, templates = shipped_candidate(champion_model, champions, candidates)
     events = pd.concat([train_events, validation_events, test_events], ignore_index=True)
-    fitted = fit_field_sets(events, templates, champion_model.feature_engineer.settings, modelling["policy"], settings,
-                            reference_rows=len(train_events), n_jobs=modelling["n_jobs"], random_state=modelling["random_state"])
+    fitted = fit_field_sets(events, templates, champion_model.feature_engineer.settings, modelling.policy.model_dump(), settings,
+                            reference_rows=len(train_events), n_jobs=modelling.n_jobs, random_state=modelling.random_state)
     kept = settings.kept_fields()
-    sample = events.sample(min(modelling["explainer_background_rows"], len(events)), random_state=modelling["random_state"])
+    sample = events.sample(min(modelling.explainer_background_rows, len(events)), random_state=modelling.random_state)
     models, records = [], {}
     for model_name, variant, fields in answering_order(kept, champion_model.variant):
         set_name = next(s for s in kept if model_name == s or model_name == f"{s}_without_damage")

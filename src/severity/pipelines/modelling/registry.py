@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 
 from severity.models.artifact import SeverityModel
 from severity.models.pyfunc import ARTIFACT_KEY, SeverityPyfunc
+from severity.pipelines.parameters import ModellingParameters
 
 logger = logging.getLogger(__name__)
 RUNTIME_PACKAGES = ("pandas", "numpy", "scikit-learn", "xgboost", "lightgbm", "torch", "pandera", "airportsdata", "mlflow")
@@ -28,13 +29,13 @@ def git_commit() -> str:
         return "unknown"
 
 
-def register_champion(model: SeverityModel, performance: dict[str, Any], modelling: dict[str, Any]) -> dict[str, Any]:
+def register_champion(model: SeverityModel, performance: dict[str, Any], modelling: ModellingParameters) -> dict[str, Any]:
     """Log the artifact as a pyfunc model in the active run, register a new version, alias it, tag run and version.
 
     Without an active MLflow run (a bare runner, not ``kedro run``) nothing is registered and
     the result says so.
     """
-    registry = modelling["registry"]
+    registry = modelling.registry
     run = mlflow.active_run()
     if run is None:
         logger.warning("No active MLflow run: the champion is not registered")
@@ -54,16 +55,16 @@ def register_champion(model: SeverityModel, performance: dict[str, Any], modelli
             name="champion",
             python_model=SeverityPyfunc(),
             artifacts={ARTIFACT_KEY: str(path)},
-            registered_model_name=registry["model_name"],
+            registered_model_name=registry.model_name,
             pip_requirements=[f"{package}=={version(package)}" for package in RUNTIME_PACKAGES],
         )
     model_version = str(info.registered_model_version)
     client = MlflowClient()
-    client.set_registered_model_alias(registry["model_name"], registry["alias"], model_version)
+    client.set_registered_model_alias(registry.model_name, registry.alias, model_version)
     for key, value in {**tags, "test_roc_auc": f"{performance['test']['roc_auc']:.4f}", "decision_rule": performance["decision_rule"]}.items():
-        client.set_model_version_tag(registry["model_name"], model_version, key, value)
-    logger.info("Registered %s version %s as '%s'", registry["model_name"], model_version, registry["alias"])
+        client.set_model_version_tag(registry.model_name, model_version, key, value)
+    logger.info("Registered %s version %s as '%s'", registry.model_name, model_version, registry.alias)
     return {
-        "registered": True, "model_name": registry["model_name"], "version": model_version, "alias": registry["alias"],
+        "registered": True, "model_name": registry.model_name, "version": model_version, "alias": registry.alias,
         "run_id": run.info.run_id, "model_uri": info.model_uri, **tags,
     }

@@ -14,7 +14,7 @@ from severity.explain.reports import importance_table
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.monitoring import plots
-from severity.monitoring.alerts import AlertSettings, alert_record, build_alerts, post_alerts
+from severity.monitoring.alerts import alert_record, build_alerts, post_alerts
 from severity.monitoring.batches import (
     join_labels,
     labels_from_file,
@@ -22,14 +22,14 @@ from severity.monitoring.batches import (
     scored_batch_from_log,
     served_window,
 )
-from severity.monitoring.calibration import CalibrationSettings, calibration_notes, calibration_report
-from severity.monitoring.drift import DriftSettings, data_drift, prediction_drift
-from severity.monitoring.fairness import FairnessSettings, fairness_audit
+from severity.monitoring.calibration import calibration_notes, calibration_report
+from severity.monitoring.drift import data_drift, prediction_drift
+from severity.monitoring.fairness import fairness_audit
 from severity.monitoring.performance import estimate_performance, realised_against_estimate
 from severity.monitoring.reference import GROUP_PREFIX, MonitoringProfile, describe_events
+from severity.pipelines.parameters import MonitoringParameters
 
 logger = logging.getLogger(__name__)
-SOURCES = ("auto", "log", "csv")
 
 
 def _groups(table: pd.DataFrame) -> pd.DataFrame:
@@ -38,14 +38,14 @@ def _groups(table: pd.DataFrame) -> pd.DataFrame:
 
 # ---- at training time: the reference -------------------------------------------------
 def build_monitoring_reference(
-    train_events: pd.DataFrame, champion_model: SeverityModel, shap_values: pd.DataFrame, monitoring: dict[str, Any]
+    train_events: pd.DataFrame, champion_model: SeverityModel, shap_values: pd.DataFrame, monitoring: MonitoringParameters
 ) -> tuple[MonitoringProfile, pd.DataFrame]:
     """The profile (pooled categories, known values, the champion's top features by mean |SHAP| on the test events) and
     the training split described by it."""
     columns = event_columns(train_events)
     importance = importance_table(shap_values[champion_model.feature_columns])
-    top = list(importance["feature"].head(monitoring["reference"]["top_features"]))
-    profile = MonitoringProfile.fit(columns, top, monitoring["reference"]["max_categories"])
+    top = list(importance["feature"].head(monitoring.reference.top_features))
+    profile = MonitoringProfile.fit(columns, top, monitoring.reference.max_categories)
     reference = describe_events(columns, champion_model, profile)
     logger.info("Monitoring reference: %d training rows, %d columns watched for drift", len(reference), len(profile.drift_columns))
     return profile, reference
@@ -63,17 +63,17 @@ def score_monitoring_baseline(
 
 
 def audit_baseline(
-    monitoring_baseline: pd.DataFrame, champion_model: SeverityModel, monitoring: dict[str, Any]
+    monitoring_baseline: pd.DataFrame, champion_model: SeverityModel, monitoring: MonitoringParameters
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], plt.Figure, dict[str, Any]]:
     """Fairness and weak slices on the test split, and the label-free estimate checked against the realised test figures."""
-    settings = FairnessSettings.from_parameters(monitoring["fairness"])
+    settings = monitoring.fairness
     target = monitoring_baseline[TARGET_COLUMN].to_numpy()
     probability = monitoring_baseline["fatal_probability"].to_numpy()
     predicted = monitoring_baseline["predicted_class"].to_numpy()
     groups, slices, summary = fairness_audit(_groups(monitoring_baseline), target, probability, predicted, settings)
     figure = plots.group_metrics_figure(groups, settings.min_group_size, "Test split: error rates and calibration by group")
-    estimate_settings = monitoring["performance"]
-    estimate = estimate_performance(probability, champion_model.policy.threshold, estimate_settings["samples"], estimate_settings["seed"])
+    estimate_settings = monitoring.performance
+    estimate = estimate_performance(probability, champion_model.policy.threshold, estimate_settings.samples, estimate_settings.seed)
     check = {"events": len(target), "comparison": realised_against_estimate(estimate, target, probability, champion_model.policy.threshold)}
     for gap in summary["gaps_exceeded"]:
         logger.warning("Test split: %s gap %.3f across %s exceeds %.3f", gap["metric"], gap["gap"], gap["attribute"], gap["threshold"])
@@ -89,13 +89,11 @@ def prepare_current_batch(
     labels_raw: pd.DataFrame | None,
     champion_model: SeverityModel,
     monitoring_profile: MonitoringProfile,
-    monitoring: dict[str, Any],
+    monitoring: MonitoringParameters,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The current batch described like the reference, with its predictions and, where labels arrived, its outcomes."""
-    current = monitoring["current"]
-    source = current["source"]
-    if source not in SOURCES:
-        raise ValueError(f"monitoring.current.source must be one of {SOURCES}, got {source!r}")
+    current = monitoring.current
+    source = current.source
     if source == "auto":
         source = "csv" if current_events_raw is not None else "log"
     if source == "csv":
@@ -103,7 +101,7 @@ def prepare_current_batch(
             raise ValueError("monitoring.current.source is csv but no file was given: --params current_events=path/to/events.csv")
         columns, predictions = scored_batch_from_csv(current_events_raw, champion_model)
     else:
-        columns, predictions = scored_batch_from_log(served_window(prediction_log, current["window_days"]))
+        columns, predictions = scored_batch_from_log(served_window(prediction_log, current.window_days))
     described = describe_events(columns, champion_model, monitoring_profile)
     batch = pd.concat([described, predictions], axis=1)
     labels = labels_from_file(labels_raw) if labels_raw is not None else None
@@ -116,10 +114,10 @@ def prepare_current_batch(
 
 
 def monitor_data_drift(
-    monitoring_reference: pd.DataFrame, monitoring_current: pd.DataFrame, monitoring_profile: MonitoringProfile, monitoring: dict[str, Any]
+    monitoring_reference: pd.DataFrame, monitoring_current: pd.DataFrame, monitoring_profile: MonitoringProfile, monitoring: MonitoringParameters
 ) -> tuple[dict[str, Any], str, dict[str, dict[str, float]]]:
     """Evidently's per-column and dataset drift: a JSON summary, the HTML report, and headline metrics."""
-    summary, html = data_drift(monitoring_reference, monitoring_current, monitoring_profile, DriftSettings.from_parameters(monitoring["data_drift"]))
+    summary, html = data_drift(monitoring_reference, monitoring_current, monitoring_profile, monitoring.data_drift)
     logger.info("Data drift: %d of %d columns drifted (%s); dataset drift: %s", summary["drifted_count"], summary["columns"],
                 ", ".join(summary["drifted_columns"][:8]) or "none", summary["dataset_drift"])
     metrics = {"drifted_share": summary["drifted_share"], "dataset_drift": float(summary["dataset_drift"]),
@@ -128,14 +126,14 @@ def monitor_data_drift(
 
 
 def monitor_prediction_drift(
-    monitoring_baseline: pd.DataFrame, monitoring_current: pd.DataFrame, monitoring: dict[str, Any]
+    monitoring_baseline: pd.DataFrame, monitoring_current: pd.DataFrame, monitoring: MonitoringParameters
 ) -> tuple[dict[str, Any], plt.Figure]:
     """Calibrated probabilities and decisions of the current batch against the test split's, with PSI and two-sample tests."""
-    settings = monitoring["prediction_drift"]
+    settings = monitoring.prediction_drift
     summary = prediction_drift(
         monitoring_baseline["fatal_probability"].to_numpy(), monitoring_current["fatal_probability"].to_numpy(),
         monitoring_baseline["predicted_class"].to_numpy(), monitoring_current["predicted_class"].to_numpy(),
-        settings["psi_threshold"], settings["p_value_threshold"], settings["bins"],
+        settings.psi_threshold, settings.p_value_threshold, settings.bins,
     )
     figure = plots.prediction_drift_figure(monitoring_baseline["fatal_probability"].to_numpy(), monitoring_current["fatal_probability"].to_numpy(),
                                            summary, "Calibrated fatal probability: test split (reference) vs current batch")
@@ -143,27 +141,27 @@ def monitor_prediction_drift(
 
 
 def estimate_current_performance(
-    monitoring_current: pd.DataFrame, monitoring_baseline: pd.DataFrame, champion_model: SeverityModel, monitoring: dict[str, Any]
+    monitoring_current: pd.DataFrame, monitoring_baseline: pd.DataFrame, champion_model: SeverityModel, monitoring: MonitoringParameters
 ) -> dict[str, Any]:
     """The label-free estimate with intervals; realised figures and the estimate's error for events whose labels arrived."""
-    settings = monitoring["performance"]
+    settings = monitoring.performance
     threshold = champion_model.policy.threshold
     probability = monitoring_current["fatal_probability"].to_numpy()
     result: dict[str, Any] = {
         "threshold": threshold, "events": len(probability), "reference_fatal_rate": float(monitoring_baseline[TARGET_COLUMN].mean()),
-        "estimate": estimate_performance(probability, threshold, settings["samples"], settings["seed"]),
+        "estimate": estimate_performance(probability, threshold, settings.samples, settings.seed),
     }
     labelled = monitoring_current[TARGET_COLUMN].notna().to_numpy()
     result["labelled_events"] = int(labelled.sum())
     if labelled.any():
         # The estimate for exactly the labelled events, so that realised and estimated figures are about the same rows.
-        estimate = estimate_performance(probability[labelled], threshold, settings["samples"], settings["seed"])
+        estimate = estimate_performance(probability[labelled], threshold, settings.samples, settings.seed)
         result["realised"] = realised_against_estimate(estimate, monitoring_current.loc[labelled, TARGET_COLUMN].to_numpy(), probability[labelled], threshold)
     return result
 
 
 def audit_current_fairness(
-    monitoring_current: pd.DataFrame, monitoring: dict[str, Any]
+    monitoring_current: pd.DataFrame, monitoring: MonitoringParameters
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Fairness and weak slices on the labelled part of the current batch (empty when no labels arrived)."""
     labelled = monitoring_current[monitoring_current[TARGET_COLUMN].notna()]
@@ -171,17 +169,17 @@ def audit_current_fairness(
         return pd.DataFrame(), pd.DataFrame(), {"audited": False, "reason": "no labels for the current batch"}
     groups, slices, summary = fairness_audit(
         _groups(labelled), labelled[TARGET_COLUMN].to_numpy().astype(int), labelled["fatal_probability"].to_numpy(),
-        labelled["predicted_class"].to_numpy(), FairnessSettings.from_parameters(monitoring["fairness"]),
+        labelled["predicted_class"].to_numpy(), monitoring.fairness,
     )
     return groups, slices, {"audited": True, **summary}
 
 
 def monitor_calibration(
-    monitoring_current: pd.DataFrame, monitoring: dict[str, Any]
+    monitoring_current: pd.DataFrame, monitoring: MonitoringParameters
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], plt.Figure, dict[str, dict[str, float]]]:
     """Calibration of the labelled events, whole batch and per period: the period table, the reliability table, a summary,
     the figure and headline metrics (none without labels)."""
-    settings = CalibrationSettings.from_parameters(monitoring["calibration"])
+    settings = monitoring.calibration
     periods, reliability, summary = calibration_report(
         monitoring_current[EVENT_KEY].to_numpy(), monitoring_current["event_date"], monitoring_current[TARGET_COLUMN].to_numpy(),
         monitoring_current["fatal_probability"].to_numpy(), settings,
@@ -205,14 +203,14 @@ def raise_alerts(
     performance: dict[str, Any],
     fairness_summary: dict[str, Any],
     batch_record: dict[str, Any],
-    monitoring: dict[str, Any],
+    monitoring: MonitoringParameters,
     calibration_summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``alerts.json``: every check over its threshold, with the reason, and what could not be judged; each alert is also
     logged as a warning."""
     alerts = build_alerts(
         data_drift_summary, prediction_drift_summary, performance, fairness_summary if fairness_summary.get("audited") else None,
-        AlertSettings.from_parameters(monitoring["alerts"]), monitoring["data_drift"].get("unseen_share_threshold", 0.1),
+        monitoring.alerts, monitoring.data_drift.unseen_share_threshold,
         calibration_summary if calibration_summary and calibration_summary.get("assessed") else None,
     )
     for alert in alerts:
@@ -225,9 +223,9 @@ def raise_alerts(
     return alert_record(alerts, batch_record, notes)
 
 
-def deliver_alerts(alerts: dict[str, Any], monitoring: dict[str, Any]) -> dict[str, Any]:
+def deliver_alerts(alerts: dict[str, Any], monitoring: MonitoringParameters) -> dict[str, Any]:
     """POST the alerts to the configured webhook when any fired; the outcome is recorded either way."""
-    settings = AlertSettings.from_parameters(monitoring["alerts"])
+    settings = monitoring.alerts
     if not alerts["fired"]:
         return {"delivered": False, "reason": "no alert fired"}
     if not settings.webhook_url:

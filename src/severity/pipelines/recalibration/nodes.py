@@ -22,6 +22,7 @@ from severity.models.artifact import SeverityModel
 from severity.models.recalibration import RecalibrationSettings, recalibrate
 from severity.monitoring.batches import labelled_events
 from severity.pipelines.modelling.registry import register_champion
+from severity.pipelines.parameters import ModellingParameters
 from severity.serving.packaging import PackagedModel, load_from_store, package_metadata
 from severity.serving.registry import packaged_tag
 
@@ -56,23 +57,23 @@ def recalibrate_registered_model(
     recent_events_summary: dict[str, Any],
     test_events: pd.DataFrame,
     validation_events: pd.DataFrame,
-    recalibration: dict[str, Any],
-    modelling: dict[str, Any],
+    recalibration: RecalibrationSettings,
+    modelling: ModellingParameters,
 ) -> tuple[SeverityModel, dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
     """The champion (else the newest version) with its policy refitted: the model, the report, the held-out rows with both
     policies' probabilities, and headline metrics."""
-    registry = Registry(mlflow.get_tracking_uri(), modelling["registry"]["model_name"])
+    registry = Registry(mlflow.get_tracking_uri(), modelling.registry.model_name)
     version, chosen_as = registry.champion_or_newest()
     record = registry.version(version)
     source, artifact = source_artifact(registry, version, record.run_id)
     logger.info("Recalibrating %s version %s (%s), from %s", registry.model_name, version, chosen_as, artifact["artifact"])
     result = recalibrate(source, event_columns(recent_events), recent_events[TARGET_COLUMN].to_numpy(),
                          recent_events[EVENT_KEY].to_numpy(), recent_events[EVENT_DATE],
-                         RecalibrationSettings.from_parameters(recalibration))
+                         recalibration)
     test_before, _, _ = test_metrics(source, test_events)
     test_after, probability, _ = test_metrics(result.model, test_events)
     validation_after, _, _ = test_metrics(result.model, validation_events)
-    bootstrap = modelling["bootstrap"]
+    bootstrap = modelling.bootstrap
     report = {
         "source": {"version": version, "chosen_as": chosen_as, "run_id": record.run_id, "candidate": record.tags.get("champion", "?"),
                    "model_card": record.tags.get(CARD_TAG), **artifact},
@@ -80,7 +81,7 @@ def recalibrate_registered_model(
         "test_split": {"rows": len(test_events), "first_event": f"{test_events[EVENT_DATE].min():%Y-%m-%d}",
                        "last_event": f"{test_events[EVENT_DATE].max():%Y-%m-%d}", "before": test_before, "after": test_after,
                        "after_intervals": {k: list(v) for k, v in bootstrap_intervals(
-                           test_events[TARGET_COLUMN].to_numpy(), probability, bootstrap["samples"], bootstrap["seed"],
+                           test_events[TARGET_COLUMN].to_numpy(), probability, bootstrap.samples, bootstrap.seed,
                            test_events[EVENT_KEY].to_numpy()).items()}},
         "validation_split": {"rows": len(validation_events), "after": validation_after},
     }
@@ -96,7 +97,7 @@ def recalibrate_registered_model(
 
 
 def register_recalibrated_model(recalibrated_model: SeverityModel, recalibration_report: dict[str, Any],
-                                modelling: dict[str, Any]) -> dict[str, Any]:
+                                modelling: ModellingParameters) -> dict[str, Any]:
     """Register the recalibrated model as a new version (alias ``challenger``) the way training registers its champion, and
     record what it recalibrates on the version and the run."""
     report = recalibration_report

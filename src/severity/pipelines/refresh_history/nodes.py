@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,25 +14,16 @@ from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN
 from severity.data.validation import validate_events
 from severity.features.columns import masked_events
 from severity.monitoring.batches import labels_from_file
-from severity.parameters import settings_from
+from severity.pipelines.parameters import RefreshSettings
 from severity.serving.packaging import PackagedModel, history_through, with_refreshed_history
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RefreshSettings:
-    """``parameters_refresh_history.yml``: ``refresh_history``."""
-
-    refuse_invalid_values: bool = False
-    refuse_unmatched_labels: bool = False
-
-
-def read_reported_events(history_events_raw: pd.DataFrame | None, refresh_history: dict[str, Any]) -> pd.DataFrame:
+def read_reported_events(history_events_raw: pd.DataFrame | None, settings: RefreshSettings) -> pd.DataFrame:
     """Newly reported events in the export's format (outcome columns optional), parsed and validated as ``inference`` reads
     them; no rows when no file was given. An unreadable cell becomes missing (and is logged), or stops the run when
     ``refuse_invalid_values`` is set."""
-    settings = settings_from(RefreshSettings, refresh_history, "refresh_history")
     if history_events_raw is None:
         return pd.DataFrame({EVENT_KEY: pd.Series(dtype=object), EVENT_DATE: pd.Series(dtype="datetime64[ns]")})
     if history_events_raw.empty:
@@ -60,11 +50,10 @@ def read_arrived_labels(history_labels_raw: pd.DataFrame | None) -> pd.DataFrame
 
 
 def refresh_served_history(
-    served_bento_model: PackagedModel, history_events: pd.DataFrame, history_labels: pd.DataFrame, refresh_history: dict[str, Any]
+    served_bento_model: PackagedModel, history_events: pd.DataFrame, history_labels: pd.DataFrame, settings: RefreshSettings
 ) -> tuple[PackagedModel, dict[str, Any]]:
     """The served artifact with the new events as occurrences and the arrived outcomes added to its history, repackaged
     with the same labels; estimator, calibration and threshold untouched. Unchanged, it is returned as it was (not saved again)."""
-    settings = settings_from(RefreshSettings, refresh_history, "refresh_history")
     if history_events.empty and history_labels.empty:
         raise DataValidationError(message="Nothing to add: give new events (--params new_events=events.csv), labels (labels=outcomes.csv) or both")
     engineer = served_bento_model.model.feature_engineer

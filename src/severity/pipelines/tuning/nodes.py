@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -13,13 +12,13 @@ from optuna.trial import TrialState
 from sklearn.base import clone
 
 from severity.data.schema import TARGET_COLUMN
-from severity.features import FeatureSettings
 from severity.models.artifact import SeverityModel
 from severity.models.estimators import BASE_FAMILIES
 from severity.models.training import Evaluation
+from severity.pipelines.parameters import FeatureEngineeringParameters, ModellingParameters, TuningParameters
 from severity.tuning import reports
 from severity.tuning.cross_validation import cross_validate, summarise_scores
-from severity.tuning.folds import SCHEMES, CrossValidationSettings, Fold, assign_folds, build_folds
+from severity.tuning.folds import SCHEMES, Fold, assign_folds, build_folds
 from severity.tuning.objective import spatial_cv_objective
 from severity.tuning.study import (
     StudySettings,
@@ -33,14 +32,14 @@ from severity.tuning.study import (
 logger = logging.getLogger(__name__)
 
 
-def assign_cv_folds(train_events: pd.DataFrame, tuning: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def assign_cv_folds(train_events: pd.DataFrame, tuning: TuningParameters) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Each training row's spatial cluster and its fold under the random, spatial and temporal schemes, with a summary."""
-    settings = CrossValidationSettings.from_parameters(tuning["cross_validation"])
+    settings = tuning.cross_validation
     assignment = assign_folds(train_events, settings)
     clusters = assignment["spatial_cluster"]
     kinds = clusters.str.split(":").str[0]
     summary: dict[str, Any] = {
-        "settings": asdict(settings),
+        "settings": settings.model_dump(),
         "rows": len(assignment),
         "spatial_groups": {kind: int(clusters[kinds == kind].nunique()) for kind in sorted(kinds.unique())},
         "rows_by_spatial_group_kind": {kind: int((kinds == kind).sum()) for kind in sorted(kinds.unique())},
@@ -61,48 +60,47 @@ def assign_cv_folds(train_events: pd.DataFrame, tuning: dict[str, Any]) -> tuple
 
 
 def build_cv_folds(
-    train_events: pd.DataFrame, cv_folds: pd.DataFrame, feature_engineering: dict[str, Any], tuning: dict[str, Any], scheme: str
+    train_events: pd.DataFrame, cv_folds: pd.DataFrame, feature_engineering: FeatureEngineeringParameters, tuning: TuningParameters, scheme: str
 ) -> list[Fold]:
     """The folds of one scheme with every feature recomputed inside each fold from its training events."""
-    settings = FeatureSettings.from_parameters(feature_engineering["features"])
-    return build_folds(train_events, cv_folds, scheme, settings, n_jobs=tuning["n_jobs"])
+    return build_folds(train_events, cv_folds, scheme, feature_engineering.features, n_jobs=tuning.n_jobs)
 
 
 def _study_record(settings: StudySettings, name: str) -> dict[str, Any]:
     return {"study_name": name, "storage": shown_storage(settings.storage), "family": settings.family, "n_trials": settings.n_trials}
 
 
-def open_tuning_study(training_data_summary: dict[str, Any], tuning: dict[str, Any]) -> dict[str, Any]:
+def open_tuning_study(training_data_summary: dict[str, Any], tuning: TuningParameters) -> dict[str, Any]:
     """Create the study (or reopen it) with exactly ``n_trials`` trials; its name follows the family and the training data."""
-    settings = StudySettings.from_parameters(tuning["study"])
+    settings = tuning.study
     name = settings.name_for(training_data_summary["source_fingerprint"])
     open_study(settings, name, create=True)
     return _study_record(settings, name)
 
 
-def join_tuning_study(training_data_summary: dict[str, Any], tuning: dict[str, Any]) -> dict[str, Any]:
+def join_tuning_study(training_data_summary: dict[str, Any], tuning: TuningParameters) -> dict[str, Any]:
     """Open a study another process created, as an extra worker (it fails clearly if there is none)."""
-    settings = StudySettings.from_parameters(tuning["study"])
+    settings = tuning.study
     name = settings.name_for(training_data_summary["source_fingerprint"])
     open_study(settings, name, create=False)
     return _study_record(settings, name)
 
 
 def run_tuning_trials(
-    spatial_cv_folds: list[Fold], study_record: dict[str, Any], tuning: dict[str, Any], modelling: dict[str, Any]
+    spatial_cv_folds: list[Fold], study_record: dict[str, Any], tuning: TuningParameters, modelling: ModellingParameters
 ) -> dict[str, Any]:
     """Run the study's waiting trials in this process until none are left or the time budget is spent."""
-    settings = StudySettings.from_parameters(tuning["study"])
+    settings = tuning.study
     study = open_study(settings, study_record["study_name"], create=False)
-    objective = spatial_cv_objective(spatial_cv_folds, settings, modelling["shipped_variant"], modelling["random_state"], modelling["n_jobs"])
+    objective = spatial_cv_objective(spatial_cv_folds, settings, modelling.shipped_variant, modelling.random_state, modelling.n_jobs)
     return run_trials(study, objective, settings.timeout_seconds, settings.show_progress_bar)
 
 
 def summarise_study(
-    study_record: dict[str, Any], worker_report: dict[str, Any], tuning: dict[str, Any]
+    study_record: dict[str, Any], worker_report: dict[str, Any], tuning: TuningParameters
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, list[dict[str, float]]], dict[str, Any]]:
     """The study's outcome: summary, trials table, per-trial MLflow history, and the settings for the refit."""
-    settings = StudySettings.from_parameters(tuning["study"])
+    settings = tuning.study
     study = open_study(settings, study_record["study_name"], create=False)
     trials = study.get_trials(deepcopy=False)
     counts = {state: sum(t.state == state for t in trials) for state in TrialState}
@@ -143,9 +141,9 @@ def summarise_study(
     return summary, trials_table(study), reports.trial_metric_history(study), tuned_settings
 
 
-def plot_study(study_summary: dict[str, Any], tuning: dict[str, Any]) -> dict[str, str | plt.Figure]:
+def plot_study(study_summary: dict[str, Any], tuning: TuningParameters) -> dict[str, str | plt.Figure]:
     """Optimisation history, parameter importances, parallel coordinates and pruning curves: PNGs and one HTML page (``html``)."""
-    study = open_study(StudySettings.from_parameters(tuning["study"]), study_summary["study_name"], create=False)
+    study = open_study(tuning.study, study_summary["study_name"], create=False)
     title = f"Optuna study {study.study_name}: {study_summary['family']}, mean spatial-CV ROC-AUC"
     return {"html": reports.study_html(study, title), **reports.study_figures(study)}
 
@@ -168,23 +166,23 @@ def compare_cv_schemes(
     random_cv_folds: list[Fold],
     spatial_cv_folds: list[Fold],
     temporal_cv_folds: list[Fold],
-    tuning: dict[str, Any],
-    modelling: dict[str, Any],
+    tuning: TuningParameters,
+    modelling: ModellingParameters,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], plt.Figure, dict[str, dict[str, float]]]:
     """Cross-validated ROC-AUC and PR-AUC of the champion family under each scheme: per fold, summarised, and plotted."""
     family, fitted, why = _comparison_model(champion_model, model_comparison)
-    study = StudySettings.from_parameters(tuning["study"])
+    study = tuning.study
 
     def fresh_estimator():
         estimator = clone(fitted)
         if "n_jobs" in estimator.get_params(deep=False):  # the packaged champion scores on one thread
-            estimator.set_params(n_jobs=modelling["n_jobs"])
+            estimator.set_params(n_jobs=modelling.n_jobs)
         return estimator
 
     per_fold = []
     for scheme, folds in zip(SCHEMES, (random_cv_folds, spatial_cv_folds, temporal_cv_folds), strict=True):
         scores = cross_validate(
-            folds, family, fresh_estimator, champion_model.variant, study.early_stopping_rounds, study.holdout_share, modelling["random_state"]
+            folds, family, fresh_estimator, champion_model.variant, study.early_stopping_rounds, study.holdout_share, modelling.random_state
         )
         per_fold.append(scores)
         logger.info("%s CV of %s: ROC-AUC %s", scheme, family, ", ".join(f"{v:.4f}" for v in scores["roc_auc"]))
@@ -205,10 +203,10 @@ def report_tuning(
     cv_scheme_meta: dict[str, Any],
     tuned_evaluation: dict[str, Evaluation],
     champions: dict[str, Any],
-    modelling: dict[str, Any],
+    modelling: ModellingParameters,
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """The tuning report (Markdown) and its headline figures as MLflow metrics."""
-    variant = modelling["shipped_variant"]
+    variant = modelling.shipped_variant
     evaluation = tuned_evaluation[variant]
     tuned = {"candidate": evaluation.candidate, "variant": variant, "validation": evaluation.validation, "test": evaluation.test,
              "test_intervals": evaluation.test_intervals}

@@ -1,0 +1,36 @@
+"""Parameters checked as a whole when a session starts, and logged to MLflow key by key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+from pydantic import BaseModel
+
+PARAMS_PREFIX = "params:"
+
+
+class TypedParameterHooks:
+    """Kedro turns each ``params:`` input into the pydantic model its node declares, for the pipelines being run. This
+    hook validates every block of every ``parameters_*.yml`` (with ``--params`` merged in) against
+    :class:`severity.pipelines.parameters.Parameters` first, so a misspelt key anywhere, a misspelt block name included,
+    stops the session before any node and is named with its block and the keys allowed there.
+    """
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        from severity.parameters import validate
+        from severity.pipelines.parameters import Parameters
+
+        # The raw merged parameters: ``context.params`` would run Kedro's own conversion first, whose message lacks the
+        # allowed keys.
+        validate(Parameters, context.config_loader["parameters"])
+
+    @hook_impl(tryfirst=True)
+    def before_node_run(self, node: Any, inputs: dict[str, Any]) -> None:
+        # kedro-mlflow logs a node's parameters from the inputs the hooks see and flattens only dicts
+        # (``tuning.study.n_trials``); it runs after this hook and sees the blocks as dicts. The node itself still
+        # receives the typed blocks: Kedro gives hooks a copy of the inputs.
+        for name in node.inputs:
+            if name.startswith(PARAMS_PREFIX) and isinstance(inputs.get(name), BaseModel):
+                inputs[name] = inputs[name].model_dump(mode="json")
