@@ -1,10 +1,11 @@
 """Two `tuning_worker` processes on one machine: the study's wall time with each worker's boosters on every core
 against one core each.
 
-    python benchmarks/bench_tuning_workers.py [--trials 10] [--storage postgresql+psycopg2://...]
+    python benchmarks/bench_tuning_workers.py [--trials 10]
 
-Runs ingestion and the time split on the demo sample in a throw-away project copy, creates a study (SQLite in the copy
-unless ``--storage`` names another), then starts two `kedro run --pipelines=tuning_worker` at once, first with the
+Runs ingestion and the time split on the demo sample in a throw-away project copy, starts a throw-away PostgreSQL server
+on 127.0.0.1 (as the tests do; several workers need a storage that claims trials atomically, which SQLite does not),
+creates a study, then starts two `kedro run --pipelines=tuning_worker` at once, first with the
 default `modelling.n_jobs` (every core), then with `modelling.n_jobs=1`, each time on a fresh study. Prints each
 pair's wall time, from start to both exiting.
 """
@@ -28,15 +29,16 @@ os.environ.update(DO_NOT_TRACK="1", BENTOML_DO_NOT_TRACK="true", KEDRO_DISABLE_T
 
 import optuna  # noqa: E402
 
-from severity.tuning.study import StudySettings, open_study  # noqa: E402
-from tests.conftest import make_project_copy, run_session  # noqa: E402
+from severity.tuning.study import open_study  # noqa: E402
+from tests.conftest import make_project_copy, postgres_binaries, postgres_server, run_session  # noqa: E402
+from tests.parameters import block  # noqa: E402
 
 KEDRO = Path(sys.executable).with_name("kedro")
 
 
 def two_workers(root: Path, storage: str, trials: int, extra: str) -> float:
     fingerprint = json.loads((root / "data/03_primary/training_data_summary.json").read_text())["source_fingerprint"]
-    settings = StudySettings(storage=storage, n_trials=trials, max_trees=150, pruner_startup_trials=3)
+    settings = block("tuning.study", storage=storage, n_trials=trials, max_trees=150, pruner_startup_trials=3)
     name = settings.name_for(fingerprint)
     with contextlib.suppress(KeyError):
         optuna.delete_study(study_name=name, storage=storage)  # a fresh study each time
@@ -57,15 +59,17 @@ def two_workers(root: Path, storage: str, trials: int, extra: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--storage", default=None, help="an Optuna storage URL (default: SQLite in the project copy)")
     arguments = parser.parse_args()
+    binaries = postgres_binaries()
+    if binaries is None:
+        raise SystemExit("PostgreSQL's server programs were not found (apt-get install postgresql)")
     root = make_project_copy(Path(tempfile.mkdtemp(prefix="bench-workers-")))
-    storage = arguments.storage or f"sqlite:///{root / 'optuna.db'}"
     run_session(root, "ingestion")
     run_session(root, "feature_engineering", node_names=["split_events_node"])
-    print(f"cores: {os.cpu_count()}, trials: {arguments.trials}, storage: {storage.split('://')[0]}")  # noqa: T201
-    for label, extra in (("every core each (default modelling.n_jobs)", ""), ("one core each (modelling.n_jobs=1)", ",modelling.n_jobs=1")):
-        print(f"two workers, {label}: {two_workers(root, storage, arguments.trials, extra):.1f} s")  # noqa: T201
+    print(f"cores: {os.cpu_count()}, trials: {arguments.trials}, storage: PostgreSQL on 127.0.0.1")  # noqa: T201
+    with postgres_server(binaries) as storage:
+        for label, extra in (("every core each (default modelling.n_jobs)", ""), ("one core each (modelling.n_jobs=1)", ",modelling.n_jobs=1")):
+            print(f"two workers, {label}: {two_workers(root, storage, arguments.trials, extra):.1f} s")  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -159,18 +159,9 @@ def postgres_binaries() -> Path | None:
     return installed[-1].parent if installed else None
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A real PostgreSQL server on 127.0.0.1 for this test session, with an empty database ``optuna``.
-
-    Skipped where the server is not installed, unless SEVERITY_REQUIRE_POSTGRES is set (CI sets it:
-    `.ci/run` installs Debian's postgresql), so CI cannot pass by skipping.
-    """
-    binaries = postgres_binaries()
-    if binaries is None:
-        if os.environ.get("SEVERITY_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL is required (SEVERITY_REQUIRE_POSTGRES) but pg_ctl was not found")
-        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+@contextlib.contextmanager
+def postgres_server(binaries: Path):
+    """A throw-away PostgreSQL server on 127.0.0.1 with an empty database ``optuna``: its SQLAlchemy URL."""
     folder = Path(tempfile.mkdtemp(prefix="severity-postgres-"))
     # initdb and postgres refuse to run as root: run them as the postgres account where we are root.
     as_owner: list[str] = []
@@ -191,6 +182,22 @@ def postgres_url():
     finally:
         run(binaries / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on 127.0.0.1 for this test session, with an empty database ``optuna``.
+
+    Skipped where the server is not installed, unless SEVERITY_REQUIRE_POSTGRES is set (CI sets it:
+    `.ci/run` installs Debian's postgresql), so CI cannot pass by skipping.
+    """
+    binaries = postgres_binaries()
+    if binaries is None:
+        if os.environ.get("SEVERITY_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required (SEVERITY_REQUIRE_POSTGRES) but pg_ctl was not found")
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    with postgres_server(binaries) as url:
+        yield url
 
 
 @pytest.fixture
