@@ -2,17 +2,49 @@
 
 from __future__ import annotations
 
+import difflib
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from severity.data.schema import INPUT_FIELDS
 from severity.serving.registry import Resolution, resolve
-from severity.serving.routing import MODES
+from severity.serving.routing import Mode
+
+PREFIX = "SEVERITY_"
+# SEVERITY_* variables that belong to something other than the service, so the unknown-variable check lets them by.
+NOT_SERVING_VARIABLES = frozenset({"SEVERITY_REQUIRE_POSTGRES"})  # the test suite: fail instead of skip without PostgreSQL
+
+_SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 
 
-@dataclass(frozen=True)
-class ServingSettings:
+def _switch(value: Any) -> Any:
+    """on/off (also true/false, yes/no, 1/0, any case); a bool passes as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return _SWITCH[value.strip().lower()]
+    except KeyError:
+        raise PydanticCustomError("switch", "Input should be on or off (also true/false, yes/no, 1/0)") from None
+
+
+def _field_names(value: Any) -> Any:
+    """Comma-separated names as a tuple; an empty string names none."""
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return value
+
+
+class ServingSettings(BaseSettings):
     """``SEVERITY_*`` environment variables, with the defaults in parentheses.
+
+    :meth:`from_environment` reads them (an empty variable counts as unset, except ``SEVERITY_LOG_REDACT``) and
+    refuses, naming the variable, a bad value or a ``SEVERITY_*`` variable that is none of these (a misspelling);
+    ``ServingSettings(field=value, ...)`` builds settings from its arguments alone, never from the environment.
 
     - ``SEVERITY_MODEL`` (none): Bento model tag of the champion. Unset, the service serves the
       version the registry's ``champion`` alias names (the newest packaged model while no
@@ -23,13 +55,14 @@ class ServingSettings:
     - ``SEVERITY_REGISTERED_MODEL`` (``ntsb-severity-classifier``): the registered model's name.
     - ``SEVERITY_ROUTING`` (``champion``): ``champion``, ``ab`` (challenger answers its share) or
       ``shadow`` (challenger scores every request, champion answers).
-    - ``SEVERITY_CHALLENGER_SHARE`` (0.1): share of routing keys the challenger answers under ``ab``.
+    - ``SEVERITY_CHALLENGER_SHARE`` (0.1): share of routing keys (0 to 1) the challenger answers under ``ab``.
     - ``SEVERITY_PREDICTION_LOG`` (``data/07_model_output/prediction_log.sqlite``): the prediction log.
     - ``SEVERITY_MAX_BATCH`` (10000): most events per ``predict_batch`` request.
     - ``SEVERITY_TOP_REASONS`` (5): raw fields returned with each prediction.
     - ``SEVERITY_WORKERS`` (1): worker processes (each holds its own copy of the model).
     - ``SEVERITY_ACCESS_LOG`` (``on``): BentoML's access log line per request (``off`` saves its cost;
-      the prediction log keeps every prediction either way).
+      the prediction log keeps every prediction either way). ``on``/``off``, ``true``/``false``, ``yes``/``no`` or
+      ``1``/``0``, in any case.
     - ``SEVERITY_HISTORY_STALE_DAYS`` (90): warn (at most every few minutes) when events dated more than this
       many days after the served model's history ends are scored: their history features miss what came since.
     - ``SEVERITY_LOG_TIMEOUT_SECONDS`` (5): longest a request waits to write its prediction-log rows; past it
@@ -46,80 +79,88 @@ class ServingSettings:
       health probes, metrics and the API documentation stay open.
     """
 
-    champion_tag: str | None = None
-    challenger_tag: str | None = None
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_ignore_empty=True,  # an empty variable counts as unset (SEVERITY_LOG_REDACT aside: see from_environment)
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,  # keyword construction by field name; the environment by variable name (the aliases)
+        hide_input_in_errors=True,  # pydantic's own error text would otherwise carry the API key's value
+    )
+
+    champion_tag: str | None = Field(default=None, validation_alias="SEVERITY_MODEL")
+    challenger_tag: str | None = Field(default=None, validation_alias="SEVERITY_CHALLENGER_MODEL")
     registry_uri: str = "sqlite:///mlflow.db"
     registered_model: str = "ntsb-severity-classifier"
-    routing: str = "champion"
-    challenger_share: float = 0.1
+    routing: Mode = "champion"
+    challenger_share: Annotated[float, Field(ge=0, le=1)] = 0.1
     prediction_log: str = "data/07_model_output/prediction_log.sqlite"
-    max_batch: int = 10_000
-    top_reasons: int = 5
-    workers: int = 1
-    access_log: bool = True
-    history_stale_days: int = 90
-    log_timeout_seconds: float = 5.0
-    log_redact: tuple[str, ...] = ("registration_number",)
-    log_redact_key: str | None = field(default=None, repr=False)
-    log_retention_days: float | None = None
-    max_body_bytes: int = 16 * 1024 * 1024
-    api_key: str | None = field(default=None, repr=False)  # a secret: never in a log line
+    max_batch: Annotated[int, Field(ge=1)] = 10_000
+    top_reasons: Annotated[int, Field(ge=1)] = 5
+    workers: Annotated[int, Field(ge=1)] = 1
+    access_log: Annotated[bool, BeforeValidator(_switch)] = True
+    history_stale_days: Annotated[int, Field(ge=0)] = 90
+    log_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    # NoDecode: the variable is comma-separated names, not the JSON pydantic-settings expects for a tuple
+    log_redact: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_field_names)] = ("registration_number",)
+    log_redact_key: str | None = Field(default=None, repr=False)
+    log_retention_days: Annotated[float, Field(gt=0)] | None = None
+    max_body_bytes: Annotated[int, Field(ge=1)] = 16 * 1024 * 1024
+    api_key: str | None = Field(default=None, repr=False)  # a secret: never in a log line
 
-    def __post_init__(self) -> None:
-        if self.routing not in MODES:
-            raise ValueError(f"SEVERITY_ROUTING must be one of {MODES}, got {self.routing!r}")
-        for name in ("max_batch", "top_reasons", "workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"SEVERITY_{name.upper()} must be at least 1, got {getattr(self, name)}")
-        if self.history_stale_days < 0:
-            raise ValueError(f"SEVERITY_HISTORY_STALE_DAYS must be at least 0, got {self.history_stale_days}")
-        if not self.log_timeout_seconds > 0:
-            raise ValueError(f"SEVERITY_LOG_TIMEOUT_SECONDS must be more than 0, got {self.log_timeout_seconds}")
-        unknown = sorted(set(self.log_redact) - set(INPUT_FIELDS))
-        if unknown:
-            raise ValueError(f"SEVERITY_LOG_REDACT names {unknown}, which are not request fields; expected some of {sorted(INPUT_FIELDS)}")
-        if self.log_retention_days is not None and not self.log_retention_days > 0:
-            raise ValueError(f"SEVERITY_LOG_RETENTION_DAYS must be more than 0 (unset keeps every row), got {self.log_retention_days}")
-        if self.max_body_bytes < 1:
-            raise ValueError(f"SEVERITY_MAX_BODY_BYTES must be at least 1, got {self.max_body_bytes}")
-        if self.api_key is not None and (self.api_key != self.api_key.strip() or not self.api_key.isascii()):
-            raise ValueError("SEVERITY_API_KEY must be ASCII without surrounding whitespace (it is compared with the "
-                             "Authorization header byte for byte)")
+    def __init__(self, **values: Any) -> None:
+        """Settings from keyword arguments only, each a field name (or its variable name); the rest keep their
+        defaults. The environment is read by :meth:`from_environment` alone, so a variable set in the shell never
+        changes settings built in code. A bad value raises ValueError naming its ``SEVERITY_*`` variable."""
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise ValueError("; ".join(_problem(type(self), detail) for detail in error.errors())) from None
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> ServingSettings:
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller gives: from_environment passes the variables it read, from the mapping it was given.
+        return (init_settings,)
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Each field's environment variable, by field name."""
+        return {name: field.validation_alias if isinstance(field.validation_alias, str) else f"{PREFIX}{name.upper()}"
+                for name, field in cls.model_fields.items()}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
+        """The settings the ``SEVERITY_*`` variables of ``environ`` (``os.environ`` when None) give; unset or empty
+        ones keep their defaults.
+
+        Raises ValueError naming each bad variable, and naming any ``SEVERITY_*`` variable that is not a setting
+        (other than :data:`NOT_SERVING_VARIABLES`): a misspelt one would otherwise be ignored without a word, and a
+        misspelt ``SEVERITY_API_KEY`` would leave the API open.
+        """
         environ = os.environ if environ is None else environ
-        defaults = cls()
+        _refuse_unknown(environ, cls.variables().values())
+        values = _Variables(cls, environ)()
+        if environ.get("SEVERITY_LOG_REDACT") == "":  # env_ignore_empty dropped it, but empty means "redact no field"
+            values["log_redact"] = ()
+        return cls(**values)
 
-        def read(name: str, default, kind=str, expected: str | None = None):
-            value = environ.get(f"SEVERITY_{name}")
-            if value in (None, ""):
-                return default
-            try:
-                return kind(value)
-            except ValueError:
-                raise ValueError(f"SEVERITY_{name} must be {expected or kind.__name__}, got {value!r}") from None
+    @field_validator("log_redact")
+    @classmethod
+    def _request_fields(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(names) - set(INPUT_FIELDS))
+        if unknown:
+            raise ValueError(f"names {unknown}, which are not request fields; expected some of {sorted(INPUT_FIELDS)}")
+        return names
 
-        return cls(
-            champion_tag=read("MODEL", None),
-            challenger_tag=read("CHALLENGER_MODEL", None),
-            registry_uri=read("REGISTRY_URI", defaults.registry_uri),
-            registered_model=read("REGISTERED_MODEL", defaults.registered_model),
-            routing=read("ROUTING", defaults.routing),
-            challenger_share=read("CHALLENGER_SHARE", defaults.challenger_share, float),
-            prediction_log=read("PREDICTION_LOG", defaults.prediction_log),
-            max_batch=read("MAX_BATCH", defaults.max_batch, int),
-            top_reasons=read("TOP_REASONS", defaults.top_reasons, int),
-            workers=read("WORKERS", defaults.workers, int),
-            access_log=read("ACCESS_LOG", defaults.access_log, _switch, "on or off"),
-            history_stale_days=read("HISTORY_STALE_DAYS", defaults.history_stale_days, int),
-            log_timeout_seconds=read("LOG_TIMEOUT_SECONDS", defaults.log_timeout_seconds, float),
-            log_redact=_field_names(environ.get("SEVERITY_LOG_REDACT"), defaults.log_redact),
-            log_redact_key=read("LOG_REDACT_KEY", None),
-            log_retention_days=read("LOG_RETENTION_DAYS", None, float),
-            max_body_bytes=read("MAX_BODY_BYTES", defaults.max_body_bytes, int),
-            api_key=read("API_KEY", None),
-        )
+    @field_validator("api_key")
+    @classmethod
+    def _header_safe(cls, key: str | None) -> str | None:
+        if key is not None and (key != key.strip() or not key.isascii()):
+            raise ValueError("must be ASCII without surrounding whitespace (it is compared with the Authorization header "
+                             "byte for byte)")
+        return key
 
     def resolve_models(self) -> tuple[Resolution, Resolution | None]:
         """The champion's and (when routing needs one) the challenger's Bento model tags, and how each was chosen."""
@@ -135,19 +176,61 @@ class ServingSettings:
         return champion, challenger
 
 
-_SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
+class _Variables(EnvSettingsSource):
+    """pydantic-settings' environment source (prefix, aliases, empty values as unset) over a given mapping: the
+    library reads ``os.environ`` only, and tests pass a dict."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ  # before the base class's __init__, which loads the variables
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name if self.case_sensitive else name.lower(): value for name, value in self._environ.items()
+                if not (self.env_ignore_empty and value == "")}
 
 
-def _switch(value: str) -> bool:
-    """on/off (also true/false, yes/no, 1/0)."""
-    try:
-        return _SWITCH[value.strip().lower()]
-    except KeyError:
-        raise ValueError(value) from None
+def _refuse_unknown(environ: Mapping[str, str], known: Iterable[str]) -> None:
+    """ValueError naming each ``SEVERITY_*`` variable of ``environ`` that is neither a setting nor another part's."""
+    known = sorted(known)
+    problems = []
+    for name in sorted(environ):
+        variable = name.upper()  # pydantic-settings matches variable names in any case
+        if variable.startswith(PREFIX) and variable not in known and variable not in NOT_SERVING_VARIABLES:
+            # Compared without the prefix, which every name shares and which would make any two look alike
+            close = difflib.get_close_matches(variable.removeprefix(PREFIX), [k.removeprefix(PREFIX) for k in known], n=1)
+            problems.append(f"{name} is not a serving setting" + (f" (did you mean {PREFIX}{close[0]}?)" if close else ""))
+    if problems:
+        raise ValueError(f"{'; '.join(problems)}. The serving settings are {', '.join(known)}")
 
 
-def _field_names(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
-    """Comma-separated names; unset means the default, set but empty means none."""
-    if value is None:
-        return default
-    return tuple(name.strip() for name in value.split(",") if name.strip())
+# What a value must be, by pydantic's error type; a function of the error's context for the constraints.
+_EXPECTED = {
+    "int_parsing": "int", "int_from_float": "int", "int_type": "int",
+    "float_parsing": "float", "float_type": "float",
+    "bool_parsing": "on or off", "bool_type": "on or off", "switch": "on or off",
+    "string_type": "a string", "tuple_type": "comma-separated names",
+    "literal_error": lambda ctx: f"one of {ctx['expected']}",
+    "greater_than_equal": lambda ctx: f"at least {ctx['ge']:g}",
+    "greater_than": lambda ctx: f"more than {ctx['gt']:g}",
+    "less_than_equal": lambda ctx: f"at most {ctx['le']:g}",
+}
+# Constraint errors come after parsing succeeded: the value reads as a number, shown as given, without quotes.
+_CONSTRAINTS = {"greater_than_equal", "greater_than", "less_than_equal"}
+
+
+def _problem(cls: type[ServingSettings], error: Mapping[str, Any]) -> str:
+    """One pydantic error as a sentence that names the variable, the rule and (unless it is a secret) the value."""
+    variables = cls.variables()
+    key = str(error["loc"][0]) if error["loc"] else ""
+    if error["type"] == "extra_forbidden":
+        return f"{key} is not a serving setting; the fields are {', '.join(sorted(variables))}"
+    field = key if key in variables else next((name for name, variable in variables.items() if variable == key), None)
+    variable = variables.get(field, key)
+    if error["type"] == "value_error":  # the validators above: their message follows the variable's name
+        return f"{variable} {error['ctx']['error']}"
+    expected = _EXPECTED.get(error["type"], error["msg"])
+    expected = expected(error["ctx"]) if callable(expected) else expected
+    if field is not None and not cls.model_fields[field].repr:
+        return f"{variable} must be {expected}"
+    value = error["input"] if error["type"] in _CONSTRAINTS else repr(error["input"])
+    return f"{variable} must be {expected}, got {value}"
