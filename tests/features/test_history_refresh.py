@@ -149,7 +149,7 @@ def test_outcomes_of_training_events_are_kept_as_fitted(fitted_bytes, demo_split
 
 
 def test_a_history_pickled_before_coordinates_were_kept_still_refreshes(fitted_bytes, demo_splits):
-    """Artifacts packaged before this change hold no coordinates per event; events added now carry them."""
+    """Artifacts packaged without per-event coordinates still refresh; events added now carry them."""
     _, validation, test = demo_splits
     engineer = fresh(fitted_bytes)
     history = engineer.history_

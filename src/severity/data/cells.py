@@ -53,7 +53,7 @@ def clean_cell(value: object) -> str | None:
     """Trim, fold inner whitespace, and turn the export's placeholders into ``None``."""
     if value is None:
         return None
-    text = " ".join(str(value).split())  # folds what the regex \s+ would, at a fifth of its cost
+    text = " ".join(str(value).split())  # folds what the regex \s+ would, far cheaper per request field
     return None if text.lower() in MISSING_TOKENS else text
 
 

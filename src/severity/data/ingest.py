@@ -94,7 +94,8 @@ def canonical_header_mapping(columns: list[str], require_outcomes: bool = True) 
 
 
 def clean_text(series: pd.Series) -> pd.Series:
-    """:func:`severity.data.cells.clean_cell` over a whole column (vectorised: mapping 350k cells costs 0.6 s)."""
+    """:func:`severity.data.cells.clean_cell` over a whole column, vectorised: mapping it cell by cell is slow
+    on the export's columns (BENCHMARKS.md, Ingestion)."""
     text = series.astype("str").str.strip().str.replace(r"\s+", " ", regex=True)
     return text.mask(text.str.lower().isin(MISSING_TOKENS) | series.isna())
 

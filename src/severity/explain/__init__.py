@@ -9,9 +9,8 @@ def _allow_512_bit_vectors() -> None:
 
     LLVM tunes recent Intel CPUs to prefer 256-bit vectors even where 512-bit ones exist. The
     batch TreeSHAP kernel's row loops are elementwise (no floating-point reassociation is
-    allowed), so the width changes speed, not results: on the benchmark machine, 1,000 rows of
-    the packaged LightGBM on one core took 131 against 148 ms at the median of 20 alternated
-    runs, contributions bit-identical (BENCHMARKS.md, Explanations). numba reads the setting once,
+    allowed), so the width changes speed, not results: the wider vectors make the batch kernel
+    faster and its contributions stay bit-identical (BENCHMARKS.md, Explanations). numba reads the setting once,
     when it is first imported, so it is set here, before this package's modules import it
     (``shap`` does too); a ``NUMBA_CPU_FEATURES`` already in the environment is left as it is.
     """

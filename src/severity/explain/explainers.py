@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from severity.models.mlp import TorchMLPClassifier
 
 # torch and shap are imported by the explainers that use them: a service explaining a
-# booster does not pay their 300 MiB per worker.
+# booster does not pay their memory in every worker (BENCHMARKS.md, Serving).
 UNIT = "log-odds of the uncalibrated fatal score"
 
 
@@ -106,9 +106,9 @@ class _BoosterExplainer(_CompiledTrees):
     """Exact TreeSHAP for a gradient-boosted ensemble, in raw-score (log-odds) units.
 
     Two engines give the same numbers: the booster's own contribution output, and the
-    compiled TreeSHAP of :mod:`severity.explain.treeshap`, several times faster. The compiled
-    one is used only if it reproduces the booster's own values on the background rows;
-    ``engine`` says which one explains, ``engine_note`` why.
+    compiled TreeSHAP of :mod:`severity.explain.treeshap`, several times faster (BENCHMARKS.md,
+    Explanations). The compiled one is used only if it reproduces the booster's own values on
+    the background rows; ``engine`` says which one explains, ``engine_note`` why.
     Rows go in as float arrays with columns in ``feature_names`` order (the packaged model
     passes them so), which skips the scikit-learn wrappers' per-call DataFrame checks.
     """
@@ -154,7 +154,8 @@ class _BoosterExplainer(_CompiledTrees):
 class XGBoostExplainer(_BoosterExplainer):
     """XGBoost: the compiled TreeSHAP, or ``pred_contribs`` on a copy of the booster without feature names.
 
-    A DMatrix built from a named DataFrame costs about 4 ms per call, from an array 0.1 ms.
+    A DMatrix built from a named DataFrame costs many times one built from an array
+    (BENCHMARKS.md, Explanations).
     XGBoost accumulates its contributions in float32, hence the looser agreement tolerance.
     """
 

@@ -1,8 +1,8 @@
 """Exact path-dependent TreeSHAP for tree ensembles in one pass over each tree, compiled with numba.
 
 The boosters' own ``pred_contrib`` walks every tree recursively for each row and pays
-O(depth^2) at every leaf; on the packaged LightGBM champion (362 trees, 11,000 leaves) that
-is 2 to 3 ms per event, most of a served prediction. This module computes the same numbers
+O(depth^2) at every leaf; for the deep boosted ensembles the project ships, that is most of
+a served prediction (BENCHMARKS.md, Explanations). This module computes the same numbers
 with O(depth) work per node (Linear TreeShap, Yu et al. 2022):
 
 A leaf with value ``v`` plays the product game ``g(S) = v * prod_k (o_k if k in S else z_k)``
@@ -24,10 +24,9 @@ leaves are credited from their parent without a visit of their own.
 A batch takes the formula leaf by leaf instead (:func:`_batch_contributions`): the
 path's ``z`` are the same for every row and each ``o`` is 0 or 1, so with the rows on the
 innermost axis the product at the quadrature points and each feature's integral are
-straight loops the compiler vectorises. It does more arithmetic per row than the walk and
-wins from a few rows on (1.9 to 2.4 times the throughput of the walk eight rows at a time it
-replaced, on 1,000 events of the packaged LightGBM); long batches are split across threads
-(the kernels release the GIL).
+straight loops the compiler vectorises. It does more arithmetic per row than the walk, but
+the vectorised loops win from a few rows on (:data:`BATCH_ROWS`; BENCHMARKS.md, Explanations);
+long batches are split across threads (the kernels release the GIL).
 
 The result equals the libraries' own contributions to rounding: tests check it against
 brute-force Shapley values, the ``shap`` package and both boosters. :func:`from_lightgbm`,
@@ -56,8 +55,9 @@ LIGHTGBM_RULE, XGBOOST_RULE, SKLEARN_RULE = 0, 1, 2
 _LGB_MISSING_NONE, _LGB_MISSING_ZERO, _LGB_MISSING_NAN = 0, 1, 2
 _ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 LEAF = -1
-# From this many rows on, the rows go through each leaf together (one walk per row is faster below:
-# 1.2 against 1.5 ms a row for 4 rows of the packaged LightGBM, 1.6 against 1.0 for 8).
+# From this many rows on, the rows go through each leaf together; below it one walk per row is faster,
+# since the batch kernel's extra arithmetic pays only once its vector loops are long enough
+# (the crossover on the packaged LightGBM: BENCHMARKS.md, Explanations).
 BATCH_ROWS = 6
 # Batches at least this long are split across threads (a hand-off costs more than it saves on a few rows).
 PARALLEL_ROWS = 64
@@ -472,8 +472,8 @@ def _batch_contributions(
     quadrature points for all rows at once, and each feature's integral is divided out of it.
     The same numbers as :func:`_explain_row`, with straight loops over rows the compiler vectorises.
     Every row-wise array is indexed from 0 (a slice of the block, never ``[first + r]``): numba
-    cannot prove an offset index non-negative, and the wrap-around check it then adds kept
-    LLVM from vectorising those loops (1.3 to 1.5 times the whole kernel's time, same results).
+    cannot prove an offset index non-negative, and the wrap-around check it then adds keeps
+    LLVM from vectorising those loops (same results, a slower kernel: BENCHMARKS.md, Explanations).
     """
     n_features, n_rows = columns.shape
     out = np.zeros((n_features, n_rows))

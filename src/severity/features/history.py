@@ -48,8 +48,9 @@ def _per_event_and_keys(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 class _Segments:
     """One sorted array per key value, stored as one concatenated array and offsets.
 
-    Dicts of small arrays (67,000 for registration numbers alone) made the five keys' index
-    cost about 180 MiB in every service worker; the same numbers in one array cost a few.
+    A dict of small arrays (one per registration number, among others) costs every service
+    worker far more memory in per-array overhead than the numbers themselves; in one array the
+    index costs little more than its numbers (BENCHMARKS.md, Feature transformer).
     A batch is answered with one ``searchsorted`` over (segment, value) keys instead of one
     call per distinct value.
     """
@@ -115,8 +116,8 @@ class _Segments:
 def _grouped(values: np.ndarray, days: np.ndarray, fatal: np.ndarray | None = None) -> tuple[_Segments, _Segments | None]:
     """Days per value, sorted (ties in input order), and with ``fatal`` each value's running fatal count in that order.
 
-    One factorize and one stable sort for all values: a groupby loop over 67,000 registration
-    numbers took seconds.
+    One factorize and one stable sort for all values: a groupby loop pays Python's cost once per
+    value, and registration numbers alone have tens of thousands (BENCHMARKS.md, Feature transformer).
     """
     codes, uniques = pd.factorize(values, sort=False)
     order = np.lexsort((days, codes))  # by value, then day; stable

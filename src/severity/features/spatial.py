@@ -28,8 +28,9 @@ class SpatialFeatures(FeatureGroup):
     code), so "the k nearest" needs a tie rule: among accidents at one place the most recent
     come first. Places are found in a k-d tree of points on the unit sphere: the chord
     between two points grows with the angle between them, so the nearest by chord are the
-    nearest by haversine distance, at a tenth of a haversine ball tree's cost per query.
-    (Transformers fitted before this keep their ball trees, whose ties fall as they may.)
+    nearest by haversine distance, at a fraction of a haversine ball tree's cost per query
+    (BENCHMARKS.md, Feature transformer). A transformer pickled with ball trees keeps using them,
+    and its ties fall as they may.
     Trees for the most recently used cut-offs are cached (a bounded number, so a service
     meeting events from many quarters keeps its memory); new events all share the latest
     cut-off, hence one tree. The cache is shared by the threads of a service (single events on the event

@@ -71,7 +71,8 @@ class AviationFeatureEngineer(TransformerMixin, BaseEstimator, auto_wrap_output_
     before its quarter).
 
     scikit-learn's ``set_output`` wrapping is off: ``transform`` already returns a named
-    DataFrame, and the wrapper costs about a millisecond per call on the serving path.
+    DataFrame, and the wrapper's per-call cost is a noticeable share of one event's transform on the
+    serving path (BENCHMARKS.md, Feature transformer).
     """
 
     def __init__(self, settings: FeatureSettings | None = None):

@@ -42,7 +42,7 @@ def build_estimator(family: str, parameters: dict[str, Any], random_state: int, 
         return lgb.LGBMClassifier(random_state=random_state, n_jobs=n_jobs, verbose=-1, **parameters)
     if family == "mlp":
         parameters["hidden"] = tuple(parameters.get("hidden", (256, 128, 64)))
-        from severity.models.mlp import TorchMLPClassifier  # torch only where an MLP is built: 180 MiB per process
+        from severity.models.mlp import TorchMLPClassifier  # torch only where an MLP is built: its memory per process
 
         return TorchMLPClassifier(random_state=random_state, **parameters)
     raise ValueError(f"Unknown model family {family!r}; expected one of {BASE_FAMILIES + ENSEMBLE_FAMILIES}")
@@ -195,7 +195,7 @@ def single_threaded(estimator) -> None:
 
 
 # From this many rows on, LightGBM scores on every core whatever the model's n_jobs (1 when serving):
-# on one event a thread pool costs more than it saves, on 1,000 it halves the time.
+# on one event a thread pool costs more than it saves; on a long batch both cores pay off (BENCHMARKS.md, Serving).
 PARALLEL_ROWS = 64
 
 
@@ -203,7 +203,8 @@ def fatal_scores(estimator, features: np.ndarray, feature_names: list[str]) -> n
     """Class-1 probability for a float matrix whose columns are ``feature_names`` in training order.
 
     The boosters score arrays directly: their scikit-learn wrappers re-check a named
-    DataFrame on every call, which costs 5 ms for XGBoost on a single event. The results
+    DataFrame on every call, which costs XGBoost many times its own work on a single event
+    (BENCHMARKS.md, Serving). The results
     are those of ``predict_proba`` (the wrappers make the same booster call).
     """
     if isinstance(estimator, xgb.XGBClassifier):

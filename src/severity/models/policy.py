@@ -44,8 +44,8 @@ class Calibrator:
     def transform(self, scores: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
             return np.clip(self.model_.predict(scores), EPSILON, 1 - EPSILON)
-        # Platt's formula written out: what predict_proba computes, without its input checks
-        # (0.4 ms per call, most of a single event's calibration).
+        # Platt's formula written out: what predict_proba computes, without its input checks,
+        # which are most of a single event's calibration (BENCHMARKS.md, Serving).
         decision = log_odds(scores)[:, None] @ self.model_.coef_.T + self.model_.intercept_
         return expit(decision.ravel())
 

@@ -70,7 +70,8 @@ _ADDED_COLUMNS = {"input_issues": "[]"}
 class LoggedPrediction(NamedTuple):
     """One row: ``served`` is 1 for the answer the client got, 0 for a shadow score.
 
-    A named tuple is the row as SQLite takes it, built in a fifth of a frozen dataclass's time.
+    A named tuple is the row as SQLite takes it, and much cheaper to build than a frozen dataclass
+    (BENCHMARKS.md, Serving).
     """
 
     request_id: str

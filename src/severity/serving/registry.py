@@ -1,7 +1,8 @@
 """Which packaged model the service serves: the one the MLflow registry's alias names.
 
-The registry is asked in a short-lived subprocess: importing MLflow costs 140 MiB and 3 s,
-and every worker process would otherwise keep that memory for the life of the service.
+The registry is asked in a short-lived subprocess: importing MLflow takes seconds and a lot of
+memory (BENCHMARKS.md, Serving), and every worker process would otherwise keep that memory for
+the life of the service.
 """
 
 from __future__ import annotations

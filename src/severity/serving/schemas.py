@@ -151,8 +151,8 @@ class AccidentEvent(BaseModel):
     @classmethod
     def _read_fields(cls, data: Any, handler: ModelWrapValidatorHandler) -> Any:
         # One pass over the request's fields, each read by its own rule (_READERS), text remembered
-        # per field, then pydantic's compiled validation of the typed values. A Python validator per
-        # field did the same work at twice the cost (31 against 16 ms for 1,000 export rows).
+        # per field, then pydantic's compiled validation of the typed values: a Python validator per
+        # field would do the same work at a higher cost per event (BENCHMARKS.md, Serving).
         if not isinstance(data, dict):
             return handler(data)  # pydantic's own answer: an instance passes, anything else is not an object
         names, refused_names = _canonical_names(tuple(data))
@@ -201,8 +201,8 @@ class AccidentEvent(BaseModel):
 
     def record(self) -> dict[str, Any]:
         """The event as a typed record for :func:`severity.features.columns.record_columns`."""
-        # The fields' values as they are (what model_dump gives for these flat types) at a
-        # fifteenth of its cost: 0.4 against 5.6 µs, paid per event of a batch.
+        # The fields' values as they are (what model_dump gives for these flat types) at a small
+        # fraction of its cost, which is paid per event of a batch (BENCHMARKS.md, Serving).
         record = dict(self.__dict__)
         del record["routing_key"], record["input_issues"]
         return record
@@ -320,8 +320,8 @@ if any(AccidentEvent.model_fields[name].annotation != (str | None) for name in _
 
 # Per field, text already read and what it was read as. Every rule depends on the text alone
 # (a date accepted today stays accepted: the future only moves away), and refused text is not kept.
-# What clients can make a worker hold is bounded: 26 fields x 4,096 texts of at most 100
-# characters (the export's longest cell has 90), about 25 MB.
+# What clients can make a worker hold is bounded: every field x _READ_TEXT_PER_FIELD texts of at most
+# _READ_TEXT_LENGTH characters, longer than any cell of the export (README; the bound's size: BENCHMARKS.md, Serving).
 _READ_TEXT: dict[str, dict[str, Any]] = {name: {} for name in _EVENT_FIELDS}
 _READ_TEXT_PER_FIELD = 4096
 _READ_TEXT_LENGTH = 100

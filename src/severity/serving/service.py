@@ -188,8 +188,8 @@ class SeverityService:
         if len(events) > self.settings.max_batch:
             raise InvalidArgument(f"events has {len(events)} items; the maximum per request is {self.settings.max_batch}")
         # Written as JSON here, in the shape `Predictions` declares (which the API schema shows, and a test
-        # checks every answer against): building and validating 1,000 pydantic predictions to serialise
-        # them cost 10 to 17 ms, orjson on the same dicts 2 ms.
+        # checks every answer against): building and validating a pydantic model per prediction only to
+        # serialise it costs several times what orjson takes for the same dicts (BENCHMARKS.md, Serving).
         predictions, rows = self._predict(events, "predict_batch", _request_id(), explain)
         refusal = self._write_log(rows)  # this is a worker thread: waiting here holds up no other request
         return refusal or Response(orjson.dumps(predictions), media_type="application/json")
@@ -422,7 +422,7 @@ def _iso(day) -> str | None:
 
 
 def _json(value) -> str:
-    # orjson: a tenth of json.dumps's time on a log row (2 against 23 µs), and dates as ISO text natively.
+    # orjson: much cheaper than json.dumps per log row, and dates as ISO text natively (BENCHMARKS.md, Serving).
     return orjson.dumps(value).decode()
 
 

@@ -74,7 +74,7 @@ class ServingSettings(BaseSettings):
     - ``SEVERITY_LOG_RETENTION_DAYS`` (none): log rows older than this many days are deleted at start-up and
       hourly while serving. Unset, rows are kept.
     - ``SEVERITY_MAX_BODY_BYTES`` (16777216, 16 MiB): the largest request body; a longer one is answered 413 before it is
-      held in memory. A full batch of 10,000 export rows is about 9 MB.
+      held in memory. The default leaves room for a full batch of ``SEVERITY_MAX_BATCH`` export rows (its size: README).
     - ``SEVERITY_API_KEY`` (none): when set, every API needs ``Authorization: Bearer <key>`` (401 otherwise); the
       health probes, metrics and the API documentation stay open.
     """

@@ -1,7 +1,7 @@
 """The boosters' native training on fold matrices built once and shared by every trial of a study.
 
-Building XGBoost's quantile matrix or LightGBM's binned dataset for a fold of 55,000 rows
-costs about 0.5 s: repeated for every fold of every trial, a fifth of a study's time. The
+Building XGBoost's quantile matrix or LightGBM's binned dataset for a fold is a large share
+of a trial when it is repeated for every fold of every trial (BENCHMARKS.md, Tuning). The
 study trains through the libraries' native APIs on matrices cached here; the tuned model
 is refitted through the scikit-learn wrapper with the same parameters, which drives the
 same booster.

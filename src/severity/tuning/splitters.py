@@ -176,8 +176,8 @@ class StratifiedEventKFold:
     """Random k-fold stratified by outcome, with each event's rows kept together (``groups`` = event ids).
 
     Folds are drawn over events (an event is fatal if any of its rows is), then mapped back to
-    rows: the same folds ``StratifiedGroupKFold`` aims at, in milliseconds rather than the
-    20 s its per-group search takes on 68,000 events.
+    rows: the same folds ``StratifiedGroupKFold`` aims at, without its per-group search, which is
+    slow on the export's tens of thousands of events (BENCHMARKS.md, Tuning).
     """
 
     def __init__(self, n_splits: int = 5, random_state: int | None = 0):

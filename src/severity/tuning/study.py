@@ -29,8 +29,8 @@ from severity.parameters import SettingsModel
 
 logger = logging.getLogger(__name__)
 TUNED_FAMILIES = ("xgboost", "lightgbm")
-# Histogram bins: on the real export's spatial folds a tree took 9.8 ms with 64 bins against 12.9 ms
-# with XGBoost's default 256. Fixed, not searched: the fold matrices are built once for all trials.
+# Histogram bins: fewer than XGBoost's default 256 make each tree cheaper on the export's spatial folds
+# (BENCHMARKS.md, Tuning). Fixed, not searched: the fold matrices are built once for all trials.
 XGBOOST_MAX_BIN = 64
 PRUNERS = ("median", "hyperband", "none")
 
@@ -40,8 +40,9 @@ def suggest_xgboost(trial: optuna.Trial, max_trees: int, early_stopping_rounds: 
         "n_estimators": max_trees,
         "early_stopping_rounds": early_stopping_rounds,
         "max_bin": XGBOOST_MAX_BIN,
-        # 0.05 and up: the study settled at the old floor of 0.04, where a fold needs up to 1,000 trees;
-        # column samples from 0.2: it settled at the old floor of 0.4 too, and fewer columns cost less.
+        # Learning rates from 0.05: lower rates can need a fold's whole tree budget, and the trials' time with it.
+        # Column samples from 0.2: low enough that the range's floor does not bind the search, and fewer columns
+        # cost less (BENCHMARKS.md, Tuning).
         "learning_rate": trial.suggest_float("learning_rate", 0.05, 0.3, log=True),
         "max_depth": trial.suggest_int("max_depth", 3, 8),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
