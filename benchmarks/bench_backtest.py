@@ -52,14 +52,20 @@ def parameters(name: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
-    parser.add_argument("--candidate", default="lightgbm", help="a candidate block of parameters_modelling.yml (default: lightgbm)")
-    parser.add_argument("--output", type=Path, help="write backtest.csv, backtest.md and backtest_predictions.parquet here")
+    parser.add_argument(
+        "--candidate", default="lightgbm", help="a candidate block of parameters_modelling.yml (default: lightgbm)"
+    )
+    parser.add_argument(
+        "--output", type=Path, help="write backtest.csv, backtest.md and backtest_predictions.parquet here"
+    )
     args = parser.parse_args()
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
 
-    features_parameters = validate(FeatureEngineeringParameters, parameters("feature_engineering")["feature_engineering"], "feature_engineering")
+    features_parameters = validate(
+        FeatureEngineeringParameters, parameters("feature_engineering")["feature_engineering"], "feature_engineering"
+    )
     modelling_parameters = parameters("modelling")
     modelling = validate(ModellingParameters, modelling_parameters["modelling"], "modelling")
     backtest = validate(BacktestSettings, parameters("backtest")["backtest"], "backtest")
@@ -75,27 +81,51 @@ def main() -> None:
     train_input = engineer.fit_transform(train, train["fatal"]).assign(fatal=train["fatal"].to_numpy())
     engineer.add_history(pd.concat([validation, test]))
     validation_input = engineer.transform(validation).assign(fatal=validation["fatal"].to_numpy())
-    settings = validate(CandidateSettings, modelling_parameters[args.candidate]["settings"], f"{args.candidate}.settings")
-    fitted = train_candidate(args.candidate, settings.as_dict(), train_input, validation_input, engineer.feature_names_out_,
-                             modelling.variants, modelling.random_state, modelling.n_jobs)
+    settings = validate(
+        CandidateSettings, modelling_parameters[args.candidate]["settings"], f"{args.candidate}.settings"
+    )
+    fitted = train_candidate(
+        args.candidate,
+        settings.as_dict(),
+        train_input,
+        validation_input,
+        engineer.feature_names_out_,
+        modelling.variants,
+        modelling.random_state,
+        modelling.n_jobs,
+    )
     templates = {variant: candidate.estimator for variant, candidate in fitted.items()}
     prepared = time.perf_counter()
 
     events = pd.concat([train, validation, test], ignore_index=True)
     predictions = backtest_predictions(
-        events, templates, shipped_and_evaluation_protocols(shipping, backtest.validation_months), list(backtest.origins),
-        backtest.horizon_months, feature_settings, modelling.policy.model_dump(), len(train), modelling.n_jobs, modelling.random_state,
+        events,
+        templates,
+        shipped_and_evaluation_protocols(shipping, backtest.validation_months),
+        list(backtest.origins),
+        backtest.horizon_months,
+        feature_settings,
+        modelling.policy.model_dump(),
+        len(train),
+        modelling.n_jobs,
+        modelling.random_state,
     )
     fitted_at = time.perf_counter()
     table = backtest_table(predictions, backtest.bootstrap_samples, backtest.seed)
     finished = time.perf_counter()
 
     report = print  # the benchmark's output is its figures
-    report(f"\nexport: {args.export} ({len(labelled):,} labelled rows); candidate: {args.candidate}; shipping: {shipping}")
-    report(f"origins: {backtest.origins}, horizon {backtest.horizon_months} months, {backtest.bootstrap_samples} event resamples\n")
+    report(
+        f"\nexport: {args.export} ({len(labelled):,} labelled rows); candidate: {args.candidate}; shipping: {shipping}"
+    )
+    report(
+        f"origins: {backtest.origins}, horizon {backtest.horizon_months} months, {backtest.bootstrap_samples} event resamples\n"
+    )
     report(markdown_table(table))
-    report(f"\nwall time: candidate {prepared - started:.0f} s, protocols at every origin {fitted_at - prepared:.0f} s, "
-          f"intervals {finished - fitted_at:.0f} s; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+    report(
+        f"\nwall time: candidate {prepared - started:.0f} s, protocols at every origin {fitted_at - prepared:.0f} s, "
+        f"intervals {finished - fitted_at:.0f} s; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
+    )
     if args.output:
         args.output.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.output / "backtest.csv", index=False)

@@ -67,12 +67,25 @@ def main() -> None:
     fitted, explainers = {}, {}
     for family in FAMILIES:
         settings = dict(parameters[family]["settings"])
-        members = {m: fitted[m] for m in ("xgboost", "random_forest", "lightgbm")} if family in ("voting", "stacking") else None
+        members = (
+            {m: fitted[m] for m in ("xgboost", "random_forest", "lightgbm")}
+            if family in ("voting", "stacking")
+            else None
+        )
         if members:
             settings["members"] = list(members)
         groups = train["event_id"].to_numpy() if family == "stacking" else None
         fitted[family] = train_candidate(
-            family, settings, inputs["train"], inputs["validation"], names, ["with_damage"], 42, 2, train_groups=groups, members=members,
+            family,
+            settings,
+            inputs["train"],
+            inputs["validation"],
+            names,
+            ["with_damage"],
+            42,
+            2,
+            train_groups=groups,
+            members=members,
         )
         single_threaded(fitted[family]["with_damage"].estimator)  # as packaged for serving
         explainers[family] = explainer_for(fitted[family]["with_damage"].estimator, names, background)
@@ -80,21 +93,28 @@ def main() -> None:
 
     # What the packaged model hands its explainer: a float array where the explainer takes one, else a named row.
     count = min(args.single, len(test_x))
-    rows = {family: [test_x.iloc[[i]].to_numpy() if e.takes_arrays else test_x.iloc[[i]] for i in range(count)] for family, e in explainers.items()}
+    rows = {
+        family: [test_x.iloc[[i]].to_numpy() if e.takes_arrays else test_x.iloc[[i]] for i in range(count)]
+        for family, e in explainers.items()
+    }
     # Round-robin over the families, a tenth of the events at a time: the shared machine's slow spells fall on all alike.
     single: dict[str, list[float]] = {family: [] for family in FAMILIES}
     for start in range(0, count, max(1, count // 10)):
         for family, explainer in explainers.items():
             for row in rows[family][start : start + max(1, count // 10)]:
                 single[family].append(timed(lambda row=row, e=explainer: e.explain(row), 1))
-    print(f"export: {args.export.name}; {len(names)} features; single-event medians over {count} test events, families interleaved")  # noqa: T201
-    print(f"{'family':>20} | {'exact':>5} | {'one event ms':>12} | {'p90 ms':>7} | {'1,000 events s':>14}")  # noqa: T201
+    print(
+        f"export: {args.export.name}; {len(names)} features; single-event medians over {count} test events, families interleaved"
+    )
+    print(f"{'family':>20} | {'exact':>5} | {'one event ms':>12} | {'p90 ms':>7} | {'1,000 events s':>14}")
     for family, explainer in explainers.items():
         thousand = timed(lambda e=explainer: e.explain(batch.to_numpy() if e.takes_arrays else batch), 1)
         one = np.array(single[family]) * 1000
-        print(f"{family:>20} | {str(explainer.exact):>5} | {np.median(one):12.2f} | {np.percentile(one, 90):7.2f} | {thousand:14.2f}")  # noqa: T201
+        print(
+            f"{family:>20} | {str(explainer.exact):>5} | {np.median(one):12.2f} | {np.percentile(one, 90):7.2f} | {thousand:14.2f}"
+        )
 
-    print("exact TreeSHAP engines, same events (compiled = severity.explain.treeshap, what explain() uses):")  # noqa: T201
+    print("exact TreeSHAP engines, same events (compiled = severity.explain.treeshap, what explain() uses):")
     import shap  # here, not at the top: severity.explain must set numba's vector width before shap imports numba
 
     arrays = [test_x.iloc[[i]].to_numpy() for i in range(min(args.single, len(test_x)))]
@@ -114,11 +134,18 @@ def main() -> None:
             agreement = f"max difference from shap on complete rows {np.abs(explainer.ensemble.contributions(complete) - reference).max():.1e}"
         figures = []
         for name, engine in engines.items():
-            one = statistics.median(timed(lambda row=row, e=engine: e(row), 1) for row in arrays[: 20 if name == "shap" and family == "random_forest" else None])
+            one = statistics.median(
+                timed(lambda row=row, e=engine: e(row), 1)
+                for row in arrays[: 20 if name == "shap" and family == "random_forest" else None]
+            )
             thousand = timed(lambda e=engine: e(batch.to_numpy()), 1)
             figures.append(f"{name} {one * 1000:.2f} ms / {thousand:.2f} s")
-        size = f"{len(explainer.ensemble.roots)} trees, {explainer.ensemble.leaf_count:,} leaves" if explainer.ensemble is not None else ""
-        print(f"{family:>20} ({size}): one event / 1,000 events: {'; '.join(figures)}; {agreement}")  # noqa: T201
+        size = (
+            f"{len(explainer.ensemble.roots)} trees, {explainer.ensemble.leaf_count:,} leaves"
+            if explainer.ensemble is not None
+            else ""
+        )
+        print(f"{family:>20} ({size}): one event / 1,000 events: {'; '.join(figures)}; {agreement}")
 
 
 if __name__ == "__main__":

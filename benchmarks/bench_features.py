@@ -31,8 +31,18 @@ from severity.features.columns import event_columns
 
 DEFAULT_EXPORT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ntsb" / "AviationData.csv"
 RAW_CATEGORICAL = [
-    "aircraft_damage", "aircraft_category", "make", "model", "engine_type", "far_description", "schedule",
-    "purpose_of_flight", "weather_condition", "broad_phase_of_flight", "airport_code", "country",
+    "aircraft_damage",
+    "aircraft_category",
+    "make",
+    "model",
+    "engine_type",
+    "far_description",
+    "schedule",
+    "purpose_of_flight",
+    "weather_condition",
+    "broad_phase_of_flight",
+    "airport_code",
+    "country",
 ]
 
 
@@ -59,8 +69,16 @@ def raw_columns(events: pd.DataFrame, categories: dict[str, pd.Index] | None = N
 
 def xgboost_auc(train_x, train_y, validation_x, validation_y, test_x, test_y) -> float:
     model = xgb.XGBClassifier(
-        n_estimators=2000, learning_rate=0.05, max_depth=6, subsample=0.8, colsample_bytree=0.8,
-        n_jobs=2, eval_metric="logloss", early_stopping_rounds=100, enable_categorical=True, random_state=0,
+        n_estimators=2000,
+        learning_rate=0.05,
+        max_depth=6,
+        subsample=0.8,
+        colsample_bytree=0.8,
+        n_jobs=2,
+        eval_metric="logloss",
+        early_stopping_rounds=100,
+        enable_categorical=True,
+        random_state=0,
     )
     model.fit(train_x, train_y, eval_set=[(validation_x, validation_y)], verbose=False)
     return roc_auc_score(test_y, model.predict_proba(test_x)[:, 1])
@@ -105,19 +123,25 @@ def main() -> None:
         singles_columns.append(time.perf_counter() - middle)
     summary = catalog_summary(feature_catalog(engineer, train_features))
 
-    print(f"export: {args.export.name}; train {len(train):,}, validation {len(validation):,}, test {len(test):,} rows; {os.cpu_count()} cores")  # noqa: T201
-    print(f"fit_transform (train):     {fitted - start:6.2f} s")  # noqa: T201
-    print(f"add_history (val + test):  {extended - fitted:6.2f} s")  # noqa: T201
-    print(f"transform (val + test):    {done - extended:6.2f} s")  # noqa: T201
-    print(f"total fit + transform:     {done - start:6.2f} s")  # noqa: T201
+    print(
+        f"export: {args.export.name}; train {len(train):,}, validation {len(validation):,}, test {len(test):,} rows; {os.cpu_count()} cores"
+    )
+    print(f"fit_transform (train):     {fitted - start:6.2f} s")
+    print(f"add_history (val + test):  {extended - fitted:6.2f} s")
+    print(f"transform (val + test):    {done - extended:6.2f} s")
+    print(f"total fit + transform:     {done - start:6.2f} s")
     for label, timings in (("transform(DataFrame)", singles), ("transform_columns", singles_columns)):
-        print(f"one event, {label:>20}: median {statistics.median(timings) * 1000:.2f} ms, p95 {np.percentile(timings, 95) * 1000:.2f} ms over {len(timings)} events")  # noqa: T201
-    print(f"peak RSS: {rss_before:.0f} MiB after loading, {rss_after:.0f} MiB after fitting")  # noqa: T201
-    print("features: " + ", ".join(f"{k} {int(v)}" for k, v in summary.items()))  # noqa: T201
+        print(
+            f"one event, {label:>20}: median {statistics.median(timings) * 1000:.2f} ms, p95 {np.percentile(timings, 95) * 1000:.2f} ms over {len(timings)} events"
+        )
+    print(f"peak RSS: {rss_before:.0f} MiB after loading, {rss_after:.0f} MiB after fitting")
+    print("features: " + ", ".join(f"{k} {int(v)}" for k, v in summary.items()))
 
     if args.skip_signal:
         return
-    y = {name: part["fatal"].to_numpy() for name, part in (("train", train), ("validation", validation), ("test", test))}
+    y = {
+        name: part["fatal"].to_numpy() for name, part in (("train", train), ("validation", validation), ("test", test))
+    }
     raw_train = raw_columns(train)
     categories = {c: raw_train[c].cat.categories for c in RAW_CATEGORICAL}
     raw_sets = [raw_train, raw_columns(validation, categories), raw_columns(test, categories)]
@@ -126,9 +150,15 @@ def main() -> None:
         raw_sets_used = [t.drop(columns=["aircraft_damage"]) if drop_damage else t for t in raw_sets]
         columns = [c for c in train_features if not (drop_damage and c.startswith("damage__"))]
         engineered_used = [t[columns] for t in engineered]
-        raw_auc = xgboost_auc(raw_sets_used[0], y["train"], raw_sets_used[1], y["validation"], raw_sets_used[2], y["test"])
-        engineered_auc = xgboost_auc(engineered_used[0], y["train"], engineered_used[1], y["validation"], engineered_used[2], y["test"])
-        print(f"XGBoost test ROC-AUC {label:>15}: raw columns {raw_auc:.4f}, engineered features {engineered_auc:.4f} ({engineered_auc - raw_auc:+.4f})")  # noqa: T201
+        raw_auc = xgboost_auc(
+            raw_sets_used[0], y["train"], raw_sets_used[1], y["validation"], raw_sets_used[2], y["test"]
+        )
+        engineered_auc = xgboost_auc(
+            engineered_used[0], y["train"], engineered_used[1], y["validation"], engineered_used[2], y["test"]
+        )
+        print(
+            f"XGBoost test ROC-AUC {label:>15}: raw columns {raw_auc:.4f}, engineered features {engineered_auc:.4f} ({engineered_auc - raw_auc:+.4f})"
+        )
 
 
 if __name__ == "__main__":

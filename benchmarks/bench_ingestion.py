@@ -46,15 +46,17 @@ def main() -> None:
         labelled, _ = timed("label", label_events, events)
         timed("split", split_by_time, labelled, "2011-01-01", "2013-01-01")
 
-    print(f"export: {args.export.name}, {len(raw):,} rows in, {len(labelled):,} labelled")  # noqa: T201
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")  # noqa: T201
+    print(f"export: {args.export.name}, {len(raw):,} rows in, {len(labelled):,} labelled")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     total = 0.0
     for stage, seconds in timings.items():
         median = statistics.median(seconds)
         total += median
-        print(f"{stage:>9}: {median * 1000:8.1f} ms  ({len(raw) / median:,.0f} rows/s)")  # noqa: T201
-    print(f"{'total':>9}: {total * 1000:8.1f} ms (median of {args.repeat})")  # noqa: T201
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")  # noqa: T201
+        print(f"{stage:>9}: {median * 1000:8.1f} ms  ({len(raw) / median:,.0f} rows/s)")
+    print(f"{'total':>9}: {total * 1000:8.1f} ms (median of {args.repeat})")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -41,10 +41,14 @@ def newest(path: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("project", type=Path, help="a project folder trained on the export (bench_training.py --project-dir)")
+    parser.add_argument(
+        "project", type=Path, help="a project folder trained on the export (bench_training.py --project-dir)"
+    )
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
     parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--quiet-batches", type=int, default=50, help="in-distribution batches for the false-alarm rate")
+    parser.add_argument(
+        "--quiet-batches", type=int, default=50, help="in-distribution batches for the false-alarm rate"
+    )
     parser.add_argument("--quiet-size", type=int, default=1_000)
     args = parser.parse_args()
     root, export = args.project.resolve(), args.export.resolve()
@@ -59,21 +63,31 @@ def main() -> None:
     environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
     kedro = Path(sys.executable).with_name("kedro")
     start = time.perf_counter()
-    subprocess.run([str(kedro), "run", "--pipeline=monitoring", "--env=ntsb", f"--params=current_events={batch_path}"],
-                   cwd=root, env=environment, check=True, capture_output=True, text=True)
+    subprocess.run(
+        [str(kedro), "run", "--pipeline=monitoring", "--env=ntsb", f"--params=current_events={batch_path}"],
+        cwd=root,
+        env=environment,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     reporting = root / "data/08_reporting"
     drift = json.loads((reporting / "monitoring/data_drift_summary.json").read_text())
     alerts = json.loads((reporting / "alerts.json").read_text())
-    print(f"export: {export.name}; {os.cpu_count()} cores; current batch: {len(current):,} events "  # noqa: T201
-          f"({span.min():%Y-%m-%d} to {span.max():%Y-%m-%d}); reference: the training split")
-    print(f"monitoring pipeline: {wall:.1f} s wall (process start to exit), peak RSS {peak_mib:,.0f} MiB")  # noqa: T201
-    print(f"data drift: {drift['drifted_count']} of {drift['columns']} watched columns drifted "  # noqa: T201
-          f"({drift['drifted_share']:.0%}); dataset drift: {drift['dataset_drift']}")
-    print("drifted: " + ", ".join(drift["drifted_columns"]))  # noqa: T201
-    print("alerts: " + (", ".join(f"{alert['check']} ({alert['severity']})" for alert in alerts["alerts"]) or "none"))  # noqa: T201
+    print(
+        f"export: {export.name}; {os.cpu_count()} cores; current batch: {len(current):,} events "
+        f"({span.min():%Y-%m-%d} to {span.max():%Y-%m-%d}); reference: the training split"
+    )
+    print(f"monitoring pipeline: {wall:.1f} s wall (process start to exit), peak RSS {peak_mib:,.0f} MiB")
+    print(
+        f"data drift: {drift['drifted_count']} of {drift['columns']} watched columns drifted "
+        f"({drift['drifted_share']:.0%}); dataset drift: {drift['dataset_drift']}"
+    )
+    print("drifted: " + ", ".join(drift["drifted_columns"]))
+    print("alerts: " + (", ".join(f"{alert['check']} ({alert['severity']})" for alert in alerts["alerts"]) or "none"))
 
     model = pickle.loads(newest(root / "data/06_models/champion_model.pkl").read_bytes())
     profile = pickle.loads((root / "data/06_models/monitoring_profile.pkl").read_bytes())
@@ -84,11 +98,15 @@ def main() -> None:
     fired, largest = 0, 0.0
     for seed in range(args.quiet_batches):
         sample = train.sample(args.quiet_size, random_state=seed)
-        summary, _ = data_drift(reference, describe_events(event_columns(sample), model, profile), profile, settings, html=False)
+        summary, _ = data_drift(
+            reference, describe_events(event_columns(sample), model, profile), profile, settings, html=False
+        )
         fired += summary["dataset_drift"]
         largest = max(largest, summary["drifted_share"])
-    print(f"false alarms: dataset drift in {fired} of {args.quiet_batches} in-distribution batches of {args.quiet_size:,} "  # noqa: T201
-          f"training-split events ({fired / args.quiet_batches:.0%}); largest drifted share {largest:.0%}")
+    print(
+        f"false alarms: dataset drift in {fired} of {args.quiet_batches} in-distribution batches of {args.quiet_size:,} "
+        f"training-split events ({fired / args.quiet_batches:.0%}); largest drifted share {largest:.0%}"
+    )
 
 
 if __name__ == "__main__":

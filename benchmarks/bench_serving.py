@@ -130,6 +130,7 @@ async def httpx_load(url: str, requests: list[dict], concurrency: int) -> tuple[
         queue.put_nowait(request)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
         async def worker() -> None:
             nonlocal errors
             while not queue.empty():
@@ -138,6 +139,7 @@ async def httpx_load(url: str, requests: list[dict], concurrency: int) -> tuple[
                 response = await client.post(f"{url}/predict", json={"event": request})
                 latencies.append(time.perf_counter() - started)
                 errors += response.status_code != 200
+
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
@@ -166,8 +168,22 @@ def wrk_load(url: str, requests: list[dict], concurrency: int, seconds: int, fol
     script.write_text(WRK_SCRIPT)
     bodies.write_text("\n".join(json.dumps({"event": request}) for request in requests))
     result = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), f"{url}/predict", "--", str(bodies)],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"{url}/predict",
+            "--",
+            str(bodies),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT"))
     count, status_errors, socket_errors, p50, p95, p99, duration_us = (float(v) for v in line.split()[1:])
@@ -189,28 +205,41 @@ def main() -> None:
     args = parser.parse_args()
 
     stored = bentoml.models.get(args.model)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")  # noqa: T201
-    print(f"model: {stored.tag} ({stored.info.labels['family']}, {stored.info.labels['feature_set']}); events from {args.export.name}")  # noqa: T201
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"model: {stored.tag} ({stored.info.labels['family']}, {stored.info.labels['feature_set']}); events from {args.export.name}"
+    )
     requests = requests_from(args.export, args.requests)
     warm_up, measured = requests[:200], requests[200:]
 
-    timings = in_process(warm_up + measured[:1000], str(stored.tag))[len(warm_up):]
+    timings = in_process(warm_up + measured[:1000], str(stored.tag))[len(warm_up) :]
     in_process_p50 = statistics.median(timings)
-    print(f"in-process predict + explanation (no HTTP), 1 event: {percentiles(timings)}")  # noqa: T201
+    print(f"in-process predict + explanation (no HTTP), 1 event: {percentiles(timings)}")
     # Events this process has not validated yet (after the 1,200 above, as a running service would have met others).
     first, again = validation_seconds(measured[1000:2000])
-    print(f"in-process validation of a 1,000-event request body: {first * 1000:.1f} ms for new events, {again * 1000:.1f} ms seen before")  # noqa: T201
+    print(
+        f"in-process validation of a 1,000-event request body: {first * 1000:.1f} ms for new events, {again * 1000:.1f} ms seen before"
+    )
 
     with tempfile.TemporaryDirectory() as folder, socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
         # The model measured in process, whatever the project registry's aliases name.
-        environment = {**os.environ, "SEVERITY_MODEL": str(stored.tag), "SEVERITY_PREDICTION_LOG": f"{folder}/log.sqlite",
-                       "SEVERITY_WORKERS": str(args.workers)}
+        environment = {
+            **os.environ,
+            "SEVERITY_MODEL": str(stored.tag),
+            "SEVERITY_PREDICTION_LOG": f"{folder}/log.sqlite",
+            "SEVERITY_WORKERS": str(args.workers),
+        }
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "bentoml"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -220,17 +249,17 @@ def main() -> None:
                         break
                 time.sleep(0.2)
             memory = MemoryWatch(server.pid)
-            print(f"server: bentoml serve, {args.workers} worker(s)")  # noqa: T201
+            print(f"server: bentoml serve, {args.workers} worker(s)")
             with httpx.Client(timeout=60) as client:
                 for request in warm_up:
                     client.post(f"{url}/predict", json={"event": request})
             if shutil.which("wrk"):
                 summary, median = wrk_load(url, measured, 1, args.seconds, folder)
-                print(f"concurrency 1: {summary}")  # noqa: T201
-                print(f"HTTP / in-process at the median: {median / in_process_p50:.1f}x")  # noqa: T201
-                print(f"concurrency 32: {wrk_load(url, measured, 32, args.seconds, folder)[0]}")  # noqa: T201
+                print(f"concurrency 1: {summary}")
+                print(f"HTTP / in-process at the median: {median / in_process_p50:.1f}x")
+                print(f"concurrency 32: {wrk_load(url, measured, 32, args.seconds, folder)[0]}")
             else:
-                print("wrk is not installed (apt-get install wrk): the load comes from httpx, on the server's cores")  # noqa: T201
+                print("wrk is not installed (apt-get install wrk): the load comes from httpx, on the server's cores")
                 with httpx.Client(timeout=60) as client:
                     latencies, errors = [], 0
                     started = time.perf_counter()
@@ -240,31 +269,39 @@ def main() -> None:
                         latencies.append(time.perf_counter() - sent)
                         errors += response.status_code != 200
                     elapsed = time.perf_counter() - started
-                print(f"concurrency 1: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors (httpx)")  # noqa: T201
-                print(f"HTTP / in-process at the median: {statistics.median(latencies) / in_process_p50:.1f}x")  # noqa: T201
+                print(
+                    f"concurrency 1: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors (httpx)"
+                )
+                print(f"HTTP / in-process at the median: {statistics.median(latencies) / in_process_p50:.1f}x")
                 latencies, errors, elapsed = asyncio.run(httpx_load(url, measured, 32))
-                print(f"concurrency 32: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors (httpx)")  # noqa: T201
+                print(
+                    f"concurrency 32: {percentiles(latencies)}; {len(latencies) / elapsed:.0f} requests/s; {errors} errors (httpx)"
+                )
 
             batch = measured[:1000]
             # Encoded once, outside the timing: the client's JSON encoding of 1,000 events is not the server's time.
             headers = {"content-type": "application/json"}
-            with_reasons, without_reasons = (json.dumps({"events": batch, "explain": explain}).encode() for explain in (True, False))
+            with_reasons, without_reasons = (
+                json.dumps({"events": batch, "explain": explain}).encode() for explain in (True, False)
+            )
             timings: dict[bool, list[float]] = {True: [], False: []}
             with httpx.Client(timeout=120) as client:
                 # Alternated, so that the machine's slow spells fall on both kinds alike; the first of each warms up.
                 for turn in range(2 * (args.batches + 1)):
                     explain = turn % 2 == 0
                     sent = time.perf_counter()
-                    response = client.post(f"{url}/predict_batch", content=with_reasons if explain else without_reasons, headers=headers)
+                    response = client.post(
+                        f"{url}/predict_batch", content=with_reasons if explain else without_reasons, headers=headers
+                    )
                     timings[explain].append(time.perf_counter() - sent)
                     assert response.status_code == 200, response.text[:500]
             for explain, label in ((True, "with reasons"), (False, "without reasons")):
                 times = np.array(timings[explain][1:]) * 1000
-                print(  # noqa: T201
+                print(
                     f"predict_batch of 1,000 events {label}: {np.median(times):.0f} ms median ({len(batch) / np.median(times) * 1000:.0f} events/s), "
                     f"fastest {times.min():.0f}, slowest {times.max():.0f} ms over {len(times)} requests"
                 )
-            print(f"server peak resident memory (all processes): {memory.stop() / 2**20:.0f} MiB")  # noqa: T201
+            print(f"server peak resident memory (all processes): {memory.stop() / 2**20:.0f} MiB")
         finally:
             server.terminate()
             server.wait(timeout=60)

@@ -48,7 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
     parser.add_argument("--keep", type=Path, help="copy the run's data/08_reporting here afterwards")
-    parser.add_argument("--project-dir", type=Path, help="run in this (new) folder and keep it, e.g. for bench_monitoring.py")
+    parser.add_argument(
+        "--project-dir", type=Path, help="run in this (new) folder and keep it, e.g. for bench_monitoring.py"
+    )
     args = parser.parse_args()
     export = args.export.resolve()  # before the run changes directory
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
@@ -58,12 +60,24 @@ def main() -> None:
         shutil.copytree(PROJECT / "conf", root / "conf")
         shutil.copy2(PROJECT / "pyproject.toml", root / "pyproject.toml")
         (root / "src").mkdir()
-        for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models", "07_model_output", "08_reporting"):
+        for layer in (
+            "01_raw",
+            "02_intermediate",
+            "03_primary",
+            "04_feature",
+            "05_model_input",
+            "06_models",
+            "07_model_output",
+            "08_reporting",
+        ):
             (root / "data" / layer).mkdir(parents=True)
         bootstrap_project(root)
         timer = NodeTimer()
         start = time.perf_counter()
-        with contextlib.chdir(root), KedroSession.create(root, env="ntsb", runtime_params={"raw_export": str(export)}) as session:
+        with (
+            contextlib.chdir(root),
+            KedroSession.create(root, env="ntsb", runtime_params={"raw_export": str(export)}) as session,
+        ):
             session._hook_manager.register(timer)
             session.run(pipeline_names=["training"])
         wall = time.perf_counter() - start
@@ -76,20 +90,22 @@ def main() -> None:
             shutil.copytree(root / "data/08_reporting", args.keep, dirs_exist_ok=True)
 
     fits = comparison.pivot(index="candidate", columns="variant", values="fit_seconds")
-    print(f"export: {args.export.name}; {os.cpu_count()} cores; training pipeline wall time {wall / 60:.1f} min ({wall:.0f} s)")  # noqa: T201
-    print("fit seconds per candidate:")  # noqa: T201
-    print(fits.round(1).to_string())  # noqa: T201
-    print(f"sum of fit times: {fits.to_numpy().sum():.0f} s")  # noqa: T201
-    print(report)  # noqa: T201
+    print(
+        f"export: {args.export.name}; {os.cpu_count()} cores; training pipeline wall time {wall / 60:.1f} min ({wall:.0f} s)"
+    )
+    print("fit seconds per candidate:")
+    print(fits.round(1).to_string())
+    print(f"sum of fit times: {fits.to_numpy().sum():.0f} s")
+    print(report)
     slowest = sorted(timer.seconds.items(), key=lambda item: -item[1])[:15]
-    print("slowest nodes (s):")  # noqa: T201
-    print("\n".join(f"  {name}: {seconds:.1f}" for name, seconds in slowest))  # noqa: T201
+    print("slowest nodes (s):")
+    print("\n".join(f"  {name}: {seconds:.1f}" for name, seconds in slowest))
     trials_seconds = timer.seconds["run_tuning_trials_node"]
-    print(  # noqa: T201
+    print(
         f"study: {study['trials']} trials in {trials_seconds / 60:.1f} min ({study['trials'] / (trials_seconds / 60):.1f} trials/min), "
         f"{study['pruned']} pruned ({study['pruned_share']:.0%}), best spatial-CV ROC-AUC {study['best_value']:.4f}"
     )
-    print(tuning_report)  # noqa: T201
+    print(tuning_report)
 
 
 if __name__ == "__main__":

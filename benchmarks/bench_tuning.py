@@ -42,7 +42,9 @@ def main() -> None:
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
     parser.add_argument("--trials", type=int, help="override tuning.study.n_trials")
     parser.add_argument("--folds", type=int, help="override tuning.cross_validation.n_splits")
-    parser.add_argument("--study", action="append", default=[], metavar="KEY=VALUE", help="override tuning.study.KEY (YAML value)")
+    parser.add_argument(
+        "--study", action="append", default=[], metavar="KEY=VALUE", help="override tuning.study.KEY (YAML value)"
+    )
     parser.add_argument("--trials-csv", type=Path, help="write the trials table here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -59,9 +61,17 @@ def main() -> None:
     train, _, _, _ = split_by_time(labelled, split["validation_start"], split["test_start"])
 
     start = time.perf_counter()
-    assignment = assign_folds(train, validate(CrossValidationSettings, tuning["cross_validation"], "tuning.cross_validation"))
+    assignment = assign_folds(
+        train, validate(CrossValidationSettings, tuning["cross_validation"], "tuning.cross_validation")
+    )
     assigned = time.perf_counter() - start
-    folds = build_folds(train, assignment, "spatial", validate(FeatureSettings, features["features"], "feature_engineering.features"), n_jobs=tuning["n_jobs"])
+    folds = build_folds(
+        train,
+        assignment,
+        "spatial",
+        validate(FeatureSettings, features["features"], "feature_engineering.features"),
+        n_jobs=tuning["n_jobs"],
+    )
     prepared = time.perf_counter() - start - assigned
 
     with tempfile.TemporaryDirectory() as folder:
@@ -70,7 +80,9 @@ def main() -> None:
             study_parameters["n_trials"] = args.trials
         settings = validate(StudySettings, study_parameters, "tuning.study")
         study = open_study(settings, "benchmark", create=True)
-        objective = spatial_cv_objective(folds, settings, modelling["shipped_variant"], modelling["random_state"], modelling["n_jobs"])
+        objective = spatial_cv_objective(
+            folds, settings, modelling["shipped_variant"], modelling["random_state"], modelling["n_jobs"]
+        )
         report = run_trials(study, objective, settings.timeout_seconds, settings.show_progress_bar)
         best = study.best_trial
         trials = trials_table(study)
@@ -79,16 +91,20 @@ def main() -> None:
 
     minutes = report["seconds"] / 60
     pruned = report["states"].get("PRUNED", 0)
-    print(f"export: {args.export.name}; {os.cpu_count()} cores; training split {len(train):,} rows")  # noqa: T201
-    print(f"fold assignment (random, spatial, temporal): {assigned:.1f} s; in-fold features for {len(folds)} spatial folds: {prepared:.1f} s")  # noqa: T201
-    print(  # noqa: T201
+    print(f"export: {args.export.name}; {os.cpu_count()} cores; training split {len(train):,} rows")
+    print(
+        f"fold assignment (random, spatial, temporal): {assigned:.1f} s; in-fold features for {len(folds)} spatial folds: {prepared:.1f} s"
+    )
+    print(
         f"study ({settings.family}, {settings.pruner} pruner): {report['trials']} trials in {minutes:.1f} min "
         f"({report['trials'] / minutes:.1f} trials/min); pruned {pruned} ({pruned / report['trials']:.0%}); states {report['states']}"
     )
     seconds = trials.groupby("state")["seconds"].median()
-    print(f"seconds per trial, median: {', '.join(f'{state.lower()} {value:.1f}' for state, value in seconds.items())}")  # noqa: T201
-    print(f"best trial {best.number}: spatial-CV ROC-AUC {best.value:.4f}; folds {[round(v, 4) for v in best.user_attrs['fold_roc_auc']]}")  # noqa: T201
-    print(f"best parameters: { {k: round(v, 5) if isinstance(v, float) else v for k, v in best.params.items()} }")  # noqa: T201
+    print(f"seconds per trial, median: {', '.join(f'{state.lower()} {value:.1f}' for state, value in seconds.items())}")
+    print(
+        f"best trial {best.number}: spatial-CV ROC-AUC {best.value:.4f}; folds {[round(v, 4) for v in best.user_attrs['fold_roc_auc']]}"
+    )
+    print(f"best parameters: { {k: round(v, 5) if isinstance(v, float) else v for k, v in best.params.items()} }")
 
 
 if __name__ == "__main__":

@@ -43,11 +43,19 @@ def two_workers(root: Path, storage: str, trials: int, extra: str) -> float:
     with contextlib.suppress(KeyError):
         optuna.delete_study(study_name=name, storage=storage)  # a fresh study each time
     open_study(settings, name, create=True)
-    command = [str(KEDRO), "run", "--pipelines=tuning_worker", "--params",
-               f"tuning.study.storage={storage},tuning.study.max_trees=150,tuning.study.pruner_startup_trials=3,"
-               f"tuning.cross_validation.n_splits=3,tuning.n_jobs=1{extra}"]
+    command = [
+        str(KEDRO),
+        "run",
+        "--pipelines=tuning_worker",
+        "--params",
+        f"tuning.study.storage={storage},tuning.study.max_trees=150,tuning.study.pruner_startup_trials=3,"
+        f"tuning.cross_validation.n_splits=3,tuning.n_jobs=1{extra}",
+    ]
     started = time.perf_counter()
-    workers = [subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
     outputs = [worker.communicate(timeout=1800)[0] for worker in workers]
     elapsed = time.perf_counter() - started
     for worker, output in zip(workers, outputs, strict=True):
@@ -66,10 +74,13 @@ def main() -> None:
     root = make_project_copy(Path(tempfile.mkdtemp(prefix="bench-workers-")))
     run_session(root, "ingestion")
     run_session(root, "feature_engineering", node_names=["split_events_node"])
-    print(f"cores: {os.cpu_count()}, trials: {arguments.trials}, storage: PostgreSQL on 127.0.0.1")  # noqa: T201
+    print(f"cores: {os.cpu_count()}, trials: {arguments.trials}, storage: PostgreSQL on 127.0.0.1")
     with postgres_server(binaries) as storage:
-        for label, extra in (("every core each (default modelling.n_jobs)", ""), ("one core each (modelling.n_jobs=1)", ",modelling.n_jobs=1")):
-            print(f"two workers, {label}: {two_workers(root, storage, arguments.trials, extra):.1f} s")  # noqa: T201
+        for label, extra in (
+            ("every core each (default modelling.n_jobs)", ""),
+            ("one core each (modelling.n_jobs=1)", ",modelling.n_jobs=1"),
+        ):
+            print(f"two workers, {label}: {two_workers(root, storage, arguments.trials, extra):.1f} s")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SAMPLE = PROJECT_ROOT / "data" / "01_raw" / "synthetic_ntsb_demo.csv"
 REAL_EXPORT = PROJECT_ROOT.parent / "shared" / "data" / "ntsb" / "AviationData.csv"
 DATA_LAYERS = (
-    "01_raw", "02_intermediate", "03_primary", "04_feature",
-    "05_model_input", "06_models", "07_model_output", "08_reporting",
+    "01_raw",
+    "02_intermediate",
+    "03_primary",
+    "04_feature",
+    "05_model_input",
+    "06_models",
+    "07_model_output",
+    "08_reporting",
 )
 
 SMALL_FEATURES = FeatureSettings(min_category_count=5, target_encoding_folds=3)
@@ -72,8 +78,13 @@ def project_copy(tmp_path: Path) -> Path:
     return make_project_copy(tmp_path)
 
 
-def run_session(project_path: Path, pipeline: str, env: str | None = None, runtime_params: dict | None = None,
-                node_names: list[str] | None = None):
+def run_session(
+    project_path: Path,
+    pipeline: str,
+    env: str | None = None,
+    runtime_params: dict | None = None,
+    node_names: list[str] | None = None,
+):
     """Run like `kedro run` from the project root (relative paths, the SQLite store, resolve there)."""
     import mlflow
     from kedro.framework.session import KedroSession
@@ -81,9 +92,10 @@ def run_session(project_path: Path, pipeline: str, env: str | None = None, runti
 
     bootstrap_project(project_path)
     try:
-        with contextlib.chdir(project_path), KedroSession.create(
-            project_path=project_path, env=env, runtime_params=runtime_params
-        ) as session:
+        with (
+            contextlib.chdir(project_path),
+            KedroSession.create(project_path=project_path, env=env, runtime_params=runtime_params) as session,
+        ):
             return session.run(pipeline_names=[pipeline], node_names=node_names)
     finally:
         # kedro-mlflow leaves its run on MLflow's fluent stack, where the next session in this
@@ -109,8 +121,13 @@ def copy_trained_project(source: Path, tmp_path: Path) -> Path:
     target = tmp_path / "severity"
     shutil.copytree(source, target)
     with contextlib.closing(sqlite3.connect(target / "mlflow.db")) as store, store:
-        for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri"), ("model_versions", "source"),
-                              ("model_versions", "storage_location"), ("logged_models", "artifact_location")):
+        for table, column in (
+            ("experiments", "artifact_location"),
+            ("runs", "artifact_uri"),
+            ("model_versions", "source"),
+            ("model_versions", "storage_location"),
+            ("logged_models", "artifact_location"),
+        ):
             store.execute(f"UPDATE {table} SET {column} = REPLACE({column}, ?, ?)", (str(source), str(target)))  # noqa: S608
     return target
 
@@ -175,7 +192,17 @@ def postgres_server(binaries: Path):
         subprocess.run([*as_owner, *map(str, command)], check=True, capture_output=True, timeout=120)
 
     run(binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    run(binaries / "pg_ctl", "-D", data, "-l", log, "-w", "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start")
+    run(
+        binaries / "pg_ctl",
+        "-D",
+        data,
+        "-l",
+        log,
+        "-w",
+        "-o",
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
+        "start",
+    )
     try:
         run(binaries / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "optuna")
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/optuna"

@@ -20,13 +20,17 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_models_never_import_explain():
-    offending = {str(path.relative_to(PACKAGE)): sorted(m for m in imported_modules(path) if m.startswith("severity.explain"))
-                 for path in (PACKAGE / "models").rglob("*.py")}
+    offending = {
+        str(path.relative_to(PACKAGE)): sorted(m for m in imported_modules(path) if m.startswith("severity.explain"))
+        for path in (PACKAGE / "models").rglob("*.py")
+    }
     assert {path: modules for path, modules in offending.items() if modules} == {}
 
 
 def test_explain_imports_models_so_the_reverse_would_be_a_cycle():
-    assert any(m.startswith("severity.models") for path in (PACKAGE / "explain").rglob("*.py") for m in imported_modules(path))
+    assert any(
+        m.startswith("severity.models") for path in (PACKAGE / "explain").rglob("*.py") for m in imported_modules(path)
+    )
 
 
 def test_importing_the_service_reads_no_store_and_starts_no_process(tmp_path):
@@ -44,9 +48,14 @@ def test_importing_the_service_reads_no_store_and_starts_no_process(tmp_path):
         "import severity.serving.service as service\n"
         "assert 'predict' in service.SeverityService.apis\n"
     )
-    environment = {**os.environ, "SEVERITY_REGISTRY_URI": f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}",
-                   "SEVERITY_PREDICTION_LOG": str(tmp_path / "log.sqlite")}
+    environment = {
+        **os.environ,
+        "SEVERITY_REGISTRY_URI": f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}",
+        "SEVERITY_PREDICTION_LOG": str(tmp_path / "log.sqlite"),
+    }
     environment.pop("SEVERITY_MODEL", None)
-    imported = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
+    imported = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120
+    )
     assert imported.returncode == 0, imported.stderr[-3000:]
     assert list(tmp_path.iterdir()) == []

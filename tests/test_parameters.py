@@ -41,10 +41,24 @@ def _misspelt(block: dict[str, Any]) -> str:
 
 
 def test_every_yaml_block_is_covered():
-    assert {"feature_engineering.features", "tuning.study", "tuning.cross_validation", "modelling.policy", "modelling.shipping",
-            "modelling.registry", "explainability", "governance.gate", "governance.ab_evaluation", "inference",
-            "monitoring.current", "monitoring.alerts", "recalibration", "refresh_history", "backtest",
-            "xgboost.settings"} <= set(BLOCKS)
+    assert {
+        "feature_engineering.features",
+        "tuning.study",
+        "tuning.cross_validation",
+        "modelling.policy",
+        "modelling.shipping",
+        "modelling.registry",
+        "explainability",
+        "governance.gate",
+        "governance.ab_evaluation",
+        "inference",
+        "monitoring.current",
+        "monitoring.alerts",
+        "recalibration",
+        "refresh_history",
+        "backtest",
+        "xgboost.settings",
+    } <= set(BLOCKS)
 
 
 @pytest.mark.parametrize("path", BLOCKS)
@@ -91,7 +105,9 @@ def test_every_parameters_file_validates_as_a_whole(env):
 def test_every_candidate_has_a_typed_block():
     typed = parameters()
     assert all(isinstance(typed.block(f"{name}.settings"), CandidateSettings) for name in CANDIDATES)
-    assert {name for name, field in Parameters.model_fields.items() if field.annotation is CandidateParameters} == set(CANDIDATES)
+    assert {name for name, field in Parameters.model_fields.items() if field.annotation is CandidateParameters} == set(
+        CANDIDATES
+    )
 
 
 def test_every_node_declares_the_model_of_each_parameter_block_it_reads():
@@ -103,8 +119,12 @@ def test_every_node_declares_the_model_of_each_parameter_block_it_reads():
     pipelines = register_pipelines()
     declared = TypeExtractor(pipelines).extract_types_from_pipelines()
     typed = parameters()
-    names = {name.removeprefix("params:") for pipeline in pipelines.values() for name in pipeline.inputs()
-             if name.startswith("params:")}
+    names = {
+        name.removeprefix("params:")
+        for pipeline in pipelines.values()
+        for name in pipeline.inputs()
+        if name.startswith("params:")
+    }
     assert names and names <= set(declared), sorted(names - set(declared))
     for name in names:
         assert isinstance(typed.block(name), declared[name]), name
@@ -141,8 +161,11 @@ def test_blocks_are_frozen():
 
 def test_the_library_defaults_of_the_feature_settings_are_the_yaml_values():
     assert FeatureSettings() == parameters().feature_engineering.features
-    assert FeatureSettings().model_dump() == {**raw_block("feature_engineering.features"),
-                                               "history_windows_days": (30, 365), "neighbours": (5, 10, 20)}
+    assert FeatureSettings().model_dump() == {
+        **raw_block("feature_engineering.features"),
+        "history_windows_days": (30, 365),
+        "neighbours": (5, 10, 20),
+    }
 
 
 def test_a_transformer_pickled_with_the_former_dataclass_settings_still_loads(monkeypatch):
@@ -164,7 +187,9 @@ def test_a_transformer_pickled_with_the_former_dataclass_settings_still_loads(mo
         stored = pickle.dumps(AviationFeatureEngineer(Former()))
     settings = pickle.loads(stored).settings
     assert isinstance(settings, FeatureSettings)
-    assert settings == FeatureSettings(include_damage=False, min_category_count=7, history_windows_days=(30,), neighbours=(5,))
+    assert settings == FeatureSettings(
+        include_damage=False, min_category_count=7, history_windows_days=(30,), neighbours=(5,)
+    )
 
 
 def test_the_metrics_a_block_may_name_are_those_measured():
@@ -190,14 +215,20 @@ def test_the_hook_checks_every_block_when_the_session_starts():
     raw = raw_parameters()
     TypedParameterHooks().after_context_created(SimpleNamespace(config_loader={"parameters": raw}))
     raw["monitoring"]["alerts"]["webhook_ulr"] = None
-    with pytest.raises(ParameterError, match=r"monitoring.alerts: unknown key 'webhook_ulr'; allowed keys: \[.*'webhook_url'"):
+    with pytest.raises(
+        ParameterError, match=r"monitoring.alerts: unknown key 'webhook_ulr'; allowed keys: \[.*'webhook_url'"
+    ):
         TypedParameterHooks().after_context_created(SimpleNamespace(config_loader={"parameters": raw}))
 
 
 def test_mlflow_sees_the_blocks_as_dicts_and_the_node_keeps_the_typed_ones():
     typed = parameters("ci")
     node = SimpleNamespace(inputs=["train_events", "params:tuning", "params:xgboost.settings"])
-    seen_by_hooks = {"train_events": None, "params:tuning": typed.tuning, "params:xgboost.settings": typed.xgboost.settings}
+    seen_by_hooks = {
+        "train_events": None,
+        "params:tuning": typed.tuning,
+        "params:xgboost.settings": typed.xgboost.settings,
+    }
     assert TypedParameterHooks().before_node_run(node, seen_by_hooks) is None
     assert seen_by_hooks["params:tuning"] == raw_block("tuning", "ci")
     assert seen_by_hooks["params:xgboost.settings"]["hyperparameters"]["max_depth"] == 6

@@ -12,8 +12,18 @@ from tests.conftest import make_project_copy
 
 pipelines = register_pipelines()
 
-TRAINING_ORDER = ("ingestion", "feature_engineering", "tuning", "modelling", "tuning_report", "backtest", "explainability",
-                  "monitoring_baseline", "model_card", "packaging")
+TRAINING_ORDER = (
+    "ingestion",
+    "feature_engineering",
+    "tuning",
+    "modelling",
+    "tuning_report",
+    "backtest",
+    "explainability",
+    "monitoring_baseline",
+    "model_card",
+    "packaging",
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +42,17 @@ def test_training_is_its_steps_in_order():
 
 @pytest.mark.parametrize("name", TRAINING_ORDER)
 def test_no_step_reads_what_a_later_step_writes(name):
-    later = TRAINING_ORDER[TRAINING_ORDER.index(name) + 1:]
+    later = TRAINING_ORDER[TRAINING_ORDER.index(name) + 1 :]
     written_later = {dataset: step for step in later for dataset in pipelines[step].all_outputs()}
     assert {dataset: written_later[dataset] for dataset in pipelines[name].inputs() if dataset in written_later} == {}
 
 
 @pytest.mark.parametrize("name", sorted(set(pipelines) - {"training", "__default__"}))
 def test_every_pipeline_starts_from_persisted_datasets(catalog, name):
-    free = [dataset for dataset in pipelines[name].inputs() if not dataset.startswith("params:") and dataset != "parameters"]
-    in_memory = [dataset for dataset in free if catalog.get(dataset) is None or isinstance(catalog.get(dataset), MemoryDataset)]
+    free = [
+        dataset for dataset in pipelines[name].inputs() if not dataset.startswith("params:") and dataset != "parameters"
+    ]
+    in_memory = [
+        dataset for dataset in free if catalog.get(dataset) is None or isinstance(catalog.get(dataset), MemoryDataset)
+    ]
     assert in_memory == []

@@ -65,8 +65,11 @@ def describe(error: ValidationError, model: type[BaseModel], block: str = "") ->
             lines.append(f"{_where(block, path)}: missing (set it in conf/base/parameters_*.yml)")
         else:
             message = problem["msg"].removeprefix("Value error, ")
-            lines.append(f"{_where(block, path)}: {message} (got {problem['input']!r})" if problem["type"] != "value_error"
-                         else f"{_where(block, path)}: {message}")
+            lines.append(
+                f"{_where(block, path)}: {message} (got {problem['input']!r})"
+                if problem["type"] != "value_error"
+                else f"{_where(block, path)}: {message}"
+            )
     return "Invalid parameters: " + "; ".join(lines)
 
 

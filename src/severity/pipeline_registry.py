@@ -53,10 +53,21 @@ def register_pipelines() -> dict[str, Pipeline]:
         "recalibrate": recalibration.create_pipeline(),
     }
     pipelines["training"] = sum(
-        (pipelines[name] for name in (
-            "ingestion", "feature_engineering", "tuning", "modelling", "tuning_report", "backtest", "explainability", "monitoring_baseline", "model_card",
-            "packaging",
-        )),
+        (
+            pipelines[name]
+            for name in (
+                "ingestion",
+                "feature_engineering",
+                "tuning",
+                "modelling",
+                "tuning_report",
+                "backtest",
+                "explainability",
+                "monitoring_baseline",
+                "model_card",
+                "packaging",
+            )
+        ),
         Pipeline([]),
     )
     pipelines["__default__"] = pipelines["training"]

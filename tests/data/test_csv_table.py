@@ -56,12 +56,22 @@ def test_a_nul_byte_is_refused_with_its_line_and_column_not_truncated():
 
 
 def test_a_latin_1_file_is_refused_naming_each_line_and_the_encoding_to_set():
-    content = "\n".join([HEADER, export_row("E1"), export_row("E2", location="Montréal, QC"), export_row("E3", location="Asunción"), ""])
+    content = "\n".join(
+        [HEADER, export_row("E1"), export_row("E2", location="Montréal, QC"), export_row("E3", location="Asunción"), ""]
+    )
     with pytest.raises(UndecodableCSVError) as refused:
         read_csv_table(content.encode("latin-1"))
-    assert [problem.split(" at ")[0] for problem in refused.value.problems] == ["line 3: byte(s) \\xe9", "line 4: byte(s) \\xf3"]
-    assert refused.value.problems[0] == "line 3: byte(s) \\xe9 at character 23 (in '10-01-01,\"Montr\\xe9al, QC\",,,,,,,,') are not valid utf-8"
-    assert str(refused.value).endswith("The file must be utf-8: save it as utf-8, or declare the encoding it was written in, such as cp1252.")
+    assert [problem.split(" at ")[0] for problem in refused.value.problems] == [
+        "line 3: byte(s) \\xe9",
+        "line 4: byte(s) \\xf3",
+    ]
+    assert (
+        refused.value.problems[0]
+        == "line 3: byte(s) \\xe9 at character 23 (in '10-01-01,\"Montr\\xe9al, QC\",,,,,,,,') are not valid utf-8"
+    )
+    assert str(refused.value).endswith(
+        "The file must be utf-8: save it as utf-8, or declare the encoding it was written in, such as cp1252."
+    )
 
 
 def test_a_declared_encoding_reads_the_same_file_intact():
@@ -70,20 +80,24 @@ def test_a_declared_encoding_reads_the_same_file_intact():
 
 
 def test_broken_quoting_is_refused_at_the_line_it_starts():
-    unclosed = export_file(export_row("E1"), export_row("E2").replace('"Caldwell, OH"', '"Caldwell, OH'), "E3,,,2010-01-01")
+    unclosed = export_file(
+        export_row("E1"), export_row("E2").replace('"Caldwell, OH"', '"Caldwell, OH'), "E3,,,2010-01-01"
+    )
     assert problems(unclosed) == ["line 3: a quoted cell opened here is never closed; the lines after it were not read"]
     stray = export_file(export_row("E1"), export_row("E2").replace('"Caldwell, OH"', '"Caldwell" OH'))
     assert problems(stray)[0].startswith("line 3: text follows a closing quote")
 
 
 def test_duplicate_column_names_and_an_empty_file_are_refused():
-    assert problems(b"Event.Id,Event.Date,Make,Make\nE1,2010-01-01,Cessna,Piper\n") == ["line 1: columns 3, 4 are all named 'Make'"]
+    assert problems(b"Event.Id,Event.Date,Make,Make\nE1,2010-01-01,Cessna,Piper\n") == [
+        "line 1: columns 3, 4 are all named 'Make'"
+    ]
     assert problems(b"") == ["the file is empty: it needs a header line naming its columns"]
 
 
 def test_lines_are_counted_as_an_editor_shows_them():
     """A byte-order mark is not part of a name; a quoted line break stays in its cell; a row is named by its first line."""
-    content = b"\xef\xbb\xbfEvent.Id,Location\r\nE1,\"two\r\nlines\"\r\n\r\nE2,ok\r\nE3\r\n"
+    content = b'\xef\xbb\xbfEvent.Id,Location\r\nE1,"two\r\nlines"\r\n\r\nE2,ok\r\nE3\r\n'
     assert problems(content) == ["line 6: 1 field(s), the header has 2"]
     table = read_csv_table(content.removesuffix(b"E3\r\n"))
     assert list(table.columns) == ["Event.Id", "Location"] and table["Location"].tolist() == ["two\r\nlines", "ok"]

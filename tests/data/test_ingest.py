@@ -13,8 +13,12 @@ from severity.data.ingest import clean_text, parse_column, parse_events
 from severity.data.schema import CANONICAL_COLUMNS, EXPORT_HEADERS, normalise_header
 
 # The three spellings the shared README names: the export's, other mirrors', newer NTSB downloads'.
-MIRROR_SPELLING = {"Aircraft.Damage": "Aircraft.damage", "Purpose.of.Flight": "Purpose.of.flight",
-                   "Broad.Phase.of.Flight": "Broad.phase.of.flight", "Air.Carrier": "Air.carrier"}
+MIRROR_SPELLING = {
+    "Aircraft.Damage": "Aircraft.damage",
+    "Purpose.of.Flight": "Purpose.of.flight",
+    "Broad.Phase.of.Flight": "Broad.phase.of.flight",
+    "Air.Carrier": "Air.carrier",
+}
 
 
 def upper_snake(header: str) -> str:
@@ -67,8 +71,14 @@ def test_unknown_columns_are_ignored_and_reported(demo_raw):
 
 
 def test_unreadable_and_missing_dates_fail_naming_column_rule_and_rows():
-    raw = pd.concat([one_event(), one_event(**{"Event.Id": "E1", "Event.Date": "2015-13-45"}), one_event(**{"Event.Id": "E2", "Event.Date": " "})],
-                    ignore_index=True)
+    raw = pd.concat(
+        [
+            one_event(),
+            one_event(**{"Event.Id": "E1", "Event.Date": "2015-13-45"}),
+            one_event(**{"Event.Id": "E2", "Event.Date": " "}),
+        ],
+        ignore_index=True,
+    )
     with pytest.raises(DataValidationError) as error:
         parse_events(raw)
     message = str(error.value)
@@ -79,14 +89,24 @@ def test_unreadable_and_missing_dates_fail_naming_column_rule_and_rows():
 
 def test_dates_no_timestamp_can_hold_are_named_not_a_crash():
     """A year 2999 is refused like any date after today, by column, row and event; every such row is listed."""
-    raw = pd.concat([one_event(), one_event(**{"Event.Id": "E1", "Event.Date": "2999-01-01"}),
-                     one_event(**{"Event.Id": "E2", "Event.Date": "01/01/1200"})], ignore_index=True)
+    raw = pd.concat(
+        [
+            one_event(),
+            one_event(**{"Event.Id": "E1", "Event.Date": "2999-01-01"}),
+            one_event(**{"Event.Id": "E2", "Event.Date": "01/01/1200"}),
+        ],
+        ignore_index=True,
+    )
     with pytest.raises(DataValidationError) as error:
         parse_events(raw, require_outcomes=False)
-    assert (f"column 'event_date' breaks rule 'between 1900-01-01 and {date.today():%Y-%m-%d}' in 2 of 3 rows, "
-            "e.g. row index 1 (event E1): '2999-01-01'; row index 2 (event E2): '01/01/1200'") in str(error.value)
+    assert (
+        f"column 'event_date' breaks rule 'between 1900-01-01 and {date.today():%Y-%m-%d}' in 2 of 3 rows, "
+        "e.g. row index 1 (event E1): '2999-01-01'; row index 2 (event E2): '01/01/1200'"
+    ) in str(error.value)
     events, report = parse_events(one_event(**{"Publication.Date": "2999-01-01"}))
-    assert events["publication_date"].isna().all() and report["values_set_missing"] == {"publication_date": {"out_of_range": 1}}
+    assert events["publication_date"].isna().all() and report["values_set_missing"] == {
+        "publication_date": {"out_of_range": 1}
+    }
 
 
 def test_missing_event_id_fails():
@@ -119,7 +139,9 @@ def test_unparsable_and_impossible_values_become_missing_and_are_counted():
 
 def test_degrees_minutes_seconds_are_converted_with_hemisphere():
     values, problems = parse_column(
-        pd.Series(["0331850N", "331850S", "1170520W", "0331850E"]), partial(parse_coordinate, column="latitude"), "float64"
+        pd.Series(["0331850N", "331850S", "1170520W", "0331850E"]),
+        partial(parse_coordinate, column="latitude"),
+        "float64",
     )
     assert math.isclose(values[0], 33 + 18 / 60 + 50 / 3600)
     assert math.isclose(values[1], -(33 + 18 / 60 + 50 / 3600))
@@ -128,14 +150,34 @@ def test_degrees_minutes_seconds_are_converted_with_hemisphere():
 
 
 def test_numbers_and_dates_are_read_in_ascii_digits_without_separators():
-    raw = pd.concat([
-        one_event(**{"Latitude": "1_0", "Longitude": "-1_49.5", "Number.of.Engines": "1_0", "Total.Fatal.Injuries": "\u0662"}),
-        one_event(**{"Event.Id": "SYN-2", "Latitude": "\uff16\uff11.5", "Longitude": "\u0660\u0663\u0663\u0661\u0668\u0665\u0660W",
-                     "Number.of.Engines": "\uff12"}),
-        one_event(**{"Event.Id": "SYN-3", "Latitude": "61.5", "Longitude": "-149.5", "Number.of.Engines": "2"}),
-    ], ignore_index=True)
+    raw = pd.concat(
+        [
+            one_event(
+                **{
+                    "Latitude": "1_0",
+                    "Longitude": "-1_49.5",
+                    "Number.of.Engines": "1_0",
+                    "Total.Fatal.Injuries": "\u0662",
+                }
+            ),
+            one_event(
+                **{
+                    "Event.Id": "SYN-2",
+                    "Latitude": "\uff16\uff11.5",
+                    "Longitude": "\u0660\u0663\u0663\u0661\u0668\u0665\u0660W",
+                    "Number.of.Engines": "\uff12",
+                }
+            ),
+            one_event(**{"Event.Id": "SYN-3", "Latitude": "61.5", "Longitude": "-149.5", "Number.of.Engines": "2"}),
+        ],
+        ignore_index=True,
+    )
     events, report = parse_events(raw)
-    assert events["latitude"].isna().tolist() == [True, True, False] and events["longitude"].isna().tolist() == [True, True, False]
+    assert events["latitude"].isna().tolist() == [True, True, False] and events["longitude"].isna().tolist() == [
+        True,
+        True,
+        False,
+    ]
     assert events["number_of_engines"].isna().tolist() == [True, True, False]
     assert report["values_set_missing"]["latitude"] == {"unparsable": 2}
     assert report["values_set_missing"]["number_of_engines"] == {"unparsable": 2}
@@ -145,10 +187,21 @@ def test_numbers_and_dates_are_read_in_ascii_digits_without_separators():
 def test_spellings_are_canonicalised():
     raw = pd.concat(
         [
-            one_event(**{"Weather.Condition": "vmc", "Aircraft.Damage": "SUBSTANTIAL ", "Purpose.of.Flight": " personal ",
-                         "Make": " Cessna ", "Broad.Phase.of.Flight": "Go-Around", "Injury.Severity": "fatal (2)",
-                         "Amateur.Built": "yes", "Schedule": "Unknown"}),
-            one_event(**{"Weather.Condition": "Unk", "Make": "CESSNA", "Injury.Severity": "NON-FATAL", "Amateur.Built": "N"}),
+            one_event(
+                **{
+                    "Weather.Condition": "vmc",
+                    "Aircraft.Damage": "SUBSTANTIAL ",
+                    "Purpose.of.Flight": " personal ",
+                    "Make": " Cessna ",
+                    "Broad.Phase.of.Flight": "Go-Around",
+                    "Injury.Severity": "fatal (2)",
+                    "Amateur.Built": "yes",
+                    "Schedule": "Unknown",
+                }
+            ),
+            one_event(
+                **{"Weather.Condition": "Unk", "Make": "CESSNA", "Injury.Severity": "NON-FATAL", "Amateur.Built": "N"}
+            ),
         ],
         ignore_index=True,
     )

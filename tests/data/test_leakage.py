@@ -6,8 +6,16 @@ from severity.data.leakage import assert_no_leakage, assert_sources_allowed, sel
 from severity.data.schema import FORBIDDEN_MODEL_INPUTS
 
 SHARED_README_FORBIDDEN = {
-    "injury_severity", "total_fatal_injuries", "total_serious_injuries", "total_minor_injuries",
-    "total_uninjured", "investigation_type", "accident_number", "event_id", "report_status", "publication_date",
+    "injury_severity",
+    "total_fatal_injuries",
+    "total_serious_injuries",
+    "total_minor_injuries",
+    "total_uninjured",
+    "investigation_type",
+    "accident_number",
+    "event_id",
+    "report_status",
+    "publication_date",
 }
 SOME_FEATURES = ["temporal__year", "conditions__weather_imc", "spatial__latitude"]
 

@@ -25,8 +25,10 @@ def test_every_broken_rule_is_listed_with_rows(events):
     with pytest.raises(DataValidationError) as error:
         validate_events(broken, latest_event=pd.Timestamp("2026-01-01"))
     message = str(error.value)
-    assert (f"column 'injury_severity' breaks rule 'one of Fatal(N), Non-Fatal, Incident, Unavailable' in 1 of 50 rows, "
-            f"e.g. row index 3 (event {events['event_id'][3]}): 'Very bad'") in message
+    assert (
+        f"column 'injury_severity' breaks rule 'one of Fatal(N), Non-Fatal, Incident, Unavailable' in 1 of 50 rows, "
+        f"e.g. row index 3 (event {events['event_id'][3]}): 'Very bad'"
+    ) in message
     assert "column 'event_date' breaks rule 'between 1900-01-01 and 2026-01-01'" in message
     assert f"row index 5 (event {events['event_id'][5]}): 2099-01-01" in message
     assert "column 'total_serious_injuries' breaks rule 'zero or more'" in message and "row index 7" in message

@@ -16,8 +16,12 @@ def test_the_declared_encoding_is_used_and_the_refusal_names_the_file(tmp_path):
     path = tmp_path / "events.csv"
     path.write_bytes("Event.Id,Location\nE1,Montréal\n".encode("cp1252"))
     assert CSVTableDataset(filepath=str(path), encoding="cp1252").load()["Location"].tolist() == ["Montréal"]
-    with pytest.raises(DatasetError, match=rf"{path} cannot be read as a CSV table: 1 problem\(s\)\n- line 2: byte\(s\) \\xe9") as refused:
+    with pytest.raises(
+        DatasetError, match=rf"{path} cannot be read as a CSV table: 1 problem\(s\)\n- line 2: byte\(s\) \\xe9"
+    ) as refused:
         CSVTableDataset(filepath=str(path)).load()
-    assert str(refused.value).endswith("such as cp1252. To declare it, set `encoding` on the file's entry in conf/local/catalog.yml.")
+    assert str(refused.value).endswith(
+        "such as cp1252. To declare it, set `encoding` on the file's entry in conf/local/catalog.yml."
+    )
     with pytest.raises(DatasetError, match="Unknown encoding 'latin-9000'"):
         CSVTableDataset(filepath=str(path), encoding="latin-9000")

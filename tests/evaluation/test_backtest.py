@@ -13,7 +13,10 @@ def test_weights_count_rows_as_repeats():
     target, probability = rng.integers(0, 2, 200), rng.uniform(size=200)
     weight = rng.integers(0, 3, 200)
     repeated = np.repeat(np.arange(200), weight)
-    weighted, plain = probability_metrics(target, probability, weight), probability_metrics(target[repeated], probability[repeated])
+    weighted, plain = (
+        probability_metrics(target, probability, weight),
+        probability_metrics(target[repeated], probability[repeated]),
+    )
     for name, value in plain.items():
         assert weighted[name] == pytest.approx(value, abs=1e-12), name
     assert plain["ece"] == pytest.approx(expected_calibration_error(target[repeated], probability[repeated]), abs=1e-12)
@@ -40,8 +43,20 @@ def test_table_has_every_origin_and_the_pooled_row():
     parts = []
     for origin in ("2013-01-01", "2014-01-01"):
         target = rng.integers(0, 2, 300)
-        parts.append(pd.DataFrame({"protocol": "shipped", "origin": origin, "input": "full", "model": "full", "variant": "with_damage", "event_id": np.arange(300),
-                                   "fatal": target, "fatal_probability": np.clip(target * 0.6 + rng.uniform(0, 0.4, 300), 0, 1)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "protocol": "shipped",
+                    "origin": origin,
+                    "input": "full",
+                    "model": "full",
+                    "variant": "with_damage",
+                    "event_id": np.arange(300),
+                    "fatal": target,
+                    "fatal_probability": np.clip(target * 0.6 + rng.uniform(0, 0.4, 300), 0, 1),
+                }
+            )
+        )
     table = backtest_table(pd.concat(parts, ignore_index=True), samples=50, seed=0)
     assert list(table["origin"]) == ["2013-01-01", "2014-01-01", POOLED]
     assert table.loc[table["origin"] == POOLED, "events"].item() == 600  # the same id at two origins is two events

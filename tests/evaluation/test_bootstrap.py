@@ -22,7 +22,9 @@ def test_every_resample_draws_as_many_events_as_there_are_and_keeps_an_events_ro
 def test_strata_are_resampled_apart():
     events = np.arange(30)
     arm = np.repeat(["champion", "challenger"], [10, 20])
-    draws = event_bootstrap(lambda w: {"champion": w[:10].sum(), "challenger": w[10:].sum()}, events, 100, 0, strata=arm)
+    draws = event_bootstrap(
+        lambda w: {"champion": w[:10].sum(), "challenger": w[10:].sum()}, events, 100, 0, strata=arm
+    )
     assert (draws["champion"] == 10).all() and (draws["challenger"] == 20).all()
     with pytest.raises(ValueError, match="more than one stratum"):
         event_bootstrap(lambda w: {"x": 0.0}, np.array([1, 1]), 5, 0, strata=np.array(["a", "b"]))

@@ -22,7 +22,9 @@ MEMBERS = ("xgboost", "random_forest", "lightgbm")
 
 @pytest.fixture(scope="module")
 def fitted_models():
-    features, target = make_classification(n_samples=700, n_features=10, n_informative=5, weights=[0.75], random_state=5)
+    features, target = make_classification(
+        n_samples=700, n_features=10, n_informative=5, weights=[0.75], random_state=5
+    )
     frame = pd.DataFrame(features, columns=[f"f{i}" for i in range(10)])
     frame.loc[frame.index % 9 == 0, "f1"] = np.nan
     train, validation, test = frame.iloc[:450], frame.iloc[450:580], frame.iloc[580:]

@@ -82,7 +82,9 @@ def test_compiled_values_equal_shapley_values_by_enumeration(row):
     contributions = ensemble.contributions(row[None, :])[0]
     np.testing.assert_allclose(contributions, _brute_force_shapley(nodes, row), atol=1e-12)
     assert ensemble.expected_value == pytest.approx(0.25 + _conditional_expectation(nodes, row, set()))
-    assert ensemble.expected_value + contributions.sum() == pytest.approx(0.25 + _conditional_expectation(nodes, row, {0, 1, 2}))
+    assert ensemble.expected_value + contributions.sum() == pytest.approx(
+        0.25 + _conditional_expectation(nodes, row, {0, 1, 2})
+    )
 
 
 def test_the_batch_kernel_gives_the_shapley_values_by_enumeration_too():
@@ -91,14 +93,18 @@ def test_the_batch_kernel_gives_the_shapley_values_by_enumeration_too():
     assert len(rows) >= treeshap.BATCH_ROWS
     expected = np.array([_brute_force_shapley(nodes, row) for row in rows])
     np.testing.assert_allclose(ensemble.contributions(rows), expected, atol=1e-12)
-    np.testing.assert_allclose(ensemble.contributions(rows[: treeshap.BATCH_ROWS - 1]), expected[: treeshap.BATCH_ROWS - 1], atol=1e-12)
+    np.testing.assert_allclose(
+        ensemble.contributions(rows[: treeshap.BATCH_ROWS - 1]), expected[: treeshap.BATCH_ROWS - 1], atol=1e-12
+    )
 
 
 def test_the_batch_kernel_agrees_with_the_walk_on_every_row_count(data):
     train, target, test = data
-    model = lgb.LGBMClassifier(n_estimators=30, num_leaves=31, min_child_samples=3, verbose=-1, n_jobs=1).fit(train, target)
+    model = lgb.LGBMClassifier(n_estimators=30, num_leaves=31, min_child_samples=3, verbose=-1, n_jobs=1).fit(
+        train, target
+    )
     ensemble = treeshap.from_lightgbm(model.booster_)
-    rows = test.to_numpy()[:treeshap.PARALLEL_ROWS + 3]
+    rows = test.to_numpy()[: treeshap.PARALLEL_ROWS + 3]
     walked = ensemble._walk(rows)
     for count in (1, treeshap.BATCH_ROWS - 1, treeshap.BATCH_ROWS, treeshap.PARALLEL_ROWS + 3):
         np.testing.assert_allclose(ensemble.contributions(rows[:count]), walked[:count], rtol=0, atol=1e-12)
@@ -143,13 +149,17 @@ def test_xgboost_compiled_contributions_equal_the_boosters_own(data, best_iterat
     if best_iteration:
         parameters["early_stopping_rounds"] = 5
     model = xgb.XGBClassifier(**parameters)
-    model.fit(train, target, eval_set=[(test, np.zeros(len(test), dtype=int))] if best_iteration else None, verbose=False)
+    model.fit(
+        train, target, eval_set=[(test, np.zeros(len(test), dtype=int))] if best_iteration else None, verbose=False
+    )
     explainer = explainer_for(model, list(train.columns), train.head(100))
     assert explainer.engine == "compiled", explainer.engine_note
     compiled, native = explainer.explain(test.to_numpy()), explainer.native_explain(test.to_numpy())
     # XGBoost sums its own contributions in float32.
     np.testing.assert_allclose(compiled.contributions, native.contributions, atol=2e-5)
-    margin = model.get_booster().predict(xgb.DMatrix(test), output_margin=True, iteration_range=explainer.iteration_range)
+    margin = model.get_booster().predict(
+        xgb.DMatrix(test), output_margin=True, iteration_range=explainer.iteration_range
+    )
     np.testing.assert_allclose(compiled.score, margin, atol=1e-5)
 
 
@@ -158,7 +168,9 @@ def test_categorical_lightgbm_splits_fall_back_to_the_native_engine(data):
     train = train.assign(kind=pd.Categorical(np.arange(len(train)) % 4))
     test = test.assign(kind=pd.Categorical(np.arange(len(test)) % 4, categories=[0, 1, 2, 3]))
     target = np.where(train["kind"].cat.codes.to_numpy() == 2, 1, target)
-    model = lgb.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1, min_data_per_group=5, cat_smooth=1).fit(train, target)
+    model = lgb.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1, min_data_per_group=5, cat_smooth=1).fit(
+        train, target
+    )
     explainer = explainer_for(model, list(train.columns), train.head(100))
     assert explainer.engine == "native"
     assert "categorical" in explainer.engine_note
@@ -172,7 +184,9 @@ def test_compiled_engine_survives_pickling(data):
     explainer = explainer_for(model, list(train.columns), train.head(50))
     restored = pickle.loads(pickle.dumps(explainer))
     assert restored.engine == "compiled"
-    np.testing.assert_array_equal(restored.explain(test.to_numpy()).contributions, explainer.explain(test.to_numpy()).contributions)
+    np.testing.assert_array_equal(
+        restored.explain(test.to_numpy()).contributions, explainer.explain(test.to_numpy()).contributions
+    )
 
 
 def test_rows_of_the_wrong_width_are_refused():
@@ -196,7 +210,9 @@ def test_sklearn_compiled_contributions_equal_shaps_and_add_up_to_predict_proba(
     ensemble = treeshap.from_sklearn(model)
     rows = test.to_numpy()
     contributions = ensemble.contributions(rows)
-    np.testing.assert_allclose(ensemble.expected_value + contributions.sum(axis=1), model.predict_proba(test)[:, 1], atol=1e-12)
+    np.testing.assert_allclose(
+        ensemble.expected_value + contributions.sum(axis=1), model.predict_proba(test)[:, 1], atol=1e-12
+    )
     import shap
 
     complete = test.fillna(0.0)  # shap's own routing of missing values is not scikit-learn's
@@ -218,7 +234,9 @@ def test_an_ensemble_pickled_by_the_per_leaf_engine_is_rebuilt_on_load(data):
     model = lgb.LGBMClassifier(n_estimators=30, verbose=-1, n_jobs=1).fit(train, target)
     explainer = explainer_for(model, list(train.columns), train.head(50))
     expected = explainer.explain(test.to_numpy()).contributions
-    explainer.ensemble = types.SimpleNamespace(leaf_value=np.zeros(3), leaf_pairs=np.zeros(4))  # the per-leaf layout, before LAYOUT
+    explainer.ensemble = types.SimpleNamespace(
+        leaf_value=np.zeros(3), leaf_pairs=np.zeros(4)
+    )  # the per-leaf layout, before LAYOUT
     restored = pickle.loads(pickle.dumps(explainer))
     np.testing.assert_array_equal(restored.explain(test.to_numpy()).contributions, expected)
 

@@ -57,4 +57,8 @@ def test_contributions_are_bit_identical_with_either_vector_width(tmp_path):
         outputs[name] = np.load(path)
     assert outputs["512-bit"].shape == (303, 8)
     np.testing.assert_array_equal(outputs["512-bit"], outputs["256-bit"])
-    np.testing.assert_allclose(outputs["512-bit"][:300].sum(axis=1) + ensemble.expected_value, model.predict(features[600:], raw_score=True), atol=1e-9)
+    np.testing.assert_allclose(
+        outputs["512-bit"][:300].sum(axis=1) + ensemble.expected_value,
+        model.predict(features[600:], raw_score=True),
+        atol=1e-9,
+    )

@@ -23,7 +23,9 @@ def fit(rows: list[dict], fatal: list[int], settings: FeatureSettings = TINY) ->
 
 def test_temporal_cycles_weekend_and_holidays():
     engineer = fit([{"Event.Date": "2010-01-01"}, {"Event.Date": "2010-06-15"}], [0, 1])
-    features = engineer.transform(typed_events({"Event.Date": "2011-07-04"}, {"Event.Date": "2011-12-31"}, {"Event.Date": "2011-07-06"}))
+    features = engineer.transform(
+        typed_events({"Event.Date": "2011-07-04"}, {"Event.Date": "2011-12-31"}, {"Event.Date": "2011-07-06"})
+    )
     assert features["temporal__federal_holiday"].tolist() == [1.0, 0.0, 0.0]
     assert features["temporal__days_to_federal_holiday"].tolist()[2] == 2.0
     assert features["temporal__weekend"].tolist() == [0.0, 1.0, 0.0]  # 2011-12-31 was a Saturday
@@ -50,14 +52,19 @@ def test_history_counts_use_strictly_earlier_events_in_the_window():
     assert features["history__airport_days_since_last"].tolist() == [24.0, 59.0]
     # Outcomes count only from before the quarter: 2010-Q1 events are not yet known in Q1.
     assert features["history__airport_prior_outcomes"].tolist() == [0.0, 0.0]
-    later = engineer.transform(typed_events({"Event.Date": "2010-04-02", "Location": "Aurora, CO", "Airport.Code": "APA"}))
+    later = engineer.transform(
+        typed_events({"Event.Date": "2010-04-02", "Location": "Aurora, CO", "Airport.Code": "APA"})
+    )
     assert later["history__airport_prior_outcomes"].item() == 2.0
     overall = engineer.history_.prior_fatal_rate
     assert later["history__airport_prior_fatal_share"].item() == pytest.approx((1 + 1.0 * overall) / (2 + 1.0))
 
 
 def test_registration_history_counts_earlier_accidents_of_the_airframe():
-    rows = [{"Event.Date": "2001-05-01", "Registration.Number": "N123AB"}, {"Event.Date": "2003-05-01", "Registration.Number": "N123AB"}]
+    rows = [
+        {"Event.Date": "2001-05-01", "Registration.Number": "N123AB"},
+        {"Event.Date": "2003-05-01", "Registration.Number": "N123AB"},
+    ]
     engineer = fit(rows, [0, 0])
     features = engineer.transform(typed_events({"Event.Date": "2004-01-01", "Registration.Number": "n123ab"}))
     assert features["history__registration_prior_accidents"].item() == 2.0
@@ -108,7 +115,11 @@ def test_neighbours_at_one_place_are_taken_most_recent_first():
         {"Event.Date": "2005-02-10", **same_place},
         {"Event.Date": "2005-01-05", "Latitude": "40.2", "Longitude": "-105.0"},
     ]
-    engineer = fit(rows, [1, 1, 0, 0, 1], FeatureSettings(min_category_count=1, target_encoding_folds=2, smoothing=1.0, neighbours=(1, 2, 5)))
+    engineer = fit(
+        rows,
+        [1, 1, 0, 0, 1],
+        FeatureSettings(min_category_count=1, target_encoding_folds=2, smoothing=1.0, neighbours=(1, 2, 5)),
+    )
     features = engineer.transform(typed_events({"Event.Date": "2005-07-01", **same_place}))
     assert features["spatial__neighbours_1_fatal_share"].item() == 0.0  # the newest at the place (2005-02)
     assert features["spatial__neighbours_2_fatal_share"].item() == 0.0  # then 2004-09
@@ -130,7 +141,9 @@ def test_a_transformer_fitted_with_ball_trees_keeps_them():
     group = next(g for g in engineer.groups_ if g.name == "spatial")
     airports = airport_reference()
     group._airports = BallTree(np.radians(airports[["latitude", "longitude"]].to_numpy()), metric="haversine")
-    group._large_airports = BallTree(np.radians(airports[airports["large"]][["latitude", "longitude"]].to_numpy()), metric="haversine")
+    group._large_airports = BallTree(
+        np.radians(airports[airports["large"]][["latitude", "longitude"]].to_numpy()), metric="haversine"
+    )
     group._trees.clear()
     legacy = engineer.transform(probe)
     assert all(isinstance(index, spatial._BallTreeNeighbours) for index in group._trees.values())
@@ -142,7 +155,15 @@ def test_unknown_categories_and_unseen_makes_are_handled():
     rows = [{"Make": "CESSNA", "Model": "172N", "Purpose.of.Flight": "Personal", "Aircraft.Category": "Airplane"}] * 3
     engineer = fit(rows, [0, 1, 0])
     features = engineer.transform(
-        typed_events({"Make": "Zeppelin Luftschiffbau", "Model": "LZ-129", "Purpose.of.Flight": "Air Drop", "Aircraft.Category": "Blimp"}, {})
+        typed_events(
+            {
+                "Make": "Zeppelin Luftschiffbau",
+                "Model": "LZ-129",
+                "Purpose.of.Flight": "Air Drop",
+                "Aircraft.Category": "Blimp",
+            },
+            {},
+        )
     )
     assert features["aircraft__purpose_of_flight_rare_or_unseen"].tolist() == [1.0, 0.0]
     assert features["aircraft__purpose_of_flight_not_recorded"].tolist() == [0.0, 1.0]
@@ -153,7 +174,19 @@ def test_unknown_categories_and_unseen_makes_are_handled():
 
 
 def test_make_and_model_spellings_merge():
-    makes = normalise_make(np.array(["Cessna", "CESSNA AIRCRAFT CO", "cessna ", "Beechcraft", "Cirrus Design Corp", "Bell Helicopter Textron", None]))
+    makes = normalise_make(
+        np.array(
+            [
+                "Cessna",
+                "CESSNA AIRCRAFT CO",
+                "cessna ",
+                "Beechcraft",
+                "Cirrus Design Corp",
+                "Bell Helicopter Textron",
+                None,
+            ]
+        )
+    )
     assert makes.tolist() == ["CESSNA", "CESSNA", "CESSNA", "BEECH", "CIRRUS", "BELL", None]
     assert len(set(normalise_model(np.array(["PA-28-161", "PA 28 161", "pa28161"])))) == 1
 
@@ -166,7 +199,10 @@ def test_engine_types_split_multi_valued_strings():
 
 
 def test_conditions_phase_hierarchy_and_imc_interaction():
-    rows = [{"Weather.Condition": "IMC", "Broad.Phase.of.Flight": "APPROACH"}, {"Weather.Condition": "VMC", "Broad.Phase.of.Flight": "TAXI"}]
+    rows = [
+        {"Weather.Condition": "IMC", "Broad.Phase.of.Flight": "APPROACH"},
+        {"Weather.Condition": "VMC", "Broad.Phase.of.Flight": "TAXI"},
+    ]
     engineer = fit(rows, [1, 0])
     features = engineer.transform(typed_events(*rows, {"Weather.Condition": "IMC"}))
     assert features["conditions__phase_group_approach_landing"].tolist() == [1.0, 0.0, 0.0]
@@ -178,11 +214,20 @@ def test_conditions_phase_hierarchy_and_imc_interaction():
 def test_code_group_runs_when_code_columns_exist_and_is_skipped_otherwise(caplog):
     assert split_codes("240, 250;  220 |") == {"240", "250", "220"}
     rows = [
-        {"Occurrence.Codes": "240, 250"}, {"Occurrence.Codes": "240"}, {"Occurrence.Codes": "310"}, {},
+        {"Occurrence.Codes": "240, 250"},
+        {"Occurrence.Codes": "240"},
+        {"Occurrence.Codes": "310"},
+        {},
     ]
-    engineer = fit(rows, [1, 1, 0, 0], FeatureSettings(min_category_count=1, code_min_count=2, code_group_prefix_length=1, target_encoding_folds=2))
+    engineer = fit(
+        rows,
+        [1, 1, 0, 0],
+        FeatureSettings(min_category_count=1, code_min_count=2, code_group_prefix_length=1, target_encoding_folds=2),
+    )
     assert set(engineer.feature_groups_["codes"]) == {
-        "codes__occurrence_codes_240", "codes__occurrence_codes_group_2", "codes__occurrence_codes_count",
+        "codes__occurrence_codes_240",
+        "codes__occurrence_codes_group_2",
+        "codes__occurrence_codes_count",
     }
     features = engineer.transform(typed_events({"Occurrence.Codes": "250"}, {"Occurrence.Codes": "240,310"}))
     assert features["codes__occurrence_codes_240"].tolist() == [0.0, 1.0]
@@ -216,7 +261,8 @@ def test_history_segments_answer_a_batch_as_one_search_per_value_would():
     slots = segments.slots_of(values)
     for side in ("left", "right"):
         expected = [
-            np.searchsorted(groups[v], d, side=side) if isinstance(v, str) and v in groups else 0 for v, d in zip(values, days, strict=True)
+            np.searchsorted(groups[v], d, side=side) if isinstance(v, str) and v in groups else 0
+            for v, d in zip(values, days, strict=True)
         ]
         assert segments.positions(slots, days, side).tolist() == expected
     assert segments.values_at(slots[[0, 8]], np.array([1, 1])).tolist() == [3, 20_000]

@@ -57,7 +57,9 @@ def test_refresh_changes_no_earlier_events_features(fitted_bytes, demo_splits):
     assert earlier.sum() > 800
     pd.testing.assert_frame_equal(after[earlier], before[earlier])
     # Not vacuous: events dated after the added ones now count them.
-    assert (after.loc[~earlier, "history__state_accidents_before"] > before.loc[~earlier, "history__state_accidents_before"]).any()
+    assert (
+        after.loc[~earlier, "history__state_accidents_before"] > before.loc[~earlier, "history__state_accidents_before"]
+    ).any()
     assert engineer.history_through_ == added["event_date"].max().date()
 
 
@@ -96,13 +98,32 @@ def test_adding_the_same_events_twice_changes_nothing(fitted_bytes, demo_splits)
 def test_a_multi_aircraft_event_is_recorded_with_all_its_aircraft_once(fitted_bytes):
     engineer = fresh(fitted_bytes)
     midair = typed_events(
-        {"Event.Id": "MIDAIR-1", "Event.Date": "2016-03-01", "Registration.Number": "N111AA", "Make": "Cessna", "Model": "172"},
-        {"Event.Id": "MIDAIR-1", "Event.Date": "2016-03-01", "Registration.Number": "N222BB", "Make": "Piper", "Model": "PA-28"},
+        {
+            "Event.Id": "MIDAIR-1",
+            "Event.Date": "2016-03-01",
+            "Registration.Number": "N111AA",
+            "Make": "Cessna",
+            "Model": "172",
+        },
+        {
+            "Event.Id": "MIDAIR-1",
+            "Event.Date": "2016-03-01",
+            "Registration.Number": "N222BB",
+            "Make": "Piper",
+            "Model": "PA-28",
+        },
     )
     engineer.add_history(midair)
     # A third aircraft reported later for the same event: the event is in the history already, as first recorded.
-    engineer.add_history(typed_events({"Event.Id": "MIDAIR-1", "Event.Date": "2016-03-01", "Registration.Number": "N333CC"}))
-    probes = typed_events(*({"Event.Date": "2016-06-01", "Registration.Number": registration} for registration in ("N111AA", "N222BB", "N333CC")))
+    engineer.add_history(
+        typed_events({"Event.Id": "MIDAIR-1", "Event.Date": "2016-03-01", "Registration.Number": "N333CC"})
+    )
+    probes = typed_events(
+        *(
+            {"Event.Date": "2016-06-01", "Registration.Number": registration}
+            for registration in ("N111AA", "N222BB", "N333CC")
+        )
+    )
     assert list(engineer.transform(probes)["history__registration_prior_accidents"]) == [1.0, 1.0, 0.0]
     assert engineer.history_through_.isoformat() == "2016-03-01"
 
@@ -119,8 +140,12 @@ def test_outcomes_count_only_for_events_of_later_quarters(fitted_bytes, demo_spl
     rate = engineer.history_.prior_fatal_rate
 
     summary = engineer.add_outcomes(labelled.groupby("event_id")["fatal"].max())
-    assert summary == {"outcomes_added": labelled["event_id"].nunique(), "outcomes_already_known": 0,
-                       "outcomes_conflicting": 0, "outcomes_without_event": 0}
+    assert summary == {
+        "outcomes_added": labelled["event_id"].nunique(),
+        "outcomes_already_known": 0,
+        "outcomes_conflicting": 0,
+        "outcomes_without_event": 0,
+    }
     after = engineer.transform(probes)
     up_to_quarter = probe_quarters <= quarter
     pd.testing.assert_frame_equal(after[up_to_quarter], before[up_to_quarter], check_exact=True)
@@ -133,9 +158,16 @@ def test_outcomes_count_only_for_events_of_later_quarters(fitted_bytes, demo_spl
 
     # The same outcomes again, or a different one for an event already labelled: nothing changes.
     again = engineer.add_outcomes(labelled.groupby("event_id")["fatal"].max())
-    flipped = engineer.add_outcomes(pd.Series({labelled["event_id"].iloc[0]: 1 - labelled["fatal"].iloc[0], "NEVER-SEEN": 1}))
+    flipped = engineer.add_outcomes(
+        pd.Series({labelled["event_id"].iloc[0]: 1 - labelled["fatal"].iloc[0], "NEVER-SEEN": 1})
+    )
     assert again["outcomes_added"] == 0 and again["outcomes_already_known"] == labelled["event_id"].nunique()
-    assert flipped == {"outcomes_added": 0, "outcomes_already_known": 1, "outcomes_conflicting": 1, "outcomes_without_event": 1}
+    assert flipped == {
+        "outcomes_added": 0,
+        "outcomes_already_known": 1,
+        "outcomes_conflicting": 1,
+        "outcomes_without_event": 1,
+    }
     pd.testing.assert_frame_equal(engineer.transform(probes), after, check_exact=True)
 
 
@@ -163,4 +195,6 @@ def test_a_history_pickled_before_coordinates_were_kept_still_refreshes(fitted_b
     before = old.transform(probes)
     old.add_outcomes(validation.groupby("event_id")["fatal"].max())
     after = old.transform(probes)
-    assert not np.allclose(after["spatial__neighbours_5_fatal_share"], before["spatial__neighbours_5_fatal_share"], equal_nan=True)
+    assert not np.allclose(
+        after["spatial__neighbours_5_fatal_share"], before["spatial__neighbours_5_fatal_share"], equal_nan=True
+    )

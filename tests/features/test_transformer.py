@@ -120,7 +120,9 @@ def test_a_group_reading_an_outcome_field_is_refused(demo_splits):
 
 def test_damage_group_can_be_switched_off(demo_splits):
     train, _, _ = demo_splits
-    engineer = AviationFeatureEngineer(FeatureSettings(include_damage=False, min_category_count=5)).fit(train, train["fatal"])
+    engineer = AviationFeatureEngineer(FeatureSettings(include_damage=False, min_category_count=5)).fit(
+        train, train["fatal"]
+    )
     assert "damage" not in engineer.feature_groups_
     assert all("aircraft_damage" not in sources for sources in engineer.lineage().values())
 
@@ -138,6 +140,8 @@ def test_bad_input_is_named(fitted, demo_splits):
     with pytest.raises(KeyError, match="event_date"):
         engineer.transform(test.drop(columns=["event_date"]))
     with pytest.raises(ValueError, match="1 event\\(s\\) have no event_date"):
-        engineer.transform(test.head(3).assign(event_date=[test["event_date"].iloc[0], pd.NaT, test["event_date"].iloc[0]]))
+        engineer.transform(
+            test.head(3).assign(event_date=[test["event_date"].iloc[0], pd.NaT, test["event_date"].iloc[0]])
+        )
     with pytest.raises(ValueError, match="outcomes"):
         AviationFeatureEngineer(SMALL).fit(test, test["fatal"].iloc[:-1])

@@ -24,9 +24,19 @@ def prediction_log(mode: str, events: int, challenger_noise: float, champion_noi
             if mode == "ab" and variant != answered:
                 continue
             probability = float(1 / (1 + np.exp(-(2.0 * outcome - 1.0 + rng.normal(0, noise) * 2))))
-            rows.append({"request_id": f"r{item}", "item": 0, "variant": variant, "served": int(variant == answered),
-                         "logged_at": now, "event_id": f"E{item}", "model_version": "1" if variant == "champion" else "2",
-                         "fatal_probability": probability, "predicted_class": int(probability >= 0.5)})
+            rows.append(
+                {
+                    "request_id": f"r{item}",
+                    "item": 0,
+                    "variant": variant,
+                    "served": int(variant == answered),
+                    "logged_at": now,
+                    "event_id": f"E{item}",
+                    "model_version": "1" if variant == "champion" else "2",
+                    "fatal_probability": probability,
+                    "predicted_class": int(probability >= 0.5),
+                }
+            )
     labels = pd.Series(fatal.astype("int8"), index=[f"E{i}" for i in range(events)], name="fatal")
     return pd.DataFrame(rows), labels
 

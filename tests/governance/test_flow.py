@@ -46,8 +46,18 @@ def governed(trained_project, tmp_path_factory) -> Path:
     pipelines = register_pipelines()
     # The tuning report and the backtest do not depend on which variant ships (and need the study's folds, kept in memory).
     unchanged = {node.name for name in ("tuning_report", "backtest") for node in pipelines[name].nodes}
-    reselected = [node.name for node in pipelines["training"].from_nodes("compare_candidates_node").nodes if node.name not in unchanged]
-    run_session(project, "training", env="ci", runtime_params={"modelling": {"shipped_variant": "without_damage"}}, node_names=reselected)
+    reselected = [
+        node.name
+        for node in pipelines["training"].from_nodes("compare_candidates_node").nodes
+        if node.name not in unchanged
+    ]
+    run_session(
+        project,
+        "training",
+        env="ci",
+        runtime_params={"modelling": {"shipped_variant": "without_damage"}},
+        node_names=reselected,
+    )
     return project
 
 
@@ -64,8 +74,16 @@ def test_both_versions_have_their_own_card(governed, tmp_path):
     second = severity(governed, "card", "--version", "2")
     assert "version 1" in first and "with damage" in first
     assert "version 2" in second and "without damage" in second
-    for section in ("## Intended use", "## Out of scope", "## Training data", "## Performance on the test split", "## Decision rule",
-                    "## Fairness and weak slices", "## Drift baseline", "## Known limitations"):
+    for section in (
+        "## Intended use",
+        "## Out of scope",
+        "## Training data",
+        "## Performance on the test split",
+        "## Decision rule",
+        "## Fairness and weak slices",
+        "## Drift baseline",
+        "## Known limitations",
+    ):
         assert section in first
     severity(governed, "card", "--version", "2", "--html", "--output", str(tmp_path / "card.html"))
     assert "data:image/png;base64," in (tmp_path / "card.html").read_text()
@@ -83,7 +101,9 @@ def test_promotion_gate_approval_rollback_and_the_service_following_the_registry
     assert "PASS  min_roc_auc" in output and "Version 1 is now the champion" in output
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     info = served_version(governed, tmp_path / "log1.sqlite")
-    assert info["model_version"] == "1" and info["aliases"] == ["champion"] and info["served_as"]["source"] == "registry"
+    assert (
+        info["model_version"] == "1" and info["aliases"] == ["champion"] and info["served_as"]["source"] == "registry"
+    )
 
     # Version 2 (no damage features) is worse than the champion on the same test split: refused, nothing changes.
     before = client.get_model_version(name, "2").tags
@@ -96,15 +116,23 @@ def test_promotion_gate_approval_rollback_and_the_service_following_the_registry
     (governed / "conf/local/parameters_governance.yml").write_text(
         "governance:\n  gate:\n    champion_tolerance: 0.5\n    min_metrics: {roc_auc: 0.5, pr_auc: 0.2}\n"
     )
-    output = severity(governed, "promote", "--version", "2", "--approver", "Bo Board", "--notes", "Pre-assessment model approved")
+    output = severity(
+        governed, "promote", "--version", "2", "--approver", "Bo Board", "--notes", "Pre-assessment model approved"
+    )
     assert "Version 2 is now the champion (was 1)" in output
     tags = client.get_model_version(name, "2").tags
     assert tags["approval.approver"] == "Bo Board" and tags["approval.previous_champion"] == "1"
-    assert {check["check"] for check in json.loads(tags["approval.checks"])} >= {"min_roc_auc", "fairness_gaps", "model_card"}
+    assert {check["check"] for check in json.loads(tags["approval.checks"])} >= {
+        "min_roc_auc",
+        "fairness_gaps",
+        "model_card",
+    }
     assert "Approved as champion by Bo Board" in client.get_model_version(name, "2").description
     assert resolved_champion(governed).version == "2"
 
-    output = severity(governed, "rollback", "--approver", "Ada Analyst", "--notes", "v2 misses too many fatal accidents")
+    output = severity(
+        governed, "rollback", "--approver", "Ada Analyst", "--notes", "v2 misses too many fatal accidents"
+    )
     assert "version 1 is the champion again (was 2)" in output
     assert client.get_model_version(name, "2").tags["approval.status"] == "rolled_back"
     assert resolved_champion(governed).version == "1"
@@ -114,7 +142,13 @@ def test_promotion_gate_approval_rollback_and_the_service_following_the_registry
     assert "champion" in lines["1"] and "approved by Ada Analyst" in lines["1"]
     assert "rolled back by Ada Analyst" in lines["2"]
     history = json.loads(client.get_registered_model(name).tags["champion_history"])
-    assert [(entry["action"], entry["version"]) for entry in history] == [("promote", "1"), ("promote", "2"), ("rollback", "1")]
+    assert [(entry["action"], entry["version"]) for entry in history] == [
+        ("promote", "1"),
+        ("promote", "2"),
+        ("rollback", "1"),
+    ]
 
     # Nothing left to roll back to: refused with the reason.
-    assert "nothing to roll back to" in severity(governed, "rollback", "--approver", "Ada", "--notes", "again", expect=1)
+    assert "nothing to roll back to" in severity(
+        governed, "rollback", "--approver", "Ada", "--notes", "again", expect=1
+    )

@@ -13,7 +13,11 @@ from severity.models.training import evaluate_candidate, train_candidate
 from severity.pipelines.feature_engineering.nodes import build_model_input, transform_events
 from tests.conftest import DEMO_SAMPLE, read_raw
 
-SETTINGS = {"name": "xgboost", "family": "xgboost", "hyperparameters": {"n_estimators": 80, "max_depth": 3, "early_stopping_rounds": 20}}
+SETTINGS = {
+    "name": "xgboost",
+    "family": "xgboost",
+    "hyperparameters": {"n_estimators": 80, "max_depth": 3, "early_stopping_rounds": 20},
+}
 POLICY = {"threshold_rule": "min_expected_cost", "cost_missed_fatal": 4.0, "cost_false_alarm": 1.0}
 
 
@@ -26,10 +30,28 @@ def packaged(fitted, demo_splits):
         "validation": build_model_input(transform_events(engineer, validation), engineer),
         "test": build_model_input(transform_events(engineer, test), engineer),
     }
-    candidate = train_candidate("xgboost", SETTINGS, inputs["train"], inputs["validation"], engineer.feature_names_out_, ["without_damage"], 0, 1)
-    evaluation = evaluate_candidate(candidate, inputs["validation"], inputs["test"], POLICY, bootstrap_samples=50, seed=0)["without_damage"]
+    candidate = train_candidate(
+        "xgboost",
+        SETTINGS,
+        inputs["train"],
+        inputs["validation"],
+        engineer.feature_names_out_,
+        ["without_damage"],
+        0,
+        1,
+    )
+    evaluation = evaluate_candidate(
+        candidate, inputs["validation"], inputs["test"], POLICY, bootstrap_samples=50, seed=0
+    )["without_damage"]
     fitted_candidate = candidate["without_damage"]
-    model = SeverityModel(engineer, fitted_candidate.estimator, evaluation.policy, "xgboost", "without_damage", fitted_candidate.feature_columns)
+    model = SeverityModel(
+        engineer,
+        fitted_candidate.estimator,
+        evaluation.policy,
+        "xgboost",
+        "without_damage",
+        fitted_candidate.feature_columns,
+    )
     return model, evaluation, test
 
 
@@ -67,4 +89,11 @@ def test_mlflow_pyfunc_scores_raw_export_rows(packaged, tmp_path):
 def test_forbidden_feature_columns_are_refused(packaged):
     model, _, _ = packaged
     with pytest.raises(Exception, match="Refusing to use"):
-        SeverityModel(model.feature_engineer, model.estimator, model.policy, "xgboost", "with_damage", [*model.feature_columns, "accident_number"])
+        SeverityModel(
+            model.feature_engineer,
+            model.estimator,
+            model.policy,
+            "xgboost",
+            "with_damage",
+            [*model.feature_columns, "accident_number"],
+        )

@@ -25,12 +25,22 @@ SMALL_PARAMETERS = {
 @pytest.fixture(scope="module")
 def tiny():
     """600 rows, 10 features (two with missing values), about a quarter positive, with event groups."""
-    features, target = make_classification(n_samples=600, n_features=10, n_informative=5, weights=[0.75], random_state=3)
+    features, target = make_classification(
+        n_samples=600, n_features=10, n_informative=5, weights=[0.75], random_state=3
+    )
     frame = pd.DataFrame(features, columns=[f"f{i}" for i in range(10)])
     frame.loc[frame.index % 7 == 0, "f0"] = np.nan
     frame.loc[frame.index % 11 == 0, "f3"] = np.nan
     groups = np.arange(600) // 2
-    return frame.iloc[:400], target[:400], frame.iloc[400:500], target[400:500], frame.iloc[500:], target[500:], groups[:400]
+    return (
+        frame.iloc[:400],
+        target[:400],
+        frame.iloc[400:500],
+        target[400:500],
+        frame.iloc[500:],
+        target[500:],
+        groups[:400],
+    )
 
 
 def fitted(family, tiny, seed=0):
@@ -51,7 +61,9 @@ def test_each_family_trains_and_predicts_probabilities(family, tiny):
 @pytest.mark.parametrize("family", BASE_FAMILIES)
 def test_same_seed_same_model(family, tiny):
     *_, test_x, _, _ = tiny
-    np.testing.assert_allclose(fitted(family, tiny).predict_proba(test_x), fitted(family, tiny).predict_proba(test_x), atol=1e-10)
+    np.testing.assert_allclose(
+        fitted(family, tiny).predict_proba(test_x), fitted(family, tiny).predict_proba(test_x), atol=1e-10
+    )
 
 
 def test_mlp_stops_early_and_keeps_its_curves(tiny):

@@ -24,8 +24,12 @@ def _model(train: pd.DataFrame, validation: pd.DataFrame, kept, name: str) -> Se
     engineer.add_history(validation)
     estimator = build_estimator("xgboost", {"n_estimators": 40, "max_depth": 3}, 0, 1).fit(features, train["fatal"])
     columns = engineer.feature_names_out_
-    policy = DecisionPolicy().fit(estimator.predict_proba(engineer.transform(validation)[columns])[:, 1], validation["fatal"])
-    model = SeverityModel(engineer, estimator, policy, "xgboost", "with_damage", columns, input_fields=kept, field_set=name)
+    policy = DecisionPolicy().fit(
+        estimator.predict_proba(engineer.transform(validation)[columns])[:, 1], validation["fatal"]
+    )
+    model = SeverityModel(
+        engineer, estimator, policy, "xgboost", "with_damage", columns, input_fields=kept, field_set=name
+    )
     attach_explainer(model, features.sample(100, random_state=0))
     return model
 
@@ -34,8 +38,17 @@ def _model(train: pd.DataFrame, validation: pd.DataFrame, kept, name: str) -> Se
 def models(demo_splits):
     train, validation, test = demo_splits
     full, core = _model(train, validation, None, "full"), _model(train, validation, CORE, "core")
-    primary = SeverityModel(full.feature_engineer, full.estimator, full.policy, "xgboost", "with_damage", full.feature_columns,
-                            explainer=full.explainer, raw_field_attribution=full.raw_field_attribution, fallbacks=(core,))
+    primary = SeverityModel(
+        full.feature_engineer,
+        full.estimator,
+        full.policy,
+        "xgboost",
+        "with_damage",
+        full.feature_columns,
+        explainer=full.explainer,
+        raw_field_attribution=full.raw_field_attribution,
+        fallbacks=(core,),
+    )
     return primary, full, core, test.head(40)
 
 
@@ -73,23 +86,33 @@ def test_a_mixed_batch_answers_each_event_as_it_would_alone(models):
     assert list(batch.answered_by) == ["core" if i % 3 == 0 else "full" for i in range(len(events))]
     reasons = batch.top_reasons(5)
     for i in range(len(events)):
-        alone = primary.score_columns({k: v[i : i + 1] for k, v in columns.items()}, absent={k: v[i : i + 1] for k, v in absent.items()})
+        alone = primary.score_columns(
+            {k: v[i : i + 1] for k, v in columns.items()}, absent={k: v[i : i + 1] for k, v in absent.items()}
+        )
         assert batch.fatal_probability[i] == alone.fatal_probability[0]
         assert batch.thresholds[i] == alone.thresholds[0]
         assert [f for f, _ in reasons[i]] == [f for f, _ in alone.top_reasons(5)[0]]
-        np.testing.assert_allclose([c for _, c in reasons[i]], [c for _, c in alone.top_reasons(5)[0]], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            [c for _, c in reasons[i]], [c for _, c in alone.top_reasons(5)[0]], rtol=1e-12, atol=1e-12
+        )
 
 
 def test_an_event_lacking_even_the_smallest_set_is_answered_by_the_last_model(models):
     primary, _, _, events = models
-    scored = primary.score_columns(event_columns(events), absent=_absent(len(events), [0, 1], ["make", "weather_condition"]))
+    scored = primary.score_columns(
+        event_columns(events), absent=_absent(len(events), [0, 1], ["make", "weather_condition"])
+    )
     assert list(scored.answered_by[:3]) == ["core", "core", "full"]
 
 
 def test_answering_order_adds_a_variant_without_damage_to_every_set():
     order = answering_order(block("modelling.shipping", field_sets={"core": sorted(CORE)}).kept_fields(), "with_damage")
     assert [(name, variant) for name, variant, _ in order] == [
-        ("full", "with_damage"), ("full_without_damage", "without_damage"), ("core", "with_damage"), ("core_without_damage", "without_damage")]
+        ("full", "with_damage"),
+        ("full_without_damage", "without_damage"),
+        ("core", "with_damage"),
+        ("core_without_damage", "without_damage"),
+    ]
     fields = {name: kept for name, _, kept in order}
     assert fields["full"] is None and fields["full_without_damage"] == frozenset(INPUT_FIELDS) - {"aircraft_damage"}
     assert fields["core_without_damage"] == CORE - {"aircraft_damage"}

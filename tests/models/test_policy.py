@@ -20,7 +20,9 @@ def test_threshold_matches_brute_force(rule):
     rng = np.random.default_rng(0)
     probability = np.round(rng.random(500), 2)
     target = rng.random(500) < probability
-    assert choose_threshold(probability, target, rule, 5.0, 1.0) == pytest.approx(brute_force(probability, target, rule))
+    assert choose_threshold(probability, target, rule, 5.0, 1.0) == pytest.approx(
+        brute_force(probability, target, rule)
+    )
 
 
 def test_a_costlier_miss_lowers_the_threshold():

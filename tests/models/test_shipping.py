@@ -20,8 +20,13 @@ def shipping(**values) -> ShippingSettings:
     """modelling.shipping of conf/base, without field sets (the protocol fits one set at a time)."""
     return block("modelling.shipping", **{"field_sets": {}, **values})
 
-LIGHTGBM = {"name": "lightgbm", "family": "lightgbm", "early_stopping_rounds": 20,
-            "hyperparameters": {"n_estimators": 400, "learning_rate": 0.05, "num_leaves": 15}}
+
+LIGHTGBM = {
+    "name": "lightgbm",
+    "family": "lightgbm",
+    "early_stopping_rounds": 20,
+    "hyperparameters": {"n_estimators": 400, "learning_rate": 0.05, "num_leaves": 15},
+}
 VARIANTS = ["with_damage", "without_damage"]
 
 
@@ -32,7 +37,9 @@ def templates(fitted, demo_splits):
     train, validation, _ = demo_splits
     train_input = build_model_input(train_features.assign(fatal=train["fatal"]), engineer)
     validation_input = build_model_input(transform_events(engineer, validation), engineer)
-    candidate = train_candidate("lightgbm", LIGHTGBM, train_input, validation_input, engineer.feature_names_out_, VARIANTS, 0, 1)
+    candidate = train_candidate(
+        "lightgbm", LIGHTGBM, train_input, validation_input, engineer.feature_names_out_, VARIANTS, 0, 1
+    )
     return {variant: fitted_candidate.estimator for variant, fitted_candidate in candidate.items()}, len(train)
 
 
@@ -64,7 +71,9 @@ def test_fixed_capacity_copies_keep_the_rounds_early_stopping_chose(templates):
     assert copy.n_estimators == 2 * (stopped.best_iteration + 1) and copy.early_stopping_rounds is None
     copy.fit(features, target)  # no validation split needed any more
 
-    ensemble = StackingEnsemble({"lightgbm": booster, "xgboost": stopped}, {"lightgbm": "lightgbm", "xgboost": "xgboost"}, folds=3)
+    ensemble = StackingEnsemble(
+        {"lightgbm": booster, "xgboost": stopped}, {"lightgbm": "lightgbm", "xgboost": "xgboost"}, folds=3
+    )
     copied = with_fixed_capacity(SoftVotingEnsemble({"stack": ensemble}), 1.0, 1, 0).members["stack"]
     assert copied.members["lightgbm"].n_estimators == booster.best_iteration_
     assert isinstance(copied.members["xgboost"], xgb.XGBClassifier) and copied.folds == 3
@@ -73,13 +82,23 @@ def test_fixed_capacity_copies_keep_the_rounds_early_stopping_chose(templates):
 
 def test_protocol_refits_on_everything_and_calibrates_on_the_last_period_out_of_time(templates, labelled):
     estimators, reference_rows = templates
-    shipped = fit_shipping_protocol(labelled, estimators, SMALL_FEATURES, {"threshold_rule": "max_f1"}, shipping(),
-                                    reference_rows, n_jobs=1, random_state=0)
+    shipped = fit_shipping_protocol(
+        labelled,
+        estimators,
+        SMALL_FEATURES,
+        {"threshold_rule": "max_f1"},
+        shipping(),
+        reference_rows,
+        n_jobs=1,
+        random_state=0,
+    )
     start = calibration_start(labelled["event_date"], 12)
     in_period = labelled["event_date"] >= start
     assert shipped.record["calibration_start"] == f"{start:%Y-%m-%d}"
     assert shipped.record["calibration_rows"] == int(in_period.sum())
-    assert shipped.record["fitted_rows"] == int((~in_period).sum())  # the calibration stage never saw the calibration events
+    assert shipped.record["fitted_rows"] == int(
+        (~in_period).sum()
+    )  # the calibration stage never saw the calibration events
     assert shipped.record["refit_rows"] == len(labelled)
     assert set(shipped.variants) == set(VARIANTS)
     for variant, part in shipped.variants.items():
@@ -93,19 +112,31 @@ def test_protocol_refits_on_everything_and_calibrates_on_the_last_period_out_of_
         assert any(c.startswith("damage__") for c in part.feature_columns) == (variant == "with_damage")
     # The shipped transformer's history runs to the last labelled event.
     engineer = shipped.feature_engineer
-    assert engineer.history_.prior_fatal_rate == pytest.approx(labelled.groupby("event_id")["fatal"].max().mean(), abs=0.01)
+    assert engineer.history_.prior_fatal_rate == pytest.approx(
+        labelled.groupby("event_id")["fatal"].max().mean(), abs=0.01
+    )
 
 
 def test_shipped_probabilities_are_calibrated_on_the_period_after_the_data(templates, labelled):
     """Fitted on every event before 2013, the protocol's probabilities for 2013-2015 agree with what happened."""
     estimators, reference_rows = templates
     before, after = labelled[labelled["event_date"] < "2013-01-01"], labelled[labelled["event_date"] >= "2013-01-01"]
-    shipped = fit_shipping_protocol(before, estimators, SMALL_FEATURES, {"threshold_rule": "max_f1"},
-                                    shipping(calibration_months=24), reference_rows, n_jobs=1, random_state=0)
+    shipped = fit_shipping_protocol(
+        before,
+        estimators,
+        SMALL_FEATURES,
+        {"threshold_rule": "max_f1"},
+        shipping(calibration_months=24),
+        reference_rows,
+        n_jobs=1,
+        random_state=0,
+    )
     shipped.feature_engineer.add_history(after)
     matrix = shipped.feature_engineer.transform(after)
     part = shipped.variants["with_damage"]
-    probability, _ = part.policy.apply(fatal_scores(part.estimator, matrix[part.feature_columns].to_numpy(), part.feature_columns))
+    probability, _ = part.policy.apply(
+        fatal_scores(part.estimator, matrix[part.feature_columns].to_numpy(), part.feature_columns)
+    )
     metrics = probability_metrics(after["fatal"].to_numpy(), probability)
     assert abs(metrics["calibration_gap"]) < 0.05, metrics
     assert metrics["ece"] < 0.08 and metrics["roc_auc"] > 0.8, metrics
@@ -115,6 +146,8 @@ def test_too_short_a_history_for_the_calibration_period_is_refused(templates, la
     estimators, reference_rows = templates
     recent = labelled[labelled["event_date"] >= "2015-01-01"]
     with pytest.raises(ValueError, match="calibration period"):
-        fit_shipping_protocol(recent, estimators, SMALL_FEATURES, {}, shipping(calibration_months=12), reference_rows, 1, 0)
+        fit_shipping_protocol(
+            recent, estimators, SMALL_FEATURES, {}, shipping(calibration_months=12), reference_rows, 1, 0
+        )
     with pytest.raises(ValueError, match="calibration_months: must be at least 1, got 0"):
         validate(ShippingSettings, {**raw_block("modelling.shipping"), "calibration_months": 0}, "modelling.shipping")

@@ -5,12 +5,32 @@ import json
 from severity.monitoring.alerts import alert_record, build_alerts, post_alerts
 from tests.parameters import block
 
-QUIET_DRIFT = {"dataset_drift": False, "drifted_columns": [], "drifted_count": 0, "columns": 30, "drifted_share": 0.0,
-               "drift_share_threshold": 0.5, "unseen_value_share": {"make": 0.01}, "per_column": {}}
-QUIET_PREDICTIONS = {"drifted": False, "psi": 0.01, "psi_threshold": 0.2, "ks_p_value": 0.5,
-                     "reference_mean_probability": 0.2, "current_mean_probability": 0.21}
-GOOD = {"estimate": {"roc_auc": {"estimate": 0.9, "low": 0.88, "high": 0.92}, "fatal_rate": {"estimate": 0.2, "low": 0.19, "high": 0.21}},
-        "reference_fatal_rate": 0.2, "labelled_events": 0}
+QUIET_DRIFT = {
+    "dataset_drift": False,
+    "drifted_columns": [],
+    "drifted_count": 0,
+    "columns": 30,
+    "drifted_share": 0.0,
+    "drift_share_threshold": 0.5,
+    "unseen_value_share": {"make": 0.01},
+    "per_column": {},
+}
+QUIET_PREDICTIONS = {
+    "drifted": False,
+    "psi": 0.01,
+    "psi_threshold": 0.2,
+    "ks_p_value": 0.5,
+    "reference_mean_probability": 0.2,
+    "current_mean_probability": 0.21,
+}
+GOOD = {
+    "estimate": {
+        "roc_auc": {"estimate": 0.9, "low": 0.88, "high": 0.92},
+        "fatal_rate": {"estimate": 0.2, "low": 0.19, "high": 0.21},
+    },
+    "reference_fatal_rate": 0.2,
+    "labelled_events": 0,
+}
 
 
 def test_a_quiet_batch_raises_nothing():
@@ -18,20 +38,55 @@ def test_a_quiet_batch_raises_nothing():
 
 
 def test_each_crossed_threshold_fires_with_its_reason():
-    drift = {**QUIET_DRIFT, "dataset_drift": True, "drifted_columns": ["raw__weather_condition"], "drifted_count": 16, "drifted_share": 0.53,
-             "unseen_value_share": {"make": 0.4}, "per_column": {"raw__weather_condition": {"score": 0.31, "threshold": 0.1}}}
+    drift = {
+        **QUIET_DRIFT,
+        "dataset_drift": True,
+        "drifted_columns": ["raw__weather_condition"],
+        "drifted_count": 16,
+        "drifted_share": 0.53,
+        "unseen_value_share": {"make": 0.4},
+        "per_column": {"raw__weather_condition": {"score": 0.31, "threshold": 0.1}},
+    }
     predictions = {**QUIET_PREDICTIONS, "drifted": True, "psi": 0.35}
-    performance = {**GOOD, "estimate": {"roc_auc": {"estimate": 0.7, "low": 0.65, "high": 0.75},
-                                        "fatal_rate": {"estimate": 0.35, "low": 0.33, "high": 0.37}}}
-    fairness = {"gaps_exceeded": [{"attribute": "faa_region", "metric": "false_negative_rate", "gap": 0.4, "threshold": 0.25,
-                                   "highest_group": "alaskan", "highest": 0.5, "lowest_group": "southern", "lowest": 0.1}],
-                "weak_slices": 1, "worst_slices": [{"slice": "alaskan & 1990s", "check": "recall", "value": 0.3, "overall": 0.8, "events": 150}]}
+    performance = {
+        **GOOD,
+        "estimate": {
+            "roc_auc": {"estimate": 0.7, "low": 0.65, "high": 0.75},
+            "fatal_rate": {"estimate": 0.35, "low": 0.33, "high": 0.37},
+        },
+    }
+    fairness = {
+        "gaps_exceeded": [
+            {
+                "attribute": "faa_region",
+                "metric": "false_negative_rate",
+                "gap": 0.4,
+                "threshold": 0.25,
+                "highest_group": "alaskan",
+                "highest": 0.5,
+                "lowest_group": "southern",
+                "lowest": 0.1,
+            }
+        ],
+        "weak_slices": 1,
+        "worst_slices": [{"slice": "alaskan & 1990s", "check": "recall", "value": 0.3, "overall": 0.8, "events": 150}],
+    }
     alerts = build_alerts(drift, predictions, performance, fairness, block("monitoring.alerts"), 0.1)
     checks = [a["check"] for a in alerts]
-    assert set(checks) == {"dataset_drift", "feature_drift", "unseen_values", "prediction_drift", "estimated_performance",
-                           "expected_fatal_rate", "fairness_gap", "weak_slices"}
+    assert set(checks) == {
+        "dataset_drift",
+        "feature_drift",
+        "unseen_values",
+        "prediction_drift",
+        "estimated_performance",
+        "expected_fatal_rate",
+        "fairness_gap",
+        "weak_slices",
+    }
     assert checks.index("prediction_drift") < checks.index("feature_drift")  # critical first
-    assert "raw__weather_condition (0.310 >= 0.1)" in next(a for a in alerts if a["check"] == "feature_drift")["message"]
+    assert (
+        "raw__weather_condition (0.310 >= 0.1)" in next(a for a in alerts if a["check"] == "feature_drift")["message"]
+    )
     assert "make 40%" in next(a for a in alerts if a["check"] == "unseen_values")["message"]
 
 

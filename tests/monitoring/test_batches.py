@@ -14,12 +14,23 @@ from tests.data.test_ingest import one_event
 
 
 def log_rows() -> pd.DataFrame:
-    return pd.DataFrame({
-        "served": [1, 0, 1, 1],
-        "logged_at": ["2026-11-20T10:00:00+00:00", "2026-11-20T10:00:00+00:00", "2026-11-01T10:00:00+00:00", "2026-11-21T09:00:00+00:00"],
-        "event": [{"event_date": "2014-05-03", "make": "Cessna", "latitude": 61.2}, {"event_date": "2014-05-03"},
-                  {"event_date": "2013-01-01"}, {"event_date": "2015-02-02", "amateur_built": True}],
-    })
+    return pd.DataFrame(
+        {
+            "served": [1, 0, 1, 1],
+            "logged_at": [
+                "2026-11-20T10:00:00+00:00",
+                "2026-11-20T10:00:00+00:00",
+                "2026-11-01T10:00:00+00:00",
+                "2026-11-21T09:00:00+00:00",
+            ],
+            "event": [
+                {"event_date": "2014-05-03", "make": "Cessna", "latitude": 61.2},
+                {"event_date": "2014-05-03"},
+                {"event_date": "2013-01-01"},
+                {"event_date": "2015-02-02", "amateur_built": True},
+            ],
+        }
+    )
 
 
 def test_the_window_keeps_served_answers_of_the_last_days():
@@ -53,11 +64,14 @@ def test_labels_from_a_two_column_file():
 
 
 def test_labels_from_the_export_with_injuries_filled_in():
-    raw = pd.concat([
-        one_event(**{"Event.Id": "SYN-1", "Injury.Severity": "Fatal(2)"}),
-        one_event(**{"Event.Id": "SYN-2", "Injury.Severity": "Non-Fatal"}),
-        one_event(**{"Event.Id": "SYN-3", "Injury.Severity": "Unavailable"}),
-    ], ignore_index=True)
+    raw = pd.concat(
+        [
+            one_event(**{"Event.Id": "SYN-1", "Injury.Severity": "Fatal(2)"}),
+            one_event(**{"Event.Id": "SYN-2", "Injury.Severity": "Non-Fatal"}),
+            one_event(**{"Event.Id": "SYN-3", "Injury.Severity": "Unavailable"}),
+        ],
+        ignore_index=True,
+    )
     assert list(raw.columns) == list(EXPORT_HEADERS.values())
     assert labels_from_file(raw).to_dict() == {"SYN-1": 1, "SYN-2": 0}  # an undecidable outcome is not a label
 

@@ -22,25 +22,34 @@ PARAMETERS = block("monitoring")
 SETTINGS = PARAMETERS.calibration
 
 
-def labelled_batch(events: int, seed: int, shift: float = 0.0, start: str = "2014-01-01", days: int = 730) -> pd.DataFrame:
+def labelled_batch(
+    events: int, seed: int, shift: float = 0.0, start: str = "2014-01-01", days: int = 730
+) -> pd.DataFrame:
     """Events whose outcome is drawn from their true probability; the model says that probability plus ``shift``.
 
     One event in ten has two rows (two aircraft), which share the event's outcome and date.
     """
     rng = np.random.default_rng(seed)
     true = rng.beta(0.8, 3.2, events)
-    batch = pd.DataFrame({
-        "event_id": [f"E{i}" for i in range(events)],
-        "event_date": pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, days, events), unit="D"),
-        "fatal": (rng.random(events) < true).astype(float),
-        "fatal_probability": np.clip(true + shift, 0.001, 0.999),
-    })
+    batch = pd.DataFrame(
+        {
+            "event_id": [f"E{i}" for i in range(events)],
+            "event_date": pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, days, events), unit="D"),
+            "fatal": (rng.random(events) < true).astype(float),
+            "fatal_probability": np.clip(true + shift, 0.001, 0.999),
+        }
+    )
     return pd.concat([batch, batch.iloc[::10]], ignore_index=True)
 
 
 def report(batch: pd.DataFrame, settings: CalibrationSettings = SETTINGS):
-    return calibration_report(batch["event_id"].to_numpy(), batch["event_date"], batch["fatal"].to_numpy(),
-                              batch["fatal_probability"].to_numpy(), settings)
+    return calibration_report(
+        batch["event_id"].to_numpy(),
+        batch["event_date"],
+        batch["fatal"].to_numpy(),
+        batch["fatal_probability"].to_numpy(),
+        settings,
+    )
 
 
 def alerts(summary: dict) -> dict:
@@ -84,12 +93,22 @@ def test_a_batch_below_the_minimum_says_too_few_instead_of_alerting():
 
 def test_only_quarters_with_enough_events_are_judged():
     # 2014 is busy and miscalibrated; 2015 has a handful of events.
-    batch = pd.concat([labelled_batch(2400, seed=4, shift=0.15, start="2014-01-01", days=365),
-                       labelled_batch(40, seed=5, shift=0.15, start="2015-01-01", days=365).assign(event_id=lambda b: "F" + b["event_id"])],
-                      ignore_index=True)
+    batch = pd.concat(
+        [
+            labelled_batch(2400, seed=4, shift=0.15, start="2014-01-01", days=365),
+            labelled_batch(40, seed=5, shift=0.15, start="2015-01-01", days=365).assign(
+                event_id=lambda b: "F" + b["event_id"]
+            ),
+        ],
+        ignore_index=True,
+    )
     periods, _, summary = report(batch)
     judged = dict(zip(periods["scope"], periods["judged"], strict=True))
-    assert judged["all"] and all(judged[f"2014Q{q}"] for q in range(1, 5)) and not any(judged[f"2015Q{q}"] for q in range(1, 5))
+    assert (
+        judged["all"]
+        and all(judged[f"2014Q{q}"] for q in range(1, 5))
+        and not any(judged[f"2015Q{q}"] for q in range(1, 5))
+    )
     assert set(alerts(summary)["calibration"]["scopes"]) == {"all", "2014Q1", "2014Q2", "2014Q3", "2014Q4"}
 
 
@@ -98,7 +117,9 @@ def test_reliability_counts_add_up_to_the_labelled_events_and_rows():
     batch.loc[batch.index % 7 == 0, "fatal"] = np.nan  # labels not yet arrived for some events
     batch.loc[batch["event_id"].isin(batch.loc[batch["fatal"].isna(), "event_id"]), "fatal"] = np.nan
     labelled = batch.dropna(subset=["fatal"])
-    periods, reliability, summary = report(batch, block("monitoring.calibration", period="month", min_labelled_events=20, bootstrap_samples=200))
+    periods, reliability, summary = report(
+        batch, block("monitoring.calibration", period="month", min_labelled_events=20, bootstrap_samples=200)
+    )
     assert summary["labelled_rows"] == len(labelled) and summary["unlabelled_rows"] == len(batch) - len(labelled)
     for scope, part in reliability.groupby("scope"):
         row = periods.set_index("scope").loc[scope]
@@ -124,21 +145,31 @@ def test_the_interval_resamples_events_not_rows():
 def test_the_node_reports_no_labels_and_alerts_through_the_alert_record():
     unlabelled = labelled_batch(50, seed=8).assign(fatal=np.nan)
     periods, reliability, summary, figure, metrics = monitor_calibration(unlabelled, PARAMETERS)
-    assert summary == {"assessed": False, "reason": "no labels for the current batch", "unlabelled_rows": len(unlabelled)}
+    assert summary == {
+        "assessed": False,
+        "reason": "no labels for the current batch",
+        "unlabelled_rows": len(unlabelled),
+    }
     assert periods.empty and reliability.empty and metrics == {} and figure is not None
 
     shifted = labelled_batch(4000, seed=9, shift=0.15)
     _, _, summary, _, metrics = monitor_calibration(shifted, PARAMETERS)
     assert metrics["difference"]["value"] == pytest.approx(0.15, abs=0.02)
-    record = raise_alerts(QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, {"audited": False}, {"events": len(shifted)}, PARAMETERS, summary)
+    record = raise_alerts(
+        QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, {"audited": False}, {"events": len(shifted)}, PARAMETERS, summary
+    )
     assert [alert["check"] for alert in record["alerts"]] == ["calibration"] and record["fired"]
 
 
 def test_settings_refuse_an_unknown_period_or_key():
     settings = raw_block("monitoring.calibration")
-    with pytest.raises(ValueError, match=r"monitoring.calibration.period: must be one of \['month', 'quarter'\], got 'week'"):
+    with pytest.raises(
+        ValueError, match=r"monitoring.calibration.period: must be one of \['month', 'quarter'\], got 'week'"
+    ):
         validate(CalibrationSettings, {**settings, "period": "week"}, "monitoring.calibration")
-    with pytest.raises(ValueError, match=r"monitoring.calibration: unknown key 'max_gap'; allowed keys: \[.*'max_mean_gap'"):
+    with pytest.raises(
+        ValueError, match=r"monitoring.calibration: unknown key 'max_gap'; allowed keys: \[.*'max_mean_gap'"
+    ):
         validate(CalibrationSettings, {**settings, "max_gap": 0.1}, "monitoring.calibration")
     with pytest.raises(ValueError, match=r"monitoring.calibration: needs bins >= 2"):
         validate(CalibrationSettings, {**settings, "bins": 1}, "monitoring.calibration")

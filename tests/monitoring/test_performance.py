@@ -38,7 +38,9 @@ def test_estimate_agrees_with_simulated_outcomes_and_its_interval_covers_about_9
             inside[name] += comparison[name]["within_interval"]
     for name, count in inside.items():
         assert 0.90 <= count / trials <= 0.995, (name, count)
-    simulated_auc = np.mean([roc_auc_score(rng.random(len(probability)) < probability, probability) for _ in range(100)])
+    simulated_auc = np.mean(
+        [roc_auc_score(rng.random(len(probability)) < probability, probability) for _ in range(100)]
+    )
     assert estimate["roc_auc"]["estimate"] == pytest.approx(simulated_auc, abs=0.005)
     assert estimate["fatal_rate"]["estimate"] == pytest.approx(probability.mean())
 

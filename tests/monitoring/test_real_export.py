@@ -30,10 +30,21 @@ def real():
     train_features = engineer.fit_transform(train, train["fatal"])
     engineer.add_history(pd.concat([validation, test]))
     names = engineer.feature_names_out_
-    booster = lgb.LGBMClassifier(n_estimators=400, learning_rate=0.05, num_leaves=31, subsample=0.8, subsample_freq=1,
-                                 colsample_bytree=0.8, n_jobs=2, verbose=-1, random_state=0)
+    booster = lgb.LGBMClassifier(
+        n_estimators=400,
+        learning_rate=0.05,
+        num_leaves=31,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        n_jobs=2,
+        verbose=-1,
+        random_state=0,
+    )
     booster.fit(train_features[names], train["fatal"])
-    policy = DecisionPolicy().fit(booster.predict_proba(engineer.transform(validation)[names])[:, 1], validation["fatal"].to_numpy())
+    policy = DecisionPolicy().fit(
+        booster.predict_proba(engineer.transform(validation)[names])[:, 1], validation["fatal"].to_numpy()
+    )
     model = SeverityModel(engineer, booster, policy, "lightgbm", "with_damage", names, {"candidate": "lightgbm"})
     model.single_threaded()
     top = [names[i] for i in np.argsort(-booster.booster_.feature_importance("gain"))[:15]]

@@ -9,9 +9,20 @@ from starlette.testclient import TestClient
 from tests.conftest import packaged_champion_tag
 
 # Variables a developer may have set in their shell, which would change what the tests meet.
-OPERATOR_SETTINGS = ("SEVERITY_CHALLENGER_MODEL", "SEVERITY_API_KEY", "SEVERITY_MAX_BODY_BYTES", "SEVERITY_REGISTRY_URI",
-                     "SEVERITY_CHALLENGER_SHARE", "SEVERITY_TOP_REASONS", "SEVERITY_LOG_REDACT", "SEVERITY_LOG_REDACT_KEY",
-                     "SEVERITY_LOG_TIMEOUT_SECONDS", "SEVERITY_LOG_RETENTION_DAYS", "SEVERITY_HISTORY_STALE_DAYS", "SEVERITY_MAX_BATCH")
+OPERATOR_SETTINGS = (
+    "SEVERITY_CHALLENGER_MODEL",
+    "SEVERITY_API_KEY",
+    "SEVERITY_MAX_BODY_BYTES",
+    "SEVERITY_REGISTRY_URI",
+    "SEVERITY_CHALLENGER_SHARE",
+    "SEVERITY_TOP_REASONS",
+    "SEVERITY_LOG_REDACT",
+    "SEVERITY_LOG_REDACT_KEY",
+    "SEVERITY_LOG_TIMEOUT_SECONDS",
+    "SEVERITY_LOG_RETENTION_DAYS",
+    "SEVERITY_HISTORY_STALE_DAYS",
+    "SEVERITY_MAX_BATCH",
+)
 
 
 def asgi_app(module):
@@ -20,7 +31,9 @@ def asgi_app(module):
     import prometheus_client
 
     for collector in list(prometheus_client.REGISTRY._collector_to_names):
-        if any(name.startswith("bentoml_service_") for name in prometheus_client.REGISTRY._collector_to_names[collector]):
+        if any(
+            name.startswith("bentoml_service_") for name in prometheus_client.REGISTRY._collector_to_names[collector]
+        ):
             prometheus_client.REGISTRY.unregister(collector)
     return module.SeverityService.to_asgi()
 
@@ -32,7 +45,12 @@ def serve_in_process(model_tag: str, log_path: Path, **settings: str):
     The service reads its settings when it starts, so each app built here takes the settings given."""
     from severity.serving import service as module
 
-    environment = {"SEVERITY_MODEL": model_tag, "SEVERITY_PREDICTION_LOG": str(log_path), "SEVERITY_ROUTING": "champion", **settings}
+    environment = {
+        "SEVERITY_MODEL": model_tag,
+        "SEVERITY_PREDICTION_LOG": str(log_path),
+        "SEVERITY_ROUTING": "champion",
+        **settings,
+    }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
@@ -51,5 +69,8 @@ def service_in_process(project, log_path, **settings: str):
 def service(trained_project, tmp_path_factory):
     """The service on the trained demo champion, called in process: (client, log path, module)."""
     log_path = tmp_path_factory.mktemp("in_process") / "prediction_log.sqlite"
-    with serve_in_process(packaged_champion_tag(trained_project), log_path, SEVERITY_MAX_BATCH="20") as (client, module):
+    with serve_in_process(packaged_champion_tag(trained_project), log_path, SEVERITY_MAX_BATCH="20") as (
+        client,
+        module,
+    ):
         yield client, log_path, module

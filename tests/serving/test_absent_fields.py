@@ -6,8 +6,16 @@ from severity.data.schema import INPUT_FIELDS
 from severity.serving.prediction_log import read_prediction_log
 
 pytestmark = pytest.mark.slow
-CORE = {"event_date": "2014-05-03", "location": "Anchorage, AK", "latitude": 61.2, "longitude": -149.9, "aircraft_damage": "Destroyed",
-        "aircraft_category": "Airplane", "make": "Cessna", "model": "172"}
+CORE = {
+    "event_date": "2014-05-03",
+    "location": "Anchorage, AK",
+    "latitude": 61.2,
+    "longitude": -149.9,
+    "aircraft_damage": "Destroyed",
+    "aircraft_category": "Airplane",
+    "make": "Cessna",
+    "model": "172",
+}
 FULL = {**dict.fromkeys(INPUT_FIELDS), **CORE, "weather_condition": "IMC", "broad_phase_of_flight": "Cruise"}
 NO_DAMAGE = {name: value for name, value in FULL.items() if name != "aircraft_damage"}
 
@@ -26,7 +34,9 @@ def test_a_mixed_batch_answers_each_event_by_its_fields_as_it_would_alone(servic
     thresholds = {model["name"]: model["threshold"] for model in info["answering_models"]}
     for event, prediction in zip(events, batch, strict=True):
         alone = client.post("/predict", json={"event": event}).json()
-        assert alone["answered_by"] == prediction["answered_by"] and alone["absent_fields"] == prediction["absent_fields"]
+        assert (
+            alone["answered_by"] == prediction["answered_by"] and alone["absent_fields"] == prediction["absent_fields"]
+        )
         assert alone["fatal_probability"] == pytest.approx(prediction["fatal_probability"], rel=1e-12)
         assert prediction["threshold"] == pytest.approx(thresholds[prediction["answered_by"]])
 
@@ -43,5 +53,7 @@ def test_explain_uses_the_answering_models_features(service):
     core = client.post("/explain", json={"event": CORE}).json()
     assert (full["answered_by"], core["answered_by"]) == ("full", "core") and full["absent_fields"] == []
     for explanation in (full, core):
-        assert explanation["base_value"] + sum(explanation["features"].values()) == pytest.approx(explanation["score"], abs=1e-6)
+        assert explanation["base_value"] + sum(explanation["features"].values()) == pytest.approx(
+            explanation["score"], abs=1e-6
+        )
         assert set(explanation["feature_values"]) == set(explanation["features"])

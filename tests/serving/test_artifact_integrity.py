@@ -30,7 +30,9 @@ def store_copy(tag: str, tmp_path) -> bentoml.Model:
 
 
 def test_a_stored_package_records_the_hash_of_its_pickle_and_loads():
-    tag = save_to_store(PackagedModel({"weights": [1, 2, 3]}, {"family": "probe"}, {"note": "a stand-in artifact"}), "integrity_probe")
+    tag = save_to_store(
+        PackagedModel({"weights": [1, 2, 3]}, {"family": "probe"}, {"note": "a stand-in artifact"}), "integrity_probe"
+    )
     stored = bentoml.models.get(tag)
     recorded = stored.info.metadata[ARTIFACT_HASHES]
     assert recorded == {ARTIFACT_FILE: hashlib.sha256(open(stored.path_of(ARTIFACT_FILE), "rb").read()).hexdigest()}

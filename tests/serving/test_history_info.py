@@ -80,4 +80,7 @@ def test_model_info_reports_the_refreshed_history_and_stale_events_are_warned_ab
     assert info["history_through"] == through.isoformat()
     warnings = [message for message in recorded.messages if "history ends" in message]
     assert len(warnings) == 1, warnings
-    assert f"1 event(s) scored since start-up are dated more than 30 days after its history ends ({through})" in warnings[0]
+    assert (
+        f"1 event(s) scored since start-up are dated more than 30 days after its history ends ({through})"
+        in warnings[0]
+    )

@@ -26,9 +26,21 @@ from severity.serving.prediction_log import (
 
 def row(request_id: str, item: int = 0, variant: str = "champion") -> LoggedPrediction:
     return LoggedPrediction(
-        request_id=request_id, item=item, variant=variant, served=1, endpoint="predict", logged_at="2026-01-01T00:00:00",
-        event_id=None, routing_key=request_id, model_tag="severity_model:x", model_version="1", fatal_probability=0.25,
-        predicted_class=1, threshold=0.2, top_reasons='[["aircraft_damage", 0.5]]', event='{"event_date": "2010-01-01"}',
+        request_id=request_id,
+        item=item,
+        variant=variant,
+        served=1,
+        endpoint="predict",
+        logged_at="2026-01-01T00:00:00",
+        event_id=None,
+        routing_key=request_id,
+        model_tag="severity_model:x",
+        model_version="1",
+        fatal_probability=0.25,
+        predicted_class=1,
+        threshold=0.2,
+        top_reasons='[["aircraft_damage", 0.5]]',
+        event='{"event_date": "2010-01-01"}',
         latency_ms=1.0,
     )
 
@@ -98,7 +110,12 @@ def test_a_log_written_before_input_issues_gains_the_column_and_keeps_its_rows(t
         process.join(timeout=120)
         assert process.exitcode == 0
     log = PredictionLog(path)
-    issue = {"field": "latitude", "rule": "out_of_range", "value": 123, "message": "latitude must be within [-90, 90] degrees, got 123"}
+    issue = {
+        "field": "latitude",
+        "rule": "out_of_range",
+        "value": 123,
+        "message": "latitude must be within [-90, 90] degrees, got 123",
+    }
     log.append([row("new")._replace(input_issues=json.dumps([issue]))])
     logged = read_prediction_log(path)
     assert dict(zip(logged["request_id"], logged["input_issues"], strict=True)) == {"old": [], "new": [issue]}
@@ -149,8 +166,12 @@ def test_retention_deletes_rows_older_than_its_days_at_start_up(tmp_path):
     path = tmp_path / "log.sqlite"
     now = datetime.now(UTC)
     log = PredictionLog(path)
-    log.append([row("old")._replace(logged_at=(now - timedelta(days=40)).isoformat(timespec="microseconds")),
-                row("recent")._replace(logged_at=(now - timedelta(days=10)).isoformat(timespec="microseconds"))])
+    log.append(
+        [
+            row("old")._replace(logged_at=(now - timedelta(days=40)).isoformat(timespec="microseconds")),
+            row("recent")._replace(logged_at=(now - timedelta(days=10)).isoformat(timespec="microseconds")),
+        ]
+    )
     log.close()
     assert len(read_prediction_log(path)) == 2
     PredictionLog(path).close()  # no retention: every row kept
@@ -166,7 +187,9 @@ def test_redacted_fields_become_keyed_hashes_and_the_rest_stay():
     redacted = redact(record)
     expected = "hmac-sha256:" + hmac.new(b"key", b"N123AB", hashlib.sha256).hexdigest()
     assert redacted["registration_number"] == expected and redacted["location"].startswith("hmac-sha256:")
-    assert redacted["make"] == "Cessna" and redacted["air_carrier"] is None and record["registration_number"] == "N123AB"
+    assert (
+        redacted["make"] == "Cessna" and redacted["air_carrier"] is None and record["registration_number"] == "N123AB"
+    )
     assert FieldRedactor(["registration_number"], b"other")(record)["registration_number"] != expected
     assert FieldRedactor([], b"key")(record) is record
 
@@ -178,8 +201,13 @@ def test_the_start_up_check_names_the_path_and_the_variable(tmp_path):
     a_file.write_text("text")
     not_sqlite = tmp_path / "notes.sqlite"
     not_sqlite.write_text("these are not the rows you are looking for\n" * 100)
-    for path, problem in [(a_file / "log.sqlite", f"{a_file} is a file, not a directory"), (tmp_path, "it is a directory"),
-                          (not_sqlite, "it is not a writable SQLite database")]:
+    for path, problem in [
+        (a_file / "log.sqlite", f"{a_file} is a file, not a directory"),
+        (tmp_path, "it is a directory"),
+        (not_sqlite, "it is not a writable SQLite database"),
+    ]:
         with pytest.raises(PredictionLogUnusable) as refused:
             check_prediction_log(path)
-        assert str(refused.value).startswith(f"SEVERITY_PREDICTION_LOG={path} cannot hold the prediction log") and problem in str(refused.value)
+        assert str(refused.value).startswith(
+            f"SEVERITY_PREDICTION_LOG={path} cannot hold the prediction log"
+        ) and problem in str(refused.value)

@@ -45,18 +45,26 @@ def _without_request_id(answer):
 
 
 @pytest.mark.parametrize("model", ["champion", "lightgbm"])
-def test_interleaved_calls_give_each_event_its_sequential_answer(model, trained_project, champion_tag, lightgbm_tag, tmp_path):
+def test_interleaved_calls_give_each_event_its_sequential_answer(
+    model, trained_project, champion_tag, lightgbm_tag, tmp_path
+):
     """Single predict and explain (on the event loop) and batches (in worker threads) from 8 threads at once, 96 calls:
     each answer equals the same call made alone, exactly (like for like: a batch is compared with the same batch)."""
     tag = {"champion": champion_tag, "lightgbm": lightgbm_tag}[model]
     family = load_from_store(bentoml.models.get(tag)).model.family
-    assert family == ("mlp" if model == "champion" else "lightgbm")  # the demo's ci champion is the MLP the fault was found with
+    assert family == (
+        "mlp" if model == "champion" else "lightgbm"
+    )  # the demo's ci champion is the MLP the fault was found with
     _, requests = demo_requests(trained_project, 16)
     events = [*requests, FULL_EVENT]
-    batches = [events[start:start + 6] for start in range(0, len(events), 6)]
-    calls = ([("predict", {"event": event}) for event in events] + [("explain", {"event": event}) for event in events]
-             + [("predict_batch", {"events": batch}) for batch in batches])
+    batches = [events[start : start + 6] for start in range(0, len(events), 6)]
+    calls = (
+        [("predict", {"event": event}) for event in events]
+        + [("explain", {"event": event}) for event in events]
+        + [("predict_batch", {"events": batch}) for batch in batches]
+    )
     with serve_in_process(tag, tmp_path / "log.sqlite", SEVERITY_MAX_BATCH="50") as (client, _):
+
         def answer(call):
             api, body = call
             response = client.post(f"/{api}", json=body)
@@ -70,14 +78,22 @@ def test_interleaved_calls_give_each_event_its_sequential_answer(model, trained_
             concurrent = list(pool.map(lambda index: (index, answer(calls[index])), rounds))
     failures = [(calls[index][0], status) for index, (status, _) in concurrent if status != 200]
     assert not failures
-    differing = [calls[index][0] for index, (_, body) in concurrent if _without_request_id(body) != _without_request_id(sequential[index][1])]
-    assert not differing, f"{len(differing)} of {len(concurrent)} answers differ from their sequential answer: {differing[:5]}"
+    differing = [
+        calls[index][0]
+        for index, (_, body) in concurrent
+        if _without_request_id(body) != _without_request_id(sequential[index][1])
+    ]
+    assert not differing, (
+        f"{len(differing)} of {len(concurrent)} answers differ from their sequential answer: {differing[:5]}"
+    )
 
 
 @pytest.fixture(scope="module")
 def logged_service(champion_tag, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("log_faults") / "prediction_log.sqlite"
-    with serve_in_process(champion_tag, log_path, SEVERITY_LOG_TIMEOUT_SECONDS="1.5", SEVERITY_LOG_REDACT_KEY=REDACT_KEY) as (client, _):
+    with serve_in_process(
+        champion_tag, log_path, SEVERITY_LOG_TIMEOUT_SECONDS="1.5", SEVERITY_LOG_REDACT_KEY=REDACT_KEY
+    ) as (client, _):
         yield client, log_path
 
 
@@ -165,9 +181,12 @@ def test_an_unusable_log_path_stops_bentoml_serve_once_naming_it(fault, tmp_path
         path = tmp_path / "locked" / "prediction_log.sqlite"
     started = time.monotonic()
     finished = subprocess.run(
-        [str(BENTOML), "serve", "--host", "127.0.0.1", "--port", str(free_port())], cwd=PROJECT_ROOT,
+        [str(BENTOML), "serve", "--host", "127.0.0.1", "--port", str(free_port())],
+        cwd=PROJECT_ROOT,
         env={**os.environ, "SEVERITY_PREDICTION_LOG": str(path), "SEVERITY_MODEL": "severity_model:never-loaded"},
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = finished.stdout + finished.stderr
     assert finished.returncode != 0 and time.monotonic() - started < 120

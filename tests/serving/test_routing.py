@@ -32,7 +32,9 @@ def test_routing_key_falls_back_to_event_id_then_content():
     assert event_routing_key(None, None, {"b": 2, "a": 1}) == event_routing_key(None, None, {"a": 1, "b": 2})
 
 
-@pytest.mark.parametrize(("mode", "share", "message"), [("canary", 0.1, "routing mode"), ("ab", 1.5, "within \\[0, 1\\]")])
+@pytest.mark.parametrize(
+    ("mode", "share", "message"), [("canary", 0.1, "routing mode"), ("ab", 1.5, "within \\[0, 1\\]")]
+)
 def test_bad_routing_settings_are_refused(mode, share, message):
     with pytest.raises(ValueError, match=message):
         Router(mode, share)

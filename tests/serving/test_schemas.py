@@ -31,8 +31,12 @@ def test_requests_become_the_same_columns_as_ingested_rows(demo_raw):
             refused += 1
     # The demo sample plants unreadable values; ingestion sets each missing, the service refuses its request.
     _, report = parse_events(demo_raw, require_outcomes=False)
-    planted = sum(count for column, problems in report["values_set_missing"].items() for count in problems.values()
-                  if column not in OUTCOME_COLUMNS)
+    planted = sum(
+        count
+        for column, problems in report["values_set_missing"].items()
+        for count in problems.values()
+        if column not in OUTCOME_COLUMNS
+    )
     assert 0 < refused <= planted
     expected = event_columns(parse_events(demo_raw.iloc[accepted_rows])[0])
     received = record_columns(accepted)
@@ -44,18 +48,38 @@ def test_requests_become_the_same_columns_as_ingested_rows(demo_raw):
 
 
 def test_snake_case_and_export_spellings_mean_the_same_event():
-    snake = AccidentEvent.model_validate({"event_date": "2014-05-03", "aircraft_damage": "Substantial", "latitude": 61.5,
-                                          "number_of_engines": 2, "amateur_built": "No", "make": " cessna "})
-    export = AccidentEvent.model_validate({"Event.Date": "05/03/2014", "Aircraft.damage": "SUBSTANTIAL", "LATITUDE": "61.5",
-                                           "Number.of.Engines": "2.0", "Amateur.Built": False, "Make": "CESSNA"})
+    snake = AccidentEvent.model_validate(
+        {
+            "event_date": "2014-05-03",
+            "aircraft_damage": "Substantial",
+            "latitude": 61.5,
+            "number_of_engines": 2,
+            "amateur_built": "No",
+            "make": " cessna ",
+        }
+    )
+    export = AccidentEvent.model_validate(
+        {
+            "Event.Date": "05/03/2014",
+            "Aircraft.damage": "SUBSTANTIAL",
+            "LATITUDE": "61.5",
+            "Number.of.Engines": "2.0",
+            "Amateur.Built": False,
+            "Make": "CESSNA",
+        }
+    )
     assert snake.record() == export.record()
     assert snake.make == "CESSNA" and snake.aircraft_damage == "Substantial"
 
 
 def test_the_same_text_is_read_by_each_field_own_rule():
     # The cleaned text is cached per (field, value): the field's rule must still decide.
-    first = AccidentEvent.model_validate({"event_date": "2014-05-03", "weather_condition": " imc ", "make": "imc", "location": "imc"})
-    second = AccidentEvent.model_validate({"event_date": "2014-05-03", "location": "imc", "make": "imc", "weather_condition": " imc "})
+    first = AccidentEvent.model_validate(
+        {"event_date": "2014-05-03", "weather_condition": " imc ", "make": "imc", "location": "imc"}
+    )
+    second = AccidentEvent.model_validate(
+        {"event_date": "2014-05-03", "location": "imc", "make": "imc", "weather_condition": " imc "}
+    )
     for event in (first, second):
         assert (event.weather_condition, event.make, event.location) == ("IMC", "IMC", "imc")
 
@@ -98,7 +122,11 @@ def test_outcome_fields_are_refused_saying_why(column, spelling):
         ({"event_date": "31/03/2014"}, "event_date", "expected a date as YYYY-MM-DD or MM/DD/YYYY"),
         ({"event_date": "2999-01-01"}, "event_date", "event_date 2999-01-01 is in the future"),
         ({"event_date": ""}, "event_date", "event_date is required"),
-        ({"event_date": "1899-12-31"}, "event_date", "event_date 1899-12-31 is before 1900-01-01, the earliest the data rules accept"),
+        (
+            {"event_date": "1899-12-31"},
+            "event_date",
+            "event_date 1899-12-31 is before 1900-01-01, the earliest the data rules accept",
+        ),
         ({"event_date": "0001-01-01"}, "event_date", "event_date 0001-01-01 is before 1900-01-01"),
         ({"make": "C" * 501}, "make", "make has 501 characters; at most 500 are accepted"),
         ({"event_id": "x" * 10_000}, "event_id", "event_id has 10000 characters; at most 500 are accepted"),
@@ -129,32 +157,62 @@ def test_unknown_and_doubled_fields_are_refused_each_at_its_key():
 
 def test_unknown_and_outcome_fields_are_named_beside_every_other_refused_field():
     with pytest.raises(ValidationError) as raised:
-        AccidentEvent.model_validate({"wingspan": 11, "Total.Fatal.Injuries": "2", "latitude": 95, "make": 3, "injury_severity": "Fatal"})
+        AccidentEvent.model_validate(
+            {"wingspan": 11, "Total.Fatal.Injuries": "2", "latitude": 95, "make": 3, "injury_severity": "Fatal"}
+        )
     errors = {error["loc"]: error["msg"] for error in raised.value.errors()}
-    assert set(errors) == {("wingspan",), ("Total.Fatal.Injuries",), ("latitude",), ("make",), ("injury_severity",), ("event_date",)}
-    assert "unknown field 'wingspan'" in errors[("wingspan",)] and "'injury_severity' is an outcome" in errors[("injury_severity",)]
+    assert set(errors) == {
+        ("wingspan",),
+        ("Total.Fatal.Injuries",),
+        ("latitude",),
+        ("make",),
+        ("injury_severity",),
+        ("event_date",),
+    }
+    assert (
+        "unknown field 'wingspan'" in errors[("wingspan",)]
+        and "'injury_severity' is an outcome" in errors[("injury_severity",)]
+    )
     assert errors[("event_date",)] == "Field required"
-    with invalid_values_as_missing(), pytest.raises(ValidationError) as raised:  # still refused where values may be missing
+    with (
+        invalid_values_as_missing(),
+        pytest.raises(ValidationError) as raised,
+    ):  # still refused where values may be missing
         AccidentEvent.model_validate({"event_date": "2010-01-01", "wingspan": 11, "latitude": 95})
     assert [error["loc"] for error in raised.value.errors()] == [("wingspan",)]
 
 
-@pytest.mark.parametrize(("value", "kind"), [(20140503, "int"), (2014.5, "float"), ([2014, 5, 3], "list"), ({"y": 2014}, "dict"), (True, "bool")])
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [(20140503, "int"), (2014.5, "float"), ([2014, 5, 3], "list"), ({"y": 2014}, "dict"), (True, "bool")],
+)
 def test_an_event_date_of_the_wrong_type_is_told_the_type_expected(value, kind):
     with pytest.raises(ValidationError) as raised:
         AccidentEvent.model_validate({"event_date": value})
     [error] = raised.value.errors()
     assert error["loc"] == ("event_date",)
-    assert f"event_date must be text, a date as YYYY-MM-DD or MM/DD/YYYY, got {kind}" in error["msg"] and "required" not in error["msg"]
+    assert (
+        f"event_date must be text, a date as YYYY-MM-DD or MM/DD/YYYY, got {kind}" in error["msg"]
+        and "required" not in error["msg"]
+    )
     with pytest.raises(ValidationError, match="event_date is required"):
         AccidentEvent.model_validate({"event_date": None})
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("latitude", "1_0"), ("longitude", "-1_49.9"), ("latitude", "\uff16\uff11"), ("latitude", "\u0666\u0661.2"), ("latitude", "inf"),
-     ("latitude", "\u0660\u0663\u0663\u0661\u0668\u0665\u0660N"), ("number_of_engines", "1_0"), ("number_of_engines", "\u0662"),
-     ("event_date", "\uff12\uff10\uff11\uff14-05-03"), ("event_date", "05/0\u0663/2014")],
+    [
+        ("latitude", "1_0"),
+        ("longitude", "-1_49.9"),
+        ("latitude", "\uff16\uff11"),
+        ("latitude", "\u0666\u0661.2"),
+        ("latitude", "inf"),
+        ("latitude", "\u0660\u0663\u0663\u0661\u0668\u0665\u0660N"),
+        ("number_of_engines", "1_0"),
+        ("number_of_engines", "\u0662"),
+        ("event_date", "\uff12\uff10\uff11\uff14-05-03"),
+        ("event_date", "05/0\u0663/2014"),
+    ],
 )
 def test_numbers_are_read_strictly(field, value):
     with pytest.raises(ValidationError) as raised:
@@ -163,10 +221,20 @@ def test_numbers_are_read_strictly(field, value):
 
 
 def test_a_record_is_the_model_dump_without_the_routing_key():
-    event = AccidentEvent.model_validate({"event_date": "2014-05-03", "routing_key": "client-7", "latitude": "61.5", "amateur_built": "No",
-                                          "number_of_engines": 2, "make": "cessna"})
+    event = AccidentEvent.model_validate(
+        {
+            "event_date": "2014-05-03",
+            "routing_key": "client-7",
+            "latitude": "61.5",
+            "amateur_built": "No",
+            "number_of_engines": 2,
+            "make": "cessna",
+        }
+    )
     record = event.record()
-    assert record == event.model_dump(exclude={"routing_key"}) and list(record) == list(event.model_dump(exclude={"routing_key"}))
+    assert record == event.model_dump(exclude={"routing_key"}) and list(record) == list(
+        event.model_dump(exclude={"routing_key"})
+    )
     assert "routing_key" not in record and event.routing_key == "client-7"
     record["make"] = "changed"  # a copy: the frozen event is untouched
     assert event.make == "CESSNA"
@@ -174,7 +242,9 @@ def test_a_record_is_the_model_dump_without_the_routing_key():
 
 def test_every_refused_field_of_an_event_is_named_at_once():
     with pytest.raises(ValidationError) as raised:
-        AccidentEvent.model_validate({"event_date": "2010-01-01", "latitude": 95, "make": 3, "number_of_engines": "two"})
+        AccidentEvent.model_validate(
+            {"event_date": "2010-01-01", "latitude": 95, "make": 3, "number_of_engines": "two"}
+        )
     assert sorted(error["loc"] for error in raised.value.errors()) == [("latitude",), ("make",), ("number_of_engines",)]
     with pytest.raises(ValidationError) as raised:
         AccidentEvent.model_validate({"make": "PIPER"})
@@ -182,8 +252,15 @@ def test_every_refused_field_of_an_event_is_named_at_once():
 
 
 def test_text_read_before_is_read_the_same_and_refused_text_stays_refused():
-    request = {"Event.Date": "05/03/2014", "Latitude": "0331850N", "Number.of.Engines": "2.0", "Amateur.Built": "yes",
-               "Make": " cessna ", "Aircraft.Damage": "SUBSTANTIAL", "Country": "United States"}
+    request = {
+        "Event.Date": "05/03/2014",
+        "Latitude": "0331850N",
+        "Number.of.Engines": "2.0",
+        "Amateur.Built": "yes",
+        "Make": " cessna ",
+        "Aircraft.Damage": "SUBSTANTIAL",
+        "Country": "United States",
+    }
     schemas._READ_TEXT["latitude"].clear()
     first, again = AccidentEvent.model_validate(request), AccidentEvent.model_validate(request)
     assert first.record() == again.record() and first.model_fields_set == again.model_fields_set
@@ -204,7 +281,9 @@ def test_remembered_text_is_bounded_per_field():
 
 
 def test_python_dates_and_booleans_are_taken_as_they_are():
-    event = AccidentEvent.model_validate({"event_date": datetime(2014, 5, 3, 17, 30), "amateur_built": True, "number_of_engines": 2})
+    event = AccidentEvent.model_validate(
+        {"event_date": datetime(2014, 5, 3, 17, 30), "amateur_built": True, "number_of_engines": 2}
+    )
     assert (event.event_date, event.amateur_built, event.number_of_engines) == (date(2014, 5, 3), True, 2)
     assert AccidentEvent.model_validate(event) is event
     with pytest.raises(ValidationError, match="in the future"):
@@ -218,18 +297,46 @@ def read_batch(events, **flags):
 
 def test_a_batch_reads_unreadable_values_as_missing_when_asked_naming_field_rule_and_value():
     good = {"event_date": "2014-05-03", "latitude": 61.2, "make": "Cessna", "number_of_engines": 1}
-    bad = {**good, "latitude": 123, "number_of_engines": "40", "make": ["Cessna"], "amateur_built": "maybe", "model": "C" * 600}
+    bad = {
+        **good,
+        "latitude": 123,
+        "number_of_engines": "40",
+        "make": ["Cessna"],
+        "amateur_built": "maybe",
+        "model": "C" * 600,
+    }
     batch = read_batch([good, bad], on_invalid="missing")
 
-    assert batch.events[0].input_issues == () and batch.events[0].record() == AccidentEvent.model_validate(good).record()
+    assert (
+        batch.events[0].input_issues == () and batch.events[0].record() == AccidentEvent.model_validate(good).record()
+    )
     issues = [issue.model_dump() for issue in batch.events[1].input_issues]
     assert issues == [  # in the order of the request's fields
-        {"field": "latitude", "rule": "out_of_range", "value": 123, "message": "latitude must be within [-90, 90] degrees, got 123"},
+        {
+            "field": "latitude",
+            "rule": "out_of_range",
+            "value": 123,
+            "message": "latitude must be within [-90, 90] degrees, got 123",
+        },
         {"field": "make", "rule": "wrong_type", "value": None, "message": "make must be text, got list"},
-        {"field": "number_of_engines", "rule": "out_of_range", "value": "40", "message": "number_of_engines must be within [0, 8], got 40"},
-        {"field": "amateur_built", "rule": "unparsable", "value": "maybe", "message": "amateur_built must be Yes or No, got 'maybe'"},
-        {"field": "model", "rule": "too_long", "value": f"{'C' * 100}... (600 characters)",
-         "message": "model has 600 characters; at most 500 are accepted"},
+        {
+            "field": "number_of_engines",
+            "rule": "out_of_range",
+            "value": "40",
+            "message": "number_of_engines must be within [0, 8], got 40",
+        },
+        {
+            "field": "amateur_built",
+            "rule": "unparsable",
+            "value": "maybe",
+            "message": "amateur_built must be Yes or No, got 'maybe'",
+        },
+        {
+            "field": "model",
+            "rule": "too_long",
+            "value": f"{'C' * 100}... (600 characters)",
+            "message": "model has 600 characters; at most 500 are accepted",
+        },
     ]
     nulled = {**bad, **dict.fromkeys(("latitude", "number_of_engines", "make", "amateur_built", "model"))}
     assert batch.events[1].record() == AccidentEvent.model_validate(nulled).record()
@@ -237,7 +344,8 @@ def test_a_batch_reads_unreadable_values_as_missing_when_asked_naming_field_rule
     with pytest.raises(ValidationError) as raised:
         read_batch([good, bad])
     assert {error["loc"] for error in raised.value.errors()} == {
-        ("events", 1, field) for field in ("latitude", "number_of_engines", "make", "amateur_built", "model")}
+        ("events", 1, field) for field in ("latitude", "number_of_engines", "make", "amateur_built", "model")
+    }
     with pytest.raises(ValidationError, match=r"latitude must be within \[-90, 90\]"):
         AccidentEvent.model_validate(bad)
 
@@ -250,7 +358,9 @@ def test_issues_are_the_messages_batch_inference_writes_for_the_same_cells(demo_
     raw.loc[2, "Longitude"] = "far west"
     expected = cell_issues(raw, parse_events(raw, require_outcomes=False)[0])
     batch = read_batch(requests_from_raw(raw), on_invalid="missing")
-    assert [sorted(issue.message for issue in event.input_issues) for event in batch.events] == [sorted(found) for found in expected]
+    assert [sorted(issue.message for issue in event.input_issues) for event in batch.events] == [
+        sorted(found) for found in expected
+    ]
     assert all(found for found in expected)
 
 
@@ -278,7 +388,10 @@ def test_an_event_without_its_date_or_not_an_object_is_refused_under_missing():
     with pytest.raises(ValidationError) as raised:
         read_batch([{"latitude": 95}, [1, 2], None], on_invalid="missing")
     assert [(error["loc"], error["type"]) for error in raised.value.errors()] == [
-        (("events", 0, "event_date"), "missing"), (("events", 1), "model_type"), (("events", 2), "model_type")]
+        (("events", 0, "event_date"), "missing"),
+        (("events", 1), "model_type"),
+        (("events", 2), "model_type"),
+    ]
 
 
 def test_on_invalid_takes_two_values_and_only_the_batch_reads_it():
@@ -296,8 +409,16 @@ def test_on_invalid_takes_two_values_and_only_the_batch_reads_it():
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(95, 95), (95.5, 95.5), ("95", "95"), (True, True), ([95], None), ({"deg": 95}, None),
-     (10**30, "1" + "0" * 30), ("9" * 150, f"{'9' * 100}... (150 characters)")],
+    [
+        (95, 95),
+        (95.5, 95.5),
+        ("95", "95"),
+        (True, True),
+        ([95], None),
+        ({"deg": 95}, None),
+        (10**30, "1" + "0" * 30),
+        ("9" * 150, f"{'9' * 100}... (150 characters)"),
+    ],
 )
 def test_an_issue_shows_the_value_sent_within_bounds(value, shown):
     with invalid_values_as_missing():
@@ -308,7 +429,10 @@ def test_an_issue_shows_the_value_sent_within_bounds(value, shown):
 def test_refused_text_read_as_missing_is_not_remembered():
     with invalid_values_as_missing():
         for _ in range(2):
-            assert AccidentEvent.model_validate({"event_date": "2014-05-03", "latitude": "91"}).input_issues[0].rule == "out_of_range"
+            assert (
+                AccidentEvent.model_validate({"event_date": "2014-05-03", "latitude": "91"}).input_issues[0].rule
+                == "out_of_range"
+            )
     assert "91" not in schemas._READ_TEXT["latitude"]
     with pytest.raises(ValidationError, match=r"latitude must be within \[-90, 90\]"):
         AccidentEvent.model_validate({"event_date": "2010-01-01", "latitude": "91"})

@@ -30,11 +30,26 @@ from tests.serving.conftest import service_in_process
 
 pytestmark = pytest.mark.slow
 BENTOML = Path(sys.executable).parent / "bentoml"
-EVENT = {"event_date": "2014-05-03", "latitude": 61.2, "longitude": -149.9, "make": "Cessna", "model": "172",
-         "aircraft_damage": "Destroyed", "weather_condition": "IMC", "broad_phase_of_flight": "Cruise", "event_id": "E-1"}
+EVENT = {
+    "event_date": "2014-05-03",
+    "latitude": 61.2,
+    "longitude": -149.9,
+    "make": "Cessna",
+    "model": "172",
+    "aircraft_damage": "Destroyed",
+    "weather_condition": "IMC",
+    "broad_phase_of_flight": "Cruise",
+    "event_id": "E-1",
+}
 # Every input field, null where the value is recorded missing: answered by the full model.
-FULL_EVENT = {**dict.fromkeys(INPUT_FIELDS), **EVENT, "location": "Anchorage, AK", "country": "United States",
-              "aircraft_category": "Airplane", "number_of_engines": 1}
+FULL_EVENT = {
+    **dict.fromkeys(INPUT_FIELDS),
+    **EVENT,
+    "location": "Anchorage, AK",
+    "country": "United States",
+    "aircraft_category": "Airplane",
+    "number_of_engines": 1,
+}
 
 
 @contextlib.contextmanager
@@ -47,7 +62,10 @@ def served(project: Path, log_path: Path, host_flag: bool = True, **settings: st
     output = open(log_path.with_suffix(".out"), "w")  # noqa: SIM115 - closed below, after the server
     process = subprocess.Popen(
         [str(BENTOML), "serve", *(["--host", "127.0.0.1"] if host_flag else []), "--port", str(port)],
-        cwd=project, env=environment, stdout=output, stderr=subprocess.STDOUT,
+        cwd=project,
+        env=environment,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -73,12 +91,24 @@ def package_challenger(project: Path, candidate: str) -> str:
     champion = load_from_store(bentoml.models.get(packaged_champion_tag(project))).model
     fitted = pickle.loads((project / f"data/06_models/candidates/{candidate}.pkl").read_bytes())["with_damage"]
     evaluation = pickle.loads((project / f"data/06_models/evaluations/{candidate}.pkl").read_bytes())["with_damage"]
-    model = SeverityModel(champion.feature_engineer, fitted.estimator, evaluation.policy, fitted.family, "with_damage",
-                          fitted.feature_columns, {**champion.metadata, "candidate": candidate})
+    model = SeverityModel(
+        champion.feature_engineer,
+        fitted.estimator,
+        evaluation.policy,
+        fitted.family,
+        "with_damage",
+        fitted.feature_columns,
+        {**champion.metadata, "candidate": candidate},
+    )
     model.single_threaded()
-    attach_explainer(model, pd.read_parquet(project / "data/05_model_input/train_model_input.parquet").sample(100, random_state=0))
-    performance = {"test": evaluation.test, "validation": evaluation.validation,
-                   "test_intervals": {k: list(v) for k, v in evaluation.test_intervals.items()}}
+    attach_explainer(
+        model, pd.read_parquet(project / "data/05_model_input/train_model_input.parquet").sample(100, random_state=0)
+    )
+    performance = {
+        "test": evaluation.test,
+        "validation": evaluation.validation,
+        "test_intervals": {k: list(v) for k, v in evaluation.test_intervals.items()},
+    }
     return str(save_to_store(package_metadata(model, {"registered": False}, performance), "severity_challenger"))
 
 
@@ -105,8 +135,14 @@ def champion_server(trained_project, tmp_path_factory):
     """`bentoml serve` as an operator exposing it would run it: without --host (the service's own default), with an API
     key and a body limit."""
     log_path = tmp_path_factory.mktemp("champion") / "prediction_log.sqlite"
-    with served(trained_project, log_path, host_flag=False, SEVERITY_MAX_BATCH="300", SEVERITY_API_KEY=API_KEY,
-                SEVERITY_MAX_BODY_BYTES=str(BODY_LIMIT)) as url:
+    with served(
+        trained_project,
+        log_path,
+        host_flag=False,
+        SEVERITY_MAX_BATCH="300",
+        SEVERITY_API_KEY=API_KEY,
+        SEVERITY_MAX_BODY_BYTES=str(BODY_LIMIT),
+    ) as url:
         yield url, log_path
 
 
@@ -127,26 +163,41 @@ def test_every_api_answers_over_http(champion_server, trained_project):
         client.close()
     performance = pd.read_json(trained_project / "data/08_reporting/performance_metrics.json", typ="series")
     assert 0.0 < prediction["fatal_probability"] < 1.0
-    assert prediction["predicted_class"] == ("fatal" if prediction["fatal_probability"] >= prediction["threshold"] else "not_fatal")
+    assert prediction["predicted_class"] == (
+        "fatal" if prediction["fatal_probability"] >= prediction["threshold"] else "not_fatal"
+    )
     assert prediction["threshold"] == pytest.approx(info["threshold"]) and info["shipping"]["refit"]
     assert (prediction["answered_by"], prediction["absent_fields"], prediction["coverage"]) == ("full", [], 1.0)
     # An event without location and aircraft category (and more) carries no field set whole: the smallest set answers,
     # without reading any absent field as recorded missing, and says so.
     models = {model["name"]: model for model in info["answering_models"]}
     assert list(models) == ["full", "full_without_damage", "core", "core_without_damage"]
-    assert partial["answered_by"] == "core_without_damage" and {"location", "aircraft_category"} <= set(partial["absent_fields"])
+    assert partial["answered_by"] == "core_without_damage" and {"location", "aircraft_category"} <= set(
+        partial["absent_fields"]
+    )
     assert partial["threshold"] == pytest.approx(models["core_without_damage"]["threshold"])
     assert partial["coverage"] == pytest.approx(1 - len(partial["absent_fields"]) / len(INPUT_FIELDS), abs=1e-4)
-    assert prediction["variant"] == "champion" and prediction["model_version"] == "1" and prediction["event_id"] == "E-1"
+    assert (
+        prediction["variant"] == "champion" and prediction["model_version"] == "1" and prediction["event_id"] == "E-1"
+    )
     reasons = prediction["top_reasons"]
-    assert len(reasons) == 5 and [abs(r["contribution"]) for r in reasons] == sorted((abs(r["contribution"]) for r in reasons), reverse=True)
+    assert len(reasons) == 5 and [abs(r["contribution"]) for r in reasons] == sorted(
+        (abs(r["contribution"]) for r in reasons), reverse=True
+    )
 
     # The full explanation adds up, in both views, and agrees with the prediction.
     assert explanation["fatal_probability"] == pytest.approx(prediction["fatal_probability"])
-    assert explanation["base_value"] + sum(explanation["features"].values()) == pytest.approx(explanation["score"], abs=1e-6)
+    assert explanation["base_value"] + sum(explanation["features"].values()) == pytest.approx(
+        explanation["score"], abs=1e-6
+    )
     assert sum(explanation["raw_fields"].values()) == pytest.approx(sum(explanation["features"].values()), abs=1e-6)
-    assert {r["field"]: r["contribution"] for r in reasons} == pytest.approx({r["field"]: explanation["raw_fields"][r["field"]] for r in reasons})
-    assert "total_fatal_injuries" not in explanation["raw_fields"] and len(explanation["feature_values"]) == info["feature_count"]
+    assert {r["field"]: r["contribution"] for r in reasons} == pytest.approx(
+        {r["field"]: explanation["raw_fields"][r["field"]] for r in reasons}
+    )
+    assert (
+        "total_fatal_injuries" not in explanation["raw_fields"]
+        and len(explanation["feature_values"]) == info["feature_count"]
+    )
 
     assert info["candidate"] == performance["candidate"]
     # Nothing promoted yet: the newest packaged model is served, and model_info says so.
@@ -168,10 +219,13 @@ def test_every_api_answers_over_http(champion_server, trained_project):
     single = httpx.post(f"{url}/predict", json={"event": requests[7]}, headers=AUTHORIZED, timeout=60).json()
     numbers = ("fatal_probability", "threshold")
     assert {k: v for k, v in batch[7].items() if k not in ("request_id", "top_reasons", *numbers)} == {
-        k: v for k, v in single.items() if k not in ("request_id", "top_reasons", *numbers)}
+        k: v for k, v in single.items() if k not in ("request_id", "top_reasons", *numbers)
+    }
     assert [batch[7][k] for k in numbers] == pytest.approx([single[k] for k in numbers], rel=1e-6)
     assert [r["field"] for r in batch[7]["top_reasons"]] == [r["field"] for r in single["top_reasons"]]
-    assert [r["contribution"] for r in batch[7]["top_reasons"]] == pytest.approx([r["contribution"] for r in single["top_reasons"]], rel=1e-6, abs=1e-9)
+    assert [r["contribution"] for r in batch[7]["top_reasons"]] == pytest.approx(
+        [r["contribution"] for r in single["top_reasons"]], rel=1e-6, abs=1e-9
+    )
 
     for probe in ("livez", "readyz", "metrics"):
         assert httpx.get(f"{url}/{probe}", timeout=10).status_code == 200
@@ -181,7 +235,11 @@ def test_every_api_answers_over_http(champion_server, trained_project):
 
 
 BAD_REQUESTS = [
-    ("predict", {"event": {**EVENT, "event_date": 20140503}}, "event_date must be text, a date as YYYY-MM-DD or MM/DD/YYYY, got int"),
+    (
+        "predict",
+        {"event": {**EVENT, "event_date": 20140503}},
+        "event_date must be text, a date as YYYY-MM-DD or MM/DD/YYYY, got int",
+    ),
     ("predict", {"event": {**EVENT, "latitude": "6_1.2"}}, "latitude must be decimal degrees"),
     ("predict", {"event": {**EVENT, "latitude": 123}}, "latitude must be within [-90, 90]"),
     ("predict", {"event": {**EVENT, "longitude": "far west"}}, "longitude must be decimal degrees"),
@@ -218,7 +276,9 @@ def test_bad_input_gets_a_4xx_naming_field_and_rule(service, api, body, message)
 
 def test_malformed_json_is_a_4xx(service):
     client, _, _ = service
-    response = client.post("/predict", content=b'{"event": {"event_date": ', headers={"content-type": "application/json"})
+    response = client.post(
+        "/predict", content=b'{"event": {"event_date": ', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400 and "Invalid JSON" in response.text
 
 
@@ -227,14 +287,20 @@ def test_each_refused_request_is_one_warning_line_in_the_server_log(champion_ser
     planted = "PLANTED-" + "z" * 2000
     output = log_path.with_suffix(".out")
     before = output.read_text()
-    answers = [httpx.post(f"{url}/predict", json={"event": {**EVENT, "make": 12, "model": planted}}, headers=AUTHORIZED, timeout=30),
-               httpx.post(f"{url}/predict_batch", json={"events": []}, headers=AUTHORIZED, timeout=30),
-               httpx.post(f"{url}/predict", content=b"{}", headers={**AUTHORIZED, "content-type": "multipart/form-data"}, timeout=30)]
+    answers = [
+        httpx.post(
+            f"{url}/predict", json={"event": {**EVENT, "make": 12, "model": planted}}, headers=AUTHORIZED, timeout=30
+        ),
+        httpx.post(f"{url}/predict_batch", json={"events": []}, headers=AUTHORIZED, timeout=30),
+        httpx.post(
+            f"{url}/predict", content=b"{}", headers={**AUTHORIZED, "content-type": "multipart/form-data"}, timeout=30
+        ),
+    ]
     assert [answer.status_code for answer in answers] == [400, 400, 400]
     deadline = time.monotonic() + 10
     while output.read_text().count("Refused POST") < before.count("Refused POST") + 3 and time.monotonic() < deadline:
         time.sleep(0.2)  # the server's output reaches the file a moment after the answer
-    written = output.read_text()[len(before):]
+    written = output.read_text()[len(before) :]
     refused = [line for line in written.splitlines() if "Refused POST" in line]
     assert len(refused) == 3 and all("WARNING" in line for line in refused), written[-3000:]
     assert "Traceback" not in written and "PLANTED" not in written and " ERROR " not in written
@@ -245,8 +311,12 @@ def test_no_prediction_is_lost_or_duplicated_under_concurrency(champion_server):
     before = read_prediction_log(log_path)
 
     with httpx.Client(timeout=60, headers=AUTHORIZED) as client, ThreadPoolExecutor(32) as pool:
+
         def call(i: int) -> str:
-            return client.post(f"{url}/predict", json={"event": {**EVENT, "event_id": f"load-{i}"}}).json()["request_id"]
+            return client.post(f"{url}/predict", json={"event": {**EVENT, "event_id": f"load-{i}"}}).json()[
+                "request_id"
+            ]
+
         request_ids = list(pool.map(call, range(400)))
 
     logged = read_prediction_log(log_path)
@@ -265,7 +335,9 @@ def test_service_and_batch_inference_give_identical_probabilities(champion_serve
     online = httpx.post(f"{url}/predict_batch", json={"events": requests}, headers=AUTHORIZED, timeout=120).json()
 
     assert list(offline["event_id"]) == [p["event_id"] for p in online]
-    np.testing.assert_allclose(offline["fatal_probability"], [p["fatal_probability"] for p in online], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        offline["fatal_probability"], [p["fatal_probability"] for p in online], rtol=0, atol=1e-12
+    )
     assert list(offline["predicted_class"].map({1: "fatal", 0: "not_fatal"})) == [p["predicted_class"] for p in online]
     assert [[r["field"] for r in reasons] for reasons in offline["top_reasons"]] == [
         [r["field"] for r in p["top_reasons"]] for p in online
@@ -274,26 +346,40 @@ def test_service_and_batch_inference_give_identical_probabilities(champion_serve
 
 def test_ab_routing_is_deterministic_near_its_share_and_logged(trained_project, challenger_tag, tmp_path):
     log_path = tmp_path / "prediction_log.sqlite"
-    with service_in_process(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger_tag, SEVERITY_ROUTING="ab",
-                            SEVERITY_CHALLENGER_SHARE="0.3") as (client, _):
+    with service_in_process(
+        trained_project,
+        log_path,
+        SEVERITY_CHALLENGER_MODEL=challenger_tag,
+        SEVERITY_ROUTING="ab",
+        SEVERITY_CHALLENGER_SHARE="0.3",
+    ) as (client, _):
+
         def variant(key: str) -> str:
             return client.post("/predict", json={"event": {**EVENT, "routing_key": key}}).json()["variant"]
+
         first = [variant(f"analyst-{i}") for i in range(300)]
         again = [variant(f"analyst-{i}") for i in range(60)]
         info = client.post("/model_info", json={}).json()
     assert again == first[:60]
     share = first.count("challenger") / len(first)
     assert abs(share - 0.3) < 0.08  # 3 binomial standard deviations at n = 300
-    assert info["routing"] == {"mode": "ab", "challenger_share": 0.3} and info["challenger"]["family"] == "logistic_regression"
+    assert (
+        info["routing"] == {"mode": "ab", "challenger_share": 0.3}
+        and info["challenger"]["family"] == "logistic_regression"
+    )
     logged = read_prediction_log(log_path)
     assert len(logged) == 360 and logged["served"].eq(1).all()
     assert list(logged["variant"]) == first + again
     assert set(logged.loc[logged["variant"] == "challenger", "model_tag"]) == {challenger_tag}
 
 
-def test_shadow_mode_scores_every_request_with_both_and_answers_with_the_champion(trained_project, challenger_tag, tmp_path):
+def test_shadow_mode_scores_every_request_with_both_and_answers_with_the_champion(
+    trained_project, challenger_tag, tmp_path
+):
     log_path = tmp_path / "prediction_log.sqlite"
-    with service_in_process(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger_tag, SEVERITY_ROUTING="shadow") as (client, _):
+    with service_in_process(
+        trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger_tag, SEVERITY_ROUTING="shadow"
+    ) as (client, _):
         answers = [client.post("/predict", json={"event": {**EVENT, "event_id": f"s-{i}"}}).json() for i in range(20)]
         batch = client.post("/predict_batch", json={"events": [EVENT] * 5}).json()
     assert {a["variant"] for a in answers + batch} == {"champion"}
@@ -303,30 +389,44 @@ def test_shadow_mode_scores_every_request_with_both_and_answers_with_the_champio
     assert len(arms_per_event) == 25 and set(arms_per_event) == {("challenger", "champion")}
     assert set(logged.loc[logged["served"] == 0, "variant"]) == {"challenger"}
     shadow = logged[logged["variant"] == "challenger"]
-    assert not np.allclose(shadow["fatal_probability"].to_numpy(), logged[logged["variant"] == "champion"]["fatal_probability"].to_numpy())
+    assert not np.allclose(
+        shadow["fatal_probability"].to_numpy(), logged[logged["variant"] == "champion"]["fatal_probability"].to_numpy()
+    )
 
 
 def failures_counted(mode: str) -> dict[str, float]:
     """``severity_challenger_failures_total`` by API for ``mode``, from this process's Prometheus registry."""
     import prometheus_client
 
-    return {sample.labels["endpoint"]: sample.value for metric in prometheus_client.REGISTRY.collect()
-            if metric.name == "severity_challenger_failures" for sample in metric.samples
-            if sample.name.endswith("_total") and sample.labels["mode"] == mode}
+    return {
+        sample.labels["endpoint"]: sample.value
+        for metric in prometheus_client.REGISTRY.collect()
+        if metric.name == "severity_challenger_failures"
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["mode"] == mode
+    }
 
 
 def test_the_service_built_twice_in_one_process_takes_each_time_its_settings(trained_project, challenger_tag, tmp_path):
     with service_in_process(trained_project, tmp_path / "first.sqlite", SEVERITY_TOP_REASONS="2") as (client, _):
         first = client.post("/predict", json={"event": EVENT}).json()
         first_info = client.post("/model_info", json={}).json()
-    with service_in_process(trained_project, tmp_path / "second.sqlite", SEVERITY_TOP_REASONS="4", SEVERITY_ROUTING="shadow",
-                            SEVERITY_CHALLENGER_MODEL=challenger_tag) as (client, _):
+    with service_in_process(
+        trained_project,
+        tmp_path / "second.sqlite",
+        SEVERITY_TOP_REASONS="4",
+        SEVERITY_ROUTING="shadow",
+        SEVERITY_CHALLENGER_MODEL=challenger_tag,
+    ) as (client, _):
         second = client.post("/predict", json={"event": EVENT}).json()
         second_info = client.post("/model_info", json={}).json()
     assert (len(first["top_reasons"]), len(second["top_reasons"])) == (2, 4)
     assert (first_info["routing"]["mode"], second_info["routing"]["mode"]) == ("champion", "shadow")
     assert first_info["challenger"] is None and second_info["challenger"]["bento_model_tag"] == challenger_tag
-    assert len(read_prediction_log(tmp_path / "first.sqlite")) == 1 and len(read_prediction_log(tmp_path / "second.sqlite")) == 2
+    assert (
+        len(read_prediction_log(tmp_path / "first.sqlite")) == 1
+        and len(read_prediction_log(tmp_path / "second.sqlite")) == 2
+    )
 
 
 class Recorded(logging.Handler):
@@ -352,10 +452,17 @@ def test_a_failing_challenger_never_fails_the_champions_answer(mode, trained_pro
     recorded = Recorded()
     logging.getLogger("severity.serving").addHandler(recorded)
     try:
-        with service_in_process(trained_project, log_path, SEVERITY_CHALLENGER_MODEL=challenger_tag, SEVERITY_ROUTING=mode,
-                                SEVERITY_CHALLENGER_SHARE="0.5") as (client, _):
+        with service_in_process(
+            trained_project,
+            log_path,
+            SEVERITY_CHALLENGER_MODEL=challenger_tag,
+            SEVERITY_ROUTING=mode,
+            SEVERITY_CHALLENGER_SHARE="0.5",
+        ) as (client, _):
             challenger = bentoml.get_current_service().arms["challenger"]
-            routed = [client.post("/predict", json={"event": event}).json()["variant"] for event in events]  # while it works
+            routed = [
+                client.post("/predict", json={"event": event}).json()["variant"] for event in events
+            ]  # while it works
 
             def broken(*args, **kwargs):
                 raise RuntimeError("planted challenger fault")
@@ -371,7 +478,10 @@ def test_a_failing_challenger_never_fails_the_champions_answer(mode, trained_pro
         assert 5 < routed.count("challenger") < 25  # the challenger had its share of these events before it broke
     for answer, expected in zip([a.json() for a in answers] + batch.json(), alone + alone_batch, strict=True):
         assert answer["variant"] == "champion"
-        assert answer["fatal_probability"] == expected["fatal_probability"] and answer["top_reasons"] == expected["top_reasons"]
+        assert (
+            answer["fatal_probability"] == expected["fatal_probability"]
+            and answer["top_reasons"] == expected["top_reasons"]
+        )
     for answer, expected in zip(explained, alone_explained, strict=True):
         assert answer.json()["variant"] == "champion" and answer.json()["raw_fields"] == expected["raw_fields"]
 
@@ -380,7 +490,10 @@ def test_a_failing_challenger_never_fails_the_champions_answer(mode, trained_pro
     # Each request with a challenger event counts once: under `ab` its share of the single calls and the batch; under
     # `shadow` every single call and the batch (explain is answered by one arm, never shadowed).
     assert {endpoint: count for endpoint, count in counted.items() if count} == {
-        "predict": challenger_events, "predict_batch": 1, **({"explain": challenger_events} if mode == "ab" else {})}
+        "predict": challenger_events,
+        "predict_batch": 1,
+        **({"explain": challenger_events} if mode == "ab" else {}),
+    }
     tracebacks = [r for r in recorded.records if r.exc_info and "planted challenger fault" in str(r.exc_info[1])]
     assert len(tracebacks) == sum(counted.values()) and all(challenger.tag in r.getMessage() for r in tracebacks)
     logged = read_prediction_log(log_path)
@@ -433,14 +546,24 @@ def test_by_default_the_service_listens_on_loopback_and_the_api_key_guards_the_a
     port = int(url.rsplit(":", 1)[1])
     assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, no 0.0.0.0 or ::
     refused = httpx.post(f"{url}/predict", json={"event": EVENT}, timeout=30)
-    wrong = httpx.post(f"{url}/predict", json={"event": EVENT}, headers={"Authorization": "Bearer not-the-key"}, timeout=30)
+    wrong = httpx.post(
+        f"{url}/predict", json={"event": EVENT}, headers={"Authorization": "Bearer not-the-key"}, timeout=30
+    )
     answered = httpx.post(f"{url}/predict", json={"event": EVENT}, headers=AUTHORIZED, timeout=30)
-    too_large = httpx.post(f"{url}/predict", content=streamed(), headers={**AUTHORIZED, "content-type": "application/json"}, timeout=30)
-    probes = {path: httpx.get(f"{url}{path}", timeout=10).status_code for path in ("/livez", "/readyz", "/healthz", "/metrics")}
+    too_large = httpx.post(
+        f"{url}/predict", content=streamed(), headers={**AUTHORIZED, "content-type": "application/json"}, timeout=30
+    )
+    probes = {
+        path: httpx.get(f"{url}{path}", timeout=10).status_code
+        for path in ("/livez", "/readyz", "/healthz", "/metrics")
+    }
     docs = {path: httpx.get(f"{url}{path}", timeout=10) for path in ("/", "/docs.json")}
     docs["/docs"] = httpx.get(f"{url}/docs", headers=AUTHORIZED, timeout=10)  # not an open path: asked with the key
     assert (refused.status_code, wrong.status_code, answered.status_code) == (401, 401, 200)
-    assert too_large.status_code == 413 and f"at most {BODY_LIMIT} bytes are accepted (SEVERITY_MAX_BODY_BYTES)" in too_large.json()["error"]
+    assert (
+        too_large.status_code == 413
+        and f"at most {BODY_LIMIT} bytes are accepted (SEVERITY_MAX_BODY_BYTES)" in too_large.json()["error"]
+    )
     assert answered.json()["event_id"] == "E-1"
     assert probes == dict.fromkeys(probes, 200)
     # What the README points at: the Swagger UI at / and the OpenAPI document at /docs.json; /docs is not served.

@@ -33,7 +33,9 @@ def test_bad_settings_name_the_variable(environ, message):
         ServingSettings.from_environment(environ)
 
 
-@pytest.mark.parametrize(("value", "expected"), [("off", False), ("OFF", False), ("false", False), ("0", False), ("on", True), ("yes", True)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("off", False), ("OFF", False), ("false", False), ("0", False), ("on", True), ("yes", True)]
+)
 def test_the_access_log_switch_reads_on_and_off(value, expected):
     assert ServingSettings.from_environment({"SEVERITY_ACCESS_LOG": value}).access_log is expected
     assert ServingSettings.from_environment({}).access_log is True
@@ -41,12 +43,26 @@ def test_the_access_log_switch_reads_on_and_off(value, expected):
 
 def test_log_settings_read_from_the_environment():
     defaults = ServingSettings.from_environment({})
-    assert (defaults.log_timeout_seconds, defaults.log_redact, defaults.log_redact_key, defaults.log_retention_days) == (
-        5.0, ("registration_number",), None, None)
-    settings = ServingSettings.from_environment({"SEVERITY_LOG_TIMEOUT_SECONDS": "0.5", "SEVERITY_LOG_REDACT": "registration_number, location",
-                                                 "SEVERITY_LOG_REDACT_KEY": "secret", "SEVERITY_LOG_RETENTION_DAYS": "90"})
-    assert (settings.log_timeout_seconds, settings.log_redact, settings.log_redact_key, settings.log_retention_days) == (
-        0.5, ("registration_number", "location"), "secret", 90.0)
+    assert (
+        defaults.log_timeout_seconds,
+        defaults.log_redact,
+        defaults.log_redact_key,
+        defaults.log_retention_days,
+    ) == (5.0, ("registration_number",), None, None)
+    settings = ServingSettings.from_environment(
+        {
+            "SEVERITY_LOG_TIMEOUT_SECONDS": "0.5",
+            "SEVERITY_LOG_REDACT": "registration_number, location",
+            "SEVERITY_LOG_REDACT_KEY": "secret",
+            "SEVERITY_LOG_RETENTION_DAYS": "90",
+        }
+    )
+    assert (
+        settings.log_timeout_seconds,
+        settings.log_redact,
+        settings.log_redact_key,
+        settings.log_retention_days,
+    ) == (0.5, ("registration_number", "location"), "secret", 90.0)
     assert ServingSettings.from_environment({"SEVERITY_LOG_REDACT": ""}).log_redact == ()
     assert "secret" not in repr(settings)
 
@@ -56,7 +72,10 @@ def test_log_settings_read_from_the_environment():
     [
         ({"SEVERITY_LOG_TIMEOUT_SECONDS": "0"}, "SEVERITY_LOG_TIMEOUT_SECONDS must be more than 0, got 0$"),
         ({"SEVERITY_LOG_TIMEOUT_SECONDS": "soon"}, "SEVERITY_LOG_TIMEOUT_SECONDS must be float, got 'soon'"),
-        ({"SEVERITY_LOG_REDACT": "registration_number,tail_colour"}, r"SEVERITY_LOG_REDACT names \['tail_colour'\], which are not request fields"),
+        (
+            {"SEVERITY_LOG_REDACT": "registration_number,tail_colour"},
+            r"SEVERITY_LOG_REDACT names \['tail_colour'\], which are not request fields",
+        ),
         ({"SEVERITY_LOG_RETENTION_DAYS": "-3"}, "SEVERITY_LOG_RETENTION_DAYS must be more than 0"),
     ],
 )
@@ -74,7 +93,9 @@ def test_body_limit_and_api_key():
 
 def test_every_problem_is_named_at_once_and_a_secret_never():
     with pytest.raises(ValueError) as refused:
-        ServingSettings.from_environment({"SEVERITY_ROUTING": "canary", "SEVERITY_CHALLENGER_SHARE": "1.5", "SEVERITY_API_KEY": " s3cret "})
+        ServingSettings.from_environment(
+            {"SEVERITY_ROUTING": "canary", "SEVERITY_CHALLENGER_SHARE": "1.5", "SEVERITY_API_KEY": " s3cret "}
+        )
     message = str(refused.value)
     assert "SEVERITY_ROUTING must be one of 'champion', 'ab' or 'shadow', got 'canary'" in message
     assert "SEVERITY_CHALLENGER_SHARE must be at most 1, got 1.5" in message
@@ -82,12 +103,16 @@ def test_every_problem_is_named_at_once_and_a_secret_never():
 
 
 def test_empty_variables_count_as_unset():
-    settings = ServingSettings.from_environment({"SEVERITY_WORKERS": "", "SEVERITY_MODEL": "", "SEVERITY_LOG_RETENTION_DAYS": ""})
+    settings = ServingSettings.from_environment(
+        {"SEVERITY_WORKERS": "", "SEVERITY_MODEL": "", "SEVERITY_LOG_RETENTION_DAYS": ""}
+    )
     assert settings == ServingSettings()
 
 
 def test_an_unknown_severity_variable_is_refused_with_the_known_ones():
-    with pytest.raises(ValueError, match=r"SEVERITY_ROUTNG is not a serving setting \(did you mean SEVERITY_ROUTING\?\)") as refused:
+    with pytest.raises(
+        ValueError, match=r"SEVERITY_ROUTNG is not a serving setting \(did you mean SEVERITY_ROUTING\?\)"
+    ) as refused:
         ServingSettings.from_environment({"SEVERITY_ROUTNG": "ab"})
     assert all(variable in str(refused.value) for variable in ServingSettings.variables().values())
     with pytest.raises(ValueError, match="SEVERITY_API_KEYS is not a serving setting"):
@@ -114,7 +139,10 @@ def test_keyword_construction_never_reads_the_environment(monkeypatch):
     monkeypatch.setenv("SEVERITY_ROUTNG", "ab")
     settings = ServingSettings(registry_uri="sqlite:///elsewhere.db")
     assert (settings.registry_uri, settings.routing, settings.registered_model) == (
-        "sqlite:///elsewhere.db", "champion", "ntsb-severity-classifier")
+        "sqlite:///elsewhere.db",
+        "champion",
+        "ntsb-severity-classifier",
+    )
     assert ServingSettings(champion_tag="severity_model:abc").champion_tag == "severity_model:abc"
 
 

@@ -18,13 +18,13 @@ def places(*rows: tuple) -> pd.DataFrame:
 
 def test_clusters_chain_nearby_events_and_fall_back_to_state_then_country():
     X = places(
-        ("a", 61.20, -149.90, "AK", "United States"),   # Anchorage: a, b chain within 25 km
+        ("a", 61.20, -149.90, "AK", "United States"),  # Anchorage: a, b chain within 25 km
         ("b", 61.35, -149.90, "AK", "United States"),
-        ("c", 64.80, -147.70, "AK", "United States"),   # Fairbanks: on its own
-        ("d", np.nan, np.nan, "AK", "United States"),   # no coordinates: its state
-        ("e", np.nan, np.nan, None, "Canada"),          # no state either: its country
+        ("c", 64.80, -147.70, "AK", "United States"),  # Fairbanks: on its own
+        ("d", np.nan, np.nan, "AK", "United States"),  # no coordinates: its state
+        ("e", np.nan, np.nan, None, "Canada"),  # no state either: its country
         ("f", np.nan, np.nan, None, None),
-        ("a", np.nan, np.nan, None, None),              # a second row of event a: a's cluster, whatever it says
+        ("a", np.nan, np.nan, None, None),  # a second row of event a: a's cluster, whatever it says
     )
     clusters = SpatialGroupKFold(n_splits=2, eps_km=25).clusters(X)
     assert clusters[0] == clusters[1] == clusters[6] != clusters[2]
@@ -33,8 +33,11 @@ def test_clusters_chain_nearby_events_and_fall_back_to_state_then_country():
 
 
 def test_dbscan_noise_is_grouped_by_grid_cell():
-    X = places(*[(f"dense{i}", 40.0 + i * 0.01, -100.0, "KS", "United States") for i in range(5)],
-               ("lonely", 45.5, -110.5, "MT", "United States"), ("lonely2", 45.6, -110.6, "MT", "United States"))
+    X = places(
+        *[(f"dense{i}", 40.0 + i * 0.01, -100.0, "KS", "United States") for i in range(5)],
+        ("lonely", 45.5, -110.5, "MT", "United States"),
+        ("lonely2", 45.6, -110.6, "MT", "United States"),
+    )
     clusters = SpatialGroupKFold(n_splits=2, eps_km=5, min_samples=3).clusters(X)
     assert len(set(clusters[:5])) == 1 and clusters[0].startswith("cluster:")
     assert clusters[5] == clusters[6] == "cell:45_-111"  # too sparse for a cluster: one cell, not two singletons
@@ -63,7 +66,10 @@ def test_spatial_folds_never_share_a_cluster_an_event_or_a_neighbourhood(demo_tr
 
 
 def test_spatial_folds_are_balanced_in_fatal_rate(demo_train):
-    rates = [demo_train["fatal"].iloc[test].mean() for _, test in SpatialGroupKFold(5).split(spatial_frame(demo_train), demo_train["fatal"])]
+    rates = [
+        demo_train["fatal"].iloc[test].mean()
+        for _, test in SpatialGroupKFold(5).split(spatial_frame(demo_train), demo_train["fatal"])
+    ]
     assert max(rates) - min(rates) < 0.05
 
 
@@ -95,8 +101,12 @@ def test_forward_chaining_trains_strictly_on_the_past(demo_train):
 
 
 def test_forward_chaining_keeps_one_day_in_one_period():
-    X = pd.DataFrame({"event_id": [f"e{i}" for i in range(12)],
-                      "event_date": pd.to_datetime(["2001-01-01"] * 6 + ["2001-01-02"] * 3 + ["2001-01-03"] * 3)})
+    X = pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(12)],
+            "event_date": pd.to_datetime(["2001-01-01"] * 6 + ["2001-01-02"] * 3 + ["2001-01-03"] * 3),
+        }
+    )
     periods = ForwardChainingSplit(n_splits=2).periods(X)
     assert list(periods) == [0] * 6 + [1] * 3 + [2] * 3
     with pytest.raises(ValueError, match="too concentrated"):

@@ -35,13 +35,22 @@ def folds() -> list[Fold]:
     made = []
     for index, test in enumerate(parts):
         train = np.setdiff1d(np.arange(900), test)
-        made.append(Fold("spatial", index, names, features[train], target[train], events[train], features[test], target[test]))
+        made.append(
+            Fold("spatial", index, names, features[train], target[train], events[train], features[test], target[test])
+        )
     return made
 
 
 def settings(tmp_path, **overrides) -> StudySettings:
-    values = {"storage": f"sqlite:///{tmp_path / 'optuna.db'}", "n_trials": 12, "max_trees": 60, "early_stopping_rounds": 10,
-              "pruner_startup_trials": 2, "show_progress_bar": False, "seed": 3}
+    values = {
+        "storage": f"sqlite:///{tmp_path / 'optuna.db'}",
+        "n_trials": 12,
+        "max_trees": 60,
+        "early_stopping_rounds": 10,
+        "pruner_startup_trials": 2,
+        "show_progress_bar": False,
+        "seed": 3,
+    }
     return block("tuning.study", **{**values, **overrides})
 
 
@@ -61,7 +70,10 @@ def test_a_short_study_with_pruning_runs_exactly_its_trials_and_plots_them(tmp_p
             assert trial.value == pytest.approx(np.mean(trial.user_attrs["fold_roc_auc"]))
         else:
             assert len(trial.intermediate_values) < 3  # stopped before the last fold
-    assert report["states"] == {"COMPLETE": states.count(TrialState.COMPLETE), "PRUNED": states.count(TrialState.PRUNED)}
+    assert report["states"] == {
+        "COMPLETE": states.count(TrialState.COMPLETE),
+        "PRUNED": states.count(TrialState.PRUNED),
+    }
 
     # Reopening tops nothing up: the budget is the study's, not the run's.
     open_study(chosen, "short", create=True)
@@ -86,8 +98,21 @@ def test_a_short_study_with_pruning_runs_exactly_its_trials_and_plots_them(tmp_p
 
 
 def test_refit_settings_restore_the_fixed_hyperparameters():
-    chosen = hyperparameters_from("xgboost", {"learning_rate": 0.1, "max_depth": 4, "subsample": 0.9, "colsample_bytree": 0.7,
-                                              "gamma": 0.01, "min_child_weight": 2.0, "reg_alpha": 0.1, "reg_lambda": 1.0}, 500, 30)
+    chosen = hyperparameters_from(
+        "xgboost",
+        {
+            "learning_rate": 0.1,
+            "max_depth": 4,
+            "subsample": 0.9,
+            "colsample_bytree": 0.7,
+            "gamma": 0.01,
+            "min_child_weight": 2.0,
+            "reg_alpha": 0.1,
+            "reg_lambda": 1.0,
+        },
+        500,
+        30,
+    )
     assert chosen["n_estimators"] == 500 and chosen["early_stopping_rounds"] == 30 and chosen["max_depth"] == 4
 
 
@@ -117,27 +142,64 @@ def test_a_worker_cannot_join_a_study_that_does_not_exist(tmp_path):
 
 def test_settings_are_checked_and_passwords_never_shown():
     study = raw_block("tuning.study")
-    with pytest.raises(ValueError, match=r"tuning.study.family: must be one of \('xgboost', 'lightgbm'\), got 'catboost'"):
+    with pytest.raises(
+        ValueError, match=r"tuning.study.family: must be one of \('xgboost', 'lightgbm'\), got 'catboost'"
+    ):
         validate(StudySettings, {**study, "family": "catboost"}, "tuning.study")
     with pytest.raises(ValueError, match=r"tuning.study.n_trials: must be at least 1, got 0"):
         validate(StudySettings, {**study, "n_trials": 0}, "tuning.study")
     with pytest.raises(ValueError, match=r"tuning.study: unknown key 'trials'; allowed keys: \[.*'n_trials'"):
         validate(StudySettings, {**study, "trials": 3}, "tuning.study")
-    assert shown_storage("postgresql://tuner:s3cret@db.example:5432/optuna") == "postgresql://tuner:***@db.example:5432/optuna"
+    assert (
+        shown_storage("postgresql://tuner:s3cret@db.example:5432/optuna")
+        == "postgresql://tuner:***@db.example:5432/optuna"
+    )
 
 
 @pytest.mark.parametrize(
     ("family", "hyperparameters"),
     [
-        ("xgboost", {"n_estimators": 80, "early_stopping_rounds": 10, "max_bin": 128, "learning_rate": 0.1, "max_depth": 3, "subsample": 0.8,
-                     "colsample_bytree": 0.7, "gamma": 0.01, "min_child_weight": 2.0, "reg_alpha": 0.1, "reg_lambda": 1.0}),
-        ("lightgbm", {"n_estimators": 80, "learning_rate": 0.1, "num_leaves": 15, "max_depth": 5, "subsample": 0.8, "subsample_freq": 1,
-                      "colsample_bytree": 0.7, "min_child_samples": 10, "min_split_gain": 0.0, "reg_alpha": 0.1, "reg_lambda": 1.0}),
+        (
+            "xgboost",
+            {
+                "n_estimators": 80,
+                "early_stopping_rounds": 10,
+                "max_bin": 128,
+                "learning_rate": 0.1,
+                "max_depth": 3,
+                "subsample": 0.8,
+                "colsample_bytree": 0.7,
+                "gamma": 0.01,
+                "min_child_weight": 2.0,
+                "reg_alpha": 0.1,
+                "reg_lambda": 1.0,
+            },
+        ),
+        (
+            "lightgbm",
+            {
+                "n_estimators": 80,
+                "learning_rate": 0.1,
+                "num_leaves": 15,
+                "max_depth": 5,
+                "subsample": 0.8,
+                "subsample_freq": 1,
+                "colsample_bytree": 0.7,
+                "min_child_samples": 10,
+                "min_split_gain": 0.0,
+                "reg_alpha": 0.1,
+                "reg_lambda": 1.0,
+            },
+        ),
     ],
 )
 def test_native_fold_training_matches_the_scikit_learn_wrapper(folds, family, hyperparameters):
     """The study trains natively on cached matrices; the refit uses the wrapper: both must be the same model."""
     native = FoldBoosters(folds, family, "with_damage", 0.15, 0, max_bin=128).score(1, hyperparameters, 10, 1)
-    wrapped = cross_validate(folds[1:2], family, lambda: build_estimator(family, hyperparameters, 0, 1), "with_damage", 10, 0.15, 0)
+    wrapped = cross_validate(
+        folds[1:2], family, lambda: build_estimator(family, hyperparameters, 0, 1), "with_damage", 10, 0.15, 0
+    )
     assert native["roc_auc"] == pytest.approx(wrapped["roc_auc"].iloc[0], abs=1e-6)
-    assert native["best_iteration"] == wrapped["best_iteration"].iloc[0] + (family == "xgboost")  # XGBoost's index is 0-based
+    assert native["best_iteration"] == wrapped["best_iteration"].iloc[0] + (
+        family == "xgboost"
+    )  # XGBoost's index is 0-based

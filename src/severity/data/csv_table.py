@@ -29,7 +29,7 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _QUOTING_ERRORS = {
     "unexpected end of data": "a quoted cell opened here is never closed",
-    "',' expected after '\"'": "text follows a closing quote (a quote inside a quoted cell is written twice: \"\")",
+    "',' expected after '\"'": 'text follows a closing quote (a quote inside a quoted cell is written twice: "")',
 }
 
 
@@ -98,9 +98,11 @@ def decode_csv(content: bytes, encoding: str, source: str = "The file") -> str:
         found = [match.start() for match in _UNDECODABLE.finditer(line)]
         if found:
             first = found[0]
-            context = _escaped(line[max(0, first - CONTEXT_CHARACTERS):first + CONTEXT_CHARACTERS + 1])
+            context = _escaped(line[max(0, first - CONTEXT_CHARACTERS) : first + CONTEXT_CHARACTERS + 1])
             shown = ", ".join(_escaped(line[position]) for position in found)
-            problems.append(f"line {number}: byte(s) {shown} at character {first + 1} (in '{context}') are not valid {codec}")
+            problems.append(
+                f"line {number}: byte(s) {shown} at character {first + 1} (in '{context}') are not valid {codec}"
+            )
     advice = f"The file must be {codec}: save it as {codec}, or declare the encoding it was written in, such as cp1252."
     raise UndecodableCSVError(source, problems, advice)
 
@@ -111,7 +113,8 @@ def _escaped(text: str) -> str:
 
 def _nul_bytes(record: list[str], header: list[str], line: int) -> list[str]:
     return [
-        f"line {line}, column {header[position]!r}: a NUL byte in {cell!r}" if position < len(header)
+        f"line {line}, column {header[position]!r}: a NUL byte in {cell!r}"
+        if position < len(header)
         else f"line {line}, field {position + 1}: a NUL byte in {cell!r}"
         for position, cell in enumerate(record)
         if "\x00" in cell
@@ -122,5 +125,8 @@ def _duplicate_names(header: list[str], line: int) -> list[str]:
     positions: dict[str, list[int]] = {}
     for position, name in enumerate(header, start=1):
         positions.setdefault(name, []).append(position)
-    return [f"line {line}: columns {', '.join(map(str, found))} are all named {name!r}"
-            for name, found in positions.items() if len(found) > 1]
+    return [
+        f"line {line}: columns {', '.join(map(str, found))} are all named {name!r}"
+        for name, found in positions.items()
+        if len(found) > 1
+    ]

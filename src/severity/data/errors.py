@@ -24,14 +24,14 @@ class Violation:
 
     def describe(self) -> str:
         examples = "; ".join(
-            f"row index {index}{self._event(index)}: {_show(value)}" for index, value in self.offending.head(MAX_EXAMPLES).items()
+            f"row index {index}{self._event(index)}: {_show(value)}"
+            for index, value in self.offending.head(MAX_EXAMPLES).items()
         )
         more = "" if len(self.offending) <= MAX_EXAMPLES else f"; ... {len(self.offending) - MAX_EXAMPLES} more"
         return (
             f"column '{self.column}' breaks rule '{self.rule}' in {len(self.offending):,} of "
             f"{self.rows_checked:,} rows, e.g. {examples}{more}"
         )
-
 
     def _event(self, index: object) -> str:
         if self.event_ids is None or index not in self.event_ids.index or pd.isna(self.event_ids[index]):

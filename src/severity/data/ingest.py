@@ -120,8 +120,11 @@ def parse_event_dates(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]
     ``datetime64[ns]`` column cannot hold (a year 2999); both kinds of cell are missing in the dates.
     """
     dates, _ = parse_column(text, parse_date)
-    unholdable = pd.Series([isinstance(day, date) and not TIMESTAMP_DAYS[0] <= day <= TIMESTAMP_DAYS[1] for day in dates],
-                           index=text.index, dtype=bool)
+    unholdable = pd.Series(
+        [isinstance(day, date) and not TIMESTAMP_DAYS[0] <= day <= TIMESTAMP_DAYS[1] for day in dates],
+        index=text.index,
+        dtype=bool,
+    )
     readable = dates.mask(unholdable)
     return pd.to_datetime(readable).astype("datetime64[ns]"), readable.isna() & text.notna() & ~unholdable, unholdable
 
@@ -158,9 +161,15 @@ def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.D
     for column in absent_optional:
         frame[column] = pd.Series(pd.NA, index=frame.index, dtype="str")
     # Input columns the file does not have: absent, which is not the same as recorded missing.
-    absent_inputs = [c for c in CANONICAL_COLUMNS if c in absent_optional and c not in OPTIONAL_COLUMNS and c not in OUTCOME_COLUMNS]
+    absent_inputs = [
+        c for c in CANONICAL_COLUMNS if c in absent_optional and c not in OPTIONAL_COLUMNS and c not in OUTCOME_COLUMNS
+    ]
     if absent_inputs:
-        logger.warning("The file has no column for %d model input(s): %s; they are absent for every row", len(absent_inputs), absent_inputs)
+        logger.warning(
+            "The file has no column for %d model input(s): %s; they are absent for every row",
+            len(absent_inputs),
+            absent_inputs,
+        )
 
     text = {column: clean_text(frame[column]) for column in CANONICAL_COLUMNS}
     event_ids = text[EVENT_KEY]
@@ -175,12 +184,18 @@ def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.D
             events[column], unreadable, unholdable = parse_event_dates(values)
             missing = values.isna()
             if unreadable.any():
-                violations.append(Violation(column, "a date as YYYY-MM-DD or MM/DD/YYYY", values[unreadable], len(values), event_ids))
+                violations.append(
+                    Violation(column, "a date as YYYY-MM-DD or MM/DD/YYYY", values[unreadable], len(values), event_ids)
+                )
             if unholdable.any():  # validation's range rule, which these dates cannot reach as timestamps
                 in_range = f"between {EARLIEST_EVENT_DATE:%Y-%m-%d} and {date.today():%Y-%m-%d}"
                 violations.append(Violation(column, in_range, values[unholdable], len(values), event_ids))
             if missing.any():
-                violations.append(Violation(column, "present (every event needs its date)", frame[column][missing], len(values), event_ids))
+                violations.append(
+                    Violation(
+                        column, "present (every event needs its date)", frame[column][missing], len(values), event_ids
+                    )
+                )
         elif column == "publication_date":
             events[column], unreadable, unholdable = parse_event_dates(values)
             _record(set_missing, column, Counter(unparsable=int(unreadable.sum()), out_of_range=int(unholdable.sum())))
@@ -200,7 +215,9 @@ def parse_events(raw: pd.DataFrame, require_outcomes: bool = True) -> tuple[pd.D
             events[column] = values
     if text[EVENT_KEY].isna().any():
         missing_ids = text[EVENT_KEY].isna()
-        violations.append(Violation(EVENT_KEY, "present (every row needs its event id)", frame[EVENT_KEY][missing_ids], len(frame)))
+        violations.append(
+            Violation(EVENT_KEY, "present (every row needs its event id)", frame[EVENT_KEY][missing_ids], len(frame))
+        )
     if violations:
         raise DataValidationError(violations)
 

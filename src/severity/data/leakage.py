@@ -20,9 +20,7 @@ def assert_no_leakage(columns: Iterable[str]) -> None:
     Engineered features are named ``<group>__<name>``; a feature built straight from a
     forbidden column (``accident_number__prefix``) is caught by its prefix as well.
     """
-    offending = sorted(
-        {c for c in columns for f in FORBIDDEN_MODEL_INPUTS if c == f or c.startswith(f"{f}__")}
-    )
+    offending = sorted({c for c in columns for f in FORBIDDEN_MODEL_INPUTS if c == f or c.startswith(f"{f}__")})
     if offending:
         outcome = [c for c in offending if c.split("__")[0] in OUTCOME_COLUMNS]
         reason = (

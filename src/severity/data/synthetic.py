@@ -29,16 +29,56 @@ DEFAULT_SEED = 20261121
 FIRST_YEAR, LAST_DAY = 1982, pd.Timestamp("2015-06-30")
 
 STATES = {
-    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA",
-    "Colorado": "CO", "Connecticut": "CT", "Delaware": "DE", "Florida": "FL", "Georgia": "GA",
-    "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA", "Kansas": "KS",
-    "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD", "Massachusetts": "MA",
-    "Michigan": "MI", "Minnesota": "MN", "Mississippi": "MS", "Missouri": "MO", "Montana": "MT",
-    "Nebraska": "NE", "Nevada": "NV", "New Hampshire": "NH", "New Jersey": "NJ", "New Mexico": "NM",
-    "New York": "NY", "North Carolina": "NC", "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK",
-    "Oregon": "OR", "Pennsylvania": "PA", "Rhode Island": "RI", "South Carolina": "SC",
-    "South Dakota": "SD", "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT",
-    "Virginia": "VA", "Washington": "WA", "West Virginia": "WV", "Wisconsin": "WI", "Wyoming": "WY",
+    "Alabama": "AL",
+    "Alaska": "AK",
+    "Arizona": "AZ",
+    "Arkansas": "AR",
+    "California": "CA",
+    "Colorado": "CO",
+    "Connecticut": "CT",
+    "Delaware": "DE",
+    "Florida": "FL",
+    "Georgia": "GA",
+    "Hawaii": "HI",
+    "Idaho": "ID",
+    "Illinois": "IL",
+    "Indiana": "IN",
+    "Iowa": "IA",
+    "Kansas": "KS",
+    "Kentucky": "KY",
+    "Louisiana": "LA",
+    "Maine": "ME",
+    "Maryland": "MD",
+    "Massachusetts": "MA",
+    "Michigan": "MI",
+    "Minnesota": "MN",
+    "Mississippi": "MS",
+    "Missouri": "MO",
+    "Montana": "MT",
+    "Nebraska": "NE",
+    "Nevada": "NV",
+    "New Hampshire": "NH",
+    "New Jersey": "NJ",
+    "New Mexico": "NM",
+    "New York": "NY",
+    "North Carolina": "NC",
+    "North Dakota": "ND",
+    "Ohio": "OH",
+    "Oklahoma": "OK",
+    "Oregon": "OR",
+    "Pennsylvania": "PA",
+    "Rhode Island": "RI",
+    "South Carolina": "SC",
+    "South Dakota": "SD",
+    "Tennessee": "TN",
+    "Texas": "TX",
+    "Utah": "UT",
+    "Vermont": "VT",
+    "Virginia": "VA",
+    "Washington": "WA",
+    "West Virginia": "WV",
+    "Wisconsin": "WI",
+    "Wyoming": "WY",
 }
 MOUNTAIN_STATES = {"AK", "CO", "UT", "ID", "MT", "WY", "NV", "NM", "AZ"}
 FOREIGN = ["Canada", "Mexico", "Bahamas", "United Kingdom", "Brazil", "Australia", "France"]
@@ -70,7 +110,9 @@ FLEET = (
     AircraftType(("BEECH", "Beech"), "58", "Airplane", 2, "Reciprocating", 0.6, 2),
     AircraftType(("BEECH",), "B200", "Airplane", 2, "Turbo Prop", 0.3, 1.5),
     AircraftType(("MOONEY", "Mooney"), "M20J", "Airplane", 1, "Reciprocating", 0.35, 3),
-    AircraftType(("CIRRUS DESIGN CORP", "Cirrus Design Corp"), "SR22", "Airplane", 1, "Reciprocating", 0.45, 2.5, first_year=2001),
+    AircraftType(
+        ("CIRRUS DESIGN CORP", "Cirrus Design Corp"), "SR22", "Airplane", 1, "Reciprocating", 0.45, 2.5, first_year=2001
+    ),
     AircraftType(("BELL", "Bell"), "206B", "Helicopter", 1, "Turbo Shaft", 0.2, 3),
     AircraftType(("ROBINSON", "Robinson"), "R44", "Helicopter", 1, "Reciprocating", 0.4, 2.5, first_year=1993),
     AircraftType(("BOEING", "Boeing"), "737-800", "Airplane", 2, "Turbo Fan", -1.3, 1.5, "airline"),
@@ -84,15 +126,29 @@ FLEET = (
     AircraftType(("DE HAVILLAND",), "DHC-2", "Airplane", 1, "Reciprocating", 0.45, 1),
 )
 PHASES = {  # phase: (share, log-odds of fatal, probability the accident is at an airport)
-    "LANDING": (0.24, -1.3, 0.95), "TAKEOFF": (0.19, -0.1, 0.9), "CRUISE": (0.14, 0.9, 0.05),
-    "MANEUVERING": (0.12, 1.0, 0.1), "APPROACH": (0.10, 0.6, 0.6), "TAXI": (0.03, -2.5, 1.0),
-    "CLIMB": (0.03, 0.7, 0.4), "DESCENT": (0.03, 0.6, 0.1), "GO-AROUND": (0.02, 0.2, 0.9),
-    "STANDING": (0.015, -2.0, 1.0), "UNKNOWN": (0.008, 0.8, 0.3), "OTHER": (0.002, 0.0, 0.5),
+    "LANDING": (0.24, -1.3, 0.95),
+    "TAKEOFF": (0.19, -0.1, 0.9),
+    "CRUISE": (0.14, 0.9, 0.05),
+    "MANEUVERING": (0.12, 1.0, 0.1),
+    "APPROACH": (0.10, 0.6, 0.6),
+    "TAXI": (0.03, -2.5, 1.0),
+    "CLIMB": (0.03, 0.7, 0.4),
+    "DESCENT": (0.03, 0.6, 0.1),
+    "GO-AROUND": (0.02, 0.2, 0.9),
+    "STANDING": (0.015, -2.0, 1.0),
+    "UNKNOWN": (0.008, 0.8, 0.3),
+    "OTHER": (0.002, 0.0, 0.5),
 }
 GENERAL_PURPOSES = {
-    "Personal": (0.66, 0.25), "Instructional": (0.15, -0.7), "Business": (0.06, 0.1),
-    "Unknown": (0.05, 0.3), "Positioning": (0.02, 0.0), "Other Work Use": (0.02, 0.1),
-    "Ferry": (0.01, 0.2), "Aerial Observation": (0.01, 0.2), "Flight Test": (0.01, 0.4),
+    "Personal": (0.66, 0.25),
+    "Instructional": (0.15, -0.7),
+    "Business": (0.06, 0.1),
+    "Unknown": (0.05, 0.3),
+    "Positioning": (0.02, 0.0),
+    "Other Work Use": (0.02, 0.1),
+    "Ferry": (0.01, 0.2),
+    "Aerial Observation": (0.01, 0.2),
+    "Flight Test": (0.01, 0.4),
     "Skydiving": (0.01, -0.2),
 }
 PURPOSE_RISK = {purpose: risk for purpose, (_, risk) in GENERAL_PURPOSES.items()} | {"Aerial Application": 0.2}
@@ -125,13 +181,17 @@ def generate_events(n_events: int = DEFAULT_EVENTS, seed: int = DEFAULT_SEED) ->
     year = _choice(rng, list(years), list(year_weight), n_events).astype(int)
     day_of_year = rng.integers(0, 365, size=n_events)
     event_date = pd.to_datetime(year.astype(str), format="%Y") + pd.to_timedelta(day_of_year, unit="D")
-    event_date = event_date.where(event_date <= LAST_DAY, LAST_DAY - pd.to_timedelta(rng.integers(0, 180, n_events), unit="D"))
+    event_date = event_date.where(
+        event_date <= LAST_DAY, LAST_DAY - pd.to_timedelta(rng.integers(0, 180, n_events), unit="D")
+    )
     events = pd.DataFrame({"event_date": event_date}).sort_values("event_date", kind="stable").reset_index(drop=True)
     events["event_id"] = [f"SYN-{d:%Y%m%d}-{i:05d}" for i, d in enumerate(events["event_date"])]
     events["hub"] = _choice(rng, list(range(len(hubs))), list(hub_popularity), n_events).astype(int)
     events["foreign"] = rng.random(n_events) < 0.04
     events["phase"] = _choice(rng, list(PHASES), [p[0] for p in PHASES.values()], n_events)
-    events["imc"] = rng.random(n_events) < np.where(events["phase"].isin(["CRUISE", "APPROACH", "DESCENT", "MANEUVERING"]), 0.13, 0.04)
+    events["imc"] = rng.random(n_events) < np.where(
+        events["phase"].isin(["CRUISE", "APPROACH", "DESCENT", "MANEUVERING"]), 0.13, 0.04
+    )
     events["multi_aircraft"] = rng.random(n_events) < 0.015
 
     rows = [events]
@@ -165,11 +225,15 @@ def _describe_aircraft_and_outcome(
     offset_km = np.where(at_airport, rng.uniform(0, 2, n), rng.uniform(5, 80, n))
     bearing = rng.uniform(0, 2 * np.pi, n)
     latitude = hub["lat"].to_numpy() + offset_km * np.cos(bearing) / 111.0
-    longitude = hub["lon"].to_numpy() + offset_km * np.sin(bearing) / (111.0 * np.cos(np.radians(hub["lat"].to_numpy())))
+    longitude = hub["lon"].to_numpy() + offset_km * np.sin(bearing) / (
+        111.0 * np.cos(np.radians(hub["lat"].to_numpy()))
+    )
     foreign = frame["foreign"].to_numpy()
     state = hub["state"].to_numpy()
     country = np.where(foreign, _choice(rng, FOREIGN, [1] * len(FOREIGN), n), "United States")
-    location = np.where(foreign, hub["city"].str.title().to_numpy() + ", " + country, hub["city"].str.title().to_numpy() + ", " + state)
+    location = np.where(
+        foreign, hub["city"].str.title().to_numpy() + ", " + country, hub["city"].str.title().to_numpy() + ", " + state
+    )
 
     purpose = _choice(rng, list(GENERAL_PURPOSES), [v[0] for v in GENERAL_PURPOSES.values()], n)
     purpose = np.where(operation == "agricultural", "Aerial Application", purpose)
@@ -223,7 +287,9 @@ def _describe_aircraft_and_outcome(
     for column in counts.values():
         column[no_counts] = ""
 
-    severity = np.where(fatal, np.char.add(np.char.add("Fatal(", fatalities.astype(str)), ")"), "Non-Fatal").astype(object)
+    severity = np.where(fatal, np.char.add(np.char.add("Fatal(", fatalities.astype(str)), ")"), "Non-Fatal").astype(
+        object
+    )
     severity[incident] = "Incident"
     unavailable = ~fatal & ~incident & (rng.random(n) < 0.003)
     severity[unavailable] = "Unavailable"
@@ -234,11 +300,15 @@ def _describe_aircraft_and_outcome(
     counts["Total.Fatal.Injuries"][late_fatal] = "1.0"
 
     office_class = np.where(
-        incident, "IA", np.where(fatal, np.where(rng.random(n) < 0.85, "FA", "LA"), np.where(rng.random(n) < 0.5, "LA", "CA"))
+        incident,
+        "IA",
+        np.where(fatal, np.where(rng.random(n) < 0.85, "FA", "LA"), np.where(rng.random(n) < 0.5, "LA", "CA")),
     )
     accident_number = [f"SYN{y % 100:02d}{c}{i:04d}" for i, (y, c) in enumerate(zip(year, office_class, strict=True))]
 
-    registration_pool = [f"N{rng.integers(100, 99999)}{rng.choice(list('ABCDEFGHJKLMNPRSTUVWXYZ'))}" for _ in range(150)]
+    registration_pool = [
+        f"N{rng.integers(100, 99999)}{rng.choice(list('ABCDEFGHJKLMNPRSTUVWXYZ'))}" for _ in range(150)
+    ]
     registration = np.array([f"N{rng.integers(100, 99999)}" for _ in range(n)], dtype=object)
     repeat = rng.random(n) < 0.06
     registration[repeat] = rng.choice(registration_pool, size=int(repeat.sum()))
@@ -250,9 +320,17 @@ def _describe_aircraft_and_outcome(
     far = np.where(
         foreign,
         np.where(rng.random(n) < 0.5, "Non-U.S., Non-Commercial", "Non-U.S., Commercial"),
-        np.select([airline, operation == "agricultural", purpose == "Business"], ["Part 121: Air Carrier", "Part 137: Agricultural", "Part 135: Air Taxi & Commuter"], "Part 91: General Aviation"),
+        np.select(
+            [airline, operation == "agricultural", purpose == "Business"],
+            ["Part 121: Air Carrier", "Part 137: Agricultural", "Part 135: Air Taxi & Commuter"],
+            "Part 91: General Aviation",
+        ),
     ).astype(object)
-    schedule = np.where(airline, np.where(rng.random(n) < 0.85, "SCHD", "NSCH"), np.where(far == "Part 135: Air Taxi & Commuter", "NSCH", None)).astype(object)
+    schedule = np.where(
+        airline,
+        np.where(rng.random(n) < 0.85, "SCHD", "NSCH"),
+        np.where(far == "Part 135: Air Taxi & Commuter", "NSCH", None),
+    ).astype(object)
     report_status = np.where(foreign, "Foreign", np.where(year >= 2015, "Preliminary", "Probable Cause"))
     publication = frame["event_date"] + pd.to_timedelta(rng.integers(30, 700, n), unit="D")
 
@@ -295,7 +373,9 @@ def _blank(table: pd.DataFrame, column: str, mask: np.ndarray) -> None:
     table.loc[mask, column] = None
 
 
-def _add_missingness_and_dirt(table: pd.DataFrame, modern: np.ndarray, foreign: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def _add_missingness_and_dirt(
+    table: pd.DataFrame, modern: np.ndarray, foreign: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
     n = len(table)
     draw = lambda p: rng.random(n) < p  # noqa: E731
     # Older records lack coordinates, category and FAR part, as in the export.

@@ -37,7 +37,11 @@ def event_schema(latest_event: pd.Timestamp | None = None) -> pa.DataFrameSchema
         "publication_date": pa.Column("datetime64[ns]", nullable=True),
         "amateur_built": pa.Column("boolean", nullable=True),
         "number_of_engines": pa.Column(
-            "Int64", pa.Check.in_range(*ENGINE_COUNT_RANGE, error=f"between {ENGINE_COUNT_RANGE[0]} and {ENGINE_COUNT_RANGE[1]}"), nullable=True
+            "Int64",
+            pa.Check.in_range(
+                *ENGINE_COUNT_RANGE, error=f"between {ENGINE_COUNT_RANGE[0]} and {ENGINE_COUNT_RANGE[1]}"
+            ),
+            nullable=True,
         ),
         "injury_severity": pa.Column(
             "str",
@@ -46,7 +50,9 @@ def event_schema(latest_event: pd.Timestamp | None = None) -> pa.DataFrameSchema
         ),
     }
     for column, (low, high) in COORDINATE_RANGES.items():
-        columns[column] = pa.Column("float64", pa.Check.in_range(low, high, error=f"between {low} and {high}"), nullable=True)
+        columns[column] = pa.Column(
+            "float64", pa.Check.in_range(low, high, error=f"between {low} and {high}"), nullable=True
+        )
     for column in INJURY_COUNT_COLUMNS:
         columns[column] = pa.Column("Int64", pa.Check.ge(0, error="zero or more"), nullable=True)
     return pa.DataFrameSchema(columns, strict=True, ordered=False, coerce=False)

@@ -24,7 +24,9 @@ class BentoModelDataset(AbstractDataset[PackagedModel, PackagedModel]):
     that version, as the tag ``artifact_sha256.<name>.<bento version>`` (a JSON object: file name to hash).
     """
 
-    def __init__(self, name: str = BENTO_MODEL_NAME, model_version: str = "latest", metadata: dict[str, Any] | None = None):
+    def __init__(
+        self, name: str = BENTO_MODEL_NAME, model_version: str = "latest", metadata: dict[str, Any] | None = None
+    ):
         self._name = name
         self._version = model_version
         self.metadata = metadata
@@ -47,7 +49,9 @@ class BentoModelDataset(AbstractDataset[PackagedModel, PackagedModel]):
         try:
             stored = bentoml.models.get(tag)
         except bentoml.exceptions.NotFound as error:
-            raise DatasetError(f"No BentoML model {tag} in the store; `kedro run --pipelines=training` packages one") from error
+            raise DatasetError(
+                f"No BentoML model {tag} in the store; `kedro run --pipelines=training` packages one"
+            ) from error
         return load_from_store(stored)
 
     def _exists(self) -> bool:
@@ -67,13 +71,24 @@ class BentoModelDataset(AbstractDataset[PackagedModel, PackagedModel]):
         from severity.serving.settings import ServingSettings
 
         settings = ServingSettings.from_environment()
-        resolution = resolve(settings.champion_tag, "champion", settings.registry_uri, settings.registered_model, fallback_latest=True)
-        logger.info("The served champion is %s (%s%s)", resolution.tag, resolution.source, f": {resolution.note}" if resolution.note else "")
+        resolution = resolve(
+            settings.champion_tag, "champion", settings.registry_uri, settings.registered_model, fallback_latest=True
+        )
+        logger.info(
+            "The served champion is %s (%s%s)",
+            resolution.tag,
+            resolution.source,
+            f": {resolution.note}" if resolution.note else "",
+        )
         if not resolution.tag.startswith(f"{self._name}:"):
-            raise DatasetError(f"The service serves {resolution.tag} (SEVERITY_MODEL), which is not a version of {self._name}")
+            raise DatasetError(
+                f"The service serves {resolution.tag} (SEVERITY_MODEL), which is not a version of {self._name}"
+            )
         if resolution.source == "explicit":
-            logger.warning("SEVERITY_MODEL names %s: a service started with it keeps serving that version, not one saved now",
-                           resolution.tag)
+            logger.warning(
+                "SEVERITY_MODEL names %s: a service started with it keeps serving that version, not one saved now",
+                resolution.tag,
+            )
         return resolution.tag
 
 
@@ -84,6 +99,8 @@ def record_artifact_hashes(stored: bentoml.Model, model_name: str, version: str)
     from mlflow import MlflowClient
 
     key = f"{ARTIFACT_HASHES}.{stored.tag.name}.{stored.tag.version}"
-    MlflowClient().set_model_version_tag(model_name, str(version), key, json.dumps(stored.info.metadata[ARTIFACT_HASHES], sort_keys=True))
+    MlflowClient().set_model_version_tag(
+        model_name, str(version), key, json.dumps(stored.info.metadata[ARTIFACT_HASHES], sort_keys=True)
+    )
     logger.info("Recorded the SHA-256 of %s's files on %s version %s", stored.tag, model_name, version)
     return key

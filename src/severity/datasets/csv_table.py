@@ -24,7 +24,9 @@ class CSVTableDataset(AbstractDataset[None, pd.DataFrame | None]):
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise DatasetError(f"Unknown encoding {encoding!r} for {filepath}; Python's codec names are accepted, such as utf-8 or cp1252") from None
+            raise DatasetError(
+                f"Unknown encoding {encoding!r} for {filepath}; Python's codec names are accepted, such as utf-8 or cp1252"
+            ) from None
         self._filepath = str(filepath) if filepath else None
         self._encoding = encoding
         self.metadata = metadata
@@ -42,7 +44,9 @@ class CSVTableDataset(AbstractDataset[None, pd.DataFrame | None]):
         try:
             return read_csv_table(filesystem.cat_file(path), self._encoding, source=self._filepath)
         except UndecodableCSVError as error:
-            raise DatasetError(f"{error} To declare it, set `encoding` on the file's entry in conf/local/catalog.yml.") from error
+            raise DatasetError(
+                f"{error} To declare it, set `encoding` on the file's entry in conf/local/catalog.yml."
+            ) from error
 
     def save(self, data: None) -> None:
         raise DatasetError("CSVTableDataset only reads")

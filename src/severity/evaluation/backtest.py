@@ -51,38 +51,65 @@ def backtest_predictions(
         end = start + pd.DateOffset(months=horizon_months)
         past, window = events[event_day < start], events[(event_day >= start) & (event_day < end)]
         if window.empty:
-            raise ValueError(f"No labelled events from {start:%Y-%m-%d} to {end:%Y-%m-%d}: origin {origin} is past the data")
+            raise ValueError(
+                f"No labelled events from {start:%Y-%m-%d} to {end:%Y-%m-%d}: origin {origin} is past the data"
+            )
         for protocol, settings in protocols.items():
-            logger.info("Backtest: %s at origin %s (%d rows before it, %d scored)", protocol, origin, len(past), len(window))
-            fitted = fit_field_sets(past, templates, feature_settings, policy_settings, settings, reference_rows, n_jobs, random_state)
+            logger.info(
+                "Backtest: %s at origin %s (%d rows before it, %d scored)", protocol, origin, len(past), len(window)
+            )
+            fitted = fit_field_sets(
+                past, templates, feature_settings, policy_settings, settings, reference_rows, n_jobs, random_state
+            )
             for shipped in fitted.values():
-                shipped.feature_engineer.add_history(window)  # a current history: earlier events of the window are known
+                shipped.feature_engineer.add_history(
+                    window
+                )  # a current history: earlier events of the window are known
             for input_name, kept in settings.kept_fields().items():
                 scored_window = masked_events(window, kept)
                 for model_name in {FULL, input_name}:
                     shipped = fitted[model_name]
                     matrix = shipped.feature_engineer.transform(scored_window)
                     for variant, part in shipped.variants.items():
-                        scores = fatal_scores(part.estimator, matrix[part.feature_columns].to_numpy(), part.feature_columns)
-                        parts.append(pd.DataFrame({
-                            "protocol": protocol, "origin": origin, "input": input_name, "model": model_name, "variant": variant,
-                            EVENT_KEY: window[EVENT_KEY].to_numpy(), TARGET_COLUMN: window[TARGET_COLUMN].to_numpy(),
-                            "fatal_probability": part.policy.apply(scores)[0],
-                        }))
+                        scores = fatal_scores(
+                            part.estimator, matrix[part.feature_columns].to_numpy(), part.feature_columns
+                        )
+                        parts.append(
+                            pd.DataFrame(
+                                {
+                                    "protocol": protocol,
+                                    "origin": origin,
+                                    "input": input_name,
+                                    "model": model_name,
+                                    "variant": variant,
+                                    EVENT_KEY: window[EVENT_KEY].to_numpy(),
+                                    TARGET_COLUMN: window[TARGET_COLUMN].to_numpy(),
+                                    "fatal_probability": part.policy.apply(scores)[0],
+                                }
+                            )
+                        )
     return pd.concat(parts, ignore_index=True)
 
 
 def backtest_table(predictions: pd.DataFrame, samples: int, seed: int) -> pd.DataFrame:
     """Metrics with event-grouped intervals per (protocol, variant, origin), and pooled over the origins."""
     rows = []
-    for (protocol, input_name, model, variant), group in predictions.groupby(["protocol", "input", "model", "variant"], sort=False):
+    for (protocol, input_name, model, variant), group in predictions.groupby(
+        ["protocol", "input", "model", "variant"], sort=False
+    ):
         # Pooled: an event appears once per origin at most (windows do not overlap when the horizon is the spacing).
         for origin, part in [*group.groupby("origin", sort=True), (POOLED, group)]:
             events = (part["origin"].astype(str) + "/" + part[EVENT_KEY].astype(str)).to_numpy()
             target, probability = part[TARGET_COLUMN].to_numpy(), part["fatal_probability"].to_numpy()
-            row: dict[str, Any] = {"protocol": protocol, "input": input_name, "model": model, "variant": variant, "origin": origin,
-                                   "rows": len(part),
-                                   "events": int(pd.unique(events).size)}
+            row: dict[str, Any] = {
+                "protocol": protocol,
+                "input": input_name,
+                "model": model,
+                "variant": variant,
+                "origin": origin,
+                "rows": len(part),
+                "events": int(pd.unique(events).size),
+            }
             row.update(probability_metrics(target, probability))
             for name, (low, high) in event_bootstrap_intervals(target, probability, events, samples, seed).items():
                 row[f"{name}_ci_low"], row[f"{name}_ci_high"] = low, high
@@ -92,8 +119,10 @@ def backtest_table(predictions: pd.DataFrame, samples: int, seed: int) -> pd.Dat
 
 def markdown_table(table: pd.DataFrame) -> str:
     """The backtest as Markdown: one line per protocol, variant and origin, intervals in brackets."""
-    lines = ["| protocol | input | model | variant | origin | events | ROC-AUC | PR-AUC | log loss | Brier | ECE | mean predicted | observed |",
-             "|---|---|---|---|---|---:|---|---|---|---|---|---:|---:|"]
+    lines = [
+        "| protocol | input | model | variant | origin | events | ROC-AUC | PR-AUC | log loss | Brier | ECE | mean predicted | observed |",
+        "|---|---|---|---|---|---:|---|---|---|---|---|---:|---:|",
+    ]
 
     def cell(row, name: str, digits: int = 3) -> str:
         return f"{row[name]:.{digits}f} [{row[name + '_ci_low']:.{digits}f}, {row[name + '_ci_high']:.{digits}f}]"
@@ -110,8 +139,12 @@ def shipped_and_evaluation_protocols(shipping: ShippingSettings, validation_mont
     """The shipped protocol beside the evaluation's (fit, then calibrate on the next ``validation_months``; no refit)."""
     return {
         "shipped": shipping,
-        "train_then_calibrate": ShippingSettings(refit=False, calibration_months=validation_months, tree_scale=shipping.tree_scale,
-                                                 field_sets=shipping.field_sets),
+        "train_then_calibrate": ShippingSettings(
+            refit=False,
+            calibration_months=validation_months,
+            tree_scale=shipping.tree_scale,
+            field_sets=shipping.field_sets,
+        ),
     }
 
 

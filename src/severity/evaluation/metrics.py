@@ -31,8 +31,19 @@ def expected_calibration_error(target: np.ndarray, probability: np.ndarray, bins
 
 
 # The keys of classification_metrics: what a selection metric or a promotion-gate limit may name.
-CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "accuracy", "precision", "recall", "f1", "fatal_rate",
-                          "predicted_fatal_rate")
+CLASSIFICATION_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "ece",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "fatal_rate",
+    "predicted_fatal_rate",
+)
 
 
 def classification_metrics(target: np.ndarray, probability: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -55,7 +66,12 @@ def classification_metrics(target: np.ndarray, probability: np.ndarray, predicte
 
 
 def bootstrap_intervals(
-    target: np.ndarray, probability: np.ndarray, samples: int, seed: int, events: np.ndarray | None = None, level: float = 0.95
+    target: np.ndarray,
+    probability: np.ndarray,
+    samples: int,
+    seed: int,
+    events: np.ndarray | None = None,
+    level: float = 0.95,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals for ROC-AUC and PR-AUC, resampling ``events`` (one id per row; each row its own
     event when not given)."""
@@ -64,14 +80,18 @@ def bootstrap_intervals(
     def ranking(weight: np.ndarray) -> dict[str, float]:
         if len(np.unique(target[weight > 0])) < 2:
             return {"roc_auc": float("nan"), "pr_auc": float("nan")}
-        return {"roc_auc": float(roc_auc_score(target, probability, sample_weight=weight)),
-                "pr_auc": float(average_precision_score(target, probability, sample_weight=weight))}
+        return {
+            "roc_auc": float(roc_auc_score(target, probability, sample_weight=weight)),
+            "pr_auc": float(average_precision_score(target, probability, sample_weight=weight)),
+        }
 
     events = np.arange(len(target)) if events is None else np.asarray(events)
     return percentile_intervals(event_bootstrap(ranking, events, samples, seed), level)
 
 
-def probability_metrics(target: np.ndarray, probability: np.ndarray, weight: np.ndarray | None = None) -> dict[str, float]:
+def probability_metrics(
+    target: np.ndarray, probability: np.ndarray, weight: np.ndarray | None = None
+) -> dict[str, float]:
     """Ranking and calibration of probabilities: ROC-AUC, PR-AUC, log loss, Brier, ECE, mean predicted against observed.
 
     ``weight`` counts each row that many times (an event-grouped bootstrap draws events as weights).
@@ -85,10 +105,15 @@ def probability_metrics(target: np.ndarray, probability: np.ndarray, weight: np.
     edges = np.linspace(0.0, 1.0, 11)
     which = np.clip(np.digitize(probability, edges[1:-1]), 0, 9)
     bin_weight = np.bincount(which, weights=weight, minlength=10)
-    gaps = np.abs(np.bincount(which, weights=weight * target, minlength=10) - np.bincount(which, weights=weight * probability, minlength=10))
+    gaps = np.abs(
+        np.bincount(which, weights=weight * target, minlength=10)
+        - np.bincount(which, weights=weight * probability, minlength=10)
+    )
     return {
         "roc_auc": float(roc_auc_score(target, probability, sample_weight=weight)) if both_classes else float("nan"),
-        "pr_auc": float(average_precision_score(target, probability, sample_weight=weight)) if both_classes else float("nan"),
+        "pr_auc": float(average_precision_score(target, probability, sample_weight=weight))
+        if both_classes
+        else float("nan"),
         "log_loss": float(log_loss(target, np.clip(probability, 1e-6, 1 - 1e-6), sample_weight=weight, labels=[0, 1])),
         "brier": float(brier_score_loss(target, probability, sample_weight=weight)),
         "ece": float(gaps.sum() / bin_weight.sum()),
@@ -102,4 +127,6 @@ def event_bootstrap_intervals(
     target: np.ndarray, probability: np.ndarray, events: np.ndarray, samples: int, seed: int, level: float = 0.95
 ) -> dict[str, tuple[float, float]]:
     """Percentile intervals of every :func:`probability_metrics` figure, resampling whole events."""
-    return percentile_intervals(event_bootstrap(lambda weight: probability_metrics(target, probability, weight), events, samples, seed), level)
+    return percentile_intervals(
+        event_bootstrap(lambda weight: probability_metrics(target, probability, weight), events, samples, seed), level
+    )

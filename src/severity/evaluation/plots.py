@@ -55,9 +55,18 @@ def confusion_figure(target: np.ndarray, predicted: np.ndarray, title: str) -> p
     figure, axis = plt.subplots(figsize=(5, 4.5))
     image = axis.imshow(matrix, cmap="Blues")
     for (row, column), count in np.ndenumerate(matrix):
-        axis.text(column, row, f"{count:,}", ha="center", va="center", color="white" if count > matrix.max() / 2 else "black")
-    axis.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["non-fatal", "fatal"], yticklabels=["non-fatal", "fatal"],
-             xlabel="predicted", ylabel="actual", title=title)
+        axis.text(
+            column, row, f"{count:,}", ha="center", va="center", color="white" if count > matrix.max() / 2 else "black"
+        )
+    axis.set(
+        xticks=[0, 1],
+        yticks=[0, 1],
+        xticklabels=["non-fatal", "fatal"],
+        yticklabels=["non-fatal", "fatal"],
+        xlabel="predicted",
+        ylabel="actual",
+        title=title,
+    )
     figure.colorbar(image, ax=axis, fraction=0.046)
     figure.tight_layout()
     return figure
@@ -69,7 +78,13 @@ def training_curves_figure(history: dict[str, list[dict[str, float]]], title: st
     for variant, epochs in history.items():
         epoch = [e["epoch"] for e in epochs]
         line = axis.plot(epoch, [e["train_loss"] for e in epochs], label=f"{variant}: training")[0]
-        axis.plot(epoch, [e["validation_loss"] for e in epochs], linestyle="--", color=line.get_color(), label=f"{variant}: validation")
+        axis.plot(
+            epoch,
+            [e["validation_loss"] for e in epochs],
+            linestyle="--",
+            color=line.get_color(),
+            label=f"{variant}: validation",
+        )
     axis.set(xlabel="epoch", ylabel="class-weighted log loss", title=title)
     axis.legend(fontsize=8)
     figure.tight_layout()

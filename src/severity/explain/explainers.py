@@ -44,7 +44,9 @@ class Explanation:
     feature_names: list[str]
     exact: bool
     probability: np.ndarray | None = None  # the model's class-1 probability, where the explainer computed it on the way
-    residual: np.ndarray | None = None  # logit minus base value minus contributions, where the sum is not exact by construction
+    residual: np.ndarray | None = (
+        None  # logit minus base value minus contributions, where the sum is not exact by construction
+    )
 
     @property
     def score(self) -> np.ndarray:
@@ -83,7 +85,12 @@ class ModelExplainer:
 
     def _explanation(self, base, contributions) -> Explanation:
         rows = contributions.shape[0]
-        return Explanation(np.broadcast_to(np.asarray(base, dtype="float64"), (rows,)).copy(), contributions, self.feature_names, self.exact)
+        return Explanation(
+            np.broadcast_to(np.asarray(base, dtype="float64"), (rows,)).copy(),
+            contributions,
+            self.feature_names,
+            self.exact,
+        )
 
 
 class _CompiledTrees(ModelExplainer):
@@ -133,10 +140,14 @@ class _BoosterExplainer(_CompiledTrees):
             float(np.abs(ensemble.expected_value - native.base_value).max(initial=0.0)),
         )
         if gap > self.agreement_tolerance:
-            self.engine_note = f"booster's own contributions: the compiled TreeSHAP differed by {gap:.1e} on the background rows"
+            self.engine_note = (
+                f"booster's own contributions: the compiled TreeSHAP differed by {gap:.1e} on the background rows"
+            )
             return
         self.ensemble = ensemble
-        self.engine_note = f"compiled TreeSHAP (largest difference from the booster's own on the background rows: {gap:.1e})"
+        self.engine_note = (
+            f"compiled TreeSHAP (largest difference from the booster's own on the background rows: {gap:.1e})"
+        )
 
     @property
     def engine(self) -> str:
@@ -145,7 +156,9 @@ class _BoosterExplainer(_CompiledTrees):
     def explain(self, features: pd.DataFrame) -> Explanation:
         if self.ensemble is None:
             return self.native_explain(features)
-        return self._explanation(self.ensemble.expected_value, self.ensemble.contributions(np.asarray(features, dtype=np.float64)))
+        return self._explanation(
+            self.ensemble.expected_value, self.ensemble.contributions(np.asarray(features, dtype=np.float64))
+        )
 
     def native_explain(self, features) -> Explanation:
         raise NotImplementedError
@@ -186,7 +199,9 @@ class LightGBMExplainer(_BoosterExplainer):
 
     def native_explain(self, features) -> Explanation:
         values = self.estimator.booster_.predict(
-            np.asarray(features, dtype=np.float64), pred_contrib=True, num_iteration=self.estimator.best_iteration_ or None,
+            np.asarray(features, dtype=np.float64),
+            pred_contrib=True,
+            num_iteration=self.estimator.best_iteration_ or None,
             num_threads=lightgbm_threads(self.estimator),
         )
         return self._explanation(values[:, -1], values[:, :-1])
@@ -211,10 +226,18 @@ class SklearnTreeExplainer(_CompiledTrees):
         self.ensemble = self._ensemble()
         rows = pd.DataFrame(np.asarray(background, dtype=np.float64)[:200], columns=self.feature_names)
         contributions = self.ensemble.contributions(rows.to_numpy())
-        gap = float(np.abs(self.ensemble.expected_value + contributions.sum(axis=1) - estimator.predict_proba(rows)[:, 1]).max(initial=0.0))
+        gap = float(
+            np.abs(self.ensemble.expected_value + contributions.sum(axis=1) - estimator.predict_proba(rows)[:, 1]).max(
+                initial=0.0
+            )
+        )
         if gap > self.agreement_tolerance:
-            raise AssertionError(f"The compiled TreeSHAP of {type(estimator).__name__} misses predict_proba by {gap:.1e} on the background rows")
-        self.engine_note = f"compiled TreeSHAP in probability (largest gap to predict_proba on the background rows: {gap:.1e})"
+            raise AssertionError(
+                f"The compiled TreeSHAP of {type(estimator).__name__} misses predict_proba by {gap:.1e} on the background rows"
+            )
+        self.engine_note = (
+            f"compiled TreeSHAP in probability (largest gap to predict_proba on the background rows: {gap:.1e})"
+        )
 
     def _ensemble(self) -> treeshap.TreeEnsemble:
         return treeshap.from_sklearn(self.estimator)
@@ -301,7 +324,9 @@ class StackingExplainer(ModelExplainer):
 
     def __init__(self, estimator: StackingEnsemble, feature_names, background):
         super().__init__(estimator, feature_names, background)
-        self.members = {name: explainer_for(member, feature_names, background) for name, member in estimator.members.items()}
+        self.members = {
+            name: explainer_for(member, feature_names, background) for name, member in estimator.members.items()
+        }
         self.exact = all(member.exact for member in self.members.values())
         self.takes_arrays = all(member.takes_arrays for member in self.members.values())
 
@@ -328,7 +353,9 @@ class VotingExplainer(ModelExplainer):
 
     def __init__(self, estimator: SoftVotingEnsemble, feature_names, background):
         super().__init__(estimator, feature_names, background)
-        self.members = {name: explainer_for(member, feature_names, background) for name, member in estimator.members.items()}
+        self.members = {
+            name: explainer_for(member, feature_names, background) for name, member in estimator.members.items()
+        }
         self.base_probability = float(estimator.predict_proba(background)[:, 1].mean())
         self.takes_arrays = all(member.takes_arrays for member in self.members.values())
 
@@ -336,10 +363,14 @@ class VotingExplainer(ModelExplainer):
         explanations = [explainer.explain(features) for explainer in self.members.values()]
         rows = np.asarray(features, dtype=np.float64)
         # Each member's probability as predict_proba gives it: from its explanation where that computed it, else scored.
-        member_probability = np.column_stack([
-            explanation.probability if explanation.probability is not None else fatal_scores(member, rows, self.feature_names)
-            for explanation, member in zip(explanations, self.estimator.members.values(), strict=True)
-        ])
+        member_probability = np.column_stack(
+            [
+                explanation.probability
+                if explanation.probability is not None
+                else fatal_scores(member, rows, self.feature_names)
+                for explanation, member in zip(explanations, self.estimator.members.values(), strict=True)
+            ]
+        )
         weights = np.array([(self.estimator.weights or {}).get(n, 1.0) for n in self.members])
         weights = weights / weights.sum()
         probability = member_probability @ weights

@@ -15,12 +15,17 @@ def importance_table(contributions: pd.DataFrame) -> pd.DataFrame:
     """Mean |contribution| per column, with its share of the total, largest first."""
     mean_absolute = contributions.abs().mean().sort_values(ascending=False)
     return pd.DataFrame(
-        {"feature": mean_absolute.index, "mean_abs_contribution": mean_absolute.to_numpy(),
-         "share": (mean_absolute / mean_absolute.sum()).to_numpy()}
+        {
+            "feature": mean_absolute.index,
+            "mean_abs_contribution": mean_absolute.to_numpy(),
+            "share": (mean_absolute / mean_absolute.sum()).to_numpy(),
+        }
     )
 
 
-def example_events(target: np.ndarray, probability: np.ndarray, predicted: np.ndarray, threshold: float) -> dict[str, int]:
+def example_events(
+    target: np.ndarray, probability: np.ndarray, predicted: np.ndarray, threshold: float
+) -> dict[str, int]:
     """Row positions of the most confident fatal prediction, the case nearest the threshold, and the most confidently missed fatal."""
     examples = {
         "most_confident_fatal": int(np.argmax(np.where(predicted == 1, probability, -np.inf))),

@@ -86,7 +86,9 @@ class TreeEnsemble:
         self.layout = LAYOUT
         if len(self.fraction) and not (self.fraction > 0).all():
             raise ValueError("A tree has a child with no training cover; TreeSHAP's path weights are undefined there")
-        expected, depth, path_features = _describe(self.roots, self.feature, self.left, self.right, self.fraction, self.value, self.feature_count)
+        expected, depth, path_features = _describe(
+            self.roots, self.feature, self.left, self.right, self.fraction, self.value, self.feature_count
+        )
         self.expected_value = float(self.bias + expected)
         self.max_depth = int(depth)
         self.max_path_features = int(path_features.max(initial=0))
@@ -134,17 +136,45 @@ class TreeEnsemble:
 
     def _walk(self, values: np.ndarray) -> np.ndarray:
         return _contributions(
-            values, self.rule, self.roots, self.feature, self.threshold, self.default_left, self.missing,
-            self.left, self.right, self.fraction, self.value, self.max_depth,
-            self.tree_points, self.quadrature_points, self.quadrature_weights,
+            values,
+            self.rule,
+            self.roots,
+            self.feature,
+            self.threshold,
+            self.default_left,
+            self.missing,
+            self.left,
+            self.right,
+            self.fraction,
+            self.value,
+            self.max_depth,
+            self.tree_points,
+            self.quadrature_points,
+            self.quadrature_weights,
         )
 
     def _batch(self, values: np.ndarray) -> np.ndarray:
         paths = self.leaf_paths
         by_feature = _batch_contributions(
-            np.ascontiguousarray(values.T), self.rule, self.roots, self.feature, self.threshold, self.default_left, self.missing,
-            paths.tree_first_leaf, paths.leaf_value, paths.leaf_first_feature, paths.feature, paths.z, paths.first_split,
-            paths.split_node, paths.split_left, paths.points, paths.weights, paths.tree_nodes, paths.most_features,
+            np.ascontiguousarray(values.T),
+            self.rule,
+            self.roots,
+            self.feature,
+            self.threshold,
+            self.default_left,
+            self.missing,
+            paths.tree_first_leaf,
+            paths.leaf_value,
+            paths.leaf_first_feature,
+            paths.feature,
+            paths.z,
+            paths.first_split,
+            paths.split_node,
+            paths.split_left,
+            paths.points,
+            paths.weights,
+            paths.tree_nodes,
+            paths.most_features,
         )
         return np.ascontiguousarray(by_feature.T)
 
@@ -228,8 +258,34 @@ def _goes_left(value, rule, threshold, default_left, missing):  # pragma: no cov
 
 @numba.njit(cache=True, nogil=True)
 def _explain_row(
-    row, out, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, tree_points, tree_t, tree_w,
-    product, below, saved_sum, sum_of, path_z, path_o, on_path, saved_z, saved_o, saved_on, node_at, step, went_left,
+    row,
+    out,
+    rule,
+    roots,
+    feature,
+    threshold,
+    default_left,
+    missing,
+    left,
+    right,
+    fraction,
+    value,
+    tree_points,
+    tree_t,
+    tree_w,
+    product,
+    below,
+    saved_sum,
+    sum_of,
+    path_z,
+    path_o,
+    on_path,
+    saved_z,
+    saved_o,
+    saved_on,
+    node_at,
+    step,
+    went_left,
 ):  # pragma: no cover - compiled
     """Adds one row's contributions to ``out``; the other arrays are scratch space, left as they were found.
 
@@ -255,7 +311,9 @@ def _explain_row(
             node = node_at[depth]  # always a split: leaves are credited from their parent
             if step[depth] < 2:
                 if step[depth] == 0:
-                    went_left[depth] = _goes_left(row[feature[node]], rule, threshold[node], default_left[node], missing[node])
+                    went_left[depth] = _goes_left(
+                        row[feature[node]], rule, threshold[node], default_left[node], missing[node]
+                    )
                 child = left[node] if step[depth] == 0 else right[node]
                 followed = 1.0 if went_left[depth] == (step[depth] == 0) else 0.0
                 step[depth] += 1
@@ -283,7 +341,9 @@ def _explain_row(
                 saved_on[child_depth] = on_path[j]
                 for i in range(q):
                     t = points[i]
-                    product[child_depth, i] = product[depth, i] * (z * (1.0 - t) + o * t) / (z_before * (1.0 - t) + o_before * t)
+                    product[child_depth, i] = (
+                        product[depth, i] * (z * (1.0 - t) + o * t) / (z_before * (1.0 - t) + o_before * t)
+                    )
                     saved_sum[child_depth, i] = sum_of[j, i]
                     sum_of[j, i] = 0.0
                     below[child_depth, i] = 0.0
@@ -315,15 +375,55 @@ def _explain_row(
 
 @numba.njit(cache=True, nogil=True)
 def _contributions(
-    rows, rule, roots, feature, threshold, default_left, missing, left, right, fraction, value, max_depth, tree_points, points, weights,
+    rows,
+    rule,
+    roots,
+    feature,
+    threshold,
+    default_left,
+    missing,
+    left,
+    right,
+    fraction,
+    value,
+    max_depth,
+    tree_points,
+    points,
+    weights,
 ):  # pragma: no cover - compiled
     """:func:`_explain_row` for each row, with one set of scratch arrays."""
     out = np.zeros(rows.shape)
     s = _scratch(max_depth, points.shape[1], rows.shape[1])
     for row in range(rows.shape[0]):
         _explain_row(
-            rows[row], out[row], rule, roots, feature, threshold, default_left, missing, left, right, fraction, value,
-            tree_points, points, weights, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12],
+            rows[row],
+            out[row],
+            rule,
+            roots,
+            feature,
+            threshold,
+            default_left,
+            missing,
+            left,
+            right,
+            fraction,
+            value,
+            tree_points,
+            points,
+            weights,
+            s[0],
+            s[1],
+            s[2],
+            s[3],
+            s[4],
+            s[5],
+            s[6],
+            s[7],
+            s[8],
+            s[9],
+            s[10],
+            s[11],
+            s[12],
         )
     return out
 
@@ -332,10 +432,19 @@ def _contributions(
 def _scratch(max_depth, q, n_features):  # pragma: no cover - compiled
     levels = max_depth + 2
     return (
-        np.empty((levels, q)), np.empty((levels, q)), np.empty((levels, q)), np.zeros((n_features, q)),
-        np.ones(n_features), np.ones(n_features), np.zeros(n_features, dtype=np.bool_),
-        np.empty(levels), np.empty(levels), np.zeros(levels, dtype=np.bool_),
-        np.empty(levels, dtype=np.int64), np.empty(levels, dtype=np.int64), np.zeros(levels, dtype=np.bool_),
+        np.empty((levels, q)),
+        np.empty((levels, q)),
+        np.empty((levels, q)),
+        np.zeros((n_features, q)),
+        np.ones(n_features),
+        np.ones(n_features),
+        np.zeros(n_features, dtype=np.bool_),
+        np.empty(levels),
+        np.empty(levels),
+        np.zeros(levels, dtype=np.bool_),
+        np.empty(levels, dtype=np.int64),
+        np.empty(levels, dtype=np.int64),
+        np.zeros(levels, dtype=np.bool_),
     )
 
 
@@ -360,7 +469,15 @@ class LeafPaths:
 
 
 def _leaf_paths(ensemble: TreeEnsemble) -> LeafPaths:
-    arrays = _flatten_paths(ensemble.roots, ensemble.feature, ensemble.left, ensemble.right, ensemble.fraction, ensemble.value, ensemble.max_depth)
+    arrays = _flatten_paths(
+        ensemble.roots,
+        ensemble.feature,
+        ensemble.left,
+        ensemble.right,
+        ensemble.fraction,
+        ensemble.value,
+        ensemble.max_depth,
+    )
     points, weights = _quadrature(ensemble.max_path_features)
     sizes = np.diff(np.append(ensemble.roots, len(ensemble.feature)))
     return LeafPaths(*arrays, int(sizes.max(initial=1)), ensemble.max_path_features, points, weights)
@@ -451,8 +568,14 @@ def _flatten_paths(roots, feature, left, right, fraction, value, max_depth):  # 
     leaf_first_feature[leaf] = entry
     first_split[entry] = split
     return (
-        tree_first_leaf, leaf_value, leaf_first_feature, entry_feature[:entry].copy(), entry_z[:entry].copy(),
-        first_split[: entry + 1].copy(), split_node[:split].copy(), split_left[:split].copy(),
+        tree_first_leaf,
+        leaf_value,
+        leaf_first_feature,
+        entry_feature[:entry].copy(),
+        entry_z[:entry].copy(),
+        first_split[: entry + 1].copy(),
+        split_node[:split].copy(),
+        split_left[:split].copy(),
     )
 
 
@@ -462,8 +585,25 @@ BLOCK = 256  # rows that go through a leaf together: the scratch stays in the fi
 # contract: fused multiply-adds (last-digit differences); no other fast-math licence, NaN routes rows.
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
 def _batch_contributions(
-    columns, rule, roots, feature, threshold, default_left, missing, tree_first_leaf, leaf_value, leaf_first_feature,
-    entry_feature, entry_z, first_split, split_node, split_left, points, weights, tree_nodes, most_features,
+    columns,
+    rule,
+    roots,
+    feature,
+    threshold,
+    default_left,
+    missing,
+    tree_first_leaf,
+    leaf_value,
+    leaf_first_feature,
+    entry_feature,
+    entry_z,
+    first_split,
+    split_node,
+    split_left,
+    points,
+    weights,
+    tree_nodes,
+    most_features,
 ):  # pragma: no cover - compiled
     """(features, rows) contributions of ``columns`` (features, rows), leaf by leaf, the rows on the innermost axis.
 
@@ -550,7 +690,16 @@ class _Builder:
         self.fraction: list[float] = []
         self.value: list[float] = []
 
-    def _add(self, feature: int, threshold: float, default_left: bool, missing: int, value: float, fraction: float, root: bool) -> int:
+    def _add(
+        self,
+        feature: int,
+        threshold: float,
+        default_left: bool,
+        missing: int,
+        value: float,
+        fraction: float,
+        root: bool,
+    ) -> int:
         index = len(self.feature)
         if root:
             self.roots.append(index)
@@ -564,7 +713,15 @@ class _Builder:
         self.value.append(value)
         return index
 
-    def add_split(self, feature: int, threshold: float, default_left: bool, missing: int = 0, fraction: float = 1.0, root: bool = False) -> int:
+    def add_split(
+        self,
+        feature: int,
+        threshold: float,
+        default_left: bool,
+        missing: int = 0,
+        fraction: float = 1.0,
+        root: bool = False,
+    ) -> int:
         """A split; ``fraction`` is its share of the parent's cover (1 for a root). Children are attached with :meth:`attach`."""
         return self._add(int(feature), float(threshold), bool(default_left), int(missing), 0.0, float(fraction), root)
 
@@ -608,10 +765,16 @@ def from_lightgbm(booster, num_iteration: int | None = None) -> TreeEnsemble:
         if "split_index" not in node:
             return builder.add_leaf(float(node["leaf_value"]), fraction, root)
         if node.get("decision_type") != "<=":
-            raise ValueError(f"Unsupported LightGBM split {node.get('decision_type')!r} (categorical splits are not handled)")
+            raise ValueError(
+                f"Unsupported LightGBM split {node.get('decision_type')!r} (categorical splits are not handled)"
+            )
         index = builder.add_split(
-            int(node["split_feature"]), float(node["threshold"]), bool(node["default_left"]), _LGB_MISSING[node["missing_type"]],
-            fraction, root,
+            int(node["split_feature"]),
+            float(node["threshold"]),
+            bool(node["default_left"]),
+            _LGB_MISSING[node["missing_type"]],
+            fraction,
+            root,
         )
         parent = float(node["internal_count"])
         children = [
@@ -655,7 +818,9 @@ def _add_xgboost_node(builder: _Builder, tree: dict, node: int, fraction: float)
         return builder.add_leaf(float(tree["split_conditions"][node]), fraction, root)
     # Thresholds are float32 in the booster; compared in float64 against float32 inputs they route alike.
     threshold = float(np.float32(tree["split_conditions"][node]))
-    index = builder.add_split(int(tree["split_indices"][node]), threshold, bool(tree["default_left"][node]), 0, fraction, root)
+    index = builder.add_split(
+        int(tree["split_indices"][node]), threshold, bool(tree["default_left"][node]), 0, fraction, root
+    )
     cover = tree["sum_hessian"]
     children = [
         _add_xgboost_node(builder, tree, child, cover[child] / cover[node])
@@ -675,7 +840,9 @@ def from_sklearn(estimator) -> TreeEnsemble:
     trees = list(getattr(estimator, "estimators_", [estimator]))
     if len(getattr(estimator, "classes_", [])) != 2:
         raise ValueError("Only binary scikit-learn classifiers are supported")
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("feature", "threshold", "default_left", "left", "right", "fraction", "value")}
+    parts: dict[str, list[np.ndarray]] = {
+        name: [] for name in ("feature", "threshold", "default_left", "left", "right", "fraction", "value")
+    }
     roots, offset = [], 0
     for tree in trees:
         structure = tree.tree_
@@ -700,6 +867,10 @@ def from_sklearn(estimator) -> TreeEnsemble:
         offset += count
     joined = {name: np.concatenate(arrays) for name, arrays in parts.items()}
     return TreeEnsemble(
-        rule=SKLEARN_RULE, feature_count=int(estimator.n_features_in_), bias=0.0, roots=np.array(roots, dtype=np.int64),
-        missing=np.zeros(offset, dtype=np.int64), **joined,
+        rule=SKLEARN_RULE,
+        feature_count=int(estimator.n_features_in_),
+        bias=0.0,
+        roots=np.array(roots, dtype=np.int64),
+        missing=np.zeros(offset, dtype=np.int64),
+        **joined,
     )

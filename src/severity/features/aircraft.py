@@ -13,11 +13,32 @@ from severity.features.encoding import OneHot, TargetEncoder, lookup, slug
 from severity.features.history import EventHistory
 
 # Abbreviations the export uses inside multi-valued engine types ("REC, TJ, TJ").
-ENGINE_ABBREVIATIONS = {"REC": "Reciprocating", "TJ": "Turbo Jet", "TF": "Turbo Fan", "TP": "Turbo Prop", "TS": "Turbo Shaft"}
-ENGINE_TYPES = ("Reciprocating", "Turbo Prop", "Turbo Fan", "Turbo Shaft", "Turbo Jet", "Electric", "Hybrid Rocket", "None", "Unknown")
+ENGINE_ABBREVIATIONS = {
+    "REC": "Reciprocating",
+    "TJ": "Turbo Jet",
+    "TF": "Turbo Fan",
+    "TP": "Turbo Prop",
+    "TS": "Turbo Shaft",
+}
+ENGINE_TYPES = (
+    "Reciprocating",
+    "Turbo Prop",
+    "Turbo Fan",
+    "Turbo Shaft",
+    "Turbo Jet",
+    "Electric",
+    "Hybrid Rocket",
+    "None",
+    "Unknown",
+)
 ENGINE_BUCKETS = ("0", "1", "2", "3_plus")
 # High-cardinality fields, encoded by smoothed fatal share (out of fold) and training frequency.
-ENCODED_FIELDS = {"_make": ("make", ("make",)), "_model": ("model", ("model",)), "_make_model": ("make_model", ("make", "model")), "_airport": ("airport", ("airport_code",))}
+ENCODED_FIELDS = {
+    "_make": ("make", ("make",)),
+    "_model": ("model", ("model",)),
+    "_make_model": ("make_model", ("make", "model")),
+    "_airport": ("airport", ("airport_code",)),
+}
 ONE_HOT_FIELDS = ("aircraft_category", "far_description", "schedule", "purpose_of_flight")
 
 
@@ -55,11 +76,27 @@ class AircraftFeatures(FeatureGroup):
     def declare(self) -> list[FeatureSpec]:
         specs = []
         for stem, sources in ENCODED_FIELDS.values():
-            specs.append(self.spec(f"{stem}_fatal_share", f"smoothed fatal share of the {stem.replace('_', ' ')} in training (out of fold on training rows)", *sources))
-            specs.append(self.spec(f"{stem}_log_frequency", f"log(1 + training accidents of the {stem.replace('_', ' ')})", *sources))
+            specs.append(
+                self.spec(
+                    f"{stem}_fatal_share",
+                    f"smoothed fatal share of the {stem.replace('_', ' ')} in training (out of fold on training rows)",
+                    *sources,
+                )
+            )
+            specs.append(
+                self.spec(
+                    f"{stem}_log_frequency", f"log(1 + training accidents of the {stem.replace('_', ' ')})", *sources
+                )
+            )
         for field in ONE_HOT_FIELDS:
-            specs += [self.spec(f"{slug(field)}_{label}", f"{field.replace('_', ' ')} is {label}", field) for label in self.one_hot[field].labels]
-        specs += [self.spec(f"engines_{b}", f"number of engines is {b.replace('_', ' ')}", "number_of_engines") for b in ENGINE_BUCKETS]
+            specs += [
+                self.spec(f"{slug(field)}_{label}", f"{field.replace('_', ' ')} is {label}", field)
+                for label in self.one_hot[field].labels
+            ]
+        specs += [
+            self.spec(f"engines_{b}", f"number of engines is {b.replace('_', ' ')}", "number_of_engines")
+            for b in ENGINE_BUCKETS
+        ]
         specs += [
             self.spec("engines_missing", "number of engines not recorded", "number_of_engines"),
             self.spec("engines", "number of engines", "number_of_engines"),
@@ -76,7 +113,9 @@ class AircraftFeatures(FeatureGroup):
     def _fit_encoders(self, columns: Columns, prepared: Columns) -> None:
         for field in ONE_HOT_FIELDS:
             self.one_hot[field].fit(columns[field])
-        self.frequency = {field: pd.Series(prepared[field], dtype=object).value_counts().to_dict() for field in ENCODED_FIELDS}
+        self.frequency = {
+            field: pd.Series(prepared[field], dtype=object).value_counts().to_dict() for field in ENCODED_FIELDS
+        }
 
     def fit(self, columns, prepared, fatal, history) -> None:
         self._fit_encoders(columns, prepared)
@@ -87,7 +126,9 @@ class AircraftFeatures(FeatureGroup):
     def fit_transform(self, columns, prepared, fatal, groups, history) -> np.ndarray:
         self._fit_encoders(columns, prepared)
         target = np.asarray(fatal, dtype="float64")
-        out_of_fold = {field: encoder.fit_transform(prepared[field], target, groups) for field, encoder in self.encoders.items()}
+        out_of_fold = {
+            field: encoder.fit_transform(prepared[field], target, groups) for field, encoder in self.encoders.items()
+        }
         self._specs = self.declare()
         return self._transform(columns, prepared, out_of_fold)
 
@@ -107,10 +148,17 @@ class AircraftFeatures(FeatureGroup):
         amateur = columns["amateur_built"]
         return np.column_stack(
             [
-                *encodings, *one_hot, buckets,
-                np.isnan(engines).astype("float64"), engines, (engines >= 2).astype("float64"),
-                types, is_missing(columns["engine_type"]), (types.sum(axis=1) > 1).astype("float64"),
-                (amateur == 1).astype("float64"), np.isnan(amateur).astype("float64"),
+                *encodings,
+                *one_hot,
+                buckets,
+                np.isnan(engines).astype("float64"),
+                engines,
+                (engines >= 2).astype("float64"),
+                types,
+                is_missing(columns["engine_type"]),
+                (types.sum(axis=1) > 1).astype("float64"),
+                (amateur == 1).astype("float64"),
+                np.isnan(amateur).astype("float64"),
                 1.0 - is_missing(columns["air_carrier"]),
             ]
         )

@@ -42,13 +42,17 @@ class CodeFeatures(FeatureGroup):
     def fit(self, columns, prepared, fatal, history) -> None:
         present = [c for c in CODE_COLUMNS if c in columns and any(v is not None for v in columns[c])]
         if not present:
-            logger.info("No code columns (%s) in the input: the codes feature group is skipped.", ", ".join(CODE_COLUMNS))
+            logger.info(
+                "No code columns (%s) in the input: the codes feature group is skipped.", ", ".join(CODE_COLUMNS)
+            )
         self.vocabulary, self.group_vocabulary = {}, {}
         for column in present:
             codes = [split_codes(value) for value in columns[column]]
             counts = pd.Series([c for row in codes for c in row]).value_counts()
             self.vocabulary[column] = sorted(counts[counts >= self.min_count].index)
-            groups = pd.Series([c[: self.group_prefix_length] for row in codes for c in row if len(c) > self.group_prefix_length])
+            groups = pd.Series(
+                [c[: self.group_prefix_length] for row in codes for c in row if len(c) > self.group_prefix_length]
+            )
             group_counts = groups.value_counts() if len(groups) else pd.Series(dtype=int)
             self.group_vocabulary[column] = sorted(group_counts[group_counts >= self.min_count].index)
         super().fit(columns, prepared, fatal, history)
@@ -57,7 +61,10 @@ class CodeFeatures(FeatureGroup):
         specs = []
         for column, codes in self.vocabulary.items():
             specs += [self.spec(f"{column}_{code.lower()}", f"{column} includes code {code}", column) for code in codes]
-            specs += [self.spec(f"{column}_group_{g.lower()}", f"{column} includes a code in group {g}*", column) for g in self.group_vocabulary[column]]
+            specs += [
+                self.spec(f"{column}_group_{g.lower()}", f"{column} includes a code in group {g}*", column)
+                for g in self.group_vocabulary[column]
+            ]
             specs.append(self.spec(f"{column}_count", f"number of {column} listed", column))
         return specs
 

@@ -15,8 +15,17 @@ import pandas as pd
 
 from severity.data.schema import CODE_COLUMNS, EVENT_DATE, EVENT_KEY, INPUT_FIELDS, NUMERIC_FIELDS, TEXT_FIELDS
 
-__all__ = ["INPUT_FIELDS", "NUMERIC_FIELDS", "TEXT_FIELDS", "Columns", "event_columns", "masked_columns", "masked_events",
-           "record_columns", "take_rows"]
+__all__ = [
+    "INPUT_FIELDS",
+    "NUMERIC_FIELDS",
+    "TEXT_FIELDS",
+    "Columns",
+    "event_columns",
+    "masked_columns",
+    "masked_events",
+    "record_columns",
+    "take_rows",
+]
 Columns = Mapping[str, np.ndarray]
 _EPOCH = date(1970, 1, 1)
 
@@ -49,6 +58,7 @@ def record_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray
     A record maps canonical field names to Python values: ``event_date`` a ``date``, numbers
     as ``float``/``int``, ``amateur_built`` a ``bool``, text as ``str``; absent or ``None`` is missing.
     """
+
     def column(field: str, missing: Any) -> list:
         return [missing if (value := record.get(field)) is None else value for record in records]
 
@@ -71,7 +81,9 @@ def masked_columns(columns: Columns, kept: frozenset[str] | None) -> dict[str, n
     for field in INPUT_FIELDS:
         if field not in kept:
             values = columns[field]
-            masked[field] = np.full(len(values), np.nan) if values.dtype.kind == "f" else np.full(len(values), None, dtype=object)
+            masked[field] = (
+                np.full(len(values), np.nan) if values.dtype.kind == "f" else np.full(len(values), None, dtype=object)
+            )
     return masked
 
 
@@ -80,7 +92,9 @@ def masked_events(events: pd.DataFrame, kept: frozenset[str] | None) -> pd.DataF
     if kept is None:
         return events
     dropped = [field for field in INPUT_FIELDS if field not in kept and field in events.columns]
-    return events.assign(**{field: pd.Series(pd.NA, index=events.index, dtype=events[field].dtype) for field in dropped})
+    return events.assign(
+        **{field: pd.Series(pd.NA, index=events.index, dtype=events[field].dtype) for field in dropped}
+    )
 
 
 def take_rows(columns: Columns, rows: np.ndarray) -> dict[str, np.ndarray]:

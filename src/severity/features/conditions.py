@@ -34,8 +34,14 @@ class ConditionsFeatures(FeatureGroup):
         return [
             *(self.spec(f"weather_{label}", f"weather condition is {label}", weather) for label in self.weather.labels),
             *(self.spec(f"phase_{label}", f"broad phase of flight is {label}", phase) for label in self.phase.labels),
-            *(self.spec(f"phase_group_{g}", f"phase belongs to {g.replace('_', ' ')} ({', '.join(p)})", phase) for g, p in PHASE_GROUPS.items()),
-            *(self.spec(f"imc_x_{g}", f"instrument conditions during {g.replace('_', ' ')}", weather, phase) for g in PHASE_GROUPS),
+            *(
+                self.spec(f"phase_group_{g}", f"phase belongs to {g.replace('_', ' ')} ({', '.join(p)})", phase)
+                for g, p in PHASE_GROUPS.items()
+            ),
+            *(
+                self.spec(f"imc_x_{g}", f"instrument conditions during {g.replace('_', ' ')}", weather, phase)
+                for g in PHASE_GROUPS
+            ),
             self.spec("imc_x_unknown_phase", "instrument conditions with the phase unknown or missing", weather, phase),
         ]
 

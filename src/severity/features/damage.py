@@ -30,7 +30,11 @@ class DamageFeatures(FeatureGroup):
     def declare(self) -> list[FeatureSpec]:
         return [
             *(self.spec(label, f"aircraft damage is {label}", "aircraft_damage") for label in self.damage.labels),
-            self.spec("level", "damage as an ordered level: minor 1, substantial 2, destroyed 3 (missing/unknown NaN)", "aircraft_damage"),
+            self.spec(
+                "level",
+                "damage as an ordered level: minor 1, substantial 2, destroyed 3 (missing/unknown NaN)",
+                "aircraft_damage",
+            ),
         ]
 
     def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:

@@ -74,9 +74,12 @@ class TargetEncoder:
 
     @staticmethod
     def _statistics(values: np.ndarray, target: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({"value": values, "target": target}).dropna(subset=["value"]).groupby("value")[
-            "target"
-        ].agg(["sum", "count"])
+        return (
+            pd.DataFrame({"value": values, "target": target})
+            .dropna(subset=["value"])
+            .groupby("value")["target"]
+            .agg(["sum", "count"])
+        )
 
     def _encode(self, values: np.ndarray, statistics: pd.DataFrame, prior: float) -> np.ndarray:
         shares = smoothed_share(statistics["sum"], statistics["count"], prior, self.smoothing)

@@ -42,7 +42,11 @@ def quarter_start_days(days: np.ndarray) -> np.ndarray:
 
 def _per_event_and_keys(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Labelled rows as the index keeps them: one per event and distinct key values, fatal if any row was."""
-    return rows.groupby(["event_id", *keys], dropna=False, sort=False).agg(day=("day", "min"), fatal=("fatal", "max")).reset_index()
+    return (
+        rows.groupby(["event_id", *keys], dropna=False, sort=False)
+        .agg(day=("day", "min"), fatal=("fatal", "max"))
+        .reset_index()
+    )
 
 
 class _Segments:
@@ -57,7 +61,9 @@ class _Segments:
 
     def __init__(self, groups: dict[object, np.ndarray], dtype: str):
         self._slots = {value: slot for slot, value in enumerate(groups)}
-        self._offsets = np.concatenate([[0], np.cumsum([len(a) for a in groups.values()], dtype=np.int64)]).astype(np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum([len(a) for a in groups.values()], dtype=np.int64)]).astype(
+            np.int64
+        )
         self._values = np.concatenate(list(groups.values())).astype(dtype) if groups else np.empty(0, dtype=dtype)
 
     @classmethod
@@ -91,7 +97,9 @@ class _Segments:
         """Each value's segment, -1 where it has none (missing values never have one)."""
         slots = self._slots
         # pd.NA compares as NA, which a dict cannot use: it is missing, like None and NaN (never keys here).
-        return np.fromiter((-1 if value is pd.NA else slots.get(value, -1) for value in values), dtype=np.int64, count=len(values))
+        return np.fromiter(
+            (-1 if value is pd.NA else slots.get(value, -1) for value in values), dtype=np.int64, count=len(values)
+        )
 
     def positions(self, slots: np.ndarray, targets: np.ndarray, side: str = "left") -> np.ndarray:
         """Per row, how many values of its segment lie before ``target`` (``side`` as in searchsorted); 0 without a segment."""
@@ -99,7 +107,9 @@ class _Segments:
         found = slots >= 0
         if found.any():
             rows = slots[found]
-            result[found] = np.searchsorted(self._sorted_keys(), _key(rows, targets[found]), side=side) - self._offsets[rows]
+            result[found] = (
+                np.searchsorted(self._sorted_keys(), _key(rows, targets[found]), side=side) - self._offsets[rows]
+            )
         return result
 
     def values_at(self, slots: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -113,7 +123,9 @@ class _Segments:
         return self._keys
 
 
-def _grouped(values: np.ndarray, days: np.ndarray, fatal: np.ndarray | None = None) -> tuple[_Segments, _Segments | None]:
+def _grouped(
+    values: np.ndarray, days: np.ndarray, fatal: np.ndarray | None = None
+) -> tuple[_Segments, _Segments | None]:
     """Days per value, sorted (ties in input order), and with ``fatal`` each value's running fatal count in that order.
 
     One factorize and one stable sort for all values: a groupby loop pays Python's cost once per
@@ -160,8 +172,12 @@ class OutcomeUpdate:
     not_recorded: list[str]  # no occurrence with this id: add the event first
 
     def describe(self) -> dict[str, int]:
-        return {"outcomes_added": len(self.added), "outcomes_already_known": len(self.already_known),
-                "outcomes_conflicting": len(self.conflicting), "outcomes_without_event": len(self.not_recorded)}
+        return {
+            "outcomes_added": len(self.added),
+            "outcomes_already_known": len(self.already_known),
+            "outcomes_conflicting": len(self.conflicting),
+            "outcomes_without_event": len(self.not_recorded),
+        }
 
 
 class EventHistory:
@@ -228,9 +244,11 @@ class EventHistory:
         if len(rows):
             self._labelled = pd.concat([self._labelled, _per_event_and_keys(rows, self.keys)], ignore_index=True)
             self._build_index()
-        per_event = rows.groupby("event_id", sort=False).agg(
-            day=("day", "min"), fatal=("fatal", "max"), **{name: (name, "first") for name in self.attributes}
-        ).reset_index()
+        per_event = (
+            rows.groupby("event_id", sort=False)
+            .agg(day=("day", "min"), fatal=("fatal", "max"), **{name: (name, "first") for name in self.attributes})
+            .reset_index()
+        )
         return OutcomeUpdate(per_event, list(given.index[known]), list(conflicting), list(given.index[~recorded]))
 
     def recorded(self, event_ids: np.ndarray) -> np.ndarray:
@@ -249,18 +267,24 @@ class EventHistory:
             days, _ = _grouped(occurrences[key].to_numpy(dtype=object), occurrences["day"].to_numpy(dtype="int64"))
             labelled = self._labelled.dropna(subset=[key])
             labelled_days, fatal_cumsum = _grouped(
-                labelled[key].to_numpy(dtype=object), labelled["day"].to_numpy(dtype="int64"), labelled["fatal"].to_numpy(dtype="float64")
+                labelled[key].to_numpy(dtype=object),
+                labelled["day"].to_numpy(dtype="int64"),
+                labelled["fatal"].to_numpy(dtype="float64"),
             )
             self._index[key] = _KeyIndex(days, labelled_days, fatal_cumsum)
 
     # ---- queries ----------------------------------------------------------------------
-    def occurrences(self, key: str, values: np.ndarray, days: np.ndarray, windows_days: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
+    def occurrences(
+        self, key: str, values: np.ndarray, days: np.ndarray, windows_days: tuple[int, ...] = ()
+    ) -> dict[str, np.ndarray]:
         """Earlier events with the same ``key`` value: ``before`` (all, strictly earlier), ``<w>d`` (dated in
         ``[day - w, day)`` for each window) and ``days_since_last`` (NaN if none), from one search."""
         index = self._index[key].days
         slots = index.slots_of(values)
         targets = np.concatenate([days, *(days - window for window in windows_days)])
-        found = index.positions(np.tile(slots, 1 + len(windows_days)), targets).reshape(1 + len(windows_days), len(days))
+        found = index.positions(np.tile(slots, 1 + len(windows_days)), targets).reshape(
+            1 + len(windows_days), len(days)
+        )
         before = found[0]
         result = {"before": before.astype("float64")}
         for window, since in zip(windows_days, found[1:], strict=True):

@@ -37,17 +37,51 @@ class HistoryFeatures(FeatureGroup):
         for key in ("_state", "_airport", "_make_model"):
             stem, sources, words = HISTORY_KEYS[key]
             for window in self.windows_days:
-                specs.append(self.spec(f"{stem}_accidents_{window}d", f"accidents {words} in the {window} days before", "event_date", *sources))
-            specs.append(self.spec(f"{stem}_days_since_last", f"days since the last accident {words} (NaN if none)", "event_date", *sources))
-            specs.append(self.spec(f"{stem}_accidents_before", f"all earlier accidents {words}", "event_date", *sources))
+                specs.append(
+                    self.spec(
+                        f"{stem}_accidents_{window}d",
+                        f"accidents {words} in the {window} days before",
+                        "event_date",
+                        *sources,
+                    )
+                )
+            specs.append(
+                self.spec(
+                    f"{stem}_days_since_last",
+                    f"days since the last accident {words} (NaN if none)",
+                    "event_date",
+                    *sources,
+                )
+            )
+            specs.append(
+                self.spec(f"{stem}_accidents_before", f"all earlier accidents {words}", "event_date", *sources)
+            )
         # The state's prior fatal share is the spatial group's regional risk.
         for key in ("_airport", "_make_model"):
             stem, sources, words = HISTORY_KEYS[key]
-            specs.append(self.spec(f"{stem}_prior_fatal_share", f"fatal share of earlier accidents {words}, smoothed towards the overall rate", "event_date", *sources))
-            specs.append(self.spec(f"{stem}_prior_outcomes", f"earlier accidents {words} with a known outcome", "event_date", *sources))
+            specs.append(
+                self.spec(
+                    f"{stem}_prior_fatal_share",
+                    f"fatal share of earlier accidents {words}, smoothed towards the overall rate",
+                    "event_date",
+                    *sources,
+                )
+            )
+            specs.append(
+                self.spec(
+                    f"{stem}_prior_outcomes", f"earlier accidents {words} with a known outcome", "event_date", *sources
+                )
+            )
         stem, sources, words = HISTORY_KEYS["_registration"]
         specs.append(self.spec("registration_prior_accidents", f"earlier accidents {words}", "event_date", *sources))
-        specs.append(self.spec("registration_prior_fatal", f"earlier fatal accidents {words} (a fatal one usually ends the airframe)", "event_date", *sources))
+        specs.append(
+            self.spec(
+                "registration_prior_fatal",
+                f"earlier fatal accidents {words} (a fatal one usually ends the airframe)",
+                "event_date",
+                *sources,
+            )
+        )
         return specs
 
     def transform(self, columns: Columns, prepared: Columns, history: EventHistory) -> np.ndarray:

@@ -121,7 +121,10 @@ def prepare_events(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The derived fields (prefixed ``_``) the feature groups share, from :func:`event_columns` output."""
     country = columns["country"]
     us = np.fromiter((c is None or c == "United States" for c in country), dtype=bool, count=len(country))
-    state = np.array([_state_of(value) if is_us else None for value, is_us in zip(columns["location"], us, strict=True)], dtype=object)
+    state = np.array(
+        [_state_of(value) if is_us else None for value, is_us in zip(columns["location"], us, strict=True)],
+        dtype=object,
+    )
     make = normalise_make(columns["make"])
     model = normalise_model(columns["model"])
     airport = normalise_identifier(columns["airport_code"], _NOT_AN_AIRPORT)
@@ -141,7 +144,10 @@ def prepare_events(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         "_foreign": (~us).astype("float64"),
         "_make": make,
         "_model": model,
-        "_make_model": np.array([f"{a} {b}" if a is not None and b is not None else None for a, b in zip(make, model, strict=True)], dtype=object),
+        "_make_model": np.array(
+            [f"{a} {b}" if a is not None and b is not None else None for a, b in zip(make, model, strict=True)],
+            dtype=object,
+        ),
         "_airport": airport,
         "_registration": normalise_identifier(columns["registration_number"], _NOT_AN_AIRPORT),
         "_phase_group": np.array([PHASE_GROUP_OF.get(p) for p in columns["broad_phase_of_flight"]], dtype=object),

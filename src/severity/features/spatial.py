@@ -74,10 +74,17 @@ class SpatialFeatures(FeatureGroup):
     def set_labelled_points(self, prepared: Columns, fatal: np.ndarray, event_ids: np.ndarray) -> None:
         """The labelled events neighbours are drawn from (one point per event)."""
         points = pd.DataFrame(
-            {"event_id": event_ids, "lat": prepared["_latitude"], "lon": prepared["_longitude"],
-             "day": prepared["_day"], "fatal": np.asarray(fatal, dtype="float64")}
+            {
+                "event_id": event_ids,
+                "lat": prepared["_latitude"],
+                "lon": prepared["_longitude"],
+                "day": prepared["_day"],
+                "fatal": np.asarray(fatal, dtype="float64"),
+            }
         ).dropna(subset=["lat", "lon"])
-        points = points.groupby("event_id", sort=False).agg(lat=("lat", "first"), lon=("lon", "first"), day=("day", "min"), fatal=("fatal", "max"))
+        points = points.groupby("event_id", sort=False).agg(
+            lat=("lat", "first"), lon=("lon", "first"), day=("day", "min"), fatal=("fatal", "max")
+        )
         points = points.sort_values("day", kind="stable")
         self._points = np.radians(points[["lat", "lon"]].to_numpy())
         self._point_days = points["day"].to_numpy(dtype=np.int64)
@@ -108,21 +115,62 @@ class SpatialFeatures(FeatureGroup):
             self.spec("latitude", "latitude, reported or from the airport code", *LOCATION_SOURCES),
             self.spec("longitude", "longitude, reported or from the airport code", *LOCATION_SOURCES),
             self.spec("coordinates_reported", "1 if the record gives coordinates", "latitude", "longitude"),
-            self.spec("coordinates_from_airport", "1 if coordinates were recovered from the airport code", "latitude", "longitude", "airport_code"),
+            self.spec(
+                "coordinates_from_airport",
+                "1 if coordinates were recovered from the airport code",
+                "latitude",
+                "longitude",
+                "airport_code",
+            ),
             self.spec("coordinates_missing", "1 if no coordinates are known", "latitude", "longitude", "airport_code"),
             self.spec("airport_known", "1 if the airport code is a known airport", "airport_code"),
             self.spec("outside_us", "1 if the country is not the United States", "country"),
         ]
         for k in self.neighbours:
-            specs.append(self.spec(f"neighbours_{k}_fatal_share", f"fatal share of the {k} nearest earlier accidents", "event_date", *LOCATION_SOURCES))
-            specs.append(self.spec(f"neighbours_{k}_mean_km", f"mean distance (km) to the {k} nearest earlier accidents", "event_date", *LOCATION_SOURCES))
+            specs.append(
+                self.spec(
+                    f"neighbours_{k}_fatal_share",
+                    f"fatal share of the {k} nearest earlier accidents",
+                    "event_date",
+                    *LOCATION_SOURCES,
+                )
+            )
+            specs.append(
+                self.spec(
+                    f"neighbours_{k}_mean_km",
+                    f"mean distance (km) to the {k} nearest earlier accidents",
+                    "event_date",
+                    *LOCATION_SOURCES,
+                )
+            )
         specs += [
             self.spec("nearest_airport_km", "distance (km) to the nearest airport", *LOCATION_SOURCES),
-            self.spec("nearest_large_airport_km", "distance (km) to the nearest airport with an IATA code (scheduled service)", *LOCATION_SOURCES),
-            *(self.spec(f"faa_region_{r}", f"state lies in the FAA {r.replace('_', ' ')} region", "location", "country") for r in FAA_REGIONS),
+            self.spec(
+                "nearest_large_airport_km",
+                "distance (km) to the nearest airport with an IATA code (scheduled service)",
+                *LOCATION_SOURCES,
+            ),
+            *(
+                self.spec(
+                    f"faa_region_{r}", f"state lies in the FAA {r.replace('_', ' ')} region", "location", "country"
+                )
+                for r in FAA_REGIONS
+            ),
             self.spec("faa_region_missing", "no US state could be read from the location", "location", "country"),
-            self.spec("state_prior_fatal_share", "smoothed fatal share of earlier accidents in the state", "event_date", "location", "country"),
-            self.spec("region_prior_fatal_share", "smoothed fatal share of earlier accidents in the FAA region", "event_date", "location", "country"),
+            self.spec(
+                "state_prior_fatal_share",
+                "smoothed fatal share of earlier accidents in the state",
+                "event_date",
+                "location",
+                "country",
+            ),
+            self.spec(
+                "region_prior_fatal_share",
+                "smoothed fatal share of earlier accidents in the FAA region",
+                "event_date",
+                "location",
+                "country",
+            ),
         ]
         return specs
 
@@ -172,14 +220,18 @@ class SpatialFeatures(FeatureGroup):
         region_risk = history.smoothed_fatal_share("_region", region, days, self.smoothing)
         return np.column_stack(
             [
-                latitude, longitude,
-                prepared["_coordinates_reported"], prepared["_coordinates_from_airport"],
+                latitude,
+                longitude,
+                prepared["_coordinates_reported"],
+                prepared["_coordinates_from_airport"],
                 np.isnan(latitude).astype("float64"),
-                prepared["_airport_known"], prepared["_foreign"],
+                prepared["_airport_known"],
+                prepared["_foreign"],
                 self._neighbour_features(latitude, longitude, days),
                 self._nearest_km(self._airports, latitude, longitude),
                 self._nearest_km(self._large_airports, latitude, longitude),
-                regions, (regions.sum(axis=1) == 0).astype("float64"),
+                regions,
+                (regions.sum(axis=1) == 0).astype("float64"),
                 np.where(state == None, np.nan, state_risk),  # noqa: E711 (elementwise)
                 np.where(region == None, np.nan, region_risk),  # noqa: E711
             ]
@@ -191,7 +243,9 @@ SphereTree = cKDTree | BallTree  # BallTree: transformers fitted before the k-d 
 
 def _unit_vectors(latitude_radians: np.ndarray, longitude_radians: np.ndarray) -> np.ndarray:
     cos_latitude = np.cos(latitude_radians)
-    return np.column_stack([cos_latitude * np.cos(longitude_radians), cos_latitude * np.sin(longitude_radians), np.sin(latitude_radians)])
+    return np.column_stack(
+        [cos_latitude * np.cos(longitude_radians), cos_latitude * np.sin(longitude_radians), np.sin(latitude_radians)]
+    )
 
 
 def _sphere_tree(points_radians: np.ndarray) -> cKDTree:

@@ -10,7 +10,9 @@ from severity.features.columns import Columns
 from severity.features.history import EventHistory
 
 SEASONS = ("winter", "spring", "summer", "autumn")
-_HOLIDAYS = USFederalHolidayCalendar().holidays("1900-01-01", "2100-12-31").to_numpy(dtype="datetime64[D]").astype("int64")
+_HOLIDAYS = (
+    USFederalHolidayCalendar().holidays("1900-01-01", "2100-12-31").to_numpy(dtype="datetime64[D]").astype("int64")
+)
 
 
 class TemporalFeatures(FeatureGroup):
@@ -52,9 +54,12 @@ class TemporalFeatures(FeatureGroup):
         angle_week = 2 * np.pi * weekday / 7
         return np.column_stack(
             [
-                np.sin(angle_month), np.cos(angle_month),
-                np.sin(angle_day), np.cos(angle_day),
-                np.sin(angle_week), np.cos(angle_week),
+                np.sin(angle_month),
+                np.cos(angle_month),
+                np.sin(angle_day),
+                np.cos(angle_day),
+                np.sin(angle_week),
+                np.cos(angle_week),
                 year_start.astype("int64").astype("float64") + 1970,
                 *((season == i).astype("float64") for i in range(4)),
                 (weekday >= 5).astype("float64"),

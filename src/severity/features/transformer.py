@@ -53,8 +53,12 @@ class FeatureSettings(SettingsModel):
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Artifacts pickled before these settings were a pydantic model hold the frozen dataclass's plain field dict.
         if "__dict__" not in state:
-            state = {"__dict__": dict(state), "__pydantic_fields_set__": set(state), "__pydantic_extra__": None,
-                     "__pydantic_private__": None}
+            state = {
+                "__dict__": dict(state),
+                "__pydantic_fields_set__": set(state),
+                "__pydantic_extra__": None,
+                "__pydantic_private__": None,
+            }
         super().__setstate__(state)
 
 
@@ -159,8 +163,11 @@ class AviationFeatureEngineer(TransformerMixin, BaseEstimator, auto_wrap_output_
         for group in self.groups_:
             group.add_outcomes(update.added)
         if update.conflicting:
-            logger.warning("%d event(s) already had a different outcome, kept as it was: %s", len(update.conflicting),
-                           ", ".join(update.conflicting[:5]))
+            logger.warning(
+                "%d event(s) already had a different outcome, kept as it was: %s",
+                len(update.conflicting),
+                ", ".join(update.conflicting[:5]),
+            )
         return update.describe()
 
     @property
@@ -172,7 +179,9 @@ class AviationFeatureEngineer(TransformerMixin, BaseEstimator, auto_wrap_output_
     # ---- transforming -----------------------------------------------------------------
     def transform(self, events: pd.DataFrame) -> pd.DataFrame:
         _check_input(events)
-        return pd.DataFrame(self.transform_columns(event_columns(events)), index=events.index, columns=self.feature_names_out_)
+        return pd.DataFrame(
+            self.transform_columns(event_columns(events)), index=events.index, columns=self.feature_names_out_
+        )
 
     def transform_columns(self, columns: Columns) -> np.ndarray:
         """The feature matrix for events given as columns (see :func:`severity.features.columns.event_columns`)."""
@@ -218,6 +227,9 @@ def _check_input(events: pd.DataFrame) -> None:
 
 def _history_rows(events: pd.DataFrame, prepared: Columns) -> pd.DataFrame:
     return pd.DataFrame(
-        {EVENT_KEY: events[EVENT_KEY].to_numpy(), EVENT_DATE: events[EVENT_DATE].to_numpy(),
-         **{k: prepared[k] for k in (*HISTORY_KEYS, *HISTORY_ATTRIBUTES)}}
+        {
+            EVENT_KEY: events[EVENT_KEY].to_numpy(),
+            EVENT_DATE: events[EVENT_DATE].to_numpy(),
+            **{k: prepared[k] for k in (*HISTORY_KEYS, *HISTORY_ATTRIBUTES)},
+        }
     )

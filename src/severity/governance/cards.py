@@ -68,22 +68,32 @@ def _interval(values: list[float] | tuple[float, float] | None) -> str:
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("severity.governance", "templates"),
-    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,  # noqa: S701 Markdown
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,  # noqa: S701 Markdown
 )
 
 
 def _formatted(spec: str):
     """A filter formatting a number with ``spec``; a record the card needs but lacks fails naming it."""
+
     def format_value(value: Any) -> str:
         if isinstance(value, jinja2.Undefined):
             value._fail_with_undefined_error()
         return format(value, spec)
+
     return format_value
 
 
 TEMPLATES.filters.update(
-    f3=_formatted(".3f"), f4=_formatted(".4f"), thousands=_formatted(","), percent=_formatted(".0%"),
-    interval=_interval, words=lambda value: str(value).replace("_", " "),
+    f3=_formatted(".3f"),
+    f4=_formatted(".4f"),
+    thousands=_formatted(","),
+    percent=_formatted(".0%"),
+    interval=_interval,
+    words=lambda value: str(value).replace("_", " "),
 )
 
 
@@ -93,20 +103,57 @@ def model_card_markdown(record: dict[str, Any]) -> str:
     test, intervals = performance["test"], performance["test_intervals"]
     groups = record["feature_groups"]
     return TEMPLATES.get_template("model_card.md.j2").render(
-        record=record, intended_use=INTENDED_USE, out_of_scope=OUT_OF_SCOPE,
+        record=record,
+        intended_use=INTENDED_USE,
+        out_of_scope=OUT_OF_SCOPE,
         limitations=[*LIMITATIONS, *record.get("extra_limitations", [])],
         groups=", ".join(f"{g} ({n})" for g, n in groups.items()),
         groups_code=", ".join(f"`{g}` ({n})" for g, n in groups.items()),
-        split_rows=[[part, f"{split[part]['rows']:,}", f"{split[part]['events']:,}", f"{split[part]['fatal_rate']:.3f}",
-                     split[part]["first_event"], split[part]["last_event"]] for part in ("train", "validation", "test")],
-        metric_rows=[[metric, f"{test[metric]:.4f}{_interval(intervals.get(metric))}",
-                      f"{performance['validation'][metric]:.4f}" if metric in performance["validation"] else ""]
-                     for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "precision", "recall", "f1")],
-        losses=", ".join(f"{method} {loss:.4f}" for method, loss in performance["policy"]["validation_cv_log_loss"].items()),
-        gap_rows=[[g["attribute"], g["metric"], f"{g['gap']:.3f}", g["threshold"], f"{g['highest_group']} {g['highest']:.3f}",
-                   f"{g['lowest_group']} {g['lowest']:.3f}", "yes" if g["exceeded"] else "no"] for g in record["fairness"]["gaps"]],
-        slice_rows=[[f"{row.attributes}: {row.slice}", row.check, f"{row.value:.3f}", f"{row.overall:.3f}", row.events, f"{row.q_value:.2g}"]
-                    for row in record["weak_slices"].head(10).itertuples()],
+        split_rows=[
+            [
+                part,
+                f"{split[part]['rows']:,}",
+                f"{split[part]['events']:,}",
+                f"{split[part]['fatal_rate']:.3f}",
+                split[part]["first_event"],
+                split[part]["last_event"],
+            ]
+            for part in ("train", "validation", "test")
+        ],
+        metric_rows=[
+            [
+                metric,
+                f"{test[metric]:.4f}{_interval(intervals.get(metric))}",
+                f"{performance['validation'][metric]:.4f}" if metric in performance["validation"] else "",
+            ]
+            for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "precision", "recall", "f1")
+        ],
+        losses=", ".join(
+            f"{method} {loss:.4f}" for method, loss in performance["policy"]["validation_cv_log_loss"].items()
+        ),
+        gap_rows=[
+            [
+                g["attribute"],
+                g["metric"],
+                f"{g['gap']:.3f}",
+                g["threshold"],
+                f"{g['highest_group']} {g['highest']:.3f}",
+                f"{g['lowest_group']} {g['lowest']:.3f}",
+                "yes" if g["exceeded"] else "no",
+            ]
+            for g in record["fairness"]["gaps"]
+        ],
+        slice_rows=[
+            [
+                f"{row.attributes}: {row.slice}",
+                row.check,
+                f"{row.value:.3f}",
+                f"{row.overall:.3f}",
+                row.events,
+                f"{row.q_value:.2g}",
+            ]
+            for row in record["weak_slices"].head(10).itertuples()
+        ],
         top_features=", ".join(f"`{f}`" for f in record["top_features"]),
     )
 
@@ -117,15 +164,21 @@ def model_card_html(markdown: str, calibration: plt.Figure, title: str) -> str:
     calibration.savefig(buffer, format="png", dpi=110)
     image = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     body = MarkdownIt("commonmark").enable("table").render(markdown.replace("](calibration.png)", f"]({image})"))
-    style = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45}"
-             "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}"
-             "code{background:#f4f4f4}img{max-width:28rem}")
+    style = (
+        "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45}"
+        "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}"
+        "code{background:#f4f4f4}img{max-width:28rem}"
+    )
     return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{body}</body></html>"
 
 
 def data_source(event_ids: pd.Series) -> str:
     """Says which data a run trained on; the bundled demo sample's identifiers all start with SYN."""
-    return "the synthetic demo sample bundled with the project" if event_ids.astype(str).str.startswith("SYN").all() else "the NTSB aviation accident export"
+    return (
+        "the synthetic demo sample bundled with the project"
+        if event_ids.astype(str).str.startswith("SYN").all()
+        else "the NTSB aviation accident export"
+    )
 
 
 def recalibration_figure(held_out: pd.DataFrame, bins: int, title: str) -> plt.Figure:
@@ -138,14 +191,31 @@ def recalibration_figure(held_out: pd.DataFrame, bins: int, title: str) -> plt.F
     for column, label in (("before", "before (source policy)"), ("after", "after (recalibrated policy)")):
         table = reliability_table(events, target, held_out[column].to_numpy(), bins)
         table = table[table["rows"] > 0]
-        line, = axis.plot(table["mean_predicted"], table["observed_rate"], marker="o",
-                          label=f"{label}: mean {held_out[column].mean():.3f}")
+        (line,) = axis.plot(
+            table["mean_predicted"],
+            table["observed_rate"],
+            marker="o",
+            label=f"{label}: mean {held_out[column].mean():.3f}",
+        )
         for row in table.itertuples():
-            axis.annotate(f"{row.rows}", (row.mean_predicted, row.observed_rate), textcoords="offset points", xytext=(4, -10),
-                          fontsize=7, color=line.get_color())
-    axis.axhline(target.mean(), color="tab:green", linestyle="--", linewidth=1, label=f"observed fatal rate {target.mean():.3f}")
-    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean calibrated probability (rows per bin annotated)", ylabel="observed fatal rate",
-             title=title)
+            axis.annotate(
+                f"{row.rows}",
+                (row.mean_predicted, row.observed_rate),
+                textcoords="offset points",
+                xytext=(4, -10),
+                fontsize=7,
+                color=line.get_color(),
+            )
+    axis.axhline(
+        target.mean(), color="tab:green", linestyle="--", linewidth=1, label=f"observed fatal rate {target.mean():.3f}"
+    )
+    axis.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="mean calibrated probability (rows per bin annotated)",
+        ylabel="observed fatal rate",
+        title=title,
+    )
     axis.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
     return figure
@@ -166,10 +236,20 @@ def _answering_rows(report: dict[str, Any]) -> list[list[str]]:
     models = report.get("answering_models", [])
     if len(models) < 2:
         return []
-    return [[m["model"], m["variant"].replace("_", " "), f"{m['before']['mean_predicted']:.4f}", f"{m['after']['mean_predicted']:.4f}",
-             f"{m['after']['observed_rate']:.4f}", f"{m['before']['ece']:.4f}", f"{m['after']['ece']:.4f}",
-             f"`{m['before']['calibration']}` -> `{m['after']['calibration']}`",
-             f"{m['before']['threshold']:.3f} -> {m['after']['threshold']:.3f}"] for m in models]
+    return [
+        [
+            m["model"],
+            m["variant"].replace("_", " "),
+            f"{m['before']['mean_predicted']:.4f}",
+            f"{m['after']['mean_predicted']:.4f}",
+            f"{m['after']['observed_rate']:.4f}",
+            f"{m['before']['ece']:.4f}",
+            f"{m['after']['ece']:.4f}",
+            f"`{m['before']['calibration']}` -> `{m['after']['calibration']}`",
+            f"{m['before']['threshold']:.3f} -> {m['after']['threshold']:.3f}",
+        ]
+        for m in models
+    ]
 
 
 def recalibration_card_markdown(record: dict[str, Any], source_card: str | None) -> str:
@@ -178,19 +258,30 @@ def recalibration_card_markdown(record: dict[str, Any], source_card: str | None)
     report = record["report"]
     before, after, test = report["before"], report["after"], report["test_split"]
     return TEMPLATES.get_template("recalibration_card.md.j2").render(
-        record=record, source_card=_demoted(source_card) if source_card else None,
+        record=record,
+        source_card=_demoted(source_card) if source_card else None,
         losses=", ".join(f"{method} {loss:.4f}" for method, loss in report["policy"]["validation_cv_log_loss"].items()),
         before_after_rows=[
             ["mean predicted probability", f"{before['mean_predicted']:.4f}", f"{after['mean_predicted']:.4f}"],
             ["observed fatal rate", f"{before['observed_rate']:.4f}", f"{after['observed_rate']:.4f}"],
             ["mean predicted - observed", f"{before['difference']:+.4f}", f"{after['difference']:+.4f}"],
-            *[[label, f"{before[key]:.4f}", f"{after[key]:.4f}"] for key, label in (
-                ("log_loss", "log loss"), ("ece", "expected calibration error"), ("brier", "Brier score"), ("roc_auc", "ROC-AUC"),
-                ("precision", "precision at the threshold"), ("recall", "recall at the threshold"))],
+            *[
+                [label, f"{before[key]:.4f}", f"{after[key]:.4f}"]
+                for key, label in (
+                    ("log_loss", "log loss"),
+                    ("ece", "expected calibration error"),
+                    ("brier", "Brier score"),
+                    ("roc_auc", "ROC-AUC"),
+                    ("precision", "precision at the threshold"),
+                    ("recall", "recall at the threshold"),
+                )
+            ],
             ["calibration", f"`{before['calibration']}`", f"`{after['calibration']}`"],
             ["threshold", f"{before['threshold']:.4f}", f"{after['threshold']:.4f}"],
         ],
         answering_rows=_answering_rows(report),
-        test_rows=[[metric, f"{test['before'][metric]:.4f}", f"{test['after'][metric]:.4f}"]
-                   for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "precision", "recall", "f1")],
+        test_rows=[
+            [metric, f"{test['before'][metric]:.4f}", f"{test['after'][metric]:.4f}"]
+            for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "precision", "recall", "f1")
+        ],
     )

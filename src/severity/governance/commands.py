@@ -80,8 +80,18 @@ def list_versions(project: Project) -> None:
         click.echo(f"{project.registry.model_name} has no versions yet")
         return
     header = ("version", "aliases", "created (UTC)", "candidate", "test ROC-AUC", "card", "approval")
-    table = [(r.version, ",".join(r.aliases) or "-", r.created, f"{r.candidate} ({r.variant})", r.test_roc_auc,
-              "yes" if r.model_card else "no", r.approval) for r in rows]
+    table = [
+        (
+            r.version,
+            ",".join(r.aliases) or "-",
+            r.created,
+            f"{r.candidate} ({r.variant})",
+            r.test_roc_auc,
+            "yes" if r.model_card else "no",
+            r.approval,
+        )
+        for r in rows
+    ]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *table, strict=True)]
     for row in (header, *table):
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -90,7 +100,9 @@ def list_versions(project: Project) -> None:
 @models.command()
 @click.option("--version", required=True, help="Registered version.")
 @click.option("--html", is_flag=True, help="The HTML page instead of Markdown.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the card here instead of printing it.")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the card here instead of printing it."
+)
 @click.pass_obj
 def card(project: Project, version: str, html: bool, output: Path | None) -> None:
     """The model card stored with a version."""
@@ -104,7 +116,9 @@ def card(project: Project, version: str, html: bool, output: Path | None) -> Non
     if html:
         uri = uri.removesuffix(".md") + ".html"
     with tempfile.TemporaryDirectory(prefix="severity-card-") as folder:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=folder, tracking_uri=project.registry.tracking_uri)
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=folder, tracking_uri=project.registry.tracking_uri
+        )
         text = Path(local).read_text()
     if output:
         output.write_text(text)
@@ -117,8 +131,11 @@ def card(project: Project, version: str, html: bool, output: Path | None) -> Non
 @click.option("--version", required=True, help="The version to make champion.")
 @click.option("--approver", required=True, help="Who approves the promotion.")
 @click.option("--notes", required=True, help="Why: what was reviewed, what evidence decided it.")
-@click.option("--evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An A/B evaluation report (data/08_reporting/ab_evaluation.json) to record with the approval.")
+@click.option(
+    "--evidence",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An A/B evaluation report (data/08_reporting/ab_evaluation.json) to record with the approval.",
+)
 @click.pass_obj
 def promote(project: Project, version: str, approver: str, notes: str, evidence: Path | None) -> None:
     """Promote a version to champion if every check passes; record the approval. A failed check changes nothing."""
@@ -133,8 +150,12 @@ def promote(project: Project, version: str, approver: str, notes: str, evidence:
         raise click.ClickException("--approver and --notes must not be empty")
     parameters = project.parameters
     checks = promotion_checks(
-        registry.model(version), registry.model(current) if current else None, project.load("test_events"),
-        CARD_TAG in record.tags, parameters.governance.gate, parameters.monitoring.fairness,
+        registry.model(version),
+        registry.model(current) if current else None,
+        project.load("test_events"),
+        CARD_TAG in record.tags,
+        parameters.governance.gate,
+        parameters.monitoring.fairness,
     )
     for check in checks:
         click.echo(f"{'PASS' if check['passed'] else 'FAIL'}  {check['check']}: {check['detail']}")
@@ -144,11 +165,21 @@ def promote(project: Project, version: str, approver: str, notes: str, evidence:
         sys.exit(1)
     evidence_record = json.loads(evidence.read_text()) if evidence else None
     if evidence_record is not None:
-        evidence_record = {"file": str(evidence), "mode": evidence_record.get("mode"), "requests": evidence_record.get("requests"),
-                           "verdict": evidence_record.get("quality", {}).get("verdict", evidence_record.get("quality", {}).get("status"))}
+        evidence_record = {
+            "file": str(evidence),
+            "mode": evidence_record.get("mode"),
+            "requests": evidence_record.get("requests"),
+            "verdict": evidence_record.get("quality", {}).get(
+                "verdict", evidence_record.get("quality", {}).get("status")
+            ),
+        }
     entry = registry.record_promotion(version, approver, notes, checks, evidence_record)
-    click.echo(f"Version {version} is now the champion (was {entry['previous'] or 'none'}), approved by {approver} at {entry['at']}.")
-    click.echo("The service picks it up when restarted: stop `bentoml serve` and start it again (see README, Governance).")
+    click.echo(
+        f"Version {version} is now the champion (was {entry['previous'] or 'none'}), approved by {approver} at {entry['at']}."
+    )
+    click.echo(
+        "The service picks it up when restarted: stop `bentoml serve` and start it again (see README, Governance)."
+    )
 
 
 @models.command()
@@ -161,14 +192,21 @@ def rollback(project: Project, approver: str, notes: str) -> None:
         entry = project.registry.record_rollback(approver, notes)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Rolled back: version {entry['version']} is the champion again (was {entry['previous']}), by {approver} at {entry['at']}.")
+    click.echo(
+        f"Rolled back: version {entry['version']} is the champion again (was {entry['previous']}), by {approver} at {entry['at']}."
+    )
     click.echo("The service picks it up when restarted: stop `bentoml serve` and start it again.")
 
 
 @main.command()
 @click.option("--version", "bento_version", default=None, help="The Bento's version (default: one BentoML generates).")
-@click.option("--bentofile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=Path("bentofile.yaml"),
-              show_default=True, help="The build file; its folder is the build context.")
+@click.option(
+    "--bentofile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("bentofile.yaml"),
+    show_default=True,
+    help="The build file; its folder is the build context.",
+)
 def bento(bento_version: str | None, bentofile: Path) -> None:
     """Build a Bento of the service with the models it would serve now (the SEVERITY_* settings: the registry's
     champion, and its challenger when SEVERITY_ROUTING needs one). Prints the Bento's tag."""

@@ -69,19 +69,31 @@ def promotion_checks(
     else:
         champion_metrics, _, _ = test_metrics(champion, test_events)
         difference = metrics["roc_auc"] - champion_metrics["roc_auc"]
-        checks.append(_check(
-            "not_worse_than_champion", difference >= -gate.champion_tolerance,
-            f"test ROC-AUC {metrics['roc_auc']:.4f} vs champion {champion_metrics['roc_auc']:.4f} on the same "
-            f"{len(test_events):,} events ({difference:+.4f}, tolerance {gate.champion_tolerance})",
-        ))
+        checks.append(
+            _check(
+                "not_worse_than_champion",
+                difference >= -gate.champion_tolerance,
+                f"test ROC-AUC {metrics['roc_auc']:.4f} vs champion {champion_metrics['roc_auc']:.4f} on the same "
+                f"{len(test_events):,} events ({difference:+.4f}, tolerance {gate.champion_tolerance})",
+            )
+        )
     groups = pd.DataFrame(group_values(event_columns(test_events)))
     gaps = largest_gaps(group_metrics(groups, test_events["fatal"].to_numpy(), probability, predicted), fairness)
     exceeded = [g for g in gaps if g["exceeded"]]
-    checks.append(_check(
-        "fairness_gaps", not exceeded,
-        "; ".join(f"{g['metric']} across {g['attribute']} {g['gap']:.3f} > {g['threshold']}" for g in exceeded)
-        or f"all {len(gaps)} gaps within their thresholds",
-    ))
+    checks.append(
+        _check(
+            "fairness_gaps",
+            not exceeded,
+            "; ".join(f"{g['metric']} across {g['attribute']} {g['gap']:.3f} > {g['threshold']}" for g in exceeded)
+            or f"all {len(gaps)} gaps within their thresholds",
+        )
+    )
     if gate.require_model_card:
-        checks.append(_check("model_card", has_model_card, "model card stored with the version" if has_model_card else "no model card"))
+        checks.append(
+            _check(
+                "model_card",
+                has_model_card,
+                "model card stored with the version" if has_model_card else "no model card",
+            )
+        )
     return checks

@@ -93,8 +93,9 @@ class Registry:
 
         uri = f"models:/{self.model_name}/{self.version(version).version}"
         with tempfile.TemporaryDirectory(prefix="severity-registry-") as folder:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=folder,
-                                                        tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=folder, tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
+            )
             return mlflow.pyfunc.load_model(local).unwrap_python_model().model
 
     def history(self) -> list[dict[str, Any]]:
@@ -116,23 +117,43 @@ class Registry:
                 approval = f"rolled back by {tags.get(f'{APPROVAL_PREFIX}rolled_back_by')} at {tags.get(f'{APPROVAL_PREFIX}rolled_back_at')}"
             else:
                 approval = "not approved"
-            rows.append(VersionSummary(
-                version=str(version.version), aliases=sorted(aliases.get(str(version.version), [])),
-                created=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
-                candidate=tags.get("champion", "?"), variant=tags.get("variant", "?"), test_roc_auc=tags.get("test_roc_auc", "?"),
-                approval=approval, model_card=CARD_TAG in tags,
-            ))
+            rows.append(
+                VersionSummary(
+                    version=str(version.version),
+                    aliases=sorted(aliases.get(str(version.version), [])),
+                    created=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(
+                        timespec="seconds"
+                    ),
+                    candidate=tags.get("champion", "?"),
+                    variant=tags.get("variant", "?"),
+                    test_roc_auc=tags.get("test_roc_auc", "?"),
+                    approval=approval,
+                    model_card=CARD_TAG in tags,
+                )
+            )
         return rows
 
     # ---- writing ----------------------------------------------------------------------
-    def record_promotion(self, version: str, approver: str, notes: str, checks: list[dict[str, Any]],
-                         evidence: dict[str, Any] | None) -> dict[str, Any]:
+    def record_promotion(
+        self, version: str, approver: str, notes: str, checks: list[dict[str, Any]], evidence: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """Make ``version`` the champion and record the approval on it and in the history."""
         previous = self.alias(CHAMPION)
-        entry = {"action": "promote", "version": str(version), "previous": previous, "by": approver, "at": now(), "notes": notes}
+        entry = {
+            "action": "promote",
+            "version": str(version),
+            "previous": previous,
+            "by": approver,
+            "at": now(),
+            "notes": notes,
+        }
         tags = {
-            "status": "approved", "approver": approver, "approved_at": entry["at"], "notes": notes,
-            "previous_champion": previous or "none", "checks": json.dumps(checks),
+            "status": "approved",
+            "approver": approver,
+            "approved_at": entry["at"],
+            "notes": notes,
+            "previous_champion": previous or "none",
+            "checks": json.dumps(checks),
         }
         if evidence is not None:
             tags["evidence"] = json.dumps(evidence)
@@ -140,8 +161,11 @@ class Registry:
             self.client.set_model_version_tag(self.model_name, str(version), APPROVAL_PREFIX + key, value)
         self.client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
         self._append_history(entry)
-        self._describe(version, f"Approved as champion by {approver} at {entry['at']}: {notes}\n\nChecks: "
-                       + "; ".join(f"{c['check']} {'passed' if c['passed'] else 'FAILED'} ({c['detail']})" for c in checks))
+        self._describe(
+            version,
+            f"Approved as champion by {approver} at {entry['at']}: {notes}\n\nChecks: "
+            + "; ".join(f"{c['check']} {'passed' if c['passed'] else 'FAILED'} ({c['detail']})" for c in checks),
+        )
         return entry
 
     def record_rollback(self, approver: str, notes: str) -> dict[str, Any]:
@@ -151,20 +175,40 @@ class Registry:
             raise ValueError(f"{self.model_name} has no champion to roll back from")
         target = self._previous_approved(current)
         if target is None:
-            raise ValueError(f"Version {current} is the only approved champion of {self.model_name}: there is nothing to roll back to")
-        entry = {"action": "rollback", "version": target, "previous": current, "by": approver, "at": now(), "notes": notes}
-        for key, value in {"status": "rolled_back", "rolled_back_by": approver, "rolled_back_at": entry["at"],
-                           "rollback_notes": notes, "rolled_back_to": target}.items():
+            raise ValueError(
+                f"Version {current} is the only approved champion of {self.model_name}: there is nothing to roll back to"
+            )
+        entry = {
+            "action": "rollback",
+            "version": target,
+            "previous": current,
+            "by": approver,
+            "at": now(),
+            "notes": notes,
+        }
+        for key, value in {
+            "status": "rolled_back",
+            "rolled_back_by": approver,
+            "rolled_back_at": entry["at"],
+            "rollback_notes": notes,
+            "rolled_back_to": target,
+        }.items():
             self.client.set_model_version_tag(self.model_name, current, APPROVAL_PREFIX + key, value)
         self.client.set_registered_model_alias(self.model_name, CHAMPION, target)
         self._append_history(entry)
-        self._describe(current, f"Rolled back by {approver} at {entry['at']} (champion returned to version {target}): {notes}")
-        self._describe(target, f"Champion again after a rollback from version {current} by {approver} at {entry['at']}: {notes}")
+        self._describe(
+            current, f"Rolled back by {approver} at {entry['at']} (champion returned to version {target}): {notes}"
+        )
+        self._describe(
+            target, f"Champion again after a rollback from version {current} by {approver} at {entry['at']}: {notes}"
+        )
         return entry
 
     def _previous_approved(self, current: str) -> str | None:
         """The champion before ``current`` in the history, skipping versions rolled back since."""
-        rolled_back = {str(v.version) for v in self.versions() if v.tags.get(f"{APPROVAL_PREFIX}status") == "rolled_back"}
+        rolled_back = {
+            str(v.version) for v in self.versions() if v.tags.get(f"{APPROVAL_PREFIX}status") == "rolled_back"
+        }
         champions = [e["version"] for e in self.history()]
         for version in reversed(champions):
             if version != current and version not in rolled_back:

@@ -70,7 +70,9 @@ class SeverityModel:
         """Calibrated probabilities and classes for events given as columns (the service's path)."""
         return self.policy.apply(self.scores_from_matrix(self.feature_engineer.transform_columns(columns)))
 
-    def score_columns(self, columns: Columns, explain: bool = True, absent: dict[str, np.ndarray] | None = None) -> ScoredEvents:
+    def score_columns(
+        self, columns: Columns, explain: bool = True, absent: dict[str, np.ndarray] | None = None
+    ) -> ScoredEvents:
         """Probabilities, classes and (optionally) explanations for events given as columns.
 
         The one scoring path of the service and of batch inference, so both give the same numbers.
@@ -81,11 +83,16 @@ class SeverityModel:
         choice = self.answering_models(absent, len(columns["day"]))
         if choice is None or (choice == choice[0]).all():
             model = models[0 if choice is None else int(choice[0])]
-            return model._score_own(masked_columns(columns, model.input_fields) if model is not self else columns, explain)
+            return model._score_own(
+                masked_columns(columns, model.input_fields) if model is not self else columns, explain
+            )
         parts = {}
         for index in np.unique(choice):
             model, rows = models[index], np.flatnonzero(choice == index)
-            parts[index] = (rows, model._score_own(masked_columns(take_rows(columns, rows), model.input_fields), explain))
+            parts[index] = (
+                rows,
+                model._score_own(masked_columns(take_rows(columns, rows), model.input_fields), explain),
+            )
         return ScoredEvents.combine(list(parts.values()), len(choice), explain)
 
     def answering_models(self, absent: dict[str, np.ndarray] | None, count: int) -> np.ndarray | None:
@@ -124,15 +131,26 @@ class SeverityModel:
         probability, predicted = self.policy.apply(fatal_scores(self.estimator, selected, self.feature_columns))
         explanation = self._explain_selected(selected) if explain else None
         fields, attribution = self._raw_fields
-        return ScoredEvents(probability, predicted, self.policy.threshold, explanation, attribution, fields, selected,
-                            self.feature_columns, np.full(len(probability), self.field_set, dtype=object))
+        return ScoredEvents(
+            probability,
+            predicted,
+            self.policy.threshold,
+            explanation,
+            attribution,
+            fields,
+            selected,
+            self.feature_columns,
+            np.full(len(probability), self.field_set, dtype=object),
+        )
 
     @property
     def _raw_fields(self) -> tuple[list[str] | None, np.ndarray | None]:
         """The raw field names and the features x fields attribution as an array, converted once (not pickled)."""
         if "_raw_field_arrays" not in self.__dict__:
             attribution = self.raw_field_attribution
-            self._raw_field_arrays = (None, None) if attribution is None else (list(attribution.columns), attribution.to_numpy())
+            self._raw_field_arrays = (
+                (None, None) if attribution is None else (list(attribution.columns), attribution.to_numpy())
+            )
         return self._raw_field_arrays
 
     def __getstate__(self) -> dict:
@@ -165,7 +183,10 @@ class SeverityModel:
     def predict(self, events: pd.DataFrame) -> pd.DataFrame:
         """``fatal_probability`` (calibrated) and ``predicted_class`` (1 = fatal) per event, in input order."""
         scored = self.score(events, explain=False)
-        return pd.DataFrame({"fatal_probability": scored.fatal_probability, "predicted_class": scored.predicted_class}, index=events.index)
+        return pd.DataFrame(
+            {"fatal_probability": scored.fatal_probability, "predicted_class": scored.predicted_class},
+            index=events.index,
+        )
 
 
 @dataclass
@@ -178,7 +199,9 @@ class ScoredEvents:
     explanation: Any = None  # severity.explain.explainers.Explanation, rows in event order (one answering model)
     raw_field_attribution: np.ndarray | None = None  # features x raw fields, rows sum to 1
     raw_fields: list[str] | None = None
-    features: np.ndarray | None = None  # the model-input rows (events x feature_columns) that were scored (one answering model)
+    features: np.ndarray | None = (
+        None  # the model-input rows (events x feature_columns) that were scored (one answering model)
+    )
     feature_columns: list[str] | None = None
     answered_by: np.ndarray | None = None  # per event, the field set of the model that answered
     combined_contributions: np.ndarray | None = field(default=None, repr=False)
@@ -215,5 +238,14 @@ class ScoredEvents:
             probability[rows], predicted[rows] = part.fatal_probability, part.predicted_class
             threshold[rows], answered_by[rows] = part.thresholds, part.answered_by
             if explain:
-                contributions[np.ix_(rows, [fields.index(name) for name in part.raw_fields])] = part.raw_field_contributions
-        return cls(probability, predicted, threshold, raw_fields=fields, answered_by=answered_by, combined_contributions=contributions)
+                contributions[np.ix_(rows, [fields.index(name) for name in part.raw_fields])] = (
+                    part.raw_field_contributions
+                )
+        return cls(
+            probability,
+            predicted,
+            threshold,
+            raw_fields=fields,
+            answered_by=answered_by,
+            combined_contributions=contributions,
+        )

@@ -35,7 +35,9 @@ def build_estimator(family: str, parameters: dict[str, Any], random_state: int, 
     if family == "decision_tree":
         return DecisionTreeClassifier(class_weight="balanced", random_state=random_state, **parameters)
     if family == "random_forest":
-        return RandomForestClassifier(class_weight="balanced_subsample", random_state=random_state, n_jobs=n_jobs, **parameters)
+        return RandomForestClassifier(
+            class_weight="balanced_subsample", random_state=random_state, n_jobs=n_jobs, **parameters
+        )
     if family == "xgboost":
         return xgb.XGBClassifier(random_state=random_state, n_jobs=n_jobs, eval_metric="logloss", **parameters)
     if family == "lightgbm":
@@ -49,7 +51,13 @@ def build_estimator(family: str, parameters: dict[str, Any], random_state: int, 
 
 
 def fit_estimator(
-    estimator: BaseEstimator, family: str, features, target, validation_features, validation_target, early_stopping_rounds: int = 50
+    estimator: BaseEstimator,
+    family: str,
+    features,
+    target,
+    validation_features,
+    validation_target,
+    early_stopping_rounds: int = 50,
 ) -> BaseEstimator:
     """Fit, giving the validation split to the families that stop early on it (XGBoost's rounds are a hyper-parameter).
 
@@ -61,7 +69,10 @@ def fit_estimator(
         return estimator.fit(features, target, eval_set=[(validation_features, validation_target)], verbose=False)
     if family == "lightgbm":
         return estimator.fit(
-            features, target, eval_X=(validation_features,), eval_y=(validation_target,),
+            features,
+            target,
+            eval_X=(validation_features,),
+            eval_y=(validation_target,),
             callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
         )
     if family == "mlp":
@@ -98,11 +109,17 @@ def with_fixed_capacity(estimator, scale: float, n_jobs: int, random_state: int)
     stops early on a share of its rows it holds out).
     """
     if isinstance(estimator, SoftVotingEnsemble):
-        return SoftVotingEnsemble({n: with_fixed_capacity(m, scale, n_jobs, random_state) for n, m in estimator.members.items()},
-                                  estimator.weights)
+        return SoftVotingEnsemble(
+            {n: with_fixed_capacity(m, scale, n_jobs, random_state) for n, m in estimator.members.items()},
+            estimator.weights,
+        )
     if isinstance(estimator, StackingEnsemble):
-        return StackingEnsemble({n: with_fixed_capacity(m, scale, n_jobs, random_state) for n, m in estimator.members.items()},
-                                dict(estimator.families), estimator.folds, random_state)
+        return StackingEnsemble(
+            {n: with_fixed_capacity(m, scale, n_jobs, random_state) for n, m in estimator.members.items()},
+            dict(estimator.families),
+            estimator.folds,
+            random_state,
+        )
     copy = clone(estimator)
     if isinstance(estimator, xgb.XGBClassifier):
         best = getattr(estimator, "best_iteration", None)
@@ -150,7 +167,9 @@ class StackingEnsemble(ClassifierMixin, BaseEstimator):
     to trust members on rows they were fitted on.
     """
 
-    def __init__(self, members: dict[str, BaseEstimator], families: dict[str, str], folds: int = 3, random_state: int = 0):
+    def __init__(
+        self, members: dict[str, BaseEstimator], families: dict[str, str], folds: int = 3, random_state: int = 0
+    ):
         self.members = members
         self.families = families
         self.folds = folds
@@ -169,7 +188,12 @@ class StackingEnsemble(ClassifierMixin, BaseEstimator):
         for fit_rows, predict_rows in splitter.split(features, target, groups):
             for column, (name, member) in enumerate(self.members.items()):
                 fold_model = fit_estimator(
-                    clone(member), self.families[name], features.iloc[fit_rows], target[fit_rows], validation_features, validation_target
+                    clone(member),
+                    self.families[name],
+                    features.iloc[fit_rows],
+                    target[fit_rows],
+                    validation_features,
+                    validation_target,
                 )
                 out_of_fold[predict_rows, column] = fold_model.predict_proba(features.iloc[predict_rows])[:, 1]
         self.meta_learner_ = LogisticRegression(C=1.0).fit(self._log_odds(out_of_fold), target)
@@ -211,13 +235,18 @@ def fatal_scores(estimator, features: np.ndarray, feature_names: list[str]) -> n
         iteration = getattr(estimator, "best_iteration", None)
         iteration_range = (0, iteration + 1) if iteration is not None else (0, 0)
         return estimator.get_booster().inplace_predict(
-            np.asarray(features, dtype=np.float32), iteration_range=iteration_range, missing=np.nan, validate_features=False
+            np.asarray(features, dtype=np.float32),
+            iteration_range=iteration_range,
+            missing=np.nan,
+            validate_features=False,
         )
     if isinstance(estimator, lgb.LGBMClassifier):
         threads = lightgbm_threads(estimator)
         if len(features) >= PARALLEL_ROWS:
             threads = 0  # every core, even for a model made single-threaded for serving
-        return estimator.booster_.predict(np.asarray(features, dtype=np.float64), num_iteration=estimator.best_iteration_ or None, num_threads=threads)
+        return estimator.booster_.predict(
+            np.asarray(features, dtype=np.float64), num_iteration=estimator.best_iteration_ or None, num_threads=threads
+        )
     return estimator.predict_proba(pd.DataFrame(features, columns=feature_names))[:, 1]
 
 

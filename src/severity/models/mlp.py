@@ -61,13 +61,15 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(self.random_state)
         target = np.asarray(target, dtype="float32")
         self.classes_ = np.array([0, 1])
-        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(np.asarray(features, dtype="float64"))
+        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(
+            np.asarray(features, dtype="float64")
+        )
         self.scaler_ = StandardScaler().fit(self.imputer_.transform(np.asarray(features, dtype="float64")))
         inputs, labels = self._inputs(features), torch.as_tensor(target)
         if validation_features is None:  # hold out 10% for early stopping
             order = np.random.default_rng(self.random_state).permutation(len(target))
             held = order[: max(1, len(order) // 10)]
-            kept = order[len(held):]
+            kept = order[len(held) :]
             validation_inputs, validation_labels = inputs[held], labels[held]
             inputs, labels = inputs[kept], labels[kept]
         else:
@@ -79,7 +81,9 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         pos_weight = torch.tensor((len(labels) - positives) / max(positives, 1.0))  # class weighting
         loss_function = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         optimiser = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=max(1, self.patience // 3))
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimiser, factor=0.5, patience=max(1, self.patience // 3)
+        )
 
         best_loss, best_state, stale = np.inf, None, 0
         self.history_: list[dict[str, float]] = []
@@ -99,8 +103,12 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             validation_loss = self._loss(loss_function, validation_inputs, validation_labels)
             scheduler.step(validation_loss)
             self.history_.append(
-                {"epoch": epoch + 1, "train_loss": total / len(labels), "validation_loss": validation_loss,
-                 "learning_rate": optimiser.param_groups[0]["lr"]}
+                {
+                    "epoch": epoch + 1,
+                    "train_loss": total / len(labels),
+                    "validation_loss": validation_loss,
+                    "learning_rate": optimiser.param_groups[0]["lr"],
+                }
             )
             logger.debug("MLP epoch %d: train %.4f, validation %.4f", epoch + 1, total / len(labels), validation_loss)
             if validation_loss < best_loss - 1e-5:

@@ -50,7 +50,9 @@ class Calibrator:
         return expit(decision.ravel())
 
 
-def choose_threshold(probability: np.ndarray, target: np.ndarray, rule: str, cost_missed_fatal: float, cost_false_alarm: float) -> float:
+def choose_threshold(
+    probability: np.ndarray, target: np.ndarray, rule: str, cost_missed_fatal: float, cost_false_alarm: float
+) -> float:
     """The threshold on calibrated probabilities that maximises F1, or minimises the expected cost.
 
     Every distinct probability is a candidate ("fatal when probability >= t"); counts for all
@@ -90,7 +92,9 @@ class DecisionPolicy:
     folds: int = 5
     seed: int = 0
 
-    def fit(self, validation_scores: np.ndarray, validation_target: np.ndarray, fitted_on: str = "validation") -> DecisionPolicy:
+    def fit(
+        self, validation_scores: np.ndarray, validation_target: np.ndarray, fitted_on: str = "validation"
+    ) -> DecisionPolicy:
         """Choose the calibration method by cross-validated log loss on validation, fit it there, then the threshold.
 
         ``fitted_on`` names those held-out events in the record and in :meth:`describe`.
@@ -100,14 +104,24 @@ class DecisionPolicy:
         """
         validation_scores = np.asarray(validation_scores, dtype="float64")
         validation_target = np.asarray(validation_target).astype(int)
-        losses = {method: self._held_out_log_loss(method, validation_scores, validation_target) for method in CALIBRATION_METHODS}
+        losses = {
+            method: self._held_out_log_loss(method, validation_scores, validation_target)
+            for method in CALIBRATION_METHODS
+        }
         method = min(losses, key=losses.get)
         self.calibrator = Calibrator(method).fit(validation_scores, validation_target)
         calibrated = self.calibrator.transform(validation_scores)
-        self.threshold = choose_threshold(calibrated, validation_target, self.threshold_rule, self.cost_missed_fatal, self.cost_false_alarm)
+        self.threshold = choose_threshold(
+            calibrated, validation_target, self.threshold_rule, self.cost_missed_fatal, self.cost_false_alarm
+        )
         self.record = {
             "calibration": method,
-            "validation_cv_log_loss": {**losses, "uncalibrated": float(log_loss(validation_target, np.clip(validation_scores, EPSILON, 1 - EPSILON), labels=[0, 1]))},
+            "validation_cv_log_loss": {
+                **losses,
+                "uncalibrated": float(
+                    log_loss(validation_target, np.clip(validation_scores, EPSILON, 1 - EPSILON), labels=[0, 1])
+                ),
+            },
             "threshold_rule": self.threshold_rule,
             "threshold": self.threshold,
             "cost_missed_fatal": self.cost_missed_fatal,
@@ -118,10 +132,16 @@ class DecisionPolicy:
         return self
 
     def _held_out_log_loss(self, method: str, scores: np.ndarray, target: np.ndarray) -> float:
-        splitter = StratifiedKFold(n_splits=min(self.folds, int(np.bincount(target, minlength=2).min()) or 2), shuffle=True, random_state=self.seed)
+        splitter = StratifiedKFold(
+            n_splits=min(self.folds, int(np.bincount(target, minlength=2).min()) or 2),
+            shuffle=True,
+            random_state=self.seed,
+        )
         held_out = np.empty(len(target))
         for fit_rows, predict_rows in splitter.split(scores, target):
-            held_out[predict_rows] = Calibrator(method).fit(scores[fit_rows], target[fit_rows]).transform(scores[predict_rows])
+            held_out[predict_rows] = (
+                Calibrator(method).fit(scores[fit_rows], target[fit_rows]).transform(scores[predict_rows])
+            )
         return float(log_loss(target, held_out, labels=[0, 1]))
 
     def apply(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,6 +156,10 @@ class DecisionPolicy:
         return (
             f"{self.record.get('calibration', '?')} calibration (lowest cross-validated log loss on {fitted_on}); "
             f"fatal when calibrated probability >= {self.threshold:.3f} ({self.threshold_rule.replace('_', ' ')}"
-            + (f", missed fatal costs {self.cost_missed_fatal:g} x a false alarm" if self.threshold_rule == "min_expected_cost" else "")
+            + (
+                f", missed fatal costs {self.cost_missed_fatal:g} x a false alarm"
+                if self.threshold_rule == "min_expected_cost"
+                else ""
+            )
             + f", chosen on {fitted_on})"
         )

@@ -35,9 +35,9 @@ class RecalibrationRefused(ValueError):
 class RecalibrationSettings(SettingsModel):
     """``recalibration`` in ``parameters_recalibration.yml``."""
 
-    held_out_share: float                # the latest events by date, kept out of the fit to measure before and after
+    held_out_share: float  # the latest events by date, kept out of the fit to measure before and after
     min_labelled_events: int
-    min_events_per_outcome: int          # fatal and non-fatal events each, in the part the policy is fitted on
+    min_events_per_outcome: int  # fatal and non-fatal events each, in the part the policy is fitted on
 
     @field_validator("held_out_share")
     @classmethod
@@ -49,9 +49,13 @@ class RecalibrationSettings(SettingsModel):
 
 def latest_events(event_ids: np.ndarray, dates: pd.Series, share: float) -> np.ndarray:
     """True for the rows of the latest ``share`` of events by date (ties by event id); an event's rows stay together."""
-    first = pd.DataFrame({"event": event_ids, "date": pd.to_datetime(pd.Series(dates).to_numpy())}).groupby("event")["date"].min()
+    first = (
+        pd.DataFrame({"event": event_ids, "date": pd.to_datetime(pd.Series(dates).to_numpy())})
+        .groupby("event")["date"]
+        .min()
+    )
     ordered = first.reset_index().sort_values(["date", "event"], kind="stable")["event"].to_numpy()
-    held_out = set(ordered[len(ordered) - math.ceil(share * len(ordered)):])
+    held_out = set(ordered[len(ordered) - math.ceil(share * len(ordered)) :])
     return pd.Series(event_ids).isin(held_out).to_numpy()
 
 
@@ -61,7 +65,9 @@ def _outcome_counts(event_ids: np.ndarray, target: np.ndarray) -> tuple[int, int
     return int((fatal == 1).sum()), int((fatal == 0).sum())
 
 
-def check_enough(event_ids: np.ndarray, target: np.ndarray, held_out: np.ndarray, settings: RecalibrationSettings) -> None:
+def check_enough(
+    event_ids: np.ndarray, target: np.ndarray, held_out: np.ndarray, settings: RecalibrationSettings
+) -> None:
     """Refuse, naming the numbers, when there are too few labelled events, one outcome only, or too few of one outcome to fit."""
     fatal, non_fatal = _outcome_counts(event_ids, target)
     events = fatal + non_fatal
@@ -90,14 +96,24 @@ def calibration_figures(target: np.ndarray, probability: np.ndarray, predicted: 
     """Mean predicted against observed, and the probability and decision metrics that show calibration."""
     metrics = classification_metrics(target, probability, predicted)
     mean_predicted, observed = float(np.mean(probability)), float(np.mean(target))
-    return {"mean_predicted": mean_predicted, "observed_rate": observed, "difference": mean_predicted - observed,
-            **{name: metrics[name] for name in REPORTED}}
+    return {
+        "mean_predicted": mean_predicted,
+        "observed_rate": observed,
+        "difference": mean_predicted - observed,
+        **{name: metrics[name] for name in REPORTED},
+    }
 
 
 def _part(event_ids: np.ndarray, dates: pd.Series, target: np.ndarray) -> dict[str, Any]:
     fatal, non_fatal = _outcome_counts(event_ids, target)
-    return {"rows": int(len(target)), "events": fatal + non_fatal, "fatal_events": fatal, "fatal_rate": float(np.mean(target)),
-            "first_event": f"{dates.min():%Y-%m-%d}", "last_event": f"{dates.max():%Y-%m-%d}"}
+    return {
+        "rows": int(len(target)),
+        "events": fatal + non_fatal,
+        "fatal_events": fatal,
+        "fatal_rate": float(np.mean(target)),
+        "first_event": f"{dates.min():%Y-%m-%d}",
+        "last_event": f"{dates.max():%Y-%m-%d}",
+    }
 
 
 @dataclass
@@ -110,29 +126,51 @@ class Recalibration:
     held_out: pd.DataFrame  # event_id, event_date, fatal, before, after
 
 
-def _refit_policy(model: SeverityModel, columns: Columns, target: np.ndarray, held_out: np.ndarray,
-                  fitted_on: str) -> tuple[DecisionPolicy, dict[str, Any], np.ndarray, np.ndarray]:
+def _refit_policy(
+    model: SeverityModel, columns: Columns, target: np.ndarray, held_out: np.ndarray, fitted_on: str
+) -> tuple[DecisionPolicy, dict[str, Any], np.ndarray, np.ndarray]:
     """One answering model's new policy, fitted on the earlier events as that model reads them (its input fields only),
     with both policies' figures and probabilities on the held-out events."""
-    scores = model.scores_from_matrix(model.feature_engineer.transform_columns(masked_columns(columns, model.input_fields)))
+    scores = model.scores_from_matrix(
+        model.feature_engineer.transform_columns(masked_columns(columns, model.input_fields))
+    )
     source = model.policy
-    policy = DecisionPolicy(threshold_rule=source.threshold_rule, cost_missed_fatal=source.cost_missed_fatal,
-                            cost_false_alarm=source.cost_false_alarm, folds=source.folds, seed=source.seed)
+    policy = DecisionPolicy(
+        threshold_rule=source.threshold_rule,
+        cost_missed_fatal=source.cost_missed_fatal,
+        cost_false_alarm=source.cost_false_alarm,
+        folds=source.folds,
+        seed=source.seed,
+    )
     policy.fit(scores[~held_out], target[~held_out], fitted_on)
     before, after = source.apply(scores[held_out]), policy.apply(scores[held_out])
     figures = {
-        "model": model.field_set, "variant": model.variant,
-        "before": {**calibration_figures(target[held_out], *before), "calibration": source.record.get("calibration"),
-                   "threshold": float(source.threshold), "decision_rule": source.describe()},
-        "after": {**calibration_figures(target[held_out], *after), "calibration": policy.record["calibration"],
-                  "threshold": float(policy.threshold), "decision_rule": policy.describe()},
+        "model": model.field_set,
+        "variant": model.variant,
+        "before": {
+            **calibration_figures(target[held_out], *before),
+            "calibration": source.record.get("calibration"),
+            "threshold": float(source.threshold),
+            "decision_rule": source.describe(),
+        },
+        "after": {
+            **calibration_figures(target[held_out], *after),
+            "calibration": policy.record["calibration"],
+            "threshold": float(policy.threshold),
+            "decision_rule": policy.describe(),
+        },
         "policy": policy.record,
     }
     return policy, figures, before[0], after[0]
 
 
 def recalibrate(
-    model: SeverityModel, columns: Columns, target: np.ndarray, event_ids: np.ndarray, dates: pd.Series, settings: RecalibrationSettings
+    model: SeverityModel,
+    columns: Columns,
+    target: np.ndarray,
+    event_ids: np.ndarray,
+    dates: pd.Series,
+    settings: RecalibrationSettings,
 ) -> Recalibration:
     """A copy of ``model`` whose decision policies are refitted on the earlier recent events and measured on the latest.
 
@@ -152,17 +190,34 @@ def recalibrate(
     trained = model.metadata.get("training_data_date_range")
     within = int(pd.Series(dates <= pd.Timestamp(trained[1])).groupby(event_ids).max().sum()) if trained else 0
     record = {
-        "events": {**_part(event_ids, dates, target), "within_training_data_range": within,
-                   "training_data_date_range": list(trained) if trained else None},
+        "events": {
+            **_part(event_ids, dates, target),
+            "within_training_data_range": within,
+            "training_data_date_range": list(trained) if trained else None,
+        },
         "fit": fit,
         "held_out": {**_part(event_ids[held_out], dates[held_out], target[held_out]), "share": settings.held_out_share},
-        "before": own["before"], "after": own["after"], "policy": policy.record,
+        "before": own["before"],
+        "after": own["after"],
+        "policy": policy.record,
         "answering_models": [figures for _, figures, _, _ in parts],
     }
-    metadata = {**model.metadata, "decision_rule": policy.describe(),
-                "recalibration": {key: record[key] for key in ("events", "fit", "held_out", "before", "after")}}
-    fallbacks = tuple(replace(part, policy=new, metadata={**part.metadata, "decision_rule": new.describe()})
-                      for part, (new, _, _, _) in zip(model.fallbacks, parts[1:], strict=True))
-    rows = pd.DataFrame({"event_id": event_ids[held_out], "event_date": dates[held_out].to_numpy(), "fatal": target[held_out],
-                         "before": before, "after": after})
+    metadata = {
+        **model.metadata,
+        "decision_rule": policy.describe(),
+        "recalibration": {key: record[key] for key in ("events", "fit", "held_out", "before", "after")},
+    }
+    fallbacks = tuple(
+        replace(part, policy=new, metadata={**part.metadata, "decision_rule": new.describe()})
+        for part, (new, _, _, _) in zip(model.fallbacks, parts[1:], strict=True)
+    )
+    rows = pd.DataFrame(
+        {
+            "event_id": event_ids[held_out],
+            "event_date": dates[held_out].to_numpy(),
+            "fatal": target[held_out],
+            "before": before,
+            "after": after,
+        }
+    )
     return Recalibration(replace(model, policy=policy, metadata=metadata, fallbacks=fallbacks), record, rows)

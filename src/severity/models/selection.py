@@ -33,12 +33,15 @@ def choose_champion(
     evaluations: dict[str, dict[str, Evaluation]], variant: str, metric: str, tie_breaker: str, tolerance: float
 ) -> dict[str, Any]:
     """Best candidate on the *validation* split by ``metric``; within ``tolerance`` of the best, ``tie_breaker`` decides."""
+
     def score(name: str, which: str) -> float:
         value = evaluations[name][variant].validation[which]
         return -value if which in LOWER_IS_BETTER else value
 
     best = max(score(name, metric) for name in evaluations)
-    contenders = sorted((name for name in evaluations if score(name, metric) >= best - tolerance), key=lambda n: -score(n, metric))
+    contenders = sorted(
+        (name for name in evaluations if score(name, metric) >= best - tolerance), key=lambda n: -score(n, metric)
+    )
     champion = max(contenders, key=lambda name: (score(name, tie_breaker), score(name, metric)))
 
     def shown(name: str, which: str) -> str:
@@ -51,5 +54,7 @@ def choose_champion(
         )
     else:
         runner_up = max((n for n in evaluations if n != champion), key=lambda n: score(n, metric), default=None)
-        reason = f"best validation {metric}: {shown(champion, metric)}" + (f", next {shown(runner_up, metric)}" if runner_up else "")
+        reason = f"best validation {metric}: {shown(champion, metric)}" + (
+            f", next {shown(runner_up, metric)}" if runner_up else ""
+        )
     return {"variant": variant, "candidate": champion, "metric": metric, "tie_breaker": tie_breaker, "reason": reason}

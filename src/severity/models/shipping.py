@@ -77,8 +77,14 @@ class ShippingSettings(SettingsModel):
         for name, fields in field_sets.items():
             unknown = sorted(set(fields) - set(INPUT_FIELDS))
             if unknown or name == FULL:
-                raise ValueError(f"Field set {name!r}: " + (f"unknown input field(s) {unknown}; known: {list(INPUT_FIELDS)}"
-                                                            if unknown else f"'{FULL}' names every input field already"))
+                raise ValueError(
+                    f"Field set {name!r}: "
+                    + (
+                        f"unknown input field(s) {unknown}; known: {list(INPUT_FIELDS)}"
+                        if unknown
+                        else f"'{FULL}' names every input field already"
+                    )
+                )
         return field_sets
 
     def kept_fields(self) -> dict[str, frozenset[str] | None]:
@@ -150,14 +156,23 @@ def fit_shipping_protocol(
             f"needs earlier events to fit on and both outcomes to calibrate on: {len(before)} rows before it, "
             f"{len(recent)} in it with {int(recent[TARGET_COLUMN].sum())} fatal"
         )
-    logger.info("Shipping protocol: calibration stage fits on %d rows before %s, calibrates on %d rows from it",
-                len(before), f"{start:%Y-%m-%d}", len(recent))
+    logger.info(
+        "Shipping protocol: calibration stage fits on %d rows before %s, calibrates on %d rows from it",
+        len(before),
+        f"{start:%Y-%m-%d}",
+        len(recent),
+    )
     stage = _fit_stage(before, templates, feature_settings, settings, reference_rows, n_jobs, random_state)
     stage.feature_engineer.add_history(recent)
     recent_matrix = stage.feature_engineer.transform(recent)
     recent_target = recent[TARGET_COLUMN].to_numpy()
-    period = {"calibration_start": f"{start:%Y-%m-%d}", "calibration_end": f"{events[EVENT_DATE].max():%Y-%m-%d}",
-              "calibration_rows": len(recent), "calibration_fatal_rate": float(recent_target.mean()), "fitted_rows": len(before)}
+    period = {
+        "calibration_start": f"{start:%Y-%m-%d}",
+        "calibration_end": f"{events[EVENT_DATE].max():%Y-%m-%d}",
+        "calibration_rows": len(recent),
+        "calibration_fatal_rate": float(recent_target.mean()),
+        "fitted_rows": len(before),
+    }
 
     policies, out_of_time = {}, {}
     for variant, (estimator, columns) in stage.variants.items():
@@ -188,7 +203,9 @@ def fit_shipping_protocol(
             "policy": policies[variant].record,
         }
         variants[variant] = ShippedVariant(variant, family_of(estimator), estimator, policies[variant], columns, record)
-    return ShippedModels(final.feature_engineer, variants, {"settings": settings.model_dump(), **period, "refit_rows": fitted_rows})
+    return ShippedModels(
+        final.feature_engineer, variants, {"settings": settings.model_dump(), **period, "refit_rows": fitted_rows}
+    )
 
 
 @dataclass
@@ -214,7 +231,12 @@ def _fit_stage(
     variants = {}
     for variant, template in templates.items():
         columns = variant_columns(engineer.feature_names_out_, variant)
-        estimator = refit(with_fixed_capacity(template, scale, n_jobs, random_state), select_model_inputs(matrix, columns), target, groups)
+        estimator = refit(
+            with_fixed_capacity(template, scale, n_jobs, random_state),
+            select_model_inputs(matrix, columns),
+            target,
+            groups,
+        )
         variants[variant] = (estimator, columns)
     return _Stage(engineer, variants)
 
@@ -247,12 +269,22 @@ def fit_field_sets(
     fitted = {}
     for name, kept in settings.kept_fields().items():
         logger.info("Shipping protocol for the %s field set", name)
-        fitted[name] = fit_shipping_protocol(masked_events(events, kept), templates, feature_settings, policy_settings, settings,
-                                             reference_rows, n_jobs, random_state)
+        fitted[name] = fit_shipping_protocol(
+            masked_events(events, kept),
+            templates,
+            feature_settings,
+            policy_settings,
+            settings,
+            reference_rows,
+            n_jobs,
+            random_state,
+        )
     return fitted
 
 
-def answering_order(field_sets: dict[str, frozenset[str] | None], shipped_variant: str) -> list[tuple[str, str, frozenset[str] | None]]:
+def answering_order(
+    field_sets: dict[str, frozenset[str] | None], shipped_variant: str
+) -> list[tuple[str, str, frozenset[str] | None]]:
     """(model name, variant, input fields) of the shipped artifact's models, in the order they answer.
 
     With damage shipped, every field set also has a model without damage, for events that lack it.
@@ -278,6 +310,8 @@ def _rounds(estimator: Any) -> dict[str, int] | int | None:
 def _check_events(events: pd.DataFrame) -> None:
     missing = [column for column in (EVENT_KEY, EVENT_DATE, TARGET_COLUMN) if column not in events.columns]
     if missing:
-        raise KeyError(f"The shipping protocol needs labelled events with {missing} (got {list(events.columns)[:10]}...)")
+        raise KeyError(
+            f"The shipping protocol needs labelled events with {missing} (got {list(events.columns)[:10]}...)"
+        )
     if events[TARGET_COLUMN].isna().any():
         raise ValueError(f"{int(events[TARGET_COLUMN].isna().sum())} event row(s) have no outcome ({TARGET_COLUMN})")

@@ -82,16 +82,29 @@ def train_candidate(
                 estimator = StackingEnsemble(
                     {m: members[m][variant].estimator for m in settings["members"]},
                     {m: members[m][variant].family for m in settings["members"]},
-                    folds=settings.get("folds", 3), random_state=random_state,
+                    folds=settings.get("folds", 3),
+                    random_state=random_state,
                 ).fit(train_x, train_y, train_groups, validation_x, validation_y)
             else:
                 estimator = build_estimator(family, settings.get("hyperparameters", {}), random_state, n_jobs)
                 estimator = fit_estimator(
-                    estimator, family, train_x, train_y, validation_x, validation_y, settings.get("early_stopping_rounds", 50)
+                    estimator,
+                    family,
+                    train_x,
+                    train_y,
+                    validation_x,
+                    validation_y,
+                    settings.get("early_stopping_rounds", 50),
                 )
         logger.info("%s (%s): fitted in %.1f s", name, variant, cost.seconds)
         fitted[variant] = FittedCandidate(
-            name, family, variant, estimator, columns, cost.seconds, cost.peak_rss_increase_mib,
+            name,
+            family,
+            variant,
+            estimator,
+            columns,
+            cost.seconds,
+            cost.peak_rss_increase_mib,
             getattr(estimator, "history_", None),
         )
     return fitted
@@ -149,14 +162,22 @@ def evaluate_candidate(
             "serialized_mib": len(pickle.dumps(candidate.estimator)) / 2**20,
         }
         evaluations[variant] = Evaluation(
-            candidate.name, variant, policy,
+            candidate.name,
+            variant,
+            policy,
             validation_metrics,
             classification_metrics(test_y, test_probability, test_predicted),
             bootstrap_intervals(test_y, test_probability, bootstrap_samples, seed, test_events),
-            resources, test_y, test_probability, test_predicted,
+            resources,
+            test_y,
+            test_probability,
+            test_predicted,
         )
         logger.info(
-            "%s (%s): validation ROC-AUC %.4f, test ROC-AUC %.4f", candidate.name, variant,
-            evaluations[variant].validation["roc_auc"], evaluations[variant].test["roc_auc"],
+            "%s (%s): validation ROC-AUC %.4f, test ROC-AUC %.4f",
+            candidate.name,
+            variant,
+            evaluations[variant].validation["roc_auc"],
+            evaluations[variant].test["roc_auc"],
         )
     return evaluations

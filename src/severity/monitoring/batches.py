@@ -23,7 +23,9 @@ PREDICTION_COLUMNS = ("fatal_probability", "predicted_class")
 def served_window(log: pd.DataFrame, window_days: float | None, now: datetime | None = None) -> pd.DataFrame:
     """The answers the service gave (shadow scores left out) within the last ``window_days`` (all of them for None)."""
     if log.empty:
-        raise DataValidationError(message="The prediction log is empty: serve some predictions first, or monitor a CSV (monitoring.current.source: csv)")
+        raise DataValidationError(
+            message="The prediction log is empty: serve some predictions first, or monitor a CSV (monitoring.current.source: csv)"
+        )
     served = log[log["served"] == 1]
     if window_days is not None:
         start = (now or datetime.now(UTC)) - timedelta(days=window_days)
@@ -48,12 +50,14 @@ def columns_from_log(served: pd.DataFrame) -> Columns:
 
 def scored_batch_from_log(served: pd.DataFrame) -> tuple[Columns, pd.DataFrame]:
     """Columns of the logged events and the predictions the service gave for them (and which model gave them)."""
-    predictions = pd.DataFrame({
-        "fatal_probability": served["fatal_probability"].to_numpy(dtype="float64"),
-        "predicted_class": served["predicted_class"].to_numpy(dtype="int8"),
-        "model_version": served["model_version"].to_numpy(dtype=object),
-        "logged_at": served["logged_at"].to_numpy(dtype=object),
-    })
+    predictions = pd.DataFrame(
+        {
+            "fatal_probability": served["fatal_probability"].to_numpy(dtype="float64"),
+            "predicted_class": served["predicted_class"].to_numpy(dtype="int8"),
+            "model_version": served["model_version"].to_numpy(dtype=object),
+            "logged_at": served["logged_at"].to_numpy(dtype=object),
+        }
+    )
     return columns_from_log(served), predictions
 
 
@@ -64,12 +68,20 @@ def scored_batch_from_csv(raw: pd.DataFrame, model: SeverityModel) -> tuple[Colu
     events, report = parse_events(raw, require_outcomes=False)
     columns = event_columns(validate_events(events))
     # Columns the file does not have are absent for every event: the artifact answers with a model fitted without them.
-    absent = {field: np.ones(len(events), dtype=bool) for field in report["absent_input_columns"] if field in INPUT_FIELDS}
+    absent = {
+        field: np.ones(len(events), dtype=bool) for field in report["absent_input_columns"] if field in INPUT_FIELDS
+    }
     scored = model.score_columns(columns, explain=False, absent=absent)
     probability, predicted = scored.fatal_probability, scored.predicted_class
     version = str(model.metadata.get("registry_version", model.metadata.get("candidate", "unregistered")))
-    return columns, pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted.astype("int8"),
-                                  "model_version": version, "logged_at": None})
+    return columns, pd.DataFrame(
+        {
+            "fatal_probability": probability,
+            "predicted_class": predicted.astype("int8"),
+            "model_version": version,
+            "logged_at": None,
+        }
+    )
 
 
 def labels_from_file(raw: pd.DataFrame) -> pd.Series:
@@ -84,7 +96,9 @@ def labels_from_file(raw: pd.DataFrame) -> pd.Series:
         raise DataValidationError(message=f"The labels file needs an Event.Id column; it has {list(raw.columns)}")
     if TARGET_COLUMN in headers:
         labels = {}
-        for row, (event, value) in enumerate(zip(raw[headers[EVENT_KEY]], raw[headers[TARGET_COLUMN]], strict=True), start=2):
+        for row, (event, value) in enumerate(
+            zip(raw[headers[EVENT_KEY]], raw[headers[TARGET_COLUMN]], strict=True), start=2
+        ):
             text = clean_cell(value)
             if clean_cell(event) is None or text is None:
                 raise DataValidationError(message=f"Labels line {row}: Event.Id and fatal are both required")
@@ -94,7 +108,9 @@ def labels_from_file(raw: pd.DataFrame) -> pd.Series:
                 try:
                     fatal = parse_boolean(text, column="fatal")
                 except CellError as error:
-                    raise DataValidationError(message=f"Labels line {row}: fatal must be 0/1 or yes/no, got {text!r} ({error})") from None
+                    raise DataValidationError(
+                        message=f"Labels line {row}: fatal must be 0/1 or yes/no, got {text!r} ({error})"
+                    ) from None
             labels[str(event).strip()] = max(labels.get(str(event).strip(), 0), int(fatal))
         return pd.Series(labels, name=TARGET_COLUMN, dtype="int8")
     events, _ = parse_events(raw)  # the export with its outcome fields: labelled by the training rules
@@ -108,8 +124,11 @@ def join_labels(event_ids: np.ndarray, labels: pd.Series | None) -> tuple[np.nda
         return np.full(len(event_ids), np.nan), {"labelled_events": 0, "unlabelled_events": int(len(event_ids))}
     matched = pd.Series(event_ids, dtype=object).map(labels).to_numpy(dtype="float64")
     known = ~np.isnan(matched)
-    return matched, {"labelled_events": int(known.sum()), "unlabelled_events": int((~known).sum()),
-                     "labels_without_event": int(len(set(labels.index) - set(event_ids)))}
+    return matched, {
+        "labelled_events": int(known.sum()),
+        "unlabelled_events": int((~known).sum()),
+        "labels_without_event": int(len(set(labels.index) - set(event_ids))),
+    }
 
 
 def labelled_events(raw: pd.DataFrame, labels_raw: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -120,19 +139,34 @@ def labelled_events(raw: pd.DataFrame, labels_raw: pd.DataFrame | None) -> tuple
     if labels_raw is None:
         headers = {normalise_header(column) for column in raw.columns}
         if "injury_severity" not in headers:
-            raise DataValidationError(message="The events CSV has no injury fields (Injury.Severity and the injury counts): give "
-                                              "the outcomes in a labels file, --params labels=path/to/labels.csv")
+            raise DataValidationError(
+                message="The events CSV has no injury fields (Injury.Severity and the injury counts): give "
+                "the outcomes in a labels file, --params labels=path/to/labels.csv"
+            )
         events, _ = parse_events(raw)
         labelled, summary = label_events(validate_events(events))
-        return labelled, {"outcomes_from": "injury fields", "rows": len(events), "labelled_rows": len(labelled),
-                          "unlabelled_rows": len(events) - len(labelled)}
+        return labelled, {
+            "outcomes_from": "injury fields",
+            "rows": len(events),
+            "labelled_rows": len(labelled),
+            "unlabelled_rows": len(events) - len(labelled),
+        }
     events, report = parse_events(raw, require_outcomes=False)
     if report["absent_input_columns"]:
-        raise DataValidationError(message=f"The events CSV has no column for {report['absent_input_columns']}: recalibration reads "
-                                          "events as the models were fitted, so it needs every column of the export")
+        raise DataValidationError(
+            message=f"The events CSV has no column for {report['absent_input_columns']}: recalibration reads "
+            "events as the models were fitted, so it needs every column of the export"
+        )
     events = validate_events(events)
     target, matched = join_labels(events[EVENT_KEY].to_numpy(), labels_from_file(labels_raw))
     known = ~np.isnan(target)
-    return (events.loc[known].assign(**{TARGET_COLUMN: target[known].astype("int8")}),
-            {"outcomes_from": "labels file", "rows": len(events), "labelled_rows": int(known.sum()),
-             "unlabelled_rows": int((~known).sum()), "labels_without_event": matched["labels_without_event"]})
+    return (
+        events.loc[known].assign(**{TARGET_COLUMN: target[known].astype("int8")}),
+        {
+            "outcomes_from": "labels file",
+            "rows": len(events),
+            "labelled_rows": int(known.sum()),
+            "unlabelled_rows": int((~known).sum()),
+            "labels_without_event": matched["labels_without_event"],
+        },
+    )

@@ -26,7 +26,7 @@ class DriftSettings(SettingsModel):
     cat_method: str
     num_threshold: float
     cat_threshold: float
-    drift_share: float = Field(ge=0, le=1)             # dataset drift when at least this share of columns drift
+    drift_share: float = Field(ge=0, le=1)  # dataset drift when at least this share of columns drift
     unseen_share_threshold: float = Field(ge=0, le=1)  # alert when more than this share of a field's values are new
 
 
@@ -36,11 +36,17 @@ def _evidently_dataset(table: pd.DataFrame, numerical: list[str], categorical: l
     frame = table[numerical + categorical].copy()
     for column in categorical:
         frame[column] = frame[column].astype(str)
-    return Dataset.from_pandas(frame, data_definition=DataDefinition(numerical_columns=numerical, categorical_columns=categorical))
+    return Dataset.from_pandas(
+        frame, data_definition=DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
+    )
 
 
 def data_drift(
-    reference: pd.DataFrame, current: pd.DataFrame, profile: MonitoringProfile, settings: DriftSettings, html: bool = True
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    profile: MonitoringProfile,
+    settings: DriftSettings,
+    html: bool = True,
 ) -> tuple[dict[str, Any], str | None]:
     """Per-column drift (score, method, threshold, drifted), the share drifted and the dataset decision; and the HTML report
     (None with ``html=False``: rendering it costs more than the comparison)."""
@@ -52,8 +58,12 @@ def data_drift(
     numerical = [c for c in profile.numerical_columns if c not in empty]
     categorical = profile.categorical_columns
     preset = DataDriftPreset(
-        columns=numerical + categorical, num_method=settings.num_method, cat_method=settings.cat_method,
-        num_threshold=settings.num_threshold, cat_threshold=settings.cat_threshold, drift_share=settings.drift_share,
+        columns=numerical + categorical,
+        num_method=settings.num_method,
+        cat_method=settings.cat_method,
+        num_threshold=settings.num_threshold,
+        cat_threshold=settings.cat_threshold,
+        drift_share=settings.drift_share,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -66,7 +76,11 @@ def data_drift(
     for metric in result["metrics"]:
         config = metric["config"]
         if config["type"].endswith(":ValueDrift"):
-            scores[config["column"]] = {"score": float(metric["value"]), "method": config["method"], "threshold": float(config["threshold"])}
+            scores[config["column"]] = {
+                "score": float(metric["value"]),
+                "method": config["method"],
+                "threshold": float(config["threshold"]),
+            }
     for test in result["tests"]:
         params = test["metric_config"]["params"]
         if params["type"].endswith(":ValueDrift"):
@@ -74,16 +88,28 @@ def data_drift(
     missing = [c for c in numerical + categorical if c not in scores or "drifted" not in scores[c]]
     if missing:
         raise RuntimeError(f"Evidently reported no drift decision for column(s) {missing}")
-    drifted = sorted((c for c, s in scores.items() if s["drifted"]), key=lambda c: -scores[c]["score"] / scores[c]["threshold"])
+    drifted = sorted(
+        (c for c, s in scores.items() if s["drifted"]), key=lambda c: -scores[c]["score"] / scores[c]["threshold"]
+    )
     share = len(drifted) / len(scores)
-    unseen = {name: float(np.nanmean(current[UNSEEN_PREFIX + name])) if current[UNSEEN_PREFIX + name].notna().any() else 0.0
-              for name in OPEN_VOCABULARY_FIELDS}
+    unseen = {
+        name: float(np.nanmean(current[UNSEEN_PREFIX + name])) if current[UNSEEN_PREFIX + name].notna().any() else 0.0
+        for name in OPEN_VOCABULARY_FIELDS
+    }
     summary = {
-        "reference_rows": len(reference), "current_rows": len(current),
-        "columns": len(scores), "drifted_columns": drifted, "drifted_count": len(drifted), "drifted_share": share,
-        "drift_share_threshold": settings.drift_share, "dataset_drift": share >= settings.drift_share,
+        "reference_rows": len(reference),
+        "current_rows": len(current),
+        "columns": len(scores),
+        "drifted_columns": drifted,
+        "drifted_count": len(drifted),
+        "drifted_share": share,
+        "drift_share_threshold": settings.drift_share,
+        "dataset_drift": share >= settings.drift_share,
         "unseen_value_share": unseen,
-        "not_compared": {c: "no values in the current batch" if current[c].isna().all() else "no values in the reference" for c in empty},
+        "not_compared": {
+            c: "no values in the current batch" if current[c].isna().all() else "no values in the reference"
+            for c in empty
+        },
         "per_column": scores,
     }
     return summary, snapshot.get_html_str(as_iframe=False) if html else None
@@ -101,22 +127,37 @@ def population_stability_index(reference: np.ndarray, current: np.ndarray, bins:
 
 
 def prediction_drift(
-    reference_probability: np.ndarray, current_probability: np.ndarray, reference_class: np.ndarray, current_class: np.ndarray,
-    psi_threshold: float, p_value_threshold: float, bins: int = 10,
+    reference_probability: np.ndarray,
+    current_probability: np.ndarray,
+    reference_class: np.ndarray,
+    current_class: np.ndarray,
+    psi_threshold: float,
+    p_value_threshold: float,
+    bins: int = 10,
 ) -> dict[str, Any]:
     """How far the served probabilities and decisions moved from the reference's: PSI, KS, and a test on the fatal-decision rate."""
     if len(current_probability) == 0:
         raise ValueError("No current predictions to compare")
     psi = population_stability_index(reference_probability, current_probability, bins)
     ks = stats.ks_2samp(reference_probability, current_probability)
-    table = np.array([[np.sum(reference_class == 1), np.sum(reference_class == 0)], [np.sum(current_class == 1), np.sum(current_class == 0)]])
+    table = np.array(
+        [
+            [np.sum(reference_class == 1), np.sum(reference_class == 0)],
+            [np.sum(current_class == 1), np.sum(current_class == 0)],
+        ]
+    )
     class_test = stats.chi2_contingency(table) if (table.sum(axis=0) > 0).all() else None
     return {
-        "reference_rows": int(len(reference_probability)), "current_rows": int(len(current_probability)),
-        "reference_mean_probability": float(np.mean(reference_probability)), "current_mean_probability": float(np.mean(current_probability)),
-        "psi": psi, "psi_threshold": psi_threshold,
-        "ks_statistic": float(ks.statistic), "ks_p_value": float(ks.pvalue),
-        "reference_fatal_decision_rate": float(np.mean(reference_class)), "current_fatal_decision_rate": float(np.mean(current_class)),
+        "reference_rows": int(len(reference_probability)),
+        "current_rows": int(len(current_probability)),
+        "reference_mean_probability": float(np.mean(reference_probability)),
+        "current_mean_probability": float(np.mean(current_probability)),
+        "psi": psi,
+        "psi_threshold": psi_threshold,
+        "ks_statistic": float(ks.statistic),
+        "ks_p_value": float(ks.pvalue),
+        "reference_fatal_decision_rate": float(np.mean(reference_class)),
+        "current_fatal_decision_rate": float(np.mean(current_class)),
         "decision_rate_p_value": float(class_test.pvalue) if class_test is not None else 1.0,
         "p_value_threshold": p_value_threshold,
         # PSI measures the size of the shift; the tests say whether it could be chance. Both must agree.

@@ -49,21 +49,42 @@ def _calibration_error(target, probability) -> float:
     return expected_calibration_error(np.asarray(target), np.asarray(probability))
 
 
-def group_metrics(groups: pd.DataFrame, target: np.ndarray, probability: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+def group_metrics(
+    groups: pd.DataFrame, target: np.ndarray, probability: np.ndarray, predicted: np.ndarray
+) -> pd.DataFrame:
     """One row per attribute and group: size, fatal rate, mean probability, and the four audited metrics."""
     rows = []
     for attribute in GROUP_ATTRIBUTES:
         decisions = MetricFrame(
-            metrics={"selection_rate": selection_rate, "false_negative_rate": false_negative_rate, "false_positive_rate": false_positive_rate},
-            y_true=target, y_pred=predicted, sensitive_features=groups[attribute].to_numpy(),
+            metrics={
+                "selection_rate": selection_rate,
+                "false_negative_rate": false_negative_rate,
+                "false_positive_rate": false_positive_rate,
+            },
+            y_true=target,
+            y_pred=predicted,
+            sensitive_features=groups[attribute].to_numpy(),
         ).by_group
         scores = MetricFrame(
-            metrics={"calibration_error": _calibration_error, "mean_probability": lambda t, p: float(np.mean(p)),
-                     "fatal_rate": lambda t, p: float(np.mean(t)), "events": lambda t, p: len(t)},
-            y_true=target, y_pred=probability, sensitive_features=groups[attribute].to_numpy(),
+            metrics={
+                "calibration_error": _calibration_error,
+                "mean_probability": lambda t, p: float(np.mean(p)),
+                "fatal_rate": lambda t, p: float(np.mean(t)),
+                "events": lambda t, p: len(t),
+            },
+            y_true=target,
+            y_pred=probability,
+            sensitive_features=groups[attribute].to_numpy(),
         ).by_group
         for group in decisions.index:
-            rows.append({"attribute": attribute, "group": group, **scores.loc[group].to_dict(), **decisions.loc[group].to_dict()})
+            rows.append(
+                {
+                    "attribute": attribute,
+                    "group": group,
+                    **scores.loc[group].to_dict(),
+                    **decisions.loc[group].to_dict(),
+                }
+            )
     table = pd.DataFrame(rows)
     table["events"] = table["events"].astype(int)
     return table
@@ -81,21 +102,35 @@ def largest_gaps(table: pd.DataFrame, settings: FairnessSettings) -> list[dict[s
             worst, best = values.loc[values[metric].idxmax()], values.loc[values[metric].idxmin()]
             gap = float(worst[metric] - best[metric])
             limit = settings.max_gaps.get(metric)
-            gaps.append({
-                "attribute": attribute, "metric": metric, "gap": gap, "threshold": limit,
-                "exceeded": bool(limit is not None and gap > limit),
-                "highest_group": worst["group"], "highest": float(worst[metric]), "highest_events": int(worst["events"]),
-                "lowest_group": best["group"], "lowest": float(best[metric]), "lowest_events": int(best["events"]),
-                "groups_judged": len(values),
-            })
+            gaps.append(
+                {
+                    "attribute": attribute,
+                    "metric": metric,
+                    "gap": gap,
+                    "threshold": limit,
+                    "exceeded": bool(limit is not None and gap > limit),
+                    "highest_group": worst["group"],
+                    "highest": float(worst[metric]),
+                    "highest_events": int(worst["events"]),
+                    "lowest_group": best["group"],
+                    "lowest": float(best[metric]),
+                    "lowest_events": int(best["events"]),
+                    "groups_judged": len(values),
+                }
+            )
     return gaps
 
 
-def weak_slices(groups: pd.DataFrame, target: np.ndarray, probability: np.ndarray, predicted: np.ndarray,
-                settings: FairnessSettings) -> tuple[pd.DataFrame, int]:
+def weak_slices(
+    groups: pd.DataFrame, target: np.ndarray, probability: np.ndarray, predicted: np.ndarray, settings: FairnessSettings
+) -> tuple[pd.DataFrame, int]:
     """Slices (two attributes' values together) significantly worse than overall in recall or calibration, worst
     first; and how many slice checks were tested."""
-    target, probability, predicted = np.asarray(target, dtype=int), np.asarray(probability, dtype="float64"), np.asarray(predicted, dtype=int)
+    target, probability, predicted = (
+        np.asarray(target, dtype=int),
+        np.asarray(probability, dtype="float64"),
+        np.asarray(predicted, dtype=int),
+    )
     overall_recall = predicted[target == 1].mean() if (target == 1).any() else np.nan
     candidates = []
     for first, second in combinations(SLICE_ATTRIBUTES, 2):
@@ -105,22 +140,46 @@ def weak_slices(groups: pd.DataFrame, target: np.ndarray, probability: np.ndarra
             if len(rows) < settings.min_slice_size:
                 continue
             positives = rows[target[rows] == 1]
-            base = {"attributes": f"{first} & {second}", "slice": key, "events": len(rows), "fatal_events": len(positives)}
+            base = {
+                "attributes": f"{first} & {second}",
+                "slice": key,
+                "events": len(rows),
+                "fatal_events": len(positives),
+            }
             if len(positives) and np.isfinite(overall_recall):
                 caught = int(predicted[positives].sum())
                 recall = caught / len(positives)
                 p_value = stats.binomtest(caught, len(positives), overall_recall, alternative="less").pvalue
-                candidates.append({**base, "check": "recall", "value": recall, "overall": overall_recall,
-                                   "shortfall": overall_recall - recall, "p_value": p_value})
+                candidates.append(
+                    {
+                        **base,
+                        "check": "recall",
+                        "value": recall,
+                        "overall": overall_recall,
+                        "shortfall": overall_recall - recall,
+                        "p_value": p_value,
+                    }
+                )
             # Calibration: do the slice's outcomes match its probabilities? (Poisson-binomial, normal approximation)
             expected = probability[rows].sum()
             spread = np.sqrt(np.sum(probability[rows] * (1 - probability[rows])))
             if spread > 0:
                 observed = target[rows].sum()
                 z = (observed - expected) / spread
-                candidates.append({**base, "check": "calibration", "value": observed / len(rows), "overall": expected / len(rows),
-                                   "shortfall": abs(observed - expected) / len(rows), "p_value": float(2 * stats.norm.sf(abs(z)))})
-    table = pd.DataFrame(candidates, columns=["attributes", "slice", "events", "fatal_events", "check", "value", "overall", "shortfall", "p_value"])
+                candidates.append(
+                    {
+                        **base,
+                        "check": "calibration",
+                        "value": observed / len(rows),
+                        "overall": expected / len(rows),
+                        "shortfall": abs(observed - expected) / len(rows),
+                        "p_value": float(2 * stats.norm.sf(abs(z))),
+                    }
+                )
+    table = pd.DataFrame(
+        candidates,
+        columns=["attributes", "slice", "events", "fatal_events", "check", "value", "overall", "shortfall", "p_value"],
+    )
     table["q_value"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
     weak = table[table["q_value"] < settings.alpha].copy()
     # Severity: how much worse, weighted by how many events it concerns.
@@ -128,8 +187,9 @@ def weak_slices(groups: pd.DataFrame, target: np.ndarray, probability: np.ndarra
     return weak.sort_values(["severity", "q_value"], ascending=[False, True], ignore_index=True), len(table)
 
 
-def fairness_audit(groups: pd.DataFrame, target: np.ndarray, probability: np.ndarray, predicted: np.ndarray,
-                   settings: FairnessSettings) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def fairness_audit(
+    groups: pd.DataFrame, target: np.ndarray, probability: np.ndarray, predicted: np.ndarray, settings: FairnessSettings
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Per-group metrics, weak slices, and a summary with the largest gaps and which exceed their thresholds."""
     if len(target) == 0:
         raise ValueError("No labelled events to audit")
@@ -137,10 +197,13 @@ def fairness_audit(groups: pd.DataFrame, target: np.ndarray, probability: np.nda
     gaps = largest_gaps(table, settings)
     slices, tested = weak_slices(groups, target, probability, predicted, settings)
     summary = {
-        "events": int(len(target)), "fatal_rate": float(np.mean(target)),
-        "min_group_size": settings.min_group_size, "gaps": gaps,
+        "events": int(len(target)),
+        "fatal_rate": float(np.mean(target)),
+        "min_group_size": settings.min_group_size,
+        "gaps": gaps,
         "gaps_exceeded": [g for g in gaps if g["exceeded"]],
-        "slices_tested": tested, "weak_slices": int(len(slices)),
+        "slices_tested": tested,
+        "weak_slices": int(len(slices)),
         "worst_slices": slices.head(10).drop(columns=["severity"]).to_dict(orient="records"),
     }
     return table, slices, summary

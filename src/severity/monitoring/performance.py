@@ -76,7 +76,7 @@ def estimate_performance(
     for name in ESTIMATED:
         values = np.concatenate(simulated[name])
         values = values[np.isfinite(values)]
-        low, high = (np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, np.nan))
+        low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, np.nan)
         estimate[name] = {"estimate": point[name], "low": float(low), "high": float(high)}
     return estimate
 
@@ -92,7 +92,9 @@ def realised_against_estimate(
         value = realised[name]
         band = estimate[name]
         comparison[name] = {
-            **band, "realised": value, "error": band["estimate"] - value,
+            **band,
+            "realised": value,
+            "error": band["estimate"] - value,
             "within_interval": bool(band["low"] <= value <= band["high"]) if np.isfinite(value) else None,
         }
     return comparison

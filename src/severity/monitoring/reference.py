@@ -26,8 +26,19 @@ NUMERIC_FIELDS = ("event_date", "latitude", "longitude", "number_of_engines")
 # Text fields compared as categories; free-text ones (make, model, place) are normalised the
 # way the features read them, and rare values pooled.
 CATEGORICAL_FIELDS = (
-    "location", "country", "aircraft_damage", "aircraft_category", "make", "model", "amateur_built",
-    "engine_type", "far_description", "schedule", "purpose_of_flight", "air_carrier", "weather_condition",
+    "location",
+    "country",
+    "aircraft_damage",
+    "aircraft_category",
+    "make",
+    "model",
+    "amateur_built",
+    "engine_type",
+    "far_description",
+    "schedule",
+    "purpose_of_flight",
+    "air_carrier",
+    "weather_condition",
     "broad_phase_of_flight",
 )
 # Fields whose values a reference can simply never have seen (a new aircraft make, say).
@@ -116,7 +127,9 @@ class MonitoringProfile:
 
     @property
     def categorical_columns(self) -> list[str]:
-        return [RAW_PREFIX + name for name in CATEGORICAL_FIELDS] + [RECORDED_PREFIX + name for name in OPTIONAL_NUMERIC_FIELDS]
+        return [RAW_PREFIX + name for name in CATEGORICAL_FIELDS] + [
+            RECORDED_PREFIX + name for name in OPTIONAL_NUMERIC_FIELDS
+        ]
 
     @property
     def drift_columns(self) -> list[str]:
@@ -149,7 +162,10 @@ def describe_events(columns: Columns, model: SeverityModel, profile: MonitoringP
         EVENT_DATE: pd.to_datetime(np.asarray(columns["day"]).astype("datetime64[D]")),
         **{RAW_PREFIX + name: raw[name] for name in NUMERIC_FIELDS},
         **{RAW_PREFIX + name: profile.pooled(name, raw[name]) for name in CATEGORICAL_FIELDS},
-        **{RECORDED_PREFIX + name: np.where(np.isnan(raw[name]), "no", "yes").astype(object) for name in OPTIONAL_NUMERIC_FIELDS},
+        **{
+            RECORDED_PREFIX + name: np.where(np.isnan(raw[name]), "no", "yes").astype(object)
+            for name in OPTIONAL_NUMERIC_FIELDS
+        },
         **{FEATURE_PREFIX + name: features[:, position[name]] for name in profile.top_features},
         **{UNSEEN_PREFIX + name: profile.unseen(name, raw[name]) for name in OPEN_VOCABULARY_FIELDS},
         **{GROUP_PREFIX + name: values for name, values in group_values(columns).items()},

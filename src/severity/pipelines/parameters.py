@@ -74,7 +74,7 @@ class PolicySettings(SettingsModel):
 
 
 class SelectionSettings(SettingsModel):
-    metric: Literal[CLASSIFICATION_METRICS]        # on the validation split
+    metric: Literal[CLASSIFICATION_METRICS]  # on the validation split
     tie_breaker: Literal[CLASSIFICATION_METRICS]
     tolerance: float = Field(ge=0)
 
@@ -114,10 +114,10 @@ class CandidateSettings(SettingsModel):
 
     name: str
     family: Literal[BASE_FAMILIES + ENSEMBLE_FAMILIES]
-    hyperparameters: dict[str, Any] | None = None   # the estimator's own arguments; ensembles have none
-    early_stopping_rounds: int | None = None        # lightgbm
-    folds: int | None = None                        # stacking
-    study: dict[str, Any] | None = None             # the tuned candidate: the study it came from
+    hyperparameters: dict[str, Any] | None = None  # the estimator's own arguments; ensembles have none
+    early_stopping_rounds: int | None = None  # lightgbm
+    folds: int | None = None  # stacking
+    study: dict[str, Any] | None = None  # the tuned candidate: the study it came from
 
     @model_validator(mode="after")
     def _family_keys(self) -> CandidateSettings:
@@ -157,12 +157,12 @@ class BacktestSettings(SettingsModel):
 
 
 class ExplainabilityParameters(SettingsModel):
-    max_events: int = Field(ge=1)   # test events explained (all of them when fewer)
+    max_events: int = Field(ge=1)  # test events explained (all of them when fewer)
     seed: int
 
 
 class AbEvaluationSettings(SettingsModel):
-    window_days: int | None = Field(ge=1)   # None: all of the log
+    window_days: int | None = Field(ge=1)  # None: all of the log
     bootstrap_samples: int = Field(ge=1)
     seed: int
 
@@ -197,7 +197,7 @@ class ReferenceSettings(SettingsModel):
 
 class CurrentBatchSettings(SettingsModel):
     source: str
-    window_days: int | None = Field(ge=1)   # of the prediction log; None for all of it
+    window_days: int | None = Field(ge=1)  # of the prediction log; None for all of it
 
     @field_validator("source")
     @classmethod
@@ -267,4 +267,3 @@ class Parameters(SettingsModel):
         for part in path.split("."):
             value = getattr(value, part)
         return value
-

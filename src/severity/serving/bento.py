@@ -19,12 +19,18 @@ from severity.serving.settings import ServingSettings
 def served_model_tags(settings: ServingSettings) -> list[str]:
     """The exact Bento model tags the service would load (``:latest`` read as the tag it names now)."""
     champion, challenger = settings.resolve_models()
-    return [str(bentoml.models.get(resolution.tag).tag) for resolution in (champion, challenger) if resolution is not None]
+    return [
+        str(bentoml.models.get(resolution.tag).tag) for resolution in (champion, challenger) if resolution is not None
+    ]
 
 
 def build_bento(settings: ServingSettings, bentofile: Path, version: str | None = None) -> bentoml.Bento:
     """``bentoml build`` of ``bentofile`` (its folder the build context), with :func:`served_model_tags` as its models."""
     config = yaml.safe_load(bentofile.read_text())
     if "models" in config:
-        raise ValueError(f"{bentofile} names models itself; the models come from the registry (or SEVERITY_MODEL): remove its 'models'")
-    return bentoml.bentos.build(**config, models=served_model_tags(settings), version=version, build_ctx=str(bentofile.parent))
+        raise ValueError(
+            f"{bentofile} names models itself; the models come from the registry (or SEVERITY_MODEL): remove its 'models'"
+        )
+    return bentoml.bentos.build(
+        **config, models=served_model_tags(settings), version=version, build_ctx=str(bentofile.parent)
+    )

@@ -55,21 +55,36 @@ class RequestGuard:
         headers = _headers(scope)
         path = scope["path"]
         if self._authorization is not None and not _is_open(path) and not self._authorized(headers):
-            await _refuse(scope, send, 401, "missing or wrong API key: send the header 'Authorization: Bearer <SEVERITY_API_KEY>'",
-                          [(b"www-authenticate", b'Bearer realm="severity"')])
+            await _refuse(
+                scope,
+                send,
+                401,
+                "missing or wrong API key: send the header 'Authorization: Bearer <SEVERITY_API_KEY>'",
+                [(b"www-authenticate", b'Bearer realm="severity"')],
+            )
             return
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _refuse(scope, send, 400, f"Content-Length must be a number of bytes, got {_shown(declared.decode('latin-1'))!r}")
+                await _refuse(
+                    scope,
+                    send,
+                    400,
+                    f"Content-Length must be a number of bytes, got {_shown(declared.decode('latin-1'))!r}",
+                )
                 return
             if int(declared) > self.max_body_bytes:
                 await _refuse(scope, send, 413, self._too_large(f"Content-Length is {int(declared)} bytes"))
                 return
         media_type, parameters = _media_type(headers.get(b"content-type", b""))
         if media_type == "multipart/form-data" and not parameters.get("boundary"):
-            await _refuse(scope, send, 400, "Content-Type multipart/form-data has no boundary parameter: send "
-                          "'multipart/form-data; boundary=...', or send the request as application/json")
+            await _refuse(
+                scope,
+                send,
+                400,
+                "Content-Type multipart/form-data has no boundary parameter: send "
+                "'multipart/form-data; boundary=...', or send the request as application/json",
+            )
             return
         received = bytearray()
         more = True
@@ -84,7 +99,9 @@ class RequestGuard:
                 return
         body = bytes(received)
         if body:
-            problem = await _multipart_problem(headers, body) if media_type == "multipart/form-data" else _duplicate_key(body)
+            problem = (
+                await _multipart_problem(headers, body) if media_type == "multipart/form-data" else _duplicate_key(body)
+            )
             if problem is not None:
                 await _refuse(scope, send, 400, problem)
                 return
@@ -182,8 +199,13 @@ async def _multipart_problem(headers: dict[bytes, bytes], body: bytes) -> str | 
 async def _refuse(scope: Scope, send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
     logger.warning("Refused %s %s: %d %s", scope.get("method"), scope["path"], status, message)
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -236,7 +258,10 @@ def _summary(error: BaseException) -> str:
     from pydantic import ValidationError
 
     if isinstance(error, ValidationError):
-        locations = [".".join(_shown(str(part)) for part in detail["loc"]) or "(request)" for detail in error.errors(include_input=False)]
+        locations = [
+            ".".join(_shown(str(part)) for part in detail["loc"]) or "(request)"
+            for detail in error.errors(include_input=False)
+        ]
         more = f" and {len(locations) - _LOCATIONS_SHOWN} more" if len(locations) > _LOCATIONS_SHOWN else ""
         return f"{error.error_count()} validation error(s) at {', '.join(locations[:_LOCATIONS_SHOWN])}{more}"
     text = str(error)

@@ -15,8 +15,11 @@ def prediction_log_failures():
     """Requests refused because their prediction-log rows could not be written, by reason (locked, timeout, error)."""
     from prometheus_client import Counter
 
-    return Counter("severity_prediction_log_failures", "Requests refused with a 503 because the prediction log could not be written",
-                   ["reason"])
+    return Counter(
+        "severity_prediction_log_failures",
+        "Requests refused with a 503 because the prediction log could not be written",
+        ["reason"],
+    )
 
 
 @cache
@@ -24,7 +27,9 @@ def prediction_log_reopened():
     """Times the prediction log file was found deleted or replaced and recreated."""
     from prometheus_client import Counter
 
-    return Counter("severity_prediction_log_reopened", "Times the prediction log file was found deleted or replaced and recreated")
+    return Counter(
+        "severity_prediction_log_reopened", "Times the prediction log file was found deleted or replaced and recreated"
+    )
 
 
 @cache
@@ -32,4 +37,8 @@ def challenger_failures():
     """Requests whose challenger failed to score (under ``ab`` the champion answered its events instead), by mode and API."""
     from prometheus_client import Counter
 
-    return Counter("severity_challenger_failures", "Requests whose challenger failed to score; the champion answered", ["mode", "endpoint"])
+    return Counter(
+        "severity_challenger_failures",
+        "Requests whose challenger failed to score; the champion answered",
+        ["mode", "endpoint"],
+    )

@@ -58,20 +58,30 @@ def package_metadata(model: SeverityModel, registered: dict[str, Any], performan
         "family": model.family,
         "feature_set": model.variant,
         "feature_columns": list(model.feature_columns),
-        "feature_groups": {group: sum(c.startswith(f"{group}__") for c in model.feature_columns)
-                           for group in model.metadata["feature_groups"]},
+        "feature_groups": {
+            group: sum(c.startswith(f"{group}__") for c in model.feature_columns)
+            for group in model.metadata["feature_groups"]
+        },
         "training_data_fingerprint": model.metadata["training_data_fingerprint"],
         "training_data_date_range": list(model.metadata["training_data_date_range"]),
         "training_rows": int(model.metadata["training_rows"]),
-        "metrics": {"test": performance["test"], "test_intervals": performance["test_intervals"],
-                    "validation": performance["validation"]},
+        "metrics": {
+            "test": performance["test"],
+            "test_intervals": performance["test_intervals"],
+            "validation": performance["validation"],
+        },
         "decision_rule": model.policy.describe(),
         "threshold": float(model.policy.threshold),
         "explanation_unit": UNIT,
         "shipping": _without_none(model.metadata.get("shipping", {"refit": False})),
         "answering_models": [
-            {"name": part.field_set, "variant": part.variant, "input_fields": sorted(part.input_fields or INPUT_FIELDS),
-             "threshold": float(part.policy.threshold), "decision_rule": part.policy.describe()}
+            {
+                "name": part.field_set,
+                "variant": part.variant,
+                "input_fields": sorted(part.input_fields or INPUT_FIELDS),
+                "threshold": float(part.policy.threshold),
+                "decision_rule": part.policy.describe(),
+            }
             for part in (model, *model.fallbacks)
         ],
     }

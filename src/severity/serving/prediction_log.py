@@ -108,8 +108,10 @@ class PredictionLogUnusable(ValueError):
     """The configured path cannot hold the prediction log at all."""
 
     def __init__(self, path: str | Path, problem: str):
-        super().__init__(f"SEVERITY_PREDICTION_LOG={path} cannot hold the prediction log: {problem}. "
-                         "Point SEVERITY_PREDICTION_LOG at a writable path for an SQLite file.")
+        super().__init__(
+            f"SEVERITY_PREDICTION_LOG={path} cannot hold the prediction log: {problem}. "
+            "Point SEVERITY_PREDICTION_LOG at a writable path for an SQLite file."
+        )
 
 
 def check_prediction_log(path: str | Path) -> None:
@@ -152,8 +154,13 @@ class PredictionLog:
     time the file was found deleted or replaced and has been recreated.
     """
 
-    def __init__(self, path: str | Path, timeout_seconds: float = 30.0, retention_days: float | None = None,
-                 on_reopen: Callable[[], Any] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        timeout_seconds: float = 30.0,
+        retention_days: float | None = None,
+        on_reopen: Callable[[], Any] | None = None,
+    ):
         self.path = Path(path)
         self.timeout_seconds = timeout_seconds
         self.retention_days = retention_days
@@ -168,7 +175,9 @@ class PredictionLog:
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(self.path, timeout=self.timeout_seconds, check_same_thread=False, isolation_level=None)
+        self._connection = sqlite3.connect(
+            self.path, timeout=self.timeout_seconds, check_same_thread=False, isolation_level=None
+        )
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.execute(_SCHEMA)
@@ -182,7 +191,9 @@ class PredictionLog:
         self._connection.execute("BEGIN IMMEDIATE")
         try:
             for column in self._missing_columns():
-                self._connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{_ADDED_COLUMNS[column]}'")
+                self._connection.execute(
+                    f"ALTER TABLE {TABLE} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{_ADDED_COLUMNS[column]}'"
+                )
         except BaseException:
             self._connection.execute("ROLLBACK")
             raise
@@ -200,24 +211,35 @@ class PredictionLog:
         """
         values = list(rows)
         with self._locked(deadline) as remaining:
-            self._write(f"writing {len(values)} row(s)", remaining, lambda: self._connection.executemany(self._insert, values))
+            self._write(
+                f"writing {len(values)} row(s)", remaining, lambda: self._connection.executemany(self._insert, values)
+            )
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete rows logged more than ``retention_days`` ago; the number deleted (0 without a retention)."""
         if self.retention_days is None:
             return 0
         cutoff = ((now or datetime.now(UTC)) - timedelta(days=self.retention_days)).isoformat(timespec="microseconds")
-        statement = f"DELETE FROM {TABLE} WHERE rowid IN (SELECT rowid FROM {TABLE} WHERE logged_at < ? LIMIT {_PURGE_CHUNK})"
+        statement = (
+            f"DELETE FROM {TABLE} WHERE rowid IN (SELECT rowid FROM {TABLE} WHERE logged_at < ? LIMIT {_PURGE_CHUNK})"
+        )
         deleted = 0
         while True:
             with self._locked(None) as remaining:
-                count = self._write("deleting expired rows", remaining, lambda: self._connection.execute(statement, (cutoff,)).rowcount)
+                count = self._write(
+                    "deleting expired rows", remaining, lambda: self._connection.execute(statement, (cutoff,)).rowcount
+                )
             deleted += count
             if count < _PURGE_CHUNK:
                 break
         self._last_purge = time.monotonic()
         if deleted:
-            logger.info("Deleted %d prediction-log row(s) logged before %s (retention %s days)", deleted, cutoff, self.retention_days)
+            logger.info(
+                "Deleted %d prediction-log row(s) logged before %s (retention %s days)",
+                deleted,
+                cutoff,
+                self.retention_days,
+            )
         return deleted
 
     def purge_due(self) -> bool:
@@ -280,10 +302,15 @@ class PredictionLog:
         try:
             self._open()
         except (OSError, sqlite3.Error) as error:
-            raise PredictionLogUnavailable(self.path, "error", f"the log file disappeared and could not be recreated: {error}") from error
+            raise PredictionLogUnavailable(
+                self.path, "error", f"the log file disappeared and could not be recreated: {error}"
+            ) from error
         self.reopened += 1
-        logger.warning("The prediction log %s was deleted or replaced while serving; recreated it (reopened %d time(s))",
-                       self.path, self.reopened)
+        logger.warning(
+            "The prediction log %s was deleted or replaced while serving; recreated it (reopened %d time(s))",
+            self.path,
+            self.reopened,
+        )
         if self.on_reopen is not None:
             self.on_reopen()
 
@@ -320,6 +347,7 @@ class FieldRedactor:
 def read_prediction_log(path: str | Path) -> pd.DataFrame:
     """The whole log as a table (``top_reasons``, ``event`` and ``input_issues`` decoded from JSON)."""
     import pandas as pd  # the service writes the log without pandas
+
     with sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True) as connection:
         frame = pd.read_sql_query(f"SELECT * FROM {TABLE} ORDER BY logged_at, request_id, item, variant", connection)
     for column, default in _ADDED_COLUMNS.items():

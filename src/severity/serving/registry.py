@@ -30,7 +30,13 @@ class Resolution:
     note: str = ""
 
     def describe(self) -> dict[str, str | None]:
-        return {"tag": self.tag, "source": self.source, "alias": self.alias, "registry_version": self.version, "note": self.note}
+        return {
+            "tag": self.tag,
+            "source": self.source,
+            "alias": self.alias,
+            "registry_version": self.version,
+            "note": self.note,
+        }
 
 
 def _sqlite_file(uri: str) -> Path | None:
@@ -55,7 +61,9 @@ def alias_version(registry_uri: str, model_name: str, alias: str) -> dict | None
         "    found, named = (max(versions, key=lambda v: int(v.version)) if versions else None), False\n"
         "print(json.dumps(found and {'version': str(found.version), 'run_id': found.run_id, 'alias_found': named}))\n"
     )
-    answer = subprocess.run([sys.executable, "-c", script, registry_uri, model_name, alias], capture_output=True, text=True, timeout=120)
+    answer = subprocess.run(
+        [sys.executable, "-c", script, registry_uri, model_name, alias], capture_output=True, text=True, timeout=120
+    )
     if answer.returncode != 0:
         raise RuntimeError(f"Could not read the model registry at {registry_uri}: {answer.stderr.strip()[-2000:]}")
     return json.loads(answer.stdout.strip().splitlines()[-1])
@@ -67,8 +75,12 @@ def packaged_tag(version: str, run_id: str) -> str:
     The run id matters: one BentoML store may hold models of several projects, each with its own version 1.
     Newest, because ``refresh_history`` packages a version again with a later event history and the same labels.
     """
-    matching = [m for m in bentoml.models.list(STORE_NAME)
-                if m.info.labels.get("registry_version") == str(version) and m.info.metadata.get("registered_model", {}).get("run_id") == run_id]
+    matching = [
+        m
+        for m in bentoml.models.list(STORE_NAME)
+        if m.info.labels.get("registry_version") == str(version)
+        and m.info.metadata.get("registered_model", {}).get("run_id") == run_id
+    ]
     if not matching:
         raise LookupError(
             f"The registry names version {version}, but BentoML's model store ({os.environ.get('BENTOML_HOME', '~/bentoml')}) "
@@ -77,7 +89,9 @@ def packaged_tag(version: str, run_id: str) -> str:
     return str(max(matching, key=lambda m: m.info.creation_time).tag)
 
 
-def resolve(explicit: str | None, alias: str, registry_uri: str, model_name: str, fallback_latest: bool) -> Resolution | None:
+def resolve(
+    explicit: str | None, alias: str, registry_uri: str, model_name: str, fallback_latest: bool
+) -> Resolution | None:
     """An explicit tag wins; else the registry's ``alias``; else (for the champion) the newest registered version,
     or without a registry the newest packaged model."""
     if explicit:
@@ -88,6 +102,13 @@ def resolve(explicit: str | None, alias: str, registry_uri: str, model_name: str
     if not fallback_latest:
         return None
     if found is not None:
-        return Resolution(packaged_tag(found["version"], found["run_id"]), "newest", None, found["version"],
-                          note=f"the registry names no {alias} yet: serving the newest registered version, {found['version']}")
-    return Resolution(f"{STORE_NAME}:latest", "latest", note=f"no model registry at {registry_uri}: serving the newest packaged model")
+        return Resolution(
+            packaged_tag(found["version"], found["run_id"]),
+            "newest",
+            None,
+            found["version"],
+            note=f"the registry names no {alias} yet: serving the newest registered version, {found['version']}",
+        )
+    return Resolution(
+        f"{STORE_NAME}:latest", "latest", note=f"no model registry at {registry_uri}: serving the newest packaged model"
+    )

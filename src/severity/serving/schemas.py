@@ -82,7 +82,9 @@ class InputIssue(BaseModel):
         description="The value as sent; text longer than 100 characters cut short, a list or an object shown as null "
         "(the message names its type)."
     )
-    message: str = Field(description="Field, rule and value in words: the message batch inference writes for the same cell.")
+    message: str = Field(
+        description="Field, rule and value in words: the message batch inference writes for the same cell."
+    )
 
 
 _invalid_as_missing: ContextVar[bool] = ContextVar("invalid_as_missing", default=False)
@@ -117,7 +119,8 @@ class AccidentEvent(BaseModel):
     event_date: date = Field(description="Date of the event (YYYY-MM-DD or MM/DD/YYYY). The only required field.")
     event_id: str | None = Field(None, description="Your identifier for the event; logged, never a model input.")
     routing_key: str | None = Field(
-        None, description="Key that picks the A/B arm deterministically (defaults to event_id, then to the event's content)."
+        None,
+        description="Key that picks the A/B arm deterministically (defaults to event_id, then to the event's content).",
     )
     location: str | None = Field(None, description="City, State as in the export, e.g. 'Anchorage, AK'.")
     country: str | None = None
@@ -158,8 +161,10 @@ class AccidentEvent(BaseModel):
         names, refused_names = _canonical_names(tuple(data))
         values: dict[str, Any] = {}
         # A refused name is located at the key as sent, beside the other fields' errors: one answer names them all.
-        errors: list[InitErrorDetails] = [{"type": "value_error", "loc": (shown,), "input": data[key], "ctx": {"error": ValueError(message)}}
-                                          for key, shown, message in refused_names]
+        errors: list[InitErrorDetails] = [
+            {"type": "value_error", "loc": (shown,), "input": data[key], "ctx": {"error": ValueError(message)}}
+            for key, shown, message in refused_names
+        ]
         for name, value in zip(names, data.values(), strict=True):
             if name is None:
                 continue
@@ -216,7 +221,9 @@ class BatchRequest(BaseModel):
     """
 
     events: list[AccidentEvent] = Field(description="At most SEVERITY_MAX_BATCH events.")
-    explain: bool = Field(True, description="Return each event's top reasons (exact explanations cost most of the time).")
+    explain: bool = Field(
+        True, description="Return each event's top reasons (exact explanations cost most of the time)."
+    )
     on_invalid: OnInvalid = Field(
         "refuse",
         description="What an unreadable field value does. 'refuse' (the default): the request is answered 400, naming "
@@ -244,7 +251,9 @@ def _read_event_date(value: Any) -> date:
         value = value.date()
     if not isinstance(value, date):
         if value is not None and not isinstance(value, str):
-            raise CellError("wrong_type", f"event_date must be text, a date as YYYY-MM-DD or MM/DD/YYYY, got {type(value).__name__}")
+            raise CellError(
+                "wrong_type", f"event_date must be text, a date as YYYY-MM-DD or MM/DD/YYYY, got {type(value).__name__}"
+            )
         text = None if value is None else clean_cell(_bounded(value, "event_date"))
         if text is None:
             raise ValueError("event_date is required, as YYYY-MM-DD or MM/DD/YYYY")
@@ -252,7 +261,9 @@ def _read_event_date(value: Any) -> date:
     if value > _day_after(int(time.time() // 86_400)):
         raise ValueError(f"event_date {value.isoformat()} is in the future")
     if value < EARLIEST_EVENT_DATE:
-        raise ValueError(f"event_date {value.isoformat()} is before {EARLIEST_EVENT_DATE.isoformat()}, the earliest the data rules accept")
+        raise ValueError(
+            f"event_date {value.isoformat()} is before {EARLIEST_EVENT_DATE.isoformat()}, the earliest the data rules accept"
+        )
     return value
 
 
@@ -288,6 +299,7 @@ def _read_amateur_built(value: Any) -> bool | None:
 def _text_reader(field: str) -> Callable[[Any], str | None]:
     """Cleaned text, in the export's spelling for a small vocabulary and upper case where ingestion folds it."""
     if field in CATEGORY_FIELDS:
+
         def spelled(text: str) -> str:
             return canonical_category(text, field)
     elif field in UPPER_CASE_COLUMNS or field in CODE_COLUMNS:
@@ -315,7 +327,9 @@ _NON_TEXT_READERS: dict[str, Callable[[Any], Any]] = {
     "amateur_built": _read_amateur_built,
 }
 _READERS = {name: _NON_TEXT_READERS.get(name) or _text_reader(name) for name in _EVENT_FIELDS}
-if any(AccidentEvent.model_fields[name].annotation != (str | None) for name in _READERS if name not in _NON_TEXT_READERS):
+if any(
+    AccidentEvent.model_fields[name].annotation != (str | None) for name in _READERS if name not in _NON_TEXT_READERS
+):
     raise TypeError("a field that is not optional text needs its own reader in _NON_TEXT_READERS")
 
 # Per field, text already read and what it was read as. Every rule depends on the text alone
@@ -356,7 +370,9 @@ def _canonical_names(keys: tuple) -> tuple[tuple[str | None, ...], tuple[tuple[A
         if name in OUTCOME_COLUMNS:
             refused.append((key, shown, _refusal(text)))
         elif name not in _EVENT_FIELDS:
-            refused.append((key, shown, f"unknown field '{shown}': expected NTSB export fields ({', '.join(_EVENT_FIELDS)})"))
+            refused.append(
+                (key, shown, f"unknown field '{shown}': expected NTSB export fields ({', '.join(_EVENT_FIELDS)})")
+            )
         elif name in names:
             refused.append((key, shown, f"field '{name}' is given twice (as '{text}' and another spelling)"))
         else:
@@ -476,8 +492,12 @@ class ModelInfo(BaseModel):
     bento_model_tag: str
     model_version: str
     registered_model: dict[str, Any]
-    aliases: list[str] = Field(description="The registry alias the service followed to this version (none when given a tag or serving the newest).")
-    served_as: dict[str, Any] = Field(description="How this model was chosen: an explicit tag, the registry's alias, or the newest packaged model.")
+    aliases: list[str] = Field(
+        description="The registry alias the service followed to this version (none when given a tag or serving the newest)."
+    )
+    served_as: dict[str, Any] = Field(
+        description="How this model was chosen: an explicit tag, the registry's alias, or the newest packaged model."
+    )
     candidate: str
     family: str
     feature_set: str
@@ -493,11 +513,14 @@ class ModelInfo(BaseModel):
         description="The models of the shipped artifact in the order they answer: an event is answered by the first whose "
         "input fields it carries (name, variant, input_fields, threshold, decision_rule)."
     )
-    shipping: dict[str, Any] = Field(description="How the served model was fitted: refit rows, the out-of-time calibration period "
-                                     "and its figures (see the README's What is served).")
+    shipping: dict[str, Any] = Field(
+        description="How the served model was fitted: refit rows, the out-of-time calibration period "
+        "and its figures (see the README's What is served)."
+    )
     explanation_unit: str
-    history_through: str | None = Field(description="Date of the latest event in the model's feature history (ISO); later events "
-                                                    "are scored without what happened after it until the history is refreshed.")
+    history_through: str | None = Field(
+        description="Date of the latest event in the model's feature history (ISO); later events "
+        "are scored without what happened after it until the history is refreshed."
+    )
     routing: dict[str, Any]
     challenger: dict[str, Any] | None
-

@@ -108,13 +108,25 @@ class ArmResult:
         Converted once per array: indexing a NumPy array per event costs more than the rest of the row.
         """
         scored = self.scored
-        return zip(self.rows.tolist(), scored.fatal_probability.tolist(), scored.predicted_class.tolist(), self.reasons,
-                   scored.thresholds.tolist(), scored.answered_by.tolist(), strict=True)
+        return zip(
+            self.rows.tolist(),
+            scored.fatal_probability.tolist(),
+            scored.predicted_class.tolist(),
+            self.reasons,
+            scored.thresholds.tolist(),
+            scored.answered_by.tolist(),
+            strict=True,
+        )
 
 
 # Loopback unless `bentoml serve --host` (or BENTOML_HOST) says otherwise: BentoML's own default is every interface.
-@bentoml.service(name="severity", workers=_process_settings.workers, traffic={"timeout": 60},
-                 logging={"access": {"enabled": _process_settings.access_log}}, http={"host": "127.0.0.1"})
+@bentoml.service(
+    name="severity",
+    workers=_process_settings.workers,
+    traffic={"timeout": 60},
+    logging={"access": {"enabled": _process_settings.access_log}},
+    http={"host": "127.0.0.1"},
+)
 class SeverityService:
     """Fatal-accident probability, decision and reasons for NTSB-style accident events."""
 
@@ -127,8 +139,12 @@ class SeverityService:
             self.arms["challenger"] = self._arm("challenger", challenger)
         self.router = Router(settings.routing, settings.challenger_share)
         try:
-            self.log = PredictionLog(settings.prediction_log, settings.log_timeout_seconds, settings.log_retention_days,
-                                     on_reopen=metrics.prediction_log_reopened().inc)
+            self.log = PredictionLog(
+                settings.prediction_log,
+                settings.log_timeout_seconds,
+                settings.log_retention_days,
+                on_reopen=metrics.prediction_log_reopened().inc,
+            )
         except (OSError, sqlite3.Error) as error:
             raise PredictionLogUnusable(settings.prediction_log, str(error)) from error
         metrics.prediction_log_failures()  # on /metrics from the start, at 0
@@ -136,8 +152,11 @@ class SeverityService:
         self.log_writer = ThreadPoolExecutor(1, thread_name_prefix="prediction-log")
         key = settings.log_redact_key.encode() if settings.log_redact_key else secrets.token_bytes(32)
         if settings.log_redact and not settings.log_redact_key:
-            logger.warning("SEVERITY_LOG_REDACT_KEY is not set: %s are hashed in the prediction log with a key drawn by this "
-                           "process, so equal values hash alike only until it stops", list(settings.log_redact))
+            logger.warning(
+                "SEVERITY_LOG_REDACT_KEY is not set: %s are hashed in the prediction log with a key drawn by this "
+                "process, so equal values hash alike only until it stops",
+                list(settings.log_redact),
+            )
         self.redact = FieldRedactor(settings.log_redact, key)
         # The first calls build lazy state (the explainers' compiled paths for one event and for
         # batches, the neighbour tree of the latest quarter): pay it before traffic.
@@ -150,8 +169,13 @@ class SeverityService:
         # collection, a pause of tens of milliseconds in the middle of some request.
         gc.collect()
         gc.freeze()
-        logger.info("Serving %s; routing %s; logging to %s; histories run to %s", {v: a.tag for v, a in self.arms.items()}, self.router,
-                    settings.prediction_log, {v: str(a.history.through) for v, a in self.arms.items()})
+        logger.info(
+            "Serving %s; routing %s; logging to %s; histories run to %s",
+            {v: a.tag for v, a in self.arms.items()},
+            self.router,
+            settings.prediction_log,
+            {v: str(a.history.through) for v, a in self.arms.items()},
+        )
 
     def _arm(self, variant: str, resolution: Resolution) -> Arm:
         from severity.serving.packaging import load_from_store
@@ -161,8 +185,12 @@ class SeverityService:
         packaged.model.single_threaded()
         if resolution.note:
             logger.warning("%s: %s", variant, resolution.note)
-        watch = HistoryWatch(f"{variant} {stored.tag}", packaged.model.feature_engineer.history_through_, self.settings.history_stale_days,
-                             logger)
+        watch = HistoryWatch(
+            f"{variant} {stored.tag}",
+            packaged.model.feature_engineer.history_through_,
+            self.settings.history_stale_days,
+            logger,
+        )
         return Arm(variant, str(stored.tag), packaged, resolution, watch)
 
     # ---- APIs ---------------------------------------------------------------------------
@@ -177,7 +205,9 @@ class SeverityService:
     # events, to decide how they are read (BatchRequest). Its fields are these parameters (tested).
     # Returns the JSON it writes itself (below); `output_spec` publishes that JSON's shape in the API schema.
     @bentoml.api(input_spec=BatchInput, output_spec=Predictions)
-    def predict_batch(self, events: list[AccidentEvent], explain: bool = True, on_invalid: OnInvalid = "refuse") -> Response:
+    def predict_batch(
+        self, events: list[AccidentEvent], explain: bool = True, on_invalid: OnInvalid = "refuse"
+    ) -> Response:
         """Many events in one request; results come back in the order given.
 
         ``on_invalid`` has done its work when the events arrive: under ``missing`` (BatchRequest) an unreadable
@@ -186,7 +216,9 @@ class SeverityService:
         if not events:
             raise InvalidArgument("events is empty: send at least one event")
         if len(events) > self.settings.max_batch:
-            raise InvalidArgument(f"events has {len(events)} items; the maximum per request is {self.settings.max_batch}")
+            raise InvalidArgument(
+                f"events has {len(events)} items; the maximum per request is {self.settings.max_batch}"
+            )
         # Written as JSON here, in the shape `Predictions` declares (which the API schema shows, and a test
         # checks every answer against): building and validating a pydantic model per prediction only to
         # serialise it costs several times what orjson takes for the same dicts (BENCHMARKS.md, Serving).
@@ -209,14 +241,18 @@ class SeverityService:
             if arm.variant != "challenger":
                 raise
             metrics.challenger_failures().labels(mode=self.router.mode, endpoint="explain").inc()
-            logger.exception("The challenger %s failed to explain request %s; the champion answers it", arm.tag, request_id)
+            logger.exception(
+                "The challenger %s failed to explain request %s; the champion answers it", arm.tag, request_id
+            )
             arm = self.arms["champion"]
             result = self._score(arm, [record], [absent], np.array([0]), explain=True)
         scored = result.scored
         explanation = scored.explanation
         raw = scored.raw_field_contributions[0]
         values = scored.features[0]
-        refusal = await self._write_log_async(self._log_rows([event], [key], [result], [arm.variant], "explain", request_id, started))
+        refusal = await self._write_log_async(
+            self._log_rows([event], [key], [result], [arm.variant], "explain", request_id, started)
+        )
         if refusal is not None:
             return refusal
         return Explanation(
@@ -233,8 +269,14 @@ class SeverityService:
             absent_fields=absent,
             answered_by=str(scored.answered_by[0]),
             raw_fields={name: float(value) for name, value in zip(scored.raw_fields, raw, strict=True)},
-            features={name: float(value) for name, value in zip(explanation.feature_names, explanation.contributions[0], strict=True)},
-            feature_values={name: None if np.isnan(value) else float(value) for name, value in zip(scored.feature_columns, values, strict=True)},
+            features={
+                name: float(value)
+                for name, value in zip(explanation.feature_names, explanation.contributions[0], strict=True)
+            },
+            feature_values={
+                name: None if np.isnan(value) else float(value)
+                for name, value in zip(scored.feature_columns, values, strict=True)
+            },
         )
 
     @bentoml.api
@@ -260,21 +302,30 @@ class SeverityService:
             metrics=metadata["metrics"],
             decision_rule=metadata["decision_rule"],
             threshold=metadata["threshold"],
-            answering_models=metadata.get("answering_models", [{"name": "full", "variant": metadata["feature_set"],
-                                                                 "threshold": metadata["threshold"]}]),
+            answering_models=metadata.get(
+                "answering_models",
+                [{"name": "full", "variant": metadata["feature_set"], "threshold": metadata["threshold"]}],
+            ),
             shipping=metadata.get("shipping", {"refit": False}),
             explanation_unit=metadata["explanation_unit"],
             history_through=_iso(champion.history.through),
             routing={"mode": self.router.mode, "challenger_share": self.router.challenger_share},
-            challenger=None if challenger is None else {
-                "bento_model_tag": challenger.tag, "model_version": challenger.version, "served_as": challenger.resolution.describe(),
-                "family": challenger.packaged.metadata["family"], "metrics": challenger.packaged.metadata["metrics"],
+            challenger=None
+            if challenger is None
+            else {
+                "bento_model_tag": challenger.tag,
+                "model_version": challenger.version,
+                "served_as": challenger.resolution.describe(),
+                "family": challenger.packaged.metadata["family"],
+                "metrics": challenger.packaged.metadata["metrics"],
                 "history_through": _iso(challenger.history.through),
             },
         )
 
     # ---- the one scoring path -----------------------------------------------------------
-    def _predict(self, events: list[AccidentEvent], endpoint: str, request_id: str, explain: bool = True) -> tuple[list[dict], list[LoggedPrediction]]:
+    def _predict(
+        self, events: list[AccidentEvent], endpoint: str, request_id: str, explain: bool = True
+    ) -> tuple[list[dict], list[LoggedPrediction]]:
         """Each event's answer as a dict in the shape of :class:`Prediction`, in the order given, and the log rows of every score."""
         started = time.perf_counter()
         records = [event.record() for event in events]
@@ -286,18 +337,32 @@ class SeverityService:
         # not shadowed (under `shadow`), and the failure is logged and counted; the champion's answers never depend on it.
         challenger = self.arms.get("challenger")
         if challenger is not None:
-            rows = np.arange(len(events)) if self.router.shadows else np.flatnonzero(np.array(answering) == "challenger")
+            rows = (
+                np.arange(len(events)) if self.router.shadows else np.flatnonzero(np.array(answering) == "challenger")
+            )
             if len(rows):
                 try:
-                    results.append(self._score(challenger, [records[i] for i in rows], [absent[i] for i in rows], rows, explain))
+                    results.append(
+                        self._score(challenger, [records[i] for i in rows], [absent[i] for i in rows], rows, explain)
+                    )
                 except Exception:
                     metrics.challenger_failures().labels(mode=self.router.mode, endpoint=endpoint).inc()
-                    logger.exception("The challenger %s failed to score %d event(s) of request %s (%s); the champion answers them",
-                                     challenger.tag, len(rows), request_id, endpoint)
+                    logger.exception(
+                        "The challenger %s failed to score %d event(s) of request %s (%s); the champion answers them",
+                        challenger.tag,
+                        len(rows),
+                        request_id,
+                        endpoint,
+                    )
                     answering = ["champion"] * len(events)
         rows = np.flatnonzero(np.array(answering) == "champion")
         if len(rows):
-            results.insert(0, self._score(self.arms["champion"], [records[i] for i in rows], [absent[i] for i in rows], rows, explain))
+            results.insert(
+                0,
+                self._score(
+                    self.arms["champion"], [records[i] for i in rows], [absent[i] for i in rows], rows, explain
+                ),
+            )
         predictions: list[dict | None] = [None] * len(events)
         for result in results:
             variant, version = result.arm.variant, result.arm.version
@@ -322,7 +387,9 @@ class SeverityService:
                 }
         return predictions, self._log_rows(events, keys, results, answering, endpoint, request_id, started)
 
-    def _score(self, arm: Arm, records: list[dict], absent: list[list[str]], rows: np.ndarray, explain: bool) -> ArmResult:
+    def _score(
+        self, arm: Arm, records: list[dict], absent: list[list[str]], rows: np.ndarray, explain: bool
+    ) -> ArmResult:
         columns = _record_columns(records)
         scored = arm.packaged.model.score_columns(columns, explain, _absent_mask(absent))
         arm.history.check(columns["day"])
@@ -341,7 +408,10 @@ class SeverityService:
         except PredictionLogUnavailable as error:
             return self._refusal(error.reason, error)
         except TimeoutError:
-            return self._refusal("timeout", f"The prediction log {self.log.path} did not finish a write within {self.settings.log_timeout_seconds:g} s")
+            return self._refusal(
+                "timeout",
+                f"The prediction log {self.log.path} did not finish a write within {self.settings.log_timeout_seconds:g} s",
+            )
         self._purge_log_if_due()
         return None
 
@@ -363,11 +433,23 @@ class SeverityService:
         not an exception: BentoML replaces the message of every 5xx it raises with a generic one."""
         metrics.prediction_log_failures().labels(reason=reason).inc()
         logger.warning("Refused a request with 503: %s", error)
-        return Response(orjson.dumps({"error": f"{error}. No prediction was returned; retry later.", "reason": reason}), status_code=503,
-                        media_type="application/json", headers={"Retry-After": "1"})
+        return Response(
+            orjson.dumps({"error": f"{error}. No prediction was returned; retry later.", "reason": reason}),
+            status_code=503,
+            media_type="application/json",
+            headers={"Retry-After": "1"},
+        )
 
-    def _log_rows(self, events, keys: list[str], results: list[ArmResult], answering: list[str], endpoint: str, request_id: str,
-                  started: float) -> list[LoggedPrediction]:
+    def _log_rows(
+        self,
+        events,
+        keys: list[str],
+        results: list[ArmResult],
+        answering: list[str],
+        endpoint: str,
+        request_id: str,
+        started: float,
+    ) -> list[LoggedPrediction]:
         latency_ms = (time.perf_counter() - started) * 1000
         logged_at = datetime.now(UTC).isoformat(timespec="microseconds")
         rows = []
@@ -376,11 +458,22 @@ class SeverityService:
             version = str(result.arm.packaged.metadata.get("model_version"))
             rows.extend(
                 LoggedPrediction(
-                    request_id=request_id, item=row, variant=variant, served=int(answering[row] == variant), endpoint=endpoint,
-                    logged_at=logged_at, event_id=events[row].event_id, routing_key=self._logged_key(events[row], keys[row]),
-                    model_tag=tag, model_version=version,
-                    fatal_probability=probability, predicted_class=predicted_class, threshold=threshold,
-                    top_reasons=_json(reasons), event=_json(self.redact(events[row].sent_record())), latency_ms=latency_ms,
+                    request_id=request_id,
+                    item=row,
+                    variant=variant,
+                    served=int(answering[row] == variant),
+                    endpoint=endpoint,
+                    logged_at=logged_at,
+                    event_id=events[row].event_id,
+                    routing_key=self._logged_key(events[row], keys[row]),
+                    model_tag=tag,
+                    model_version=version,
+                    fatal_probability=probability,
+                    predicted_class=predicted_class,
+                    threshold=threshold,
+                    top_reasons=_json(reasons),
+                    event=_json(self.redact(events[row].sent_record())),
+                    latency_ms=latency_ms,
                     input_issues=_json(_issues(events[row])) if events[row].input_issues else "[]",
                 )
                 for row, probability, predicted_class, reasons, threshold, _ in result.per_event()

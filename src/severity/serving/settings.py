@@ -17,7 +17,9 @@ from severity.serving.routing import Mode
 
 PREFIX = "SEVERITY_"
 # SEVERITY_* variables that belong to something other than the service, so the unknown-variable check lets them by.
-NOT_SERVING_VARIABLES = frozenset({"SEVERITY_REQUIRE_POSTGRES"})  # the test suite: fail instead of skip without PostgreSQL
+NOT_SERVING_VARIABLES = frozenset(
+    {"SEVERITY_REQUIRE_POSTGRES"}
+)  # the test suite: fail instead of skip without PostgreSQL
 
 _SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 
@@ -118,17 +120,24 @@ class ServingSettings(BaseSettings):
             raise ValueError("; ".join(_problem(type(self), detail) for detail in error.errors())) from None
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Only what the caller gives: from_environment passes the variables it read, from the mapping it was given.
         return (init_settings,)
 
     @classmethod
     def variables(cls) -> dict[str, str]:
         """Each field's environment variable, by field name."""
-        return {name: field.validation_alias if isinstance(field.validation_alias, str) else f"{PREFIX}{name.upper()}"
-                for name, field in cls.model_fields.items()}
+        return {
+            name: field.validation_alias if isinstance(field.validation_alias, str) else f"{PREFIX}{name.upper()}"
+            for name, field in cls.model_fields.items()
+        }
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
@@ -158,16 +167,22 @@ class ServingSettings(BaseSettings):
     @classmethod
     def _header_safe(cls, key: str | None) -> str | None:
         if key is not None and (key != key.strip() or not key.isascii()):
-            raise ValueError("must be ASCII without surrounding whitespace (it is compared with the Authorization header "
-                             "byte for byte)")
+            raise ValueError(
+                "must be ASCII without surrounding whitespace (it is compared with the Authorization header "
+                "byte for byte)"
+            )
         return key
 
     def resolve_models(self) -> tuple[Resolution, Resolution | None]:
         """The champion's and (when routing needs one) the challenger's Bento model tags, and how each was chosen."""
-        champion = resolve(self.champion_tag, "champion", self.registry_uri, self.registered_model, fallback_latest=True)
+        champion = resolve(
+            self.champion_tag, "champion", self.registry_uri, self.registered_model, fallback_latest=True
+        )
         challenger = None
         if self.challenger_tag or self.routing != "champion":
-            challenger = resolve(self.challenger_tag, "challenger", self.registry_uri, self.registered_model, fallback_latest=False)
+            challenger = resolve(
+                self.challenger_tag, "challenger", self.registry_uri, self.registered_model, fallback_latest=False
+            )
             if challenger is None:
                 raise ValueError(
                     f"SEVERITY_ROUTING={self.routing} needs a challenger: set SEVERITY_CHALLENGER_MODEL to a Bento model tag, "
@@ -185,8 +200,11 @@ class _Variables(EnvSettingsSource):
         super().__init__(settings_cls)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {name if self.case_sensitive else name.lower(): value for name, value in self._environ.items()
-                if not (self.env_ignore_empty and value == "")}
+        return {
+            name if self.case_sensitive else name.lower(): value
+            for name, value in self._environ.items()
+            if not (self.env_ignore_empty and value == "")
+        }
 
 
 def _refuse_unknown(environ: Mapping[str, str], known: Iterable[str]) -> None:
@@ -197,18 +215,28 @@ def _refuse_unknown(environ: Mapping[str, str], known: Iterable[str]) -> None:
         variable = name.upper()  # pydantic-settings matches variable names in any case
         if variable.startswith(PREFIX) and variable not in known and variable not in NOT_SERVING_VARIABLES:
             # Compared without the prefix, which every name shares and which would make any two look alike
-            close = difflib.get_close_matches(variable.removeprefix(PREFIX), [k.removeprefix(PREFIX) for k in known], n=1)
-            problems.append(f"{name} is not a serving setting" + (f" (did you mean {PREFIX}{close[0]}?)" if close else ""))
+            close = difflib.get_close_matches(
+                variable.removeprefix(PREFIX), [k.removeprefix(PREFIX) for k in known], n=1
+            )
+            problems.append(
+                f"{name} is not a serving setting" + (f" (did you mean {PREFIX}{close[0]}?)" if close else "")
+            )
     if problems:
         raise ValueError(f"{'; '.join(problems)}. The serving settings are {', '.join(known)}")
 
 
 # What a value must be, by pydantic's error type; a function of the error's context for the constraints.
 _EXPECTED = {
-    "int_parsing": "int", "int_from_float": "int", "int_type": "int",
-    "float_parsing": "float", "float_type": "float",
-    "bool_parsing": "on or off", "bool_type": "on or off", "switch": "on or off",
-    "string_type": "a string", "tuple_type": "comma-separated names",
+    "int_parsing": "int",
+    "int_from_float": "int",
+    "int_type": "int",
+    "float_parsing": "float",
+    "float_type": "float",
+    "bool_parsing": "on or off",
+    "bool_type": "on or off",
+    "switch": "on or off",
+    "string_type": "a string",
+    "tuple_type": "comma-separated names",
     "literal_error": lambda ctx: f"one of {ctx['expected']}",
     "greater_than_equal": lambda ctx: f"at least {ctx['ge']:g}",
     "greater_than": lambda ctx: f"more than {ctx['gt']:g}",

@@ -22,8 +22,15 @@ class HistoryWatch:
     occurrence counts and outcome shares look as if nothing had happened.
     """
 
-    def __init__(self, name: str, through: date | None, stale_days: int, logger: logging.Logger,
-                 interval_seconds: float = WARNING_INTERVAL_SECONDS, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        name: str,
+        through: date | None,
+        stale_days: int,
+        logger: logging.Logger,
+        interval_seconds: float = WARNING_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.name = name
         self.through = through
         self.stale_days = stale_days
@@ -53,5 +60,10 @@ class HistoryWatch:
             "%s: %d event(s) scored %s are dated more than %d days after its history ends (%s), the latest %s; their "
             "history features miss the accidents reported since. Refresh it: kedro run --pipelines=refresh_history "
             "--params new_events=<reported events>.csv",
-            self.name, count, since, self.stale_days, self.through, _EPOCH + timedelta(days=latest),
+            self.name,
+            count,
+            since,
+            self.stale_days,
+            self.through,
+            _EPOCH + timedelta(days=latest),
         )

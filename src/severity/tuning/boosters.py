@@ -23,9 +23,16 @@ from severity.tuning.folds import Fold
 
 # scikit-learn wrapper names -> native names, where they differ.
 XGBOOST_NAMES = {"n_estimators": None, "early_stopping_rounds": None, "reg_alpha": "alpha", "reg_lambda": "lambda"}
-LIGHTGBM_NAMES = {"n_estimators": None, "subsample": "bagging_fraction", "subsample_freq": "bagging_freq",
-                  "colsample_bytree": "feature_fraction", "min_child_samples": "min_data_in_leaf", "min_split_gain": "min_gain_to_split",
-                  "reg_alpha": "lambda_l1", "reg_lambda": "lambda_l2"}
+LIGHTGBM_NAMES = {
+    "n_estimators": None,
+    "subsample": "bagging_fraction",
+    "subsample_freq": "bagging_freq",
+    "colsample_bytree": "feature_fraction",
+    "min_child_samples": "min_data_in_leaf",
+    "min_split_gain": "min_gain_to_split",
+    "reg_alpha": "lambda_l1",
+    "reg_lambda": "lambda_l2",
+}
 
 
 @dataclass
@@ -43,7 +50,9 @@ def _native(parameters: dict[str, Any], names: dict[str, str | None]) -> dict[st
 class FoldBoosters:
     """Fits one booster family on each fold with early stopping on held-out training events, matrices cached."""
 
-    def __init__(self, folds: list[Fold], family: str, variant: str, holdout_share: float, random_state: int, max_bin: int = 256):
+    def __init__(
+        self, folds: list[Fold], family: str, variant: str, holdout_share: float, random_state: int, max_bin: int = 256
+    ):
         if family not in ("xgboost", "lightgbm"):
             raise ValueError(f"Native fold training is for xgboost and lightgbm, not {family!r}")
         self.folds, self.family, self.variant = folds, family, variant
@@ -65,29 +74,62 @@ class FoldBoosters:
                 matrices = _Matrices(fit, stop, xgb.DMatrix(test), fold.test_y)
             else:
                 # feature_pre_filter off: min_data_in_leaf is tuned, and pre-filtering would fix it at construction.
-                fit = lgb.Dataset(features[fit_rows], target[fit_rows], params={"feature_pre_filter": False, "verbose": -1}, free_raw_data=False)
-                matrices = _Matrices(fit, lgb.Dataset(features[stop_rows], target[stop_rows], reference=fit), test, fold.test_y)
+                fit = lgb.Dataset(
+                    features[fit_rows],
+                    target[fit_rows],
+                    params={"feature_pre_filter": False, "verbose": -1},
+                    free_raw_data=False,
+                )
+                matrices = _Matrices(
+                    fit, lgb.Dataset(features[stop_rows], target[stop_rows], reference=fit), test, fold.test_y
+                )
             self._cache[index] = matrices
         return self._cache[index]
 
-    def score(self, index: int, hyperparameters: dict[str, Any], early_stopping_rounds: int, n_jobs: int) -> dict[str, Any]:
+    def score(
+        self, index: int, hyperparameters: dict[str, Any], early_stopping_rounds: int, n_jobs: int
+    ) -> dict[str, Any]:
         """Fit on fold ``index`` and score its test rows: ROC-AUC, PR-AUC and the trees kept."""
         if hyperparameters.get("max_bin", self.max_bin) != self.max_bin:
             raise ValueError(f"The fold matrices were built with max_bin={self.max_bin}")
         matrices = self._matrices(index)
         rounds = hyperparameters["n_estimators"]
         if self.family == "xgboost":
-            parameters = {**_native(hyperparameters, XGBOOST_NAMES), "max_bin": self.max_bin, "objective": "binary:logistic", "eval_metric": "logloss",
-                          "nthread": n_jobs, "seed": self.random_state}
-            booster = xgb.train(parameters, matrices.fit, rounds, evals=[(matrices.stop, "stop")],
-                                early_stopping_rounds=early_stopping_rounds, verbose_eval=False)
+            parameters = {
+                **_native(hyperparameters, XGBOOST_NAMES),
+                "max_bin": self.max_bin,
+                "objective": "binary:logistic",
+                "eval_metric": "logloss",
+                "nthread": n_jobs,
+                "seed": self.random_state,
+            }
+            booster = xgb.train(
+                parameters,
+                matrices.fit,
+                rounds,
+                evals=[(matrices.stop, "stop")],
+                early_stopping_rounds=early_stopping_rounds,
+                verbose_eval=False,
+            )
             kept = booster.best_iteration + 1
             probability = booster.predict(matrices.test, iteration_range=(0, kept))
         else:
-            parameters = {**_native(hyperparameters, LIGHTGBM_NAMES), "objective": "binary", "metric": "binary_logloss",
-                          "num_threads": n_jobs, "seed": self.random_state, "verbose": -1, "feature_pre_filter": False}
-            booster = lgb.train(parameters, matrices.fit, rounds, valid_sets=[matrices.stop],
-                                callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
+            parameters = {
+                **_native(hyperparameters, LIGHTGBM_NAMES),
+                "objective": "binary",
+                "metric": "binary_logloss",
+                "num_threads": n_jobs,
+                "seed": self.random_state,
+                "verbose": -1,
+                "feature_pre_filter": False,
+            }
+            booster = lgb.train(
+                parameters,
+                matrices.fit,
+                rounds,
+                valid_sets=[matrices.stop],
+                callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
+            )
             kept = booster.best_iteration or rounds
             probability = booster.predict(matrices.test, num_iteration=kept)
         both = len(np.unique(matrices.test_y)) == 2

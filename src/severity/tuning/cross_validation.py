@@ -31,8 +31,13 @@ def best_iteration(estimator) -> int | None:
 
 
 def fit_on_fold(
-    fold: Fold, family: str, make_estimator: Callable[[], Any], variant: str, early_stopping_rounds: int,
-    holdout_share: float, random_state: int,
+    fold: Fold,
+    family: str,
+    make_estimator: Callable[[], Any],
+    variant: str,
+    early_stopping_rounds: int,
+    holdout_share: float,
+    random_state: int,
 ) -> tuple[Any, np.ndarray]:
     """Fit on the fold's training rows; families that stop early do so on a held-out share of its training *events*.
 
@@ -44,7 +49,15 @@ def fit_on_fold(
     if family in EARLY_STOPPING:
         splitter = GroupShuffleSplit(n_splits=1, test_size=holdout_share, random_state=random_state)
         fit_rows, stop_rows = next(splitter.split(features, target, fold.train_events))
-        fit_estimator(estimator, family, features[fit_rows], target[fit_rows], features[stop_rows], target[stop_rows], early_stopping_rounds)
+        fit_estimator(
+            estimator,
+            family,
+            features[fit_rows],
+            target[fit_rows],
+            features[stop_rows],
+            target[stop_rows],
+            early_stopping_rounds,
+        )
     else:
         fit_estimator(estimator, family, features, target, None, None)
     return estimator, columns
@@ -66,16 +79,21 @@ def cross_validate(
     scores: list[dict[str, Any]] = []
     for fold in folds:
         start = time.perf_counter()
-        estimator, columns = fit_on_fold(fold, family, make_estimator, variant, early_stopping_rounds, holdout_share, random_state)
+        estimator, columns = fit_on_fold(
+            fold, family, make_estimator, variant, early_stopping_rounds, holdout_share, random_state
+        )
         probability = estimator.predict_proba(fold.test_x[:, columns])[:, 1]
         both_classes = len(np.unique(fold.test_y)) == 2
-        scores.append({
-            "scheme": fold.scheme, **fold.describe(),
-            "roc_auc": float(roc_auc_score(fold.test_y, probability)) if both_classes else float("nan"),
-            "pr_auc": float(average_precision_score(fold.test_y, probability)) if both_classes else float("nan"),
-            "best_iteration": best_iteration(estimator),
-            "seconds": time.perf_counter() - start,
-        })
+        scores.append(
+            {
+                "scheme": fold.scheme,
+                **fold.describe(),
+                "roc_auc": float(roc_auc_score(fold.test_y, probability)) if both_classes else float("nan"),
+                "pr_auc": float(average_precision_score(fold.test_y, probability)) if both_classes else float("nan"),
+                "best_iteration": best_iteration(estimator),
+                "seconds": time.perf_counter() - start,
+            }
+        )
         if after_fold is not None:
             after_fold(fold.index, scores)
     return pd.DataFrame(scores)
@@ -92,6 +110,15 @@ def summarise_scores(scores: pd.DataFrame, level: float = 0.95) -> dict[str, flo
         values = scores[metric].dropna().to_numpy(dtype="float64")
         mean = float(values.mean()) if len(values) else float("nan")
         std = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-        half = float(stats.t.ppf((1 + level) / 2, len(values) - 1) * std / np.sqrt(len(values))) if len(values) > 1 else float("nan")
-        summary |= {f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_ci_low": mean - half, f"{metric}_ci_high": mean + half}
+        half = (
+            float(stats.t.ppf((1 + level) / 2, len(values) - 1) * std / np.sqrt(len(values)))
+            if len(values) > 1
+            else float("nan")
+        )
+        summary |= {
+            f"{metric}_mean": mean,
+            f"{metric}_std": std,
+            f"{metric}_ci_low": mean - half,
+            f"{metric}_ci_high": mean + half,
+        }
     return summary

@@ -51,13 +51,20 @@ def assign_folds(events: pd.DataFrame, settings: CrossValidationSettings) -> pd.
         raise ValueError("No events to cross-validate")
     target = events[TARGET_COLUMN].to_numpy()
     positions = np.arange(len(events))
-    table = pd.DataFrame({EVENT_KEY: events[EVENT_KEY].to_numpy(), EVENT_DATE: events[EVENT_DATE].to_numpy(), TARGET_COLUMN: target})
+    table = pd.DataFrame(
+        {EVENT_KEY: events[EVENT_KEY].to_numpy(), EVENT_DATE: events[EVENT_DATE].to_numpy(), TARGET_COLUMN: target}
+    )
 
-    spatial = SpatialGroupKFold(settings.n_splits, settings.eps_km, settings.min_samples, random_state=settings.random_state)
+    spatial = SpatialGroupKFold(
+        settings.n_splits, settings.eps_km, settings.min_samples, random_state=settings.random_state
+    )
     located = spatial_frame(events)
     table["spatial_cluster"] = spatial.clusters(located)
     for name, splits in (
-        ("random_fold", StratifiedEventKFold(settings.n_splits, settings.random_state).split(positions, target, table[EVENT_KEY])),
+        (
+            "random_fold",
+            StratifiedEventKFold(settings.n_splits, settings.random_state).split(positions, target, table[EVENT_KEY]),
+        ),
         ("spatial_fold", spatial.split(located, target)),
     ):
         fold = np.full(len(events), -1)
@@ -94,8 +101,11 @@ class Fold:
 
     def describe(self) -> dict[str, float]:
         return {
-            "fold": self.index, "train_rows": len(self.train_y), "test_rows": len(self.test_y),
-            "train_fatal_rate": float(self.train_y.mean()), "test_fatal_rate": float(self.test_y.mean()),
+            "fold": self.index,
+            "train_rows": len(self.train_y),
+            "test_rows": len(self.test_y),
+            "train_fatal_rate": float(self.train_y.mean()),
+            "test_fatal_rate": float(self.test_y.mean()),
         }
 
 
@@ -109,12 +119,19 @@ def fold_features(
     return train_features, engineer.transform(test_events)
 
 
-def _fold(scheme: str, index: int, train_events: pd.DataFrame, test_events: pd.DataFrame, settings: FeatureSettings) -> Fold:
+def _fold(
+    scheme: str, index: int, train_events: pd.DataFrame, test_events: pd.DataFrame, settings: FeatureSettings
+) -> Fold:
     train_features, test_features = fold_features(train_events, test_events, settings)
     return Fold(
-        scheme, index, list(train_features.columns),
-        train_features.to_numpy(np.float32), train_events[TARGET_COLUMN].to_numpy(np.int8), train_events[EVENT_KEY].to_numpy(),
-        test_features.to_numpy(np.float32), test_events[TARGET_COLUMN].to_numpy(np.int8),
+        scheme,
+        index,
+        list(train_features.columns),
+        train_features.to_numpy(np.float32),
+        train_events[TARGET_COLUMN].to_numpy(np.int8),
+        train_events[EVENT_KEY].to_numpy(),
+        test_features.to_numpy(np.float32),
+        test_events[TARGET_COLUMN].to_numpy(np.int8),
     )
 
 
@@ -122,11 +139,16 @@ def build_folds(
     events: pd.DataFrame, assignment: pd.DataFrame, scheme: str, settings: FeatureSettings, n_jobs: int = 1
 ) -> list[Fold]:
     """Every fold of ``scheme`` with in-fold features; folds are computed in ``n_jobs`` processes."""
-    if len(assignment) != len(events) or not np.array_equal(assignment[EVENT_KEY].to_numpy(), events[EVENT_KEY].to_numpy()):
-        raise ValueError("The fold assignment does not match the events row for row; assign folds on these events again")
+    if len(assignment) != len(events) or not np.array_equal(
+        assignment[EVENT_KEY].to_numpy(), events[EVENT_KEY].to_numpy()
+    ):
+        raise ValueError(
+            "The fold assignment does not match the events row for row; assign folds on these events again"
+        )
     rows = fold_rows(assignment, scheme)
     logger.info("Computing in-fold features for %d %s folds", len(rows), scheme)
     folds = Parallel(n_jobs=n_jobs)(
-        delayed(_fold)(scheme, index, events.iloc[train], events.iloc[test], settings) for index, (train, test) in enumerate(rows)
+        delayed(_fold)(scheme, index, events.iloc[train], events.iloc[test], settings)
+        for index, (train, test) in enumerate(rows)
     )
     return list(folds)

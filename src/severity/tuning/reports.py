@@ -48,7 +48,9 @@ def study_figures(study: optuna.Study) -> dict[str, plt.Figure]:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         for name, (plot, needed) in plots.items():
             if len(complete) < needed:
-                figures[name] = _message_figure(name.replace("_", " "), f"needs {needed} completed trial(s); the study has {len(complete)}")
+                figures[name] = _message_figure(
+                    name.replace("_", " "), f"needs {needed} completed trial(s); the study has {len(complete)}"
+                )
                 continue
             axis = plot(study)
             figure = (axis.flat[0] if isinstance(axis, np.ndarray) else axis).figure
@@ -78,7 +80,9 @@ def study_html(study: optuna.Study, title: str) -> str:
             continue
         parts.append(plot(study).to_html(full_html=False, include_plotlyjs=first))
         first = False
-    return "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{}</title></head><body>{}</body></html>".format(title, "\n".join(parts))
+    return "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{}</title></head><body>{}</body></html>".format(
+        title, "\n".join(parts)
+    )
 
 
 def trial_metric_history(study: optuna.Study) -> dict[str, list[dict[str, float]]]:
@@ -89,7 +93,9 @@ def trial_metric_history(study: optuna.Study) -> dict[str, list[dict[str, float]
     def add(name: str, step: int, value: float) -> None:
         history.setdefault(name, []).append({"step": step, "value": float(value)})
 
-    for trial in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)), key=lambda t: t.number):
+    for trial in sorted(
+        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)), key=lambda t: t.number
+    ):
         value = trial.value if trial.value is not None else np.nan
         if trial.state == TrialState.COMPLETE:
             best = max(best, value)
@@ -129,7 +135,11 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def markdown_report(
-    study_summary: dict[str, Any], comparison: pd.DataFrame, comparison_meta: dict[str, Any], tuned: dict[str, Any], champions: dict[str, Any]
+    study_summary: dict[str, Any],
+    comparison: pd.DataFrame,
+    comparison_meta: dict[str, Any],
+    tuned: dict[str, Any],
+    champions: dict[str, Any],
 ) -> str:
     """The tuning report: the study, the tuned model on spatial CV, validation and test, and what each CV scheme says."""
     lines = ["# Tuning", ""]
@@ -153,17 +163,27 @@ def markdown_report(
         f"| test ({tuned['variant'].replace('_', ' ')}) | {_fmt(tuned['test']['roc_auc'])} "
         f"[{_fmt(tuned['test_intervals']['roc_auc'][0], 3)}, {_fmt(tuned['test_intervals']['roc_auc'][1], 3)}] | {_fmt(tuned['test']['pr_auc'])} |",
         "",
-        "Best parameters: " + ", ".join(f"`{k}={_fmt(v, 4) if isinstance(v, float) else v}`" for k, v in study_summary["best_params"].items()) + ".",
+        "Best parameters: "
+        + ", ".join(
+            f"`{k}={_fmt(v, 4) if isinstance(v, float) else v}`" for k, v in study_summary["best_params"].items()
+        )
+        + ".",
         "",
     ]
     for variant in (v for v in champions if v != "shipped_variant"):
         chosen = champions[variant]["candidate"]
         verdict = "is the champion" if chosen == tuned["candidate"] else f"is not the champion ({chosen} is)"
         lines.append(f"- {variant.replace('_', ' ')}: {tuned['candidate']} {verdict}; {champions[variant]['reason']}.")
-    lines += ["", f"## Cross-validation schemes ({comparison_meta['family']}, {comparison_meta['variant'].replace('_', ' ')})", ""]
+    lines += [
+        "",
+        f"## Cross-validation schemes ({comparison_meta['family']}, {comparison_meta['variant'].replace('_', ' ')})",
+        "",
+    ]
     lines += [comparison_meta["why"], ""]
-    lines += ["| scheme | folds | ROC-AUC mean [95% CI] | sd | PR-AUC mean [95% CI] | sd | ROC-AUC vs random |",
-              "|---|---:|---|---:|---|---:|---:|"]
+    lines += [
+        "| scheme | folds | ROC-AUC mean [95% CI] | sd | PR-AUC mean [95% CI] | sd | ROC-AUC vs random |",
+        "|---|---:|---|---:|---|---:|---:|",
+    ]
     for row in comparison.itertuples():
         lines.append(
             f"| {row.scheme}: {SCHEME_DESCRIPTIONS[row.scheme]} | {int(row.folds)} "
@@ -171,7 +191,11 @@ def markdown_report(
             f"| {row.pr_auc_mean:.4f} [{row.pr_auc_ci_low:.3f}, {row.pr_auc_ci_high:.3f}] | {row.pr_auc_std:.4f} "
             f"| {row.roc_auc_vs_random:+.4f} |"
         )
-    lines += ["", "Features that look at neighbours, history or outcomes are recomputed inside every fold from its training "
-              "events only. Intervals are t-intervals over folds (folds share training rows, so they describe spread, not a "
-              "strict sampling distribution).", ""]
+    lines += [
+        "",
+        "Features that look at neighbours, history or outcomes are recomputed inside every fold from its training "
+        "events only. Intervals are t-intervals over folds (folds share training rows, so they describe spread, not a "
+        "strict sampling distribution).",
+        "",
+    ]
     return "\n".join(lines)

@@ -85,16 +85,25 @@ class SpatialGroupKFold:
         """A spatial group label per row of ``X`` (columns as :func:`spatial_frame` gives them)."""
         missing = [c for c in SPATIAL_COLUMNS if c not in X.columns]
         if missing:
-            raise KeyError(f"SpatialGroupKFold needs column(s) {missing}; build X with severity.tuning.splitters.spatial_frame")
+            raise KeyError(
+                f"SpatialGroupKFold needs column(s) {missing}; build X with severity.tuning.splitters.spatial_frame"
+            )
         events = X["event_id"].to_numpy(dtype=object)
         located = (X["latitude"].notna() & X["longitude"].notna()).to_numpy()
         row_label = np.full(len(X), None, dtype=object)
         if located.any():
             points = X.loc[located, ["latitude", "longitude"]].to_numpy(dtype="float64")
-            dbscan = DBSCAN(eps=self.eps_km / EARTH_RADIUS_KM, min_samples=self.min_samples, metric="haversine", algorithm="ball_tree")
+            dbscan = DBSCAN(
+                eps=self.eps_km / EARTH_RADIUS_KM,
+                min_samples=self.min_samples,
+                metric="haversine",
+                algorithm="ball_tree",
+            )
             found = dbscan.fit_predict(np.radians(points))
             cells = np.floor(points / self.noise_cell_degrees).astype(int)
-            row_label[located] = [f"cluster:{c}" if c >= 0 else f"cell:{la}_{lo}" for c, (la, lo) in zip(found, cells, strict=True)]
+            row_label[located] = [
+                f"cluster:{c}" if c >= 0 else f"cell:{la}_{lo}" for c, (la, lo) in zip(found, cells, strict=True)
+            ]
             # The aircraft of one event may be reported at different places: their groups become one.
             row_label[located] = _merge_groups_sharing_an_event(row_label[located], events[located])
         event_label = pd.Series(row_label, index=events).dropna().groupby(level=0).first()
@@ -115,7 +124,9 @@ class SpatialGroupKFold:
         if y is None:
             splitter = GroupKFold(n_splits=self.n_splits)
         else:
-            splitter = StratifiedGroupKFold(n_splits=self.n_splits, shuffle=self.shuffle, random_state=self.random_state)
+            splitter = StratifiedGroupKFold(
+                n_splits=self.n_splits, shuffle=self.shuffle, random_state=self.random_state
+            )
         yield from splitter.split(np.zeros(len(clusters)), y, clusters)
 
 
@@ -124,7 +135,9 @@ def _merge_groups_sharing_an_event(labels: np.ndarray, events: np.ndarray) -> np
     names, label_index = np.unique(labels.astype(str), return_inverse=True)
     _, event_index = np.unique(events.astype(str), return_inverse=True)
     # A bipartite graph of labels and events: labels joined through a shared event end in one component.
-    links = coo_matrix((np.ones(len(labels)), (label_index, len(names) + event_index)), shape=(len(names) + event_index.max() + 1,) * 2)
+    links = coo_matrix(
+        (np.ones(len(labels)), (label_index, len(names) + event_index)), shape=(len(names) + event_index.max() + 1,) * 2
+    )
     _, component = connected_components(links, directed=False)
     first_name = {}
     for name, part in zip(names, component[: len(names)], strict=True):
@@ -154,11 +167,20 @@ class ForwardChainingSplit:
             if column not in X.columns:
                 raise KeyError(f"ForwardChainingSplit needs column {column!r}")
         dates = pd.to_datetime(X["event_date"]).to_numpy(dtype="datetime64[D]")
-        event_day = pd.Series(dates).groupby(X["event_id"].to_numpy(), sort=False).transform("min").to_numpy(dtype="datetime64[D]")
-        per_event = np.sort(pd.Series(dates).groupby(X["event_id"].to_numpy(), sort=False).min().to_numpy(dtype="datetime64[D]"))
+        event_day = (
+            pd.Series(dates)
+            .groupby(X["event_id"].to_numpy(), sort=False)
+            .transform("min")
+            .to_numpy(dtype="datetime64[D]")
+        )
+        per_event = np.sort(
+            pd.Series(dates).groupby(X["event_id"].to_numpy(), sort=False).min().to_numpy(dtype="datetime64[D]")
+        )
         # Cut after event-count quantiles, at the next day boundary, so one day never straddles two periods.
         days = np.unique(per_event)
-        last_before_cut = [per_event[len(per_event) * k // (self.n_splits + 1) - 1] for k in range(1, self.n_splits + 1)]
+        last_before_cut = [
+            per_event[len(per_event) * k // (self.n_splits + 1) - 1] for k in range(1, self.n_splits + 1)
+        ]
         next_day = np.searchsorted(days, last_before_cut, side="right")
         cuts = np.append(days, days[-1] + 1)[next_day]
         periods = np.searchsorted(cuts, event_day, side="right")

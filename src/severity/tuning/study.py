@@ -76,7 +76,9 @@ SEARCH_SPACES: dict[str, Callable[[optuna.Trial, int, int], dict[str, Any]]] = {
 }
 
 
-def hyperparameters_from(family: str, best_params: dict[str, Any], max_trees: int, early_stopping_rounds: int) -> dict[str, Any]:
+def hyperparameters_from(
+    family: str, best_params: dict[str, Any], max_trees: int, early_stopping_rounds: int
+) -> dict[str, Any]:
     """The full hyper-parameters of a trial's sampled values (fixed ones added back), for a refit."""
     fixed = optuna.trial.FixedTrial(best_params)
     return SEARCH_SPACES[family](fixed, max_trees, early_stopping_rounds)
@@ -165,7 +167,12 @@ def open_study(settings: StudySettings, study_name: str, create: bool) -> optuna
                 "then the workers"
             ) from None
     study = optuna.create_study(
-        storage=storage, study_name=study_name, direction="maximize", load_if_exists=True, sampler=sampler, pruner=_pruner(settings)
+        storage=storage,
+        study_name=study_name,
+        direction="maximize",
+        load_if_exists=True,
+        sampler=sampler,
+        pruner=_pruner(settings),
     )
     study.set_user_attr("family", settings.family)
     existing = study.get_trials(deepcopy=False)
@@ -175,8 +182,11 @@ def open_study(settings: StudySettings, study_name: str, create: bool) -> optuna
     for _ in range(settings.n_trials - len(existing)):
         study.enqueue_trial({}, skip_if_exists=False)
     logger.info(
-        "Study %s in %s: %d trial(s) in all, %d waiting", study_name, shown_storage(settings.storage),
-        max(settings.n_trials, len(existing)), len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))),
+        "Study %s in %s: %d trial(s) in all, %d waiting",
+        study_name,
+        shown_storage(settings.storage),
+        max(settings.n_trials, len(existing)),
+        len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))),
     )
     return study
 
@@ -240,8 +250,13 @@ def run_trials(
     seconds = time.perf_counter() - started
     ran = sum(states.values())
     logger.info("Worker %s ran %d trial(s) in %.1f s: %s", worker, ran, seconds, states)
-    return {"worker": worker, "trials": ran, "states": states, "seconds": seconds,
-            "timed_out": bool(timeout_seconds is not None and seconds >= timeout_seconds)}
+    return {
+        "worker": worker,
+        "trials": ran,
+        "states": states,
+        "seconds": seconds,
+        "timed_out": bool(timeout_seconds is not None and seconds >= timeout_seconds),
+    }
 
 
 def _best_value(study: optuna.Study) -> float | None:
@@ -257,12 +272,23 @@ def trials_table(study: optuna.Study) -> Any:
 
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        duration = (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_complete and trial.datetime_start else None
-        rows.append({
-            "number": trial.number, "state": trial.state.name, "value": trial.value, "worker": trial.user_attrs.get("worker"),
-            "seconds": duration, "folds_run": len(trial.intermediate_values),
-            **{f"param_{k}": v for k, v in trial.params.items()},
-            "fold_roc_auc": trial.user_attrs.get("fold_roc_auc"), "fold_pr_auc": trial.user_attrs.get("fold_pr_auc"),
-            "trees": trial.user_attrs.get("trees"),
-        })
+        duration = (
+            (trial.datetime_complete - trial.datetime_start).total_seconds()
+            if trial.datetime_complete and trial.datetime_start
+            else None
+        )
+        rows.append(
+            {
+                "number": trial.number,
+                "state": trial.state.name,
+                "value": trial.value,
+                "worker": trial.user_attrs.get("worker"),
+                "seconds": duration,
+                "folds_run": len(trial.intermediate_values),
+                **{f"param_{k}": v for k, v in trial.params.items()},
+                "fold_roc_auc": trial.user_attrs.get("fold_roc_auc"),
+                "fold_pr_auc": trial.user_attrs.get("fold_pr_auc"),
+                "trees": trial.user_attrs.get("trees"),
+            }
+        )
     return pd.DataFrame(rows)

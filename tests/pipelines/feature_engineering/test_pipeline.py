@@ -39,13 +39,17 @@ def test_pipeline_writes_guarded_model_inputs_and_a_feature_catalog(labelled):
 def test_a_forbidden_feature_stops_model_input(labelled):
     train, validation, test, _ = split_events(labelled, PARAMETERS)
     engineer, train_features = fit_feature_engineer(train, validation, test, PARAMETERS)
-    engineer.feature_specs_.append(FeatureSpec("investigation_type", "leak", "investigation_type", ("investigation_type",)))
+    engineer.feature_specs_.append(
+        FeatureSpec("investigation_type", "leak", "investigation_type", ("investigation_type",))
+    )
     with pytest.raises(LeakageError, match="investigation_type"):
         build_model_input(train_features.assign(investigation_type=1.0), engineer)
 
 
 def test_damage_switch_removes_the_group(labelled):
-    parameters = PARAMETERS.model_copy(update={"features": PARAMETERS.features.model_copy(update={"include_damage": False})})
+    parameters = PARAMETERS.model_copy(
+        update={"features": PARAMETERS.features.model_copy(update={"include_damage": False})}
+    )
     train, validation, test, _ = split_events(labelled, parameters)
     engineer, train_features = fit_feature_engineer(train, validation, test, parameters)
     assert "damage" not in engineer.feature_groups_

@@ -18,8 +18,21 @@ REFUSING = block("inference", refuse_invalid_values=True)
 @pytest.fixture
 def new_events(demo_raw) -> pd.DataFrame:
     """Forty demo rows without outcome columns, with four unreadable cells planted in rows 3, 7 and 9."""
-    raw = demo_raw.head(40).drop(columns=["Investigation.Type", "Accident.Number", "Injury.Severity", "Total.Fatal.Injuries",
-                                          "Total.Serious.Injuries", "Total.Minor.Injuries", "Total.Uninjured"]).copy()
+    raw = (
+        demo_raw.head(40)
+        .drop(
+            columns=[
+                "Investigation.Type",
+                "Accident.Number",
+                "Injury.Severity",
+                "Total.Fatal.Injuries",
+                "Total.Serious.Injuries",
+                "Total.Minor.Injuries",
+                "Total.Uninjured",
+            ]
+        )
+        .copy()
+    )
     raw["Number.of.Engines"] = "1"  # the demo plants impossible engine counts of its own; keep only ours
     raw.loc[3, "Latitude"] = "123.0"
     raw.loc[3, "Number.of.Engines"] = "40"
@@ -43,7 +56,10 @@ def test_unreadable_cells_are_scored_as_missing_and_named_per_event(new_events):
 
 
 def test_refuse_invalid_values_stops_the_run_naming_rows_fields_and_rules(new_events):
-    with pytest.raises(DataValidationError, match=r"3 of 40 new events have cells that cannot be read: row 3 \(.*\): latitude must be within"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"3 of 40 new events have cells that cannot be read: row 3 \(.*\): latitude must be within",
+    ):
         parse_new_events(new_events, REFUSING)
 
 
@@ -61,7 +77,9 @@ def test_empty_file_missing_date_column_and_misspelt_setting_are_named(new_event
 
 
 def test_columns_the_file_lacks_are_absent_not_missing(new_events):
-    reduced = new_events[["Event.Id", "Event.Date", "Location", "Latitude", "Longitude", "Aircraft.Damage", "Make", "Model"]]
+    reduced = new_events[
+        ["Event.Id", "Event.Date", "Location", "Latitude", "Longitude", "Aircraft.Damage", "Make", "Model"]
+    ]
     events, issues = parse_new_events(reduced, SETTINGS)
     assert len(events) == len(new_events)
     absent = issues["absent_fields"].iloc[0]
@@ -81,7 +99,10 @@ def test_an_event_before_1900_is_refused_with_its_row(new_events):
 def test_an_event_date_no_timestamp_can_hold_is_refused_with_its_row_and_event(new_events):
     late = new_events.copy()
     late.loc[6, "Event.Date"] = "2999-01-01"
-    with pytest.raises(DataValidationError, match=rf"event_date.*between 1900-01-01 and .* row index 6 \(event {late['Event.Id'][6]}\): '2999-01-01'"):
+    with pytest.raises(
+        DataValidationError,
+        match=rf"event_date.*between 1900-01-01 and .* row index 6 \(event {late['Event.Id'][6]}\): '2999-01-01'",
+    ):
         parse_new_events(late, SETTINGS)
 
 
@@ -106,7 +127,10 @@ def refusal(fault: str, event_id: str) -> tuple[type[Exception], str]:
     """What a run given a file with ``fault`` (from :func:`malformed_csv`) must stop with: the file refused when it is
     read, naming each faulty line (and column where it has one), or its rows refused by name."""
     if fault == "year 2999":
-        return DataValidationError, rf"column 'event_date' breaks rule 'between 1900-01-01 and .*row index 1 \(event {event_id}\): '2999-01-01'"
+        return (
+            DataValidationError,
+            rf"column 'event_date' breaks rule 'between 1900-01-01 and .*row index 1 \(event {event_id}\): '2999-01-01'",
+        )
     return DatasetError, {
         "row widths": r"2 problem\(s\)\n- line 3: 6 field\(s\), the header has \d+\n- line 5: \d+ field\(s\), the header has \d+",
         "NUL byte": r"- line 3, column 'Event.Id': a NUL byte in 'SYN-\\x00",
@@ -138,22 +162,41 @@ def test_the_pipeline_writes_each_events_issues_beside_its_prediction(trained_pr
     issues = [list(found) for found in predictions["input_issues"]]
     assert [position for position, found in enumerate(issues) if found] == [3, 7, 9]
     assert set(predictions["answered_by"]) == {"full"} and predictions["absent_fields"].map(len).eq(0).all()
-    assert issues[3] == ["latitude must be within [-90, 90] degrees, got 123.0", "number_of_engines must be within [0, 8], got 40"]
+    assert issues[3] == [
+        "latitude must be within [-90, 90] degrees, got 123.0",
+        "number_of_engines must be within [0, 8], got 40",
+    ]
 
 
 @pytest.mark.slow
 def test_refusing_mode_set_at_run_time_stops_the_run(trained_project, new_events):
     new_events.to_csv(trained_project / "data/01_raw/new_events_with_issues.csv", index=False)
     with pytest.raises(DataValidationError, match="3 of 40 new events have cells that cannot be read"):
-        run_session(trained_project, "inference", runtime_params={
-            "new_events": "data/01_raw/new_events_with_issues.csv", "inference": {"refuse_invalid_values": True},
-        })
+        run_session(
+            trained_project,
+            "inference",
+            runtime_params={
+                "new_events": "data/01_raw/new_events_with_issues.csv",
+                "inference": {"refuse_invalid_values": True},
+            },
+        )
 
 
 @pytest.mark.slow
 def test_a_download_with_fewer_columns_is_answered_by_the_models_fitted_without_them(trained_project, new_events):
-    reduced = new_events[["Event.Id", "Event.Date", "Location", "Latitude", "Longitude", "Aircraft.Damage", "Aircraft.Category",
-                          "Make", "Model"]]
+    reduced = new_events[
+        [
+            "Event.Id",
+            "Event.Date",
+            "Location",
+            "Latitude",
+            "Longitude",
+            "Aircraft.Damage",
+            "Aircraft.Category",
+            "Make",
+            "Model",
+        ]
+    ]
     reduced.to_csv(trained_project / "data/01_raw/reduced_events.csv", index=False)
     run_session(trained_project, "inference", runtime_params={"new_events": "data/01_raw/reduced_events.csv"})
     predictions = pd.read_parquet(trained_project / "data/07_model_output/predictions.parquet")
@@ -162,4 +205,6 @@ def test_a_download_with_fewer_columns_is_answered_by_the_models_fitted_without_
     without_damage = reduced.drop(columns=["Aircraft.Damage"])
     without_damage.to_csv(trained_project / "data/01_raw/reduced_events.csv", index=False)
     run_session(trained_project, "inference", runtime_params={"new_events": "data/01_raw/reduced_events.csv"})
-    assert set(pd.read_parquet(trained_project / "data/07_model_output/predictions.parquet")["answered_by"]) == {"core_without_damage"}
+    assert set(pd.read_parquet(trained_project / "data/07_model_output/predictions.parquet")["answered_by"]) == {
+        "core_without_damage"
+    }

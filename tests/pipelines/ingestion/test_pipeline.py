@@ -32,5 +32,7 @@ def test_ingestion_accounts_for_every_row(demo_raw):
 
 def test_invalid_input_stops_the_pipeline_with_the_reason():
     raw = pd.concat([one_event(), one_event(**{"Injury.Severity": "Catastrophic"})], ignore_index=True)
-    with pytest.raises(DataValidationError, match=r"injury_severity.*row index 1 \(event SYN-20100101-00001\): 'Catastrophic'"):
+    with pytest.raises(
+        DataValidationError, match=r"injury_severity.*row index 1 \(event SYN-20100101-00001\): 'Catastrophic'"
+    ):
         run_ingestion(raw)

@@ -53,19 +53,32 @@ def scored(events: pd.DataFrame, kept: dict) -> pd.DataFrame:
 def alerts_for(batch: pd.DataFrame, kept: dict) -> dict:
     drift, _, _ = monitor_data_drift(kept["reference"], batch, kept["profile"], PARAMETERS)
     predictions, _ = monitor_prediction_drift(kept["baseline"], batch, PARAMETERS)
-    performance = {"estimate": {"roc_auc": {"estimate": 0.9, "low": 0.9, "high": 0.9}, "fatal_rate": {"estimate": 0.2, "low": 0.2, "high": 0.2}},
-                   "reference_fatal_rate": 0.2, "labelled_events": 0}
+    performance = {
+        "estimate": {
+            "roc_auc": {"estimate": 0.9, "low": 0.9, "high": 0.9},
+            "fatal_rate": {"estimate": 0.2, "low": 0.2, "high": 0.2},
+        },
+        "reference_fatal_rate": 0.2,
+        "labelled_events": 0,
+    }
     record = raise_alerts(drift, predictions, performance, {"audited": False}, {"events": len(batch)}, PARAMETERS)
     return {"drift": drift, "checks": {alert["check"]: alert for alert in record["alerts"]}}
 
 
 def test_training_keeps_the_reference_and_audits_the_test_split(trained_project, kept):
     assert len(kept["reference"]) == len(pd.read_parquet(trained_project / "data/03_primary/train_events.parquet"))
-    assert set(kept["profile"].drift_columns) <= set(kept["reference"].columns) and len(kept["profile"].top_features) == 15
+    assert (
+        set(kept["profile"].drift_columns) <= set(kept["reference"].columns) and len(kept["profile"].top_features) == 15
+    )
     assert kept["baseline"]["fatal_probability"].between(0, 1).all() and kept["baseline"]["fatal"].isin([0, 1]).all()
     reports = trained_project / "data/08_reporting/monitoring"
     summary = json.loads((reports / "test_fairness_summary.json").read_text())
-    assert {gap["attribute"] for gap in summary["gaps"]} <= {"faa_region", "operation", "aircraft_category", "amateur_built"}
+    assert {gap["attribute"] for gap in summary["gaps"]} <= {
+        "faa_region",
+        "operation",
+        "aircraft_category",
+        "amateur_built",
+    }
     assert summary["slices_tested"] > 0 and (reports / "test_fairness.png").stat().st_size > 10_000
     check = json.loads((reports / "test_performance_estimate_check.json").read_text())["comparison"]
     assert check["roc_auc"]["low"] <= check["roc_auc"]["estimate"] <= check["roc_auc"]["high"]
@@ -119,7 +132,9 @@ def test_in_distribution_batches_rarely_raise_dataset_drift(demo_splits, kept):
         summary, _ = data_drift(kept["reference"], batch, kept["profile"], settings, html=False)
         fired += summary["dataset_drift"]
         largest_share = max(largest_share, summary["drifted_share"])
-    assert fired / batches < 0.05, f"dataset drift fired in {fired} of {batches} in-distribution batches (largest drifted share {largest_share:.2f})"
+    assert fired / batches < 0.05, (
+        f"dataset drift fired in {fired} of {batches} in-distribution batches (largest drifted share {largest_share:.2f})"
+    )
 
 
 def raw_rows(after: str) -> pd.DataFrame:
@@ -130,19 +145,37 @@ def raw_rows(after: str) -> pd.DataFrame:
 
 def test_a_session_on_a_csv_with_labels_estimates_audits_and_posts_alerts(trained_project, webhook, tmp_path):
     rows = raw_rows("2013-01-01")
-    labels = pd.DataFrame({"Event.Id": rows["Event.Id"], "fatal": rows["Injury.Severity"].str.startswith("Fatal").astype(int)})
+    labels = pd.DataFrame(
+        {"Event.Id": rows["Event.Id"], "fatal": rows["Injury.Severity"].str.startswith("Fatal").astype(int)}
+    )
     # The outcome columns are not part of a batch to score; a quarter of the rows get an unseen make.
-    current = rows.drop(columns=["Injury.Severity", "Total.Fatal.Injuries", "Total.Serious.Injuries", "Total.Minor.Injuries",
-                                 "Total.Uninjured", "Investigation.Type", "Accident.Number", "Report.Status", "Publication.Date"])
+    current = rows.drop(
+        columns=[
+            "Injury.Severity",
+            "Total.Fatal.Injuries",
+            "Total.Serious.Injuries",
+            "Total.Minor.Injuries",
+            "Total.Uninjured",
+            "Investigation.Type",
+            "Accident.Number",
+            "Report.Status",
+            "Publication.Date",
+        ]
+    )
     current.loc[current.index % 4 == 0, "Make"] = "Zephyr Aerospace"
     current.to_csv(tmp_path / "current.csv", index=False)
     labels.to_csv(tmp_path / "labels.csv", index=False)
     url, received = webhook
 
-    run_session(trained_project, "monitoring", runtime_params={
-        "current_events": str(tmp_path / "current.csv"), "labels": str(tmp_path / "labels.csv"),
-        "monitoring": {"alerts": {"webhook_url": url}},
-    })
+    run_session(
+        trained_project,
+        "monitoring",
+        runtime_params={
+            "current_events": str(tmp_path / "current.csv"),
+            "labels": str(tmp_path / "labels.csv"),
+            "monitoring": {"alerts": {"webhook_url": url}},
+        },
+    )
 
     reports = trained_project / "data/08_reporting"
     alerts = json.loads((reports / "alerts.json").read_text())
@@ -151,7 +184,9 @@ def test_a_session_on_a_csv_with_labels_estimates_audits_and_posts_alerts(traine
     assert "unseen_values" in {a["check"] for a in alerts["alerts"]}
     assert received == [alerts] and json.loads((reports / "monitoring/alert_delivery.json").read_text())["delivered"]
     performance = json.loads((reports / "monitoring/performance_estimate.json").read_text())
-    assert performance["realised"]["roc_auc"]["realised"] > 0.6 and "within_interval" in performance["realised"]["roc_auc"]
+    assert (
+        performance["realised"]["roc_auc"]["realised"] > 0.6 and "within_interval" in performance["realised"]["roc_auc"]
+    )
     assert json.loads((reports / "monitoring/current_fairness_summary.json").read_text())["audited"]
     html = (reports / "monitoring/data_drift_report.html").read_text()
     assert "raw__make" in html and len(html) > 100_000
@@ -159,8 +194,12 @@ def test_a_session_on_a_csv_with_labels_estimates_audits_and_posts_alerts(traine
     periods = pd.read_csv(reports / "monitoring/calibration_by_period.csv")
     reliability = pd.read_csv(reports / "monitoring/calibration_reliability.csv")
     assert periods["scope"].iloc[0] == "all" and periods["rows"].iloc[0] == len(rows) and not periods["judged"].any()
-    assert periods["scope"].iloc[1:].str.fullmatch(r"201[345]Q[1-4]").all() and periods["rows"].iloc[1:].sum() == len(rows)
-    assert reliability.groupby("scope")["rows"].sum().to_dict() == dict(zip(periods["scope"], periods["rows"], strict=True))
+    assert periods["scope"].iloc[1:].str.fullmatch(r"201[345]Q[1-4]").all() and periods["rows"].iloc[1:].sum() == len(
+        rows
+    )
+    assert reliability.groupby("scope")["rows"].sum().to_dict() == dict(
+        zip(periods["scope"], periods["rows"], strict=True)
+    )
     assert "calibration" not in {a["check"] for a in alerts["alerts"]}
     assert any("calibration of the whole batch: too few labelled events to judge" in note for note in alerts["notes"])
     assert (reports / "monitoring/calibration.png").stat().st_size > 10_000
@@ -169,22 +208,42 @@ def test_a_session_on_a_csv_with_labels_estimates_audits_and_posts_alerts(traine
 def test_a_session_reads_the_prediction_log(trained_project, kept, tmp_path):
     """The log as the service writes it: served answers and shadow scores, each with the request's fields."""
     events = raw_rows("2013-01-01").head(40)
-    records = [{"event_date": pd.Timestamp(d).date().isoformat(), "make": m or None, "weather_condition": w or None}
-               for d, m, w in zip(events["Event.Date"], events["Make"], events["Weather.Condition"], strict=True)]
+    records = [
+        {"event_date": pd.Timestamp(d).date().isoformat(), "make": m or None, "weather_condition": w or None}
+        for d, m, w in zip(events["Event.Date"], events["Make"], events["Weather.Condition"], strict=True)
+    ]
     log = PredictionLog(tmp_path / "log.sqlite")
     now = datetime.now(UTC).isoformat()
     log.append(
-        LoggedPrediction(request_id=f"r{i}", item=0, variant=variant, served=int(variant == "champion"), endpoint="predict", logged_at=now,
-                         event_id=None, routing_key=f"k{i}", model_tag="severity_model:x", model_version="1", fatal_probability=0.3,
-                         predicted_class=1, threshold=0.3, top_reasons="[]", event=json.dumps(record), latency_ms=3.0)
-        for i, record in enumerate(records) for variant in ("champion", "challenger")
+        LoggedPrediction(
+            request_id=f"r{i}",
+            item=0,
+            variant=variant,
+            served=int(variant == "champion"),
+            endpoint="predict",
+            logged_at=now,
+            event_id=None,
+            routing_key=f"k{i}",
+            model_tag="severity_model:x",
+            model_version="1",
+            fatal_probability=0.3,
+            predicted_class=1,
+            threshold=0.3,
+            top_reasons="[]",
+            event=json.dumps(record),
+            latency_ms=3.0,
+        )
+        for i, record in enumerate(records)
+        for variant in ("champion", "challenger")
     )
     log.close()
     run_session(trained_project, "monitoring", runtime_params={"prediction_log": str(tmp_path / "log.sqlite")})
     batch = json.loads((trained_project / "data/08_reporting/monitoring/batch.json").read_text())
     assert batch["source"] == "log" and batch["events"] == 40 and batch["labelled_events"] == 0  # shadow rows left out
     assert json.loads((trained_project / "data/08_reporting/monitoring/current_fairness_summary.json").read_text()) == {
-        "audited": False, "reason": "no labels for the current batch"}
+        "audited": False,
+        "reason": "no labels for the current batch",
+    }
 
 
 def test_an_empty_labels_file_and_a_missing_csv_are_named(trained_project, tmp_path):
@@ -192,8 +251,11 @@ def test_an_empty_labels_file_and_a_missing_csv_are_named(trained_project, tmp_p
     rows = raw_rows("2013-01-01").head(5)
     rows.to_csv(tmp_path / "current.csv", index=False)
     with pytest.raises(Exception, match="The labels file has no rows"):
-        run_session(trained_project, "monitoring", runtime_params={"current_events": str(tmp_path / "current.csv"),
-                                                                  "labels": str(tmp_path / "labels.csv")})
+        run_session(
+            trained_project,
+            "monitoring",
+            runtime_params={"current_events": str(tmp_path / "current.csv"), "labels": str(tmp_path / "labels.csv")},
+        )
     with pytest.raises(Exception, match="missing.csv does not exist"):
         run_session(trained_project, "monitoring", runtime_params={"current_events": str(tmp_path / "missing.csv")})
     assert set(EXPORT_HEADERS.values()) <= set(rows.columns)

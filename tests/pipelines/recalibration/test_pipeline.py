@@ -20,8 +20,17 @@ from tests.conftest import DEMO_SAMPLE, copy_trained_project, read_raw, run_sess
 
 pytestmark = pytest.mark.slow
 NAME = "ntsb-severity-classifier"
-OUTCOME_FIELDS = ["Injury.Severity", "Total.Fatal.Injuries", "Total.Serious.Injuries", "Total.Minor.Injuries", "Total.Uninjured",
-                  "Investigation.Type", "Accident.Number", "Report.Status", "Publication.Date"]
+OUTCOME_FIELDS = [
+    "Injury.Severity",
+    "Total.Fatal.Injuries",
+    "Total.Serious.Injuries",
+    "Total.Minor.Injuries",
+    "Total.Uninjured",
+    "Investigation.Type",
+    "Accident.Number",
+    "Report.Status",
+    "Publication.Date",
+]
 
 
 def client(project: Path) -> MlflowClient:
@@ -52,7 +61,11 @@ def recalibrated(trained_project, tmp_path_factory):
     rows.drop(columns=OUTCOME_FIELDS).to_csv(folder / "events.csv", index=False)
     labels = halved_labels(rows)
     labels.to_csv(folder / "labels.csv", index=False)
-    run_session(project, "recalibrate", runtime_params={"current_events": str(folder / "events.csv"), "labels": str(folder / "labels.csv")})
+    run_session(
+        project,
+        "recalibrate",
+        runtime_params={"current_events": str(folder / "events.csv"), "labels": str(folder / "labels.csv")},
+    )
     return project, labels
 
 
@@ -80,16 +93,22 @@ def test_a_new_version_with_only_the_policy_refitted(recalibrated):
     # estimator: identical raw scores (the demo's champion is an MLP, whose pickle bytes change across a load and a dump,
     # so scores are compared rather than bytes). Each gets a new policy.
     pairs = list(zip((source, *source.fallbacks), (new, *new.fallbacks), strict=True))
-    assert [s.field_set for s, _ in pairs] == [n.field_set for _, n in pairs] and len(pairs) == len(source.fallbacks) + 1
+    assert [s.field_set for s, _ in pairs] == [n.field_set for _, n in pairs] and len(pairs) == len(
+        source.fallbacks
+    ) + 1
     for old_part, new_part in pairs:
         masked = masked_columns(columns, old_part.input_fields)
         scores = old_part.scores_from_matrix(old_part.feature_engineer.transform_columns(masked))
-        np.testing.assert_array_equal(scores, new_part.scores_from_matrix(new_part.feature_engineer.transform_columns(masked)))
+        np.testing.assert_array_equal(
+            scores, new_part.scores_from_matrix(new_part.feature_engineer.transform_columns(masked))
+        )
         assert new_part.feature_columns == old_part.feature_columns and new_part.family == old_part.family
         assert not np.allclose(old_part.policy.apply(scores)[0], new_part.policy.apply(scores)[0]), old_part.field_set
         assert new_part.policy.record["fitted_on"].startswith("recent labelled events dated 2011-")
-    np.testing.assert_array_equal(source.explain_features(source.features(test.head(5))).contributions,
-                                  new.explain_features(new.features(test.head(5))).contributions)
+    np.testing.assert_array_equal(
+        source.explain_features(source.features(test.head(5))).contributions,
+        new.explain_features(new.features(test.head(5))).contributions,
+    )
     assert "chosen on recent labelled events dated 2011-" in new.policy.describe()
 
 
@@ -97,14 +116,25 @@ def test_on_held_out_events_the_mean_prediction_moves_to_the_observed_rate(recal
     project, labels = recalibrated
     report = json.loads((project / "data/08_reporting/recalibration/recalibration.json").read_text())
     held, before, after = report["held_out"], report["before"], report["after"]
-    assert report["source"] == {**report["source"], "version": "1", "chosen_as": "the newest version; no champion alias yet"}
+    assert report["source"] == {
+        **report["source"],
+        "version": "1",
+        "chosen_as": "the newest version; no champion alias yet",
+    }
     # Read from the package the service would serve (training packaged version 1 into this session's BentoML store).
-    assert report["source"]["artifact"].startswith("BentoML package severity_model:") and report["source"]["history_refreshes"] == []
+    assert (
+        report["source"]["artifact"].startswith("BentoML package severity_model:")
+        and report["source"]["history_refreshes"] == []
+    )
     assert report["events"]["events"] == len(labels) and report["events"]["fatal_rate"] < 0.15
     # The demo's shipped model was refitted on every labelled event, these included; the card says so.
     assert report["events"]["within_training_data_range"] == len(labels)
-    assert [m["model"] for m in report["answering_models"]][0] == "full" and report["answering_models"][0]["after"] == report["after"]
-    assert held["events"] == pytest.approx(0.3 * len(labels), abs=1) and report["fit"]["events"] + held["events"] == len(labels)
+    assert [m["model"] for m in report["answering_models"]][0] == "full" and report["answering_models"][0][
+        "after"
+    ] == report["after"]
+    assert held["events"] == pytest.approx(0.3 * len(labels), abs=1) and report["fit"]["events"] + held[
+        "events"
+    ] == len(labels)
     assert report["fit"]["last_event"] <= held["first_event"]
     assert before["observed_rate"] == after["observed_rate"] == pytest.approx(held["fatal_rate"])
     assert abs(after["difference"]) < abs(before["difference"]) / 2, (before, after)
@@ -117,10 +147,18 @@ def test_the_card_says_what_was_recalibrated_and_embeds_the_source_card(recalibr
     project, _ = recalibrated
     card = (project / "data/08_reporting/recalibration/model_card.md").read_text()
     assert card.startswith("# Model card: ntsb-severity-classifier, version 2 (recalibration of version 1)")
-    for text in ("## Calibration before and after, on the held-out recent events", "| mean predicted probability |",
-                 "| expected calibration error |", "| log loss |", "## On the project's test split", "## Version 1's card",
-                 "## Model card: ntsb-severity-classifier, version 1", "### Intended use",
-                 "Every answering model had its policy refitted", "are dated within version 1's training data"):
+    for text in (
+        "## Calibration before and after, on the held-out recent events",
+        "| mean predicted probability |",
+        "| expected calibration error |",
+        "| log loss |",
+        "## On the project's test split",
+        "## Version 1's card",
+        "## Model card: ntsb-severity-classifier, version 1",
+        "### Intended use",
+        "Every answering model had its policy refitted",
+        "are dated within version 1's training data",
+    ):
         assert text in card, text
     html = (project / "data/08_reporting/recalibration/model_card.html").read_text()
     assert "data:image/png;base64," in html
@@ -136,8 +174,14 @@ def test_the_version_is_packaged_where_the_service_looks_for_it(recalibrated):
 
 def promote(project: Path) -> subprocess.CompletedProcess:
     command = Path(sys.executable).with_name("severity")
-    return subprocess.run([str(command), "models", "promote", "--version", "2", "--approver", "Ada Analyst", "--notes", "recalibrated"],
-                          cwd=project, capture_output=True, text=True, timeout=300, env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"})
+    return subprocess.run(
+        [str(command), "models", "promote", "--version", "2", "--approver", "Ada Analyst", "--notes", "recalibrated"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+    )
 
 
 def test_the_promotion_gate_decides(recalibrated):
@@ -155,7 +199,9 @@ def test_the_promotion_gate_decides(recalibrated):
     # A team that judges calibration on recent events instead loosens the test-split limit; then the gate passes it.
     (project / "conf/local/parameters_governance.yml").write_text("governance:\n  gate:\n    max_metrics: {ece: 0.2}\n")
     passed = promote(project)
-    assert passed.returncode == 0 and "Version 2 is now the champion (was none)" in passed.stdout, passed.stdout + passed.stderr
+    assert passed.returncode == 0 and "Version 2 is now the champion (was none)" in passed.stdout, (
+        passed.stdout + passed.stderr
+    )
     assert registry.alias("champion") == "2"
     (project / "conf/local/parameters_governance.yml").unlink()
 
@@ -164,6 +210,8 @@ def test_too_few_labelled_events_are_refused(recalibrated, tmp_path):
     project, _ = recalibrated
     rows = recent_rows().head(60)  # the export with its injury fields: labelled by training's rules
     rows.to_csv(tmp_path / "few.csv", index=False)
-    with pytest.raises(Exception, match=r"Recalibration refused: \d+ labelled events \(\d+ rows\), at least 200 needed"):
+    with pytest.raises(
+        Exception, match=r"Recalibration refused: \d+ labelled events \(\d+ rows\), at least 200 needed"
+    ):
         run_session(project, "recalibrate", runtime_params={"current_events": str(tmp_path / "few.csv")})
     assert [str(v.version) for v in Registry(f"sqlite:///{project / 'mlflow.db'}", NAME).versions()] == ["1", "2"]

@@ -44,8 +44,12 @@ def labels_for(demo_raw: pd.DataFrame, reported: pd.DataFrame, before: str) -> p
 def packaged(fitted) -> PackagedModel:
     """A stand-in package around a copy of the shared fitted transformer (only the transformer matters to the node)."""
     engineer = pickle.loads(pickle.dumps(fitted[0]))
-    return PackagedModel(SimpleNamespace(feature_engineer=engineer, feature_engineers=lambda: [(engineer, None)]), {"registry_version": "1"},
-                         {"history_through": "2015-06-24"}, "severity_model:stored")
+    return PackagedModel(
+        SimpleNamespace(feature_engineer=engineer, feature_engineers=lambda: [(engineer, None)]),
+        {"registry_version": "1"},
+        {"history_through": "2015-06-24"},
+        "severity_model:stored",
+    )
 
 
 # ---- nodes -----------------------------------------------------------------------------
@@ -95,7 +99,9 @@ def test_bad_inputs_are_named(packaged, demo_raw):
     raw["Number.of.Engines"] = "1"
     raw.iloc[2, raw.columns.get_loc("Latitude")] = "123.0"
     assert np.isnan(read_reported_events(raw, SETTINGS)["latitude"].iloc[2])  # read as ingestion reads it
-    with pytest.raises(DataValidationError, match=r"1 of 10 new events have cells that cannot be read: row 2 .*latitude"):
+    with pytest.raises(
+        DataValidationError, match=r"1 of 10 new events have cells that cannot be read: row 2 .*latitude"
+    ):
         read_reported_events(raw, block("refresh_history", refuse_invalid_values=True))
     with pytest.raises(DataValidationError, match="no rows"):
         read_reported_events(raw.head(0), SETTINGS)
@@ -103,7 +109,9 @@ def test_bad_inputs_are_named(packaged, demo_raw):
 
 # ---- a real Kedro session over the shared trained project's store ----------------------
 @pytest.mark.slow
-def test_refresh_history_repackages_the_served_model_with_a_later_history(trained_project, tmp_path, demo_raw, monkeypatch):
+def test_refresh_history_repackages_the_served_model_with_a_later_history(
+    trained_project, tmp_path, demo_raw, monkeypatch
+):
     for variable in ("SEVERITY_MODEL", "SEVERITY_REGISTRY_URI", "SEVERITY_REGISTERED_MODEL"):
         monkeypatch.delenv(variable, raising=False)
     root = copy_trained_project(trained_project, tmp_path)
@@ -126,7 +134,9 @@ def test_refresh_history_repackages_the_served_model_with_a_later_history(traine
         assert new.metadata["history_through"] == raw["Event.Date"].max() > old_through
         # The smaller field sets' models have their own transformers: their histories run to the same date.
         assert len(new.model.feature_engineers()) == 2
-        assert {engineer.history_through_.isoformat() for engineer, _ in new.model.feature_engineers()} == {raw["Event.Date"].max()}
+        assert {engineer.history_through_.isoformat() for engineer, _ in new.model.feature_engineers()} == {
+            raw["Event.Date"].max()
+        }
         record = json.loads((root / "data/08_reporting/history_refresh.json").read_text())
         assert new.metadata["history_refreshes"] == [record] and record["refreshed_from"] == served.tag
         assert record["events_added"] == raw["Event.Id"].nunique() and record["outcomes_added"] > 0
@@ -137,7 +147,9 @@ def test_refresh_history_repackages_the_served_model_with_a_later_history(traine
         matrix = np.random.default_rng(0).normal(size=(50, len(old.model.feature_engineer.feature_names_out_)))
         np.testing.assert_array_equal(new.model.scores_from_matrix(matrix), old.model.scores_from_matrix(matrix))
         test_events = pd.read_parquet(root / "data/03_primary/test_events.parquet")
-        pd.testing.assert_frame_equal(new.model.features(test_events), old.model.features(test_events), check_exact=True)
+        pd.testing.assert_frame_equal(
+            new.model.features(test_events), old.model.features(test_events), check_exact=True
+        )
         later = read_reported_events(raw, SETTINGS)
         assert not new.model.features(later).equals(old.model.features(later))
 
@@ -145,7 +157,11 @@ def test_refresh_history_repackages_the_served_model_with_a_later_history(traine
         run_session(root, "refresh_history", runtime_params=params)
         assert {str(m.tag) for m in bentoml.models.list("severity_model")} - stored_before == {new_tag}
         again = json.loads((root / "data/08_reporting/history_refresh.json").read_text())
-        assert (again["refreshed_from"], again["repackaged"], again["events_already_recorded"]) == (new_tag, False, record["events_given"])
+        assert (again["refreshed_from"], again["repackaged"], again["events_already_recorded"]) == (
+            new_tag,
+            False,
+            record["events_given"],
+        )
     finally:
         # The store is shared with the other tests of the session: leave it as it was.
         for tag in {str(m.tag) for m in bentoml.models.list("severity_model")} - stored_before:

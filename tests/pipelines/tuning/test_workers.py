@@ -23,18 +23,29 @@ def test_two_workers_on_postgresql_share_the_study_and_run_exactly_its_trials(pr
     run_session(project_copy, "ingestion")
     # A worker builds its folds from the split events; it needs nothing else of feature engineering.
     run_session(project_copy, "feature_engineering", node_names=["split_events_node"])
-    fingerprint = json.loads((project_copy / "data/03_primary/training_data_summary.json").read_text())["source_fingerprint"]
+    fingerprint = json.loads((project_copy / "data/03_primary/training_data_summary.json").read_text())[
+        "source_fingerprint"
+    ]
     settings = block("tuning.study", storage=postgres_url, n_trials=10, max_trees=150, pruner_startup_trials=3)
     name = settings.name_for(fingerprint)
     open_study(settings, name, create=True)  # as the `tuning` pipeline does before its own trials
 
     # What the README tells a second machine to run, twice, at once.
-    command = [str(KEDRO), "run", "--pipelines=tuning_worker",
-               "--params", f"tuning.study.storage={postgres_url},tuning.study.max_trees=150,tuning.study.pruner_startup_trials=3,"
-               "tuning.cross_validation.n_splits=3,tuning.n_jobs=1,modelling.n_jobs=1"]  # one core each: two machines' worth on one
+    command = [
+        str(KEDRO),
+        "run",
+        "--pipelines=tuning_worker",
+        "--params",
+        f"tuning.study.storage={postgres_url},tuning.study.max_trees=150,tuning.study.pruner_startup_trials=3,"
+        "tuning.cross_validation.n_splits=3,tuning.n_jobs=1,modelling.n_jobs=1",
+    ]  # one core each: two machines' worth on one
     environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
-    workers = [subprocess.Popen(command, cwd=project_copy, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            command, cwd=project_copy, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
     outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     for worker, output in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, output[-4000:]

@@ -44,20 +44,44 @@ def run_backtest(
     if not settings.compare_evaluation_protocol:
         protocols = {"shipped": protocols["shipped"]}
     predictions = backtest_predictions(
-        events, templates, protocols, list(settings.origins),
-        settings.horizon_months, champion_model.feature_engineer.settings, modelling.policy.model_dump(), len(train_events),
-        modelling.n_jobs, modelling.random_state,
+        events,
+        templates,
+        protocols,
+        list(settings.origins),
+        settings.horizon_months,
+        champion_model.feature_engineer.settings,
+        modelling.policy.model_dump(),
+        len(train_events),
+        modelling.n_jobs,
+        modelling.random_state,
     )
     table = backtest_table(predictions, settings.bootstrap_samples, settings.seed)
     pooled = table[table["origin"] == POOLED]
     for row in pooled.itertuples():
-        logger.info("Backtest %s (%s, %s; %s input, %s model), pooled over %d origins: ROC-AUC %.4f, log loss %.4f, "
-                    "mean predicted %.3f vs observed %.3f", row.protocol, name, row.variant, row.input, row.model, len(settings.origins),
-                    row.roc_auc, row.log_loss, row.mean_predicted, row.observed_rate)
+        logger.info(
+            "Backtest %s (%s, %s; %s input, %s model), pooled over %d origins: ROC-AUC %.4f, log loss %.4f, "
+            "mean predicted %.3f vs observed %.3f",
+            row.protocol,
+            name,
+            row.variant,
+            row.input,
+            row.model,
+            len(settings.origins),
+            row.roc_auc,
+            row.log_loss,
+            row.mean_predicted,
+            row.observed_rate,
+        )
     metrics = {
-        f"{row.protocol}_{row.input}_input_{row.model}_model_{row.variant}_{metric}": {"value": float(getattr(row, metric)), "step": 0}
-        for row in pooled.itertuples() for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "calibration_gap")
+        f"{row.protocol}_{row.input}_input_{row.model}_model_{row.variant}_{metric}": {
+            "value": float(getattr(row, metric)),
+            "step": 0,
+        }
+        for row in pooled.itertuples()
+        for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "calibration_gap")
     }
-    header = (f"Rolling-origin backtest of `{name}`: at each origin the protocol is fitted on every earlier labelled event and scores "
-              f"the next {settings.horizon_months} months; 95% intervals resample whole events ({settings.bootstrap_samples} resamples).")
+    header = (
+        f"Rolling-origin backtest of `{name}`: at each origin the protocol is fitted on every earlier labelled event and scores "
+        f"the next {settings.horizon_months} months; 95% intervals resample whole events ({settings.bootstrap_samples} resamples)."
+    )
     return predictions, table, f"{header}\n\n{markdown_table(table)}\n", metrics

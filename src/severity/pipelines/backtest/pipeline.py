@@ -12,8 +12,16 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=run_backtest,
-                inputs=["champion_model", "champions", "train_events", "validation_events", "test_events", "params:modelling",
-                        "params:backtest", *(f"{name}.candidate" for name in COMPARED)],
+                inputs=[
+                    "champion_model",
+                    "champions",
+                    "train_events",
+                    "validation_events",
+                    "test_events",
+                    "params:modelling",
+                    "params:backtest",
+                    *(f"{name}.candidate" for name in COMPARED),
+                ],
                 outputs=["backtest_predictions", "backtest_table", "backtest_markdown", "backtest_metrics"],
                 name="run_backtest_node",
             )

@@ -36,13 +36,26 @@ def explain_test_events(
     scores = champion_model.estimator.predict_proba(features)[:, 1]
     probability, predicted = champion_model.policy.apply(scores)
     context = pd.DataFrame(
-        {"row": sample.index.to_numpy(), EVENT_KEY: sample[EVENT_KEY].to_numpy(), EVENT_DATE: sample[EVENT_DATE].to_numpy(), TARGET_COLUMN: sample[TARGET_COLUMN].to_numpy(),
-         "fatal_probability": probability, "predicted_class": predicted,
-         "base_value": explanation.base_value, "score": explanation.score}
+        {
+            "row": sample.index.to_numpy(),
+            EVENT_KEY: sample[EVENT_KEY].to_numpy(),
+            EVENT_DATE: sample[EVENT_DATE].to_numpy(),
+            TARGET_COLUMN: sample[TARGET_COLUMN].to_numpy(),
+            "fatal_probability": probability,
+            "predicted_class": predicted,
+            "base_value": explanation.base_value,
+            "score": explanation.score,
+        }
     )
     by_feature = pd.concat([context, explanation.frame()], axis=1)
     # Raw fields are prefixed: ``event_date`` is both a context column and a field that can contribute.
-    by_field = pd.concat([context, to_raw_fields(explanation.contributions, champion_model.raw_field_attribution).add_prefix(RAW_PREFIX)], axis=1)
+    by_field = pd.concat(
+        [
+            context,
+            to_raw_fields(explanation.contributions, champion_model.raw_field_attribution).add_prefix(RAW_PREFIX),
+        ],
+        axis=1,
+    )
     logger.info("Explained %d test events (%s, exact=%s)", len(sample), champion_model.family, explanation.exact)
     return by_feature, by_field
 
@@ -53,17 +66,28 @@ def summarise_explanations(
     """Global importance (mean |SHAP|) per engineered feature and per raw field, and headline figures as metrics."""
     feature_importance = reports.importance_table(feature_contributions[champion_model.feature_columns])
     fields = [RAW_PREFIX + field for field in champion_model.raw_field_attribution.columns]
-    field_importance = reports.importance_table(field_contributions[fields].rename(columns=lambda c: c.removeprefix(RAW_PREFIX)))
+    field_importance = reports.importance_table(
+        field_contributions[fields].rename(columns=lambda c: c.removeprefix(RAW_PREFIX))
+    )
     top = TOP_FEATURES
     summary = {
         "explained_events": float(len(feature_contributions)),
         f"top_{top}_feature_share": float(feature_importance["share"].head(top).sum()),
         "top_raw_field_share": float(field_importance["share"].iloc[0]),
-        "max_additivity_gap": float(np.abs(
-            feature_contributions["base_value"] + feature_contributions[champion_model.feature_columns].sum(axis=1) - feature_contributions["score"]
-        ).max()),
+        "max_additivity_gap": float(
+            np.abs(
+                feature_contributions["base_value"]
+                + feature_contributions[champion_model.feature_columns].sum(axis=1)
+                - feature_contributions["score"]
+            ).max()
+        ),
     }
-    logger.info("Top %d features carry %.0f%% of mean |SHAP|; first raw field: %s", top, 100 * summary[f"top_{top}_feature_share"], field_importance["feature"].iloc[0])
+    logger.info(
+        "Top %d features carry %.0f%% of mean |SHAP|; first raw field: %s",
+        top,
+        100 * summary[f"top_{top}_feature_share"],
+        field_importance["feature"].iloc[0],
+    )
     return feature_importance, field_importance, {name: {"value": value, "step": 0} for name, value in summary.items()}
 
 
@@ -87,10 +111,14 @@ def plot_explanations(
         "bar_raw_fields": reports.bar_figure(field_importance, f"Mean |SHAP| per raw field, {label}"),
     }
     for rank, feature in enumerate(feature_importance["feature"].head(TOP_FEATURES), start=1):
-        figures[f"dependence_{rank:02d}"] = reports.dependence_figure(values, data, names, feature, f"#{rank}: {feature}")
+        figures[f"dependence_{rank:02d}"] = reports.dependence_figure(
+            values, data, names, feature, f"#{rank}: {feature}"
+        )
     examples = reports.example_events(
-        feature_contributions["fatal"].to_numpy(), feature_contributions["fatal_probability"].to_numpy(),
-        feature_contributions["predicted_class"].to_numpy(), champion_model.policy.threshold,
+        feature_contributions["fatal"].to_numpy(),
+        feature_contributions["fatal_probability"].to_numpy(),
+        feature_contributions["predicted_class"].to_numpy(),
+        champion_model.policy.threshold,
     )
     for name in EXAMPLES:
         row = examples.get(name)
@@ -98,8 +126,10 @@ def plot_explanations(
             figures[f"waterfall_{name}"] = _note(f"No {name.replace('_', ' ')} event in the explained sample")
             continue
         event = feature_contributions.iloc[row]
-        title = (f"{name.replace('_', ' ')}: {event[EVENT_KEY]}, outcome {'fatal' if event['fatal'] else 'non-fatal'}, "
-                 f"calibrated probability {event['fatal_probability']:.2f}")
+        title = (
+            f"{name.replace('_', ' ')}: {event[EVENT_KEY]}, outcome {'fatal' if event['fatal'] else 'non-fatal'}, "
+            f"calibrated probability {event['fatal_probability']:.2f}"
+        )
         figures[f"waterfall_{name}"] = reports.waterfall_figure(values[row], base[row], data[row], names, title)
     return figures
 

@@ -5,7 +5,9 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import EXAMPLES, TOP_FEATURES, explain_test_events, plot_explanations, summarise_explanations
 
 EXPLANATION_FIGURES = [
-    "beeswarm", "bar_features", "bar_raw_fields",
+    "beeswarm",
+    "bar_features",
+    "bar_raw_fields",
     *(f"dependence_{rank:02d}" for rank in range(1, TOP_FEATURES + 1)),
     *(f"waterfall_{name}" for name in EXAMPLES),
 ]
@@ -28,8 +30,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=plot_explanations,
-                inputs=["shap_values", "shap_values_by_raw_field", "feature_importance", "raw_field_importance",
-                        "test_features", "champion_model"],
+                inputs=[
+                    "shap_values",
+                    "shap_values_by_raw_field",
+                    "feature_importance",
+                    "raw_field_importance",
+                    "test_features",
+                    "champion_model",
+                ],
                 outputs={name: f"explanation_figure_{name}" for name in EXPLANATION_FIGURES},
                 name="plot_explanations_node",
             ),

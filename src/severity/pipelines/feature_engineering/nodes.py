@@ -33,7 +33,10 @@ def _with_keys(features: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_feature_engineer(
-    train_events: pd.DataFrame, validation_events: pd.DataFrame, test_events: pd.DataFrame, parameters: FeatureEngineeringParameters
+    train_events: pd.DataFrame,
+    validation_events: pd.DataFrame,
+    test_events: pd.DataFrame,
+    parameters: FeatureEngineeringParameters,
 ) -> tuple[AviationFeatureEngineer, pd.DataFrame]:
     """Fit on training events (out-of-fold encodings for their own rows), then record later events as history.
 
@@ -64,6 +67,8 @@ def describe_features(
     summary = catalog_summary(catalog)
     logger.info(
         "%d features (%d vary on training rows, %d non-zero in over 20%% of rows)",
-        summary["features"], summary["informative_features"], summary["features_non_zero_over_20pct"],
+        summary["features"],
+        summary["informative_features"],
+        summary["features_non_zero_over_20pct"],
     )
     return catalog, {name: {"value": value, "step": 0} for name, value in summary.items()}

@@ -45,12 +45,20 @@ def write_model_card(
     for column in champion_model.feature_columns:
         groups[column.split("__")[0]] = groups.get(column.split("__")[0], 0) + 1
     record = {
-        "registered": registered_model, "performance": performance_metrics, "training_data": training_data_summary,
-        "split": split_summary, "feature_count": len(champion_model.feature_columns), "feature_groups": groups,
-        "data_source": data_source(monitoring_reference[EVENT_KEY]), "fairness": test_fairness_summary,
-        "weak_slices": test_weak_slices, "estimate_check": test_performance_estimate_check,
-        "reference_rows": len(monitoring_reference), "drift_columns": monitoring_profile.drift_columns,
-        "top_features": monitoring_profile.top_features, "tuning": study_summary,
+        "registered": registered_model,
+        "performance": performance_metrics,
+        "training_data": training_data_summary,
+        "split": split_summary,
+        "feature_count": len(champion_model.feature_columns),
+        "feature_groups": groups,
+        "data_source": data_source(monitoring_reference[EVENT_KEY]),
+        "fairness": test_fairness_summary,
+        "weak_slices": test_weak_slices,
+        "estimate_check": test_performance_estimate_check,
+        "reference_rows": len(monitoring_reference),
+        "drift_columns": monitoring_profile.drift_columns,
+        "top_features": monitoring_profile.top_features,
+        "tuning": study_summary,
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "backtest": backtest_markdown,
     }
@@ -58,13 +66,24 @@ def write_model_card(
     if shipped:
         record["shipping"] = {**shipped, "decision_rule": champion_model.policy.describe()}
     if champion_model.explainer is not None and not getattr(champion_model.explainer, "exact", True):
-        record["extra_limitations"] = [f"This version's explanations ({champion_model.family}) are approximate: their sum is exact, "
-                                       "the split between features is not."]
+        record["extra_limitations"] = [
+            f"This version's explanations ({champion_model.family}) are approximate: their sum is exact, "
+            "the split between features is not."
+        ]
     markdown = model_card_markdown(record)
-    title = f"{registered_model.get('model_name', 'severity')} version {registered_model.get('version', 'unregistered')}"
-    figure = calibration_figure(monitoring_baseline[TARGET_COLUMN].to_numpy(), monitoring_baseline["fatal_probability"].to_numpy(),
-                                f"Calibration on the test split, {title}")
-    return {"markdown": markdown, "html": model_card_html(markdown, figure, f"Model card: {title}"), "calibration": figure}
+    title = (
+        f"{registered_model.get('model_name', 'severity')} version {registered_model.get('version', 'unregistered')}"
+    )
+    figure = calibration_figure(
+        monitoring_baseline[TARGET_COLUMN].to_numpy(),
+        monitoring_baseline["fatal_probability"].to_numpy(),
+        f"Calibration on the test split, {title}",
+    )
+    return {
+        "markdown": markdown,
+        "html": model_card_html(markdown, figure, f"Model card: {title}"),
+        "calibration": figure,
+    }
 
 
 def attach_model_card(registered_model: dict[str, Any], model_card_markdown: str) -> dict[str, Any]:
@@ -81,12 +100,16 @@ def attach_model_card(registered_model: dict[str, Any], model_card_markdown: str
     name, version = registered_model["model_name"], registered_model["version"]
     client.set_model_version_tag(name, version, CARD_TAG, uri)
     summary = next(line for line in model_card_markdown.splitlines() if line.startswith("| test ROC-AUC"))
-    client.update_model_version(name, version, description=f"Model card: {uri}. {summary.strip('| ').replace(' | ', ': ')}.")
+    client.update_model_version(
+        name, version, description=f"Model card: {uri}. {summary.strip('| ').replace(' | ', ': ')}."
+    )
     logger.info("Model card of %s version %s: %s", name, version, uri)
     return {"attached": True, "version": version, "uri": uri}
 
 
-def evaluate_ab(prediction_log: pd.DataFrame, labels_raw: pd.DataFrame | None, governance: GovernanceParameters) -> tuple[dict[str, Any], str, plt.Figure]:
+def evaluate_ab(
+    prediction_log: pd.DataFrame, labels_raw: pd.DataFrame | None, governance: GovernanceParameters
+) -> tuple[dict[str, Any], str, plt.Figure]:
     """The A/B (or shadow) evaluation from the prediction log: traffic, scores, agreement, and, with labels, each arm's metrics."""
     settings = governance.ab_evaluation
     labels = labels_from_file(labels_raw) if labels_raw is not None else None

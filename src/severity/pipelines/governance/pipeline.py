@@ -14,14 +14,35 @@ def create_card_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=write_model_card,
-                inputs=["registered_model", "performance_metrics", "training_data_summary", "split_summary", "shipped_model",
-                        "test_fairness_summary", "test_weak_slices", "test_performance_estimate_check", "monitoring_profile",
-                        "monitoring_reference", "monitoring_baseline", "study_summary", "shipping_report", "backtest_markdown"],
-                outputs={"markdown": "model_card_markdown", "html": "model_card_html", "calibration": "model_card_calibration"},
+                inputs=[
+                    "registered_model",
+                    "performance_metrics",
+                    "training_data_summary",
+                    "split_summary",
+                    "shipped_model",
+                    "test_fairness_summary",
+                    "test_weak_slices",
+                    "test_performance_estimate_check",
+                    "monitoring_profile",
+                    "monitoring_reference",
+                    "monitoring_baseline",
+                    "study_summary",
+                    "shipping_report",
+                    "backtest_markdown",
+                ],
+                outputs={
+                    "markdown": "model_card_markdown",
+                    "html": "model_card_html",
+                    "calibration": "model_card_calibration",
+                },
                 name="write_model_card_node",
             ),
-            Node(func=attach_model_card, inputs=["registered_model", "model_card_markdown"], outputs="model_card_record",
-                 name="attach_model_card_node"),
+            Node(
+                func=attach_model_card,
+                inputs=["registered_model", "model_card_markdown"],
+                outputs="model_card_record",
+                name="attach_model_card_node",
+            ),
         ]
     )
 

@@ -31,8 +31,10 @@ def parse_new_events(new_events_raw: pd.DataFrame, settings: InferenceSettings) 
     events, report = parse_events(new_events_raw, require_outcomes=False)
     events = validate_events(events)
     absent = [field for field in report["absent_input_columns"] if field in INPUT_FIELDS]
-    issues = pd.DataFrame({"input_issues": cell_issues(new_events_raw, events), "absent_fields": [absent] * len(events)},
-                          index=events.index)
+    issues = pd.DataFrame(
+        {"input_issues": cell_issues(new_events_raw, events), "absent_fields": [absent] * len(events)},
+        index=events.index,
+    )
     flagged = issues["input_issues"].map(len) > 0
     if flagged.any():
         examples = "; ".join(
@@ -44,8 +46,12 @@ def parse_new_events(new_events_raw: pd.DataFrame, settings: InferenceSettings) 
                 message=f"{int(flagged.sum())} of {len(events)} new events have cells that cannot be read: {examples}"
                 + ("; ..." if flagged.sum() > 5 else "")
             )
-        logger.warning("%d of %d new events have cells scored as missing (listed in input_issues), e.g. %s",
-                       int(flagged.sum()), len(events), examples)
+        logger.warning(
+            "%d of %d new events have cells scored as missing (listed in input_issues), e.g. %s",
+            int(flagged.sum()),
+            len(events),
+            examples,
+        )
     return events, issues
 
 
@@ -53,8 +59,10 @@ def score_new_events(
     events: pd.DataFrame, issues: pd.DataFrame, champion_model: SeverityModel, settings: InferenceSettings
 ) -> pd.DataFrame:
     """Calibrated probability, decision, top reasons and input issues per event, in input order."""
-    absent = {field: issues["absent_fields"].map(lambda fields, f=field: f in fields).to_numpy()
-              for field in set().union(*issues["absent_fields"])}
+    absent = {
+        field: issues["absent_fields"].map(lambda fields, f=field: f in fields).to_numpy()
+        for field in set().union(*issues["absent_fields"])
+    }
     scored = champion_model.score_columns(event_columns(events), explain=True, absent=absent)
     reasons = scored.top_reasons(settings.top_reasons)
     predictions = pd.DataFrame(
@@ -71,6 +79,10 @@ def score_new_events(
             "input_issues": issues["input_issues"].to_numpy(),
         }
     )
-    logger.info("Scored %d events: %d predicted fatal; answered by %s", len(predictions),
-                int(predictions["predicted_class"].sum()), predictions["answered_by"].value_counts().to_dict())
+    logger.info(
+        "Scored %d events: %d predicted fatal; answered by %s",
+        len(predictions),
+        int(predictions["predicted_class"].sum()),
+        predictions["answered_by"].value_counts().to_dict(),
+    )
     return predictions

@@ -46,7 +46,13 @@ def report_data_quality(
     report = data_quality_report(raw_events, validated_events, labelled_events, parsing_summary, labelling_summary)
     logger.info(
         "Data quality: %d rows in, %d out, removed %s; fatal rate %.3f",
-        report["rows_in"], report["rows_out"], report["rows_removed"], report["fatal_rate"],
+        report["rows_in"],
+        report["rows_out"],
+        report["rows_removed"],
+        report["fatal_rate"],
     )
-    summary = {key: report[key] for key in ("source_fingerprint", "rows_in", "rows_out", "events_out", "event_date_range", "fatal_rate")}
+    summary = {
+        key: report[key]
+        for key in ("source_fingerprint", "rows_in", "rows_out", "events_out", "event_date_range", "fatal_rate")
+    }
     return report, summary

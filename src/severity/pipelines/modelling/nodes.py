@@ -36,8 +36,14 @@ def train_base_candidate(
     """
     settings = validate(CandidateSettings, settings, "tuned_settings")
     return train_candidate(
-        settings.name, settings.as_dict(), train_model_input, validation_model_input, feature_engineer.feature_names_out_,
-        modelling.variants, modelling.random_state, modelling.n_jobs,
+        settings.name,
+        settings.as_dict(),
+        train_model_input,
+        validation_model_input,
+        feature_engineer.feature_names_out_,
+        modelling.variants,
+        modelling.random_state,
+        modelling.n_jobs,
     )
 
 
@@ -53,9 +59,16 @@ def train_ensemble_candidate(
     """Combine fitted members (voting) or learn a meta-model on their out-of-fold scores (stacking)."""
     members = {fitted[next(iter(fitted))].name: fitted for fitted in member_candidates}
     return train_candidate(
-        settings.name, {**settings.as_dict(), "members": list(members)}, train_model_input, validation_model_input,
-        feature_engineer.feature_names_out_, modelling.variants, modelling.random_state, modelling.n_jobs,
-        train_groups=train_features[EVENT_KEY].to_numpy(), members=members,
+        settings.name,
+        {**settings.as_dict(), "members": list(members)},
+        train_model_input,
+        validation_model_input,
+        feature_engineer.feature_names_out_,
+        modelling.variants,
+        modelling.random_state,
+        modelling.n_jobs,
+        train_groups=train_features[EVENT_KEY].to_numpy(),
+        members=members,
     )
 
 
@@ -69,7 +82,12 @@ def evaluate_fitted_candidate(
     """Fit the decision policy on validation and measure quality, speed and size on test (intervals by event)."""
     bootstrap = modelling.bootstrap
     return evaluate_candidate(
-        candidate, validation_model_input, test_model_input, modelling.policy.model_dump(), bootstrap.samples, bootstrap.seed,
+        candidate,
+        validation_model_input,
+        test_model_input,
+        modelling.policy.model_dump(),
+        bootstrap.samples,
+        bootstrap.seed,
         test_features[EVENT_KEY].to_numpy(),
     )
 
@@ -125,7 +143,8 @@ def plot_comparison(champions: dict[str, Any], *evaluations: dict[str, Evaluatio
         figures[f"calibration_{variant}"] = plots.calibration_figure(curves, f"Calibration on test ({label})")
         champion = by_name[champions[variant]["candidate"]][variant]
         figures[f"confusion_{variant}"] = plots.confusion_figure(
-            champion.test_target, champion.test_predicted,
+            champion.test_target,
+            champion.test_predicted,
             f"{champion.candidate} ({label}), threshold {champion.policy.threshold:.2f}",
         )
     return figures
@@ -133,16 +152,26 @@ def plot_comparison(champions: dict[str, Any], *evaluations: dict[str, Evaluatio
 
 def markdown_report(table: pd.DataFrame, champions: dict[str, Any]) -> str:
     """The comparison as Markdown, one table per variant, champion marked."""
-    lines = ["# Model comparison", "", "Test split metrics; 95% bootstrap intervals for ROC-AUC and PR-AUC. "
-             "Champions are chosen on the validation split.", ""]
+    lines = [
+        "# Model comparison",
+        "",
+        "Test split metrics; 95% bootstrap intervals for ROC-AUC and PR-AUC. "
+        "Champions are chosen on the validation split.",
+        "",
+    ]
     for variant in VARIANTS:
         part = table[table["variant"] == variant]
         if part.empty:
             continue
         champion = champions[variant]["candidate"]
-        lines += [f"## {variant.replace('_', ' ')}", "", f"Champion: **{champion}**. {champions[variant]['reason']}.", "",
-                  "| candidate | ROC-AUC [95% CI] | PR-AUC [95% CI] | log loss | Brier | ECE | precision | recall | F1 | threshold | fit s | ms/1000 rows |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## {variant.replace('_', ' ')}",
+            "",
+            f"Champion: **{champion}**. {champions[variant]['reason']}.",
+            "",
+            "| candidate | ROC-AUC [95% CI] | PR-AUC [95% CI] | log loss | Brier | ECE | precision | recall | F1 | threshold | fit s | ms/1000 rows |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for row in part.itertuples():
             mark = " (champion)" if row.candidate == champion else ""
             lines.append(
@@ -189,7 +218,9 @@ def package_champion(
     if other:
         other_name = champions[other]["candidate"]
         performance["other_variant"] = {
-            "variant": other, "candidate": other_name, "test": evaluations[other_name][other].test,
+            "variant": other,
+            "candidate": other_name,
+            "test": evaluations[other_name][other].test,
             "test_intervals": {k: list(v) for k, v in evaluations[other_name][other].test_intervals.items()},
         }
     metadata = {
@@ -203,10 +234,23 @@ def package_champion(
         "decision_rule": evaluation.policy.describe(),
     }
     model = build_artifact(
-        feature_engineer, fitted.estimator, evaluation.policy, fitted.family, variant, fitted.feature_columns, metadata,
-        train_model_input, modelling,
+        feature_engineer,
+        fitted.estimator,
+        evaluation.policy,
+        fitted.family,
+        variant,
+        fitted.feature_columns,
+        metadata,
+        train_model_input,
+        modelling,
     )
-    logger.info("Champion %s (%s): test ROC-AUC %.4f; %s", name, variant, evaluation.test["roc_auc"], evaluation.policy.describe())
+    logger.info(
+        "Champion %s (%s): test ROC-AUC %.4f; %s",
+        name,
+        variant,
+        evaluation.test["roc_auc"],
+        evaluation.policy.describe(),
+    )
     return model, performance
 
 
@@ -228,7 +272,9 @@ def build_artifact(
 
     model = SeverityModel(feature_engineer, estimator, policy, family, variant, feature_columns, metadata, **fields)
     model.single_threaded()
-    background = model_input.sample(min(modelling.explainer_background_rows, len(model_input)), random_state=modelling.random_state)
+    background = model_input.sample(
+        min(modelling.explainer_background_rows, len(model_input)), random_state=modelling.random_state
+    )
     attach_explainer(model, background)
     return model
 
@@ -248,40 +294,88 @@ def fit_shipped_model(
     settings = modelling.shipping
     if not settings.refit:
         logger.info("Shipping the evaluated champion as it is (modelling.shipping.refit is false)")
-        return champion_model, {"settings": {"refit": False}, "shipped": "the evaluated champion, fitted on the training split"}
+        return champion_model, {
+            "settings": {"refit": False},
+            "shipped": "the evaluated champion, fitted on the training split",
+        }
     name, templates = shipped_candidate(champion_model, champions, candidates)
     events = pd.concat([train_events, validation_events, test_events], ignore_index=True)
-    fitted = fit_field_sets(events, templates, champion_model.feature_engineer.settings, modelling.policy.model_dump(), settings,
-                            reference_rows=len(train_events), n_jobs=modelling.n_jobs, random_state=modelling.random_state)
+    fitted = fit_field_sets(
+        events,
+        templates,
+        champion_model.feature_engineer.settings,
+        modelling.policy.model_dump(),
+        settings,
+        reference_rows=len(train_events),
+        n_jobs=modelling.n_jobs,
+        random_state=modelling.random_state,
+    )
     kept = settings.kept_fields()
     sample = events.sample(min(modelling.explainer_background_rows, len(events)), random_state=modelling.random_state)
     models, records = [], {}
     for model_name, variant, fields in answering_order(kept, champion_model.variant):
         set_name = next(s for s in kept if model_name == s or model_name == f"{s}_without_damage")
         shipped, part = fitted[set_name], fitted[set_name].variants[variant]
-        records[model_name] = {"field_set": set_name, "variant": variant, "input_fields": None if fields is None else sorted(fields),
-                               **part.record, "decision_rule": part.policy.describe()}
+        records[model_name] = {
+            "field_set": set_name,
+            "variant": variant,
+            "input_fields": None if fields is None else sorted(fields),
+            **part.record,
+            "decision_rule": part.policy.describe(),
+        }
         metadata = {
             **champion_model.metadata,
             "training_rows": len(events),
-            "training_data_date_range": [f"{events[EVENT_DATE].min():%Y-%m-%d}", f"{events[EVENT_DATE].max():%Y-%m-%d}"],
+            "training_data_date_range": [
+                f"{events[EVENT_DATE].min():%Y-%m-%d}",
+                f"{events[EVENT_DATE].max():%Y-%m-%d}",
+            ],
             "feature_count": len(part.feature_columns),
             "decision_rule": part.policy.describe(),
             "shipping": records[model_name],
         }
         model_input = shipped.feature_engineer.transform(masked_events(sample, kept[set_name]))
-        models.append(build_artifact(shipped.feature_engineer, part.estimator, part.policy, part.family, variant, part.feature_columns,
-                                     metadata, model_input, modelling, input_fields=fields, field_set=model_name))
+        models.append(
+            build_artifact(
+                shipped.feature_engineer,
+                part.estimator,
+                part.policy,
+                part.family,
+                variant,
+                part.feature_columns,
+                metadata,
+                model_input,
+                modelling,
+                input_fields=fields,
+                field_set=model_name,
+            )
+        )
     model = models[0]
     model.fallbacks = tuple(models[1:])
-    report = {**fitted[FULL].record, "candidate": name, "models": records, "variants": {
-        variant: records[model_name] for model_name, variant, _ in answering_order({FULL: None}, champion_model.variant)}}
+    report = {
+        **fitted[FULL].record,
+        "candidate": name,
+        "models": records,
+        "variants": {
+            variant: records[model_name]
+            for model_name, variant, _ in answering_order({FULL: None}, champion_model.variant)
+        },
+    }
     for model_name, record in records.items():
         out_of_time = record["out_of_time_calibration_period"]
         logger.info(
             "Shipped %s model (%s): %s refitted on %d rows; calibrated out of time on %s to %s (%d rows): ROC-AUC %.4f, log loss %.4f, "
-            "mean calibrated probability %.3f against an observed fatal rate of %.3f", model_name, record["variant"], name, len(events),
-            record["calibration_start"], record["calibration_end"], record["calibration_rows"], out_of_time["roc_auc"],
-            out_of_time["log_loss"], out_of_time["mean_calibrated_probability"], record["calibration_fatal_rate"],
+            "mean calibrated probability %.3f against an observed fatal rate of %.3f",
+            model_name,
+            record["variant"],
+            name,
+            len(events),
+            record["calibration_start"],
+            record["calibration_end"],
+            record["calibration_rows"],
+            out_of_time["roc_auc"],
+            out_of_time["log_loss"],
+            out_of_time["mean_calibrated_probability"],
+            record["calibration_fatal_rate"],
         )
     return model, report

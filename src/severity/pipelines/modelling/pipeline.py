@@ -25,7 +25,14 @@ CANDIDATES = BASE_CANDIDATES + ENSEMBLES
 TUNED_CANDIDATE = "tuned"
 COMPARED = (*CANDIDATES, TUNED_CANDIDATE)
 COMPARISON_FIGURES = [f"{kind}_{variant}" for variant in VARIANTS for kind in ("roc", "pr", "calibration", "confusion")]
-SHARED_INPUTS = {"train_model_input", "validation_model_input", "test_model_input", "train_features", "test_features", "feature_engineer"}
+SHARED_INPUTS = {
+    "train_model_input",
+    "validation_model_input",
+    "test_model_input",
+    "train_features",
+    "test_features",
+    "feature_engineer",
+}
 
 
 def candidate_template(name: str, settings: str = "params:settings") -> Pipeline:
@@ -37,8 +44,15 @@ def candidate_template(name: str, settings: str = "params:settings") -> Pipeline
     if name in ENSEMBLES:
         train = Node(
             func=train_ensemble_candidate,
-            inputs=["train_model_input", "validation_model_input", "train_features", "feature_engineer", "params:settings",
-                    "params:modelling", *(f"{member}_member" for member in ENSEMBLE_MEMBERS)],
+            inputs=[
+                "train_model_input",
+                "validation_model_input",
+                "train_features",
+                "feature_engineer",
+                "params:settings",
+                "params:modelling",
+                *(f"{member}_member" for member in ENSEMBLE_MEMBERS),
+            ],
             outputs="candidate",
             name="train_candidate_node",
         )
@@ -59,7 +73,14 @@ def candidate_template(name: str, settings: str = "params:settings") -> Pipeline
         ),
     ]
     if name == "mlp":
-        nodes.append(Node(func=plot_training_curves, inputs="candidate", outputs="training_curves", name="plot_training_curves_node"))
+        nodes.append(
+            Node(
+                func=plot_training_curves,
+                inputs="candidate",
+                outputs="training_curves",
+                name="plot_training_curves_node",
+            )
+        )
     # Ensemble members are other namespaces' candidates, mapped in by name.
     members = {f"{m}_member": f"{m}.candidate" for m in ENSEMBLE_MEMBERS} if name in ENSEMBLES else {}
     used = {dataset for node in nodes for dataset in node.inputs}
@@ -70,7 +91,10 @@ def candidate_template(name: str, settings: str = "params:settings") -> Pipeline
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    candidates = sum((candidate_template(name) for name in CANDIDATES), candidate_template(TUNED_CANDIDATE, settings="tuned_settings"))
+    candidates = sum(
+        (candidate_template(name) for name in CANDIDATES),
+        candidate_template(TUNED_CANDIDATE, settings="tuned_settings"),
+    )
     return candidates + Pipeline(
         [
             Node(
@@ -87,15 +111,29 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=package_champion,
-                inputs=["feature_engineer", "champions", "training_data_summary", "train_model_input", "params:modelling",
-                        *(f"{name}.candidate" for name in COMPARED), *(f"{name}.evaluation" for name in COMPARED)],
+                inputs=[
+                    "feature_engineer",
+                    "champions",
+                    "training_data_summary",
+                    "train_model_input",
+                    "params:modelling",
+                    *(f"{name}.candidate" for name in COMPARED),
+                    *(f"{name}.evaluation" for name in COMPARED),
+                ],
                 outputs=["champion_model", "performance_metrics"],
                 name="package_champion_node",
             ),
             Node(
                 func=fit_shipped_model,
-                inputs=["champion_model", "champions", "train_events", "validation_events", "test_events", "params:modelling",
-                        *(f"{name}.candidate" for name in COMPARED)],
+                inputs=[
+                    "champion_model",
+                    "champions",
+                    "train_events",
+                    "validation_events",
+                    "test_events",
+                    "params:modelling",
+                    *(f"{name}.candidate" for name in COMPARED),
+                ],
                 outputs=["shipped_model", "shipping_report"],
                 name="fit_shipped_model_node",
             ),

@@ -18,18 +18,32 @@ from severity.models.pyfunc import ARTIFACT_KEY, SeverityPyfunc
 from severity.pipelines.parameters import ModellingParameters
 
 logger = logging.getLogger(__name__)
-RUNTIME_PACKAGES = ("pandas", "numpy", "scikit-learn", "xgboost", "lightgbm", "torch", "pandera", "airportsdata", "mlflow")
+RUNTIME_PACKAGES = (
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "xgboost",
+    "lightgbm",
+    "torch",
+    "pandera",
+    "airportsdata",
+    "mlflow",
+)
 
 
 def git_commit() -> str:
     """The checked-out commit of the working directory, or ``unknown`` outside a git checkout."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
-def register_champion(model: SeverityModel, performance: dict[str, Any], modelling: ModellingParameters) -> dict[str, Any]:
+def register_champion(
+    model: SeverityModel, performance: dict[str, Any], modelling: ModellingParameters
+) -> dict[str, Any]:
     """Log the artifact as a pyfunc model in the active run, register a new version, alias it, tag run and version.
 
     Without an active MLflow run (a bare runner, not ``kedro run``) nothing is registered and
@@ -61,10 +75,19 @@ def register_champion(model: SeverityModel, performance: dict[str, Any], modelli
     model_version = str(info.registered_model_version)
     client = MlflowClient()
     client.set_registered_model_alias(registry.model_name, registry.alias, model_version)
-    for key, value in {**tags, "test_roc_auc": f"{performance['test']['roc_auc']:.4f}", "decision_rule": performance["decision_rule"]}.items():
+    for key, value in {
+        **tags,
+        "test_roc_auc": f"{performance['test']['roc_auc']:.4f}",
+        "decision_rule": performance["decision_rule"],
+    }.items():
         client.set_model_version_tag(registry.model_name, model_version, key, value)
     logger.info("Registered %s version %s as '%s'", registry.model_name, model_version, registry.alias)
     return {
-        "registered": True, "model_name": registry.model_name, "version": model_version, "alias": registry.alias,
-        "run_id": run.info.run_id, "model_uri": info.model_uri, **tags,
+        "registered": True,
+        "model_name": registry.model_name,
+        "version": model_version,
+        "alias": registry.alias,
+        "run_id": run.info.run_id,
+        "model_uri": info.model_uri,
+        **tags,
     }

@@ -33,12 +33,17 @@ logger = logging.getLogger(__name__)
 
 
 def _groups(table: pd.DataFrame) -> pd.DataFrame:
-    return table[[c for c in table if c.startswith(GROUP_PREFIX)]].rename(columns=lambda c: c.removeprefix(GROUP_PREFIX))
+    return table[[c for c in table if c.startswith(GROUP_PREFIX)]].rename(
+        columns=lambda c: c.removeprefix(GROUP_PREFIX)
+    )
 
 
 # ---- at training time: the reference -------------------------------------------------
 def build_monitoring_reference(
-    train_events: pd.DataFrame, champion_model: SeverityModel, shap_values: pd.DataFrame, monitoring: MonitoringParameters
+    train_events: pd.DataFrame,
+    champion_model: SeverityModel,
+    shap_values: pd.DataFrame,
+    monitoring: MonitoringParameters,
 ) -> tuple[MonitoringProfile, pd.DataFrame]:
     """The profile (pooled categories, known values, the champion's top features by mean |SHAP| on the test events) and
     the training split described by it."""
@@ -47,7 +52,11 @@ def build_monitoring_reference(
     top = list(importance["feature"].head(monitoring.reference.top_features))
     profile = MonitoringProfile.fit(columns, top, monitoring.reference.max_categories)
     reference = describe_events(columns, champion_model, profile)
-    logger.info("Monitoring reference: %d training rows, %d columns watched for drift", len(reference), len(profile.drift_columns))
+    logger.info(
+        "Monitoring reference: %d training rows, %d columns watched for drift",
+        len(reference),
+        len(profile.drift_columns),
+    )
     return profile, reference
 
 
@@ -58,8 +67,11 @@ def score_monitoring_baseline(
     columns = event_columns(test_events)
     baseline = describe_events(columns, champion_model, monitoring_profile)
     probability, predicted = champion_model.predict_columns(columns)
-    return baseline.assign(fatal_probability=probability, predicted_class=predicted.astype("int8"),
-                           **{TARGET_COLUMN: test_events[TARGET_COLUMN].to_numpy()})
+    return baseline.assign(
+        fatal_probability=probability,
+        predicted_class=predicted.astype("int8"),
+        **{TARGET_COLUMN: test_events[TARGET_COLUMN].to_numpy()},
+    )
 
 
 def audit_baseline(
@@ -71,14 +83,32 @@ def audit_baseline(
     probability = monitoring_baseline["fatal_probability"].to_numpy()
     predicted = monitoring_baseline["predicted_class"].to_numpy()
     groups, slices, summary = fairness_audit(_groups(monitoring_baseline), target, probability, predicted, settings)
-    figure = plots.group_metrics_figure(groups, settings.min_group_size, "Test split: error rates and calibration by group")
+    figure = plots.group_metrics_figure(
+        groups, settings.min_group_size, "Test split: error rates and calibration by group"
+    )
     estimate_settings = monitoring.performance
-    estimate = estimate_performance(probability, champion_model.policy.threshold, estimate_settings.samples, estimate_settings.seed)
-    check = {"events": len(target), "comparison": realised_against_estimate(estimate, target, probability, champion_model.policy.threshold)}
+    estimate = estimate_performance(
+        probability, champion_model.policy.threshold, estimate_settings.samples, estimate_settings.seed
+    )
+    check = {
+        "events": len(target),
+        "comparison": realised_against_estimate(estimate, target, probability, champion_model.policy.threshold),
+    }
     for gap in summary["gaps_exceeded"]:
-        logger.warning("Test split: %s gap %.3f across %s exceeds %.3f", gap["metric"], gap["gap"], gap["attribute"], gap["threshold"])
-    logger.info("Test split: label-free ROC-AUC %.4f [%.4f, %.4f], realised %.4f", estimate["roc_auc"]["estimate"],
-                estimate["roc_auc"]["low"], estimate["roc_auc"]["high"], check["comparison"]["roc_auc"]["realised"])
+        logger.warning(
+            "Test split: %s gap %.3f across %s exceeds %.3f",
+            gap["metric"],
+            gap["gap"],
+            gap["attribute"],
+            gap["threshold"],
+        )
+    logger.info(
+        "Test split: label-free ROC-AUC %.4f [%.4f, %.4f], realised %.4f",
+        estimate["roc_auc"]["estimate"],
+        estimate["roc_auc"]["low"],
+        estimate["roc_auc"]["high"],
+        check["comparison"]["roc_auc"]["realised"],
+    )
     return groups, slices, summary, figure, check
 
 
@@ -98,7 +128,9 @@ def prepare_current_batch(
         source = "csv" if current_events_raw is not None else "log"
     if source == "csv":
         if current_events_raw is None:
-            raise ValueError("monitoring.current.source is csv but no file was given: --params current_events=path/to/events.csv")
+            raise ValueError(
+                "monitoring.current.source is csv but no file was given: --params current_events=path/to/events.csv"
+            )
         columns, predictions = scored_batch_from_csv(current_events_raw, champion_model)
     else:
         columns, predictions = scored_batch_from_log(served_window(prediction_log, current.window_days))
@@ -106,22 +138,45 @@ def prepare_current_batch(
     batch = pd.concat([described, predictions], axis=1)
     labels = labels_from_file(labels_raw) if labels_raw is not None else None
     batch[TARGET_COLUMN], matched = join_labels(batch[EVENT_KEY].to_numpy(), labels)
-    record = {"source": source, "events": len(batch), "first_event": f"{batch['event_date'].min():%Y-%m-%d}",
-              "last_event": f"{batch['event_date'].max():%Y-%m-%d}", "model_versions": sorted(map(str, batch["model_version"].unique())), **matched}
-    logger.info("Current batch from %s: %d events (%s to %s), %d labelled", source, len(batch), record["first_event"],
-                record["last_event"], matched["labelled_events"])
+    record = {
+        "source": source,
+        "events": len(batch),
+        "first_event": f"{batch['event_date'].min():%Y-%m-%d}",
+        "last_event": f"{batch['event_date'].max():%Y-%m-%d}",
+        "model_versions": sorted(map(str, batch["model_version"].unique())),
+        **matched,
+    }
+    logger.info(
+        "Current batch from %s: %d events (%s to %s), %d labelled",
+        source,
+        len(batch),
+        record["first_event"],
+        record["last_event"],
+        matched["labelled_events"],
+    )
     return batch, record
 
 
 def monitor_data_drift(
-    monitoring_reference: pd.DataFrame, monitoring_current: pd.DataFrame, monitoring_profile: MonitoringProfile, monitoring: MonitoringParameters
+    monitoring_reference: pd.DataFrame,
+    monitoring_current: pd.DataFrame,
+    monitoring_profile: MonitoringProfile,
+    monitoring: MonitoringParameters,
 ) -> tuple[dict[str, Any], str, dict[str, dict[str, float]]]:
     """Evidently's per-column and dataset drift: a JSON summary, the HTML report, and headline metrics."""
     summary, html = data_drift(monitoring_reference, monitoring_current, monitoring_profile, monitoring.data_drift)
-    logger.info("Data drift: %d of %d columns drifted (%s); dataset drift: %s", summary["drifted_count"], summary["columns"],
-                ", ".join(summary["drifted_columns"][:8]) or "none", summary["dataset_drift"])
-    metrics = {"drifted_share": summary["drifted_share"], "dataset_drift": float(summary["dataset_drift"]),
-               **{f"unseen_share.{name}": share for name, share in summary["unseen_value_share"].items()}}
+    logger.info(
+        "Data drift: %d of %d columns drifted (%s); dataset drift: %s",
+        summary["drifted_count"],
+        summary["columns"],
+        ", ".join(summary["drifted_columns"][:8]) or "none",
+        summary["dataset_drift"],
+    )
+    metrics = {
+        "drifted_share": summary["drifted_share"],
+        "dataset_drift": float(summary["dataset_drift"]),
+        **{f"unseen_share.{name}": share for name, share in summary["unseen_value_share"].items()},
+    }
     return summary, html, {name: {"value": float(value), "step": 0} for name, value in metrics.items()}
 
 
@@ -131,24 +186,37 @@ def monitor_prediction_drift(
     """Calibrated probabilities and decisions of the current batch against the test split's, with PSI and two-sample tests."""
     settings = monitoring.prediction_drift
     summary = prediction_drift(
-        monitoring_baseline["fatal_probability"].to_numpy(), monitoring_current["fatal_probability"].to_numpy(),
-        monitoring_baseline["predicted_class"].to_numpy(), monitoring_current["predicted_class"].to_numpy(),
-        settings.psi_threshold, settings.p_value_threshold, settings.bins,
+        monitoring_baseline["fatal_probability"].to_numpy(),
+        monitoring_current["fatal_probability"].to_numpy(),
+        monitoring_baseline["predicted_class"].to_numpy(),
+        monitoring_current["predicted_class"].to_numpy(),
+        settings.psi_threshold,
+        settings.p_value_threshold,
+        settings.bins,
     )
-    figure = plots.prediction_drift_figure(monitoring_baseline["fatal_probability"].to_numpy(), monitoring_current["fatal_probability"].to_numpy(),
-                                           summary, "Calibrated fatal probability: test split (reference) vs current batch")
+    figure = plots.prediction_drift_figure(
+        monitoring_baseline["fatal_probability"].to_numpy(),
+        monitoring_current["fatal_probability"].to_numpy(),
+        summary,
+        "Calibrated fatal probability: test split (reference) vs current batch",
+    )
     return summary, figure
 
 
 def estimate_current_performance(
-    monitoring_current: pd.DataFrame, monitoring_baseline: pd.DataFrame, champion_model: SeverityModel, monitoring: MonitoringParameters
+    monitoring_current: pd.DataFrame,
+    monitoring_baseline: pd.DataFrame,
+    champion_model: SeverityModel,
+    monitoring: MonitoringParameters,
 ) -> dict[str, Any]:
     """The label-free estimate with intervals; realised figures and the estimate's error for events whose labels arrived."""
     settings = monitoring.performance
     threshold = champion_model.policy.threshold
     probability = monitoring_current["fatal_probability"].to_numpy()
     result: dict[str, Any] = {
-        "threshold": threshold, "events": len(probability), "reference_fatal_rate": float(monitoring_baseline[TARGET_COLUMN].mean()),
+        "threshold": threshold,
+        "events": len(probability),
+        "reference_fatal_rate": float(monitoring_baseline[TARGET_COLUMN].mean()),
         "estimate": estimate_performance(probability, threshold, settings.samples, settings.seed),
     }
     labelled = monitoring_current[TARGET_COLUMN].notna().to_numpy()
@@ -156,7 +224,9 @@ def estimate_current_performance(
     if labelled.any():
         # The estimate for exactly the labelled events, so that realised and estimated figures are about the same rows.
         estimate = estimate_performance(probability[labelled], threshold, settings.samples, settings.seed)
-        result["realised"] = realised_against_estimate(estimate, monitoring_current.loc[labelled, TARGET_COLUMN].to_numpy(), probability[labelled], threshold)
+        result["realised"] = realised_against_estimate(
+            estimate, monitoring_current.loc[labelled, TARGET_COLUMN].to_numpy(), probability[labelled], threshold
+        )
     return result
 
 
@@ -168,8 +238,11 @@ def audit_current_fairness(
     if labelled.empty:
         return pd.DataFrame(), pd.DataFrame(), {"audited": False, "reason": "no labels for the current batch"}
     groups, slices, summary = fairness_audit(
-        _groups(labelled), labelled[TARGET_COLUMN].to_numpy().astype(int), labelled["fatal_probability"].to_numpy(),
-        labelled["predicted_class"].to_numpy(), monitoring.fairness,
+        _groups(labelled),
+        labelled[TARGET_COLUMN].to_numpy().astype(int),
+        labelled["fatal_probability"].to_numpy(),
+        labelled["predicted_class"].to_numpy(),
+        monitoring.fairness,
     )
     return groups, slices, {"audited": True, **summary}
 
@@ -181,20 +254,45 @@ def monitor_calibration(
     the figure and headline metrics (none without labels)."""
     settings = monitoring.calibration
     periods, reliability, summary = calibration_report(
-        monitoring_current[EVENT_KEY].to_numpy(), monitoring_current["event_date"], monitoring_current[TARGET_COLUMN].to_numpy(),
-        monitoring_current["fatal_probability"].to_numpy(), settings,
+        monitoring_current[EVENT_KEY].to_numpy(),
+        monitoring_current["event_date"],
+        monitoring_current[TARGET_COLUMN].to_numpy(),
+        monitoring_current["fatal_probability"].to_numpy(),
+        settings,
     )
-    figure = plots.calibration_figure(periods, reliability, summary, "Calibration of the current batch's labelled events")
+    figure = plots.calibration_figure(
+        periods, reliability, summary, "Calibration of the current batch's labelled events"
+    )
     if not summary["assessed"]:
         logger.info("Calibration not assessed: %s", summary["reason"])
         return periods, reliability, summary, figure, {}
     whole = summary["whole_batch"]
-    logger.info("Calibration on %d labelled events: mean predicted %.3f vs observed %.3f, ECE %.3f (%s); %d of %d %ss judged",
-                whole["events"], whole["mean_predicted"], whole["observed_rate"], whole["ece"], whole["verdict"],
-                summary["periods_judged"], summary["periods"], settings.period)
-    metrics = {"mean_predicted": whole["mean_predicted"], "observed_rate": whole["observed_rate"], "difference": whole["difference"],
-               "ece": whole["ece"], "labelled_events": whole["events"], "miscalibrated_scopes": len(summary["miscalibrated"])}
-    return periods, reliability, summary, figure, {name: {"value": float(value), "step": 0} for name, value in metrics.items()}
+    logger.info(
+        "Calibration on %d labelled events: mean predicted %.3f vs observed %.3f, ECE %.3f (%s); %d of %d %ss judged",
+        whole["events"],
+        whole["mean_predicted"],
+        whole["observed_rate"],
+        whole["ece"],
+        whole["verdict"],
+        summary["periods_judged"],
+        summary["periods"],
+        settings.period,
+    )
+    metrics = {
+        "mean_predicted": whole["mean_predicted"],
+        "observed_rate": whole["observed_rate"],
+        "difference": whole["difference"],
+        "ece": whole["ece"],
+        "labelled_events": whole["events"],
+        "miscalibrated_scopes": len(summary["miscalibrated"]),
+    }
+    return (
+        periods,
+        reliability,
+        summary,
+        figure,
+        {name: {"value": float(value), "step": 0} for name, value in metrics.items()},
+    )
 
 
 def raise_alerts(
@@ -209,8 +307,12 @@ def raise_alerts(
     """``alerts.json``: every check over its threshold, with the reason, and what could not be judged; each alert is also
     logged as a warning."""
     alerts = build_alerts(
-        data_drift_summary, prediction_drift_summary, performance, fairness_summary if fairness_summary.get("audited") else None,
-        monitoring.alerts, monitoring.data_drift.unseen_share_threshold,
+        data_drift_summary,
+        prediction_drift_summary,
+        performance,
+        fairness_summary if fairness_summary.get("audited") else None,
+        monitoring.alerts,
+        monitoring.data_drift.unseen_share_threshold,
         calibration_summary if calibration_summary and calibration_summary.get("assessed") else None,
     )
     for alert in alerts:
@@ -238,4 +340,8 @@ def monitoring_metrics(performance: dict[str, Any], alerts: dict[str, Any]) -> d
     values = {f"estimated_{name}": band["estimate"] for name, band in performance["estimate"].items()}
     values |= {f"realised_{name}": band["realised"] for name, band in performance.get("realised", {}).items()}
     values["alerts"] = len(alerts["alerts"])
-    return {name: {"value": float(value), "step": 0} for name, value in values.items() if value is not None and np.isfinite(value)}
+    return {
+        name: {"value": float(value), "step": 0}
+        for name, value in values.items()
+        if value is not None and np.isfinite(value)
+    }

@@ -41,8 +41,13 @@ def create_baseline_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=audit_baseline,
                 inputs=["monitoring_baseline", "champion_model", "params:monitoring"],
-                outputs=["test_fairness_by_group", "test_weak_slices", "test_fairness_summary", "test_fairness_figure",
-                         "test_performance_estimate_check"],
+                outputs=[
+                    "test_fairness_by_group",
+                    "test_weak_slices",
+                    "test_fairness_summary",
+                    "test_fairness_figure",
+                    "test_performance_estimate_check",
+                ],
                 name="audit_baseline_node",
             ),
         ]
@@ -54,8 +59,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=prepare_current_batch,
-                inputs=["prediction_log", "monitoring_current_raw", "monitoring_labels_raw", "champion_model",
-                        "monitoring_profile", "params:monitoring"],
+                inputs=[
+                    "prediction_log",
+                    "monitoring_current_raw",
+                    "monitoring_labels_raw",
+                    "champion_model",
+                    "monitoring_profile",
+                    "params:monitoring",
+                ],
                 outputs=["monitoring_current", "monitoring_batch"],
                 name="prepare_current_batch_node",
             ),
@@ -86,19 +97,40 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=monitor_calibration,
                 inputs=["monitoring_current", "params:monitoring"],
-                outputs=["calibration_by_period", "calibration_reliability", "calibration_summary", "calibration_figure",
-                         "calibration_metrics"],
+                outputs=[
+                    "calibration_by_period",
+                    "calibration_reliability",
+                    "calibration_summary",
+                    "calibration_figure",
+                    "calibration_metrics",
+                ],
                 name="monitor_calibration_node",
             ),
             Node(
                 func=raise_alerts,
-                inputs=["data_drift_summary", "prediction_drift_summary", "performance_estimate", "current_fairness_summary",
-                        "monitoring_batch", "params:monitoring", "calibration_summary"],
+                inputs=[
+                    "data_drift_summary",
+                    "prediction_drift_summary",
+                    "performance_estimate",
+                    "current_fairness_summary",
+                    "monitoring_batch",
+                    "params:monitoring",
+                    "calibration_summary",
+                ],
                 outputs="monitoring_alerts",
                 name="raise_alerts_node",
             ),
-            Node(func=deliver_alerts, inputs=["monitoring_alerts", "params:monitoring"], outputs="alert_delivery", name="deliver_alerts_node"),
-            Node(func=monitoring_metrics, inputs=["performance_estimate", "monitoring_alerts"], outputs="monitoring_run_metrics",
-                 name="summarise_monitoring_node"),
+            Node(
+                func=deliver_alerts,
+                inputs=["monitoring_alerts", "params:monitoring"],
+                outputs="alert_delivery",
+                name="deliver_alerts_node",
+            ),
+            Node(
+                func=monitoring_metrics,
+                inputs=["performance_estimate", "monitoring_alerts"],
+                outputs="monitoring_run_metrics",
+                name="summarise_monitoring_node",
+            ),
         ]
     )

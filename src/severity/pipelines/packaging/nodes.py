@@ -28,8 +28,13 @@ def package_service(
     packaged.metadata["global_raw_field_importance"] = dict(zip(top["feature"], top["share"].round(4), strict=True))
     packaged.metadata["model_card"] = model_card_record.get("uri", "not registered")
     packaged.metadata["test_fairness_gaps"] = [
-        {key: gap[key] for key in ("attribute", "metric", "gap", "threshold", "exceeded")} for gap in test_fairness_summary["gaps"]
+        {key: gap[key] for key in ("attribute", "metric", "gap", "threshold", "exceeded")}
+        for gap in test_fairness_summary["gaps"]
     ]
-    logger.info("Packaging %s (%s, registry version %s) for BentoML", champion_model.family, champion_model.variant,
-                packaged.labels["registry_version"])
+    logger.info(
+        "Packaging %s (%s, registry version %s) for BentoML",
+        champion_model.family,
+        champion_model.variant,
+        packaged.labels["registry_version"],
+    )
     return packaged

@@ -12,8 +12,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=package_service,
-                inputs=["shipped_model", "registered_model", "performance_metrics", "raw_field_importance", "test_fairness_summary",
-                        "model_card_record"],
+                inputs=[
+                    "shipped_model",
+                    "registered_model",
+                    "performance_metrics",
+                    "raw_field_importance",
+                    "test_fairness_summary",
+                    "model_card_record",
+                ],
                 outputs="bento_model",
                 name="package_service_node",
             )

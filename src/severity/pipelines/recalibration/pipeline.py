@@ -30,9 +30,20 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=recalibrate_registered_model,
-                inputs=["recalibration_events", "recalibration_events_summary", "test_events", "validation_events", "params:recalibration",
-                        "params:modelling"],
-                outputs=["recalibrated_model", "recalibration_report", "recalibration_held_out", "recalibration_metrics"],
+                inputs=[
+                    "recalibration_events",
+                    "recalibration_events_summary",
+                    "test_events",
+                    "validation_events",
+                    "params:recalibration",
+                    "params:modelling",
+                ],
+                outputs=[
+                    "recalibrated_model",
+                    "recalibration_report",
+                    "recalibration_held_out",
+                    "recalibration_metrics",
+                ],
                 name="recalibrate_registered_model_node",
             ),
             Node(
@@ -44,15 +55,27 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=write_recalibration_card,
                 inputs=["recalibration_registered_model", "recalibration_report", "recalibration_held_out"],
-                outputs={"markdown": "recalibration_card_markdown", "html": "recalibration_card_html",
-                         "figure": "recalibration_figure"},
+                outputs={
+                    "markdown": "recalibration_card_markdown",
+                    "html": "recalibration_card_html",
+                    "figure": "recalibration_figure",
+                },
                 name="write_recalibration_card_node",
             ),
-            Node(func=attach_model_card, inputs=["recalibration_registered_model", "recalibration_card_markdown"],
-                 outputs="recalibration_card_record", name="attach_recalibration_card_node"),
+            Node(
+                func=attach_model_card,
+                inputs=["recalibration_registered_model", "recalibration_card_markdown"],
+                outputs="recalibration_card_record",
+                name="attach_recalibration_card_node",
+            ),
             Node(
                 func=package_recalibrated_model,
-                inputs=["recalibrated_model", "recalibration_registered_model", "recalibration_report", "recalibration_card_record"],
+                inputs=[
+                    "recalibrated_model",
+                    "recalibration_registered_model",
+                    "recalibration_report",
+                    "recalibration_card_record",
+                ],
                 outputs="recalibrated_bento_model",
                 name="package_recalibrated_model_node",
             ),

@@ -33,10 +33,16 @@ def read_reported_events(history_events_raw: pd.DataFrame | None, settings: Refr
     issues = cell_issues(history_events_raw, events)
     flagged = [(row, found) for row, found in enumerate(issues) if found]
     if flagged:
-        examples = "; ".join(f"row {row} ({events[EVENT_KEY].iloc[row]}): {', '.join(found)}" for row, found in flagged[:5])
+        examples = "; ".join(
+            f"row {row} ({events[EVENT_KEY].iloc[row]}): {', '.join(found)}" for row, found in flagged[:5]
+        )
         if settings.refuse_invalid_values:
-            raise DataValidationError(message=f"{len(flagged)} of {len(events)} new events have cells that cannot be read: {examples}")
-        logger.warning("%d of %d new events have cells recorded as missing, e.g. %s", len(flagged), len(events), examples)
+            raise DataValidationError(
+                message=f"{len(flagged)} of {len(events)} new events have cells that cannot be read: {examples}"
+            )
+        logger.warning(
+            "%d of %d new events have cells recorded as missing, e.g. %s", len(flagged), len(events), examples
+        )
     return events
 
 
@@ -50,19 +56,27 @@ def read_arrived_labels(history_labels_raw: pd.DataFrame | None) -> pd.DataFrame
 
 
 def refresh_served_history(
-    served_bento_model: PackagedModel, history_events: pd.DataFrame, history_labels: pd.DataFrame, settings: RefreshSettings
+    served_bento_model: PackagedModel,
+    history_events: pd.DataFrame,
+    history_labels: pd.DataFrame,
+    settings: RefreshSettings,
 ) -> tuple[PackagedModel, dict[str, Any]]:
     """The served artifact with the new events as occurrences and the arrived outcomes added to its history, repackaged
     with the same labels; estimator, calibration and threshold untouched. Unchanged, it is returned as it was (not saved again)."""
     if history_events.empty and history_labels.empty:
-        raise DataValidationError(message="Nothing to add: give new events (--params new_events=events.csv), labels (labels=outcomes.csv) or both")
+        raise DataValidationError(
+            message="Nothing to add: give new events (--params new_events=events.csv), labels (labels=outcomes.csv) or both"
+        )
     engineer = served_bento_model.model.feature_engineer
     given = pd.unique(history_events[EVENT_KEY])
     already = engineer.recorded_events(given)
     record: dict[str, Any] = {
-        "refreshed_from": served_bento_model.tag or "unknown", "refreshed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "refreshed_from": served_bento_model.tag or "unknown",
+        "refreshed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "history_through_before": history_through(served_bento_model.model) or "none",
-        "events_given": len(given), "events_added": int((~already).sum()), "events_already_recorded": int(already.sum()),
+        "events_given": len(given),
+        "events_added": int((~already).sum()),
+        "events_already_recorded": int(already.sum()),
     }
     # Every transformer of the artifact (a smaller field set's models have their own), each reading the events as it was fitted.
     outcome_labels = history_labels.set_index(EVENT_KEY)[TARGET_COLUMN]
@@ -80,9 +94,15 @@ def refresh_served_history(
         logger.warning("%s; left out", message)
     record["history_through"] = history_through(served_bento_model.model) or "none"
     record["repackaged"] = bool(record["events_added"] or record["outcomes_added"])
-    logger.info("History of %s: %d of %d events added, %d outcomes added; it runs to %s (was %s)", served_bento_model.tag,
-                record["events_added"], record["events_given"], record["outcomes_added"], record["history_through"],
-                record["history_through_before"])
+    logger.info(
+        "History of %s: %d of %d events added, %d outcomes added; it runs to %s (was %s)",
+        served_bento_model.tag,
+        record["events_added"],
+        record["events_given"],
+        record["outcomes_added"],
+        record["history_through"],
+        record["history_through_before"],
+    )
     if not record["repackaged"]:
         return served_bento_model, record  # already in the store: the dataset saves nothing
     return with_refreshed_history(served_bento_model, record), record

@@ -21,7 +21,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="history_events",
                 name="read_reported_events_node",
             ),
-            Node(func=read_arrived_labels, inputs="history_labels_raw", outputs="history_labels", name="read_arrived_labels_node"),
+            Node(
+                func=read_arrived_labels,
+                inputs="history_labels_raw",
+                outputs="history_labels",
+                name="read_arrived_labels_node",
+            ),
             Node(
                 func=refresh_served_history,
                 inputs=["served_bento_model", "history_events", "history_labels", "params:refresh_history"],

@@ -40,7 +40,12 @@ def _fold_node(scheme: str, output: str) -> Node:
 def _shared_nodes() -> list[Node]:
     """Fold assignment and the spatial folds the study's objective reads."""
     return [
-        Node(func=assign_cv_folds, inputs=["train_events", "params:tuning"], outputs=["cv_folds", "cv_folds_summary"], name="assign_cv_folds_node"),
+        Node(
+            func=assign_cv_folds,
+            inputs=["train_events", "params:tuning"],
+            outputs=["cv_folds", "cv_folds_summary"],
+            name="assign_cv_folds_node",
+        ),
         _fold_node("spatial", "study_cv_folds"),
     ]
 
@@ -58,7 +63,12 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             *_shared_nodes(),
-            Node(func=open_tuning_study, inputs=["training_data_summary", "params:tuning"], outputs="study_record", name="open_tuning_study_node"),
+            Node(
+                func=open_tuning_study,
+                inputs=["training_data_summary", "params:tuning"],
+                outputs="study_record",
+                name="open_tuning_study_node",
+            ),
             _run_node(),
             Node(
                 func=summarise_study,
@@ -84,13 +94,32 @@ def create_report_pipeline(**kwargs) -> Pipeline:
             *(_fold_node(scheme, f"{scheme}_cv_folds") for scheme in SCHEMES),
             Node(
                 func=compare_cv_schemes,
-                inputs=["champion_model", "model_comparison", *(f"{scheme}_cv_folds" for scheme in SCHEMES), "params:tuning", "params:modelling"],
-                outputs=["cv_scheme_comparison", "cv_scheme_scores", "cv_scheme_meta", "tuning_figure_cv_schemes", "cv_scheme_metrics"],
+                inputs=[
+                    "champion_model",
+                    "model_comparison",
+                    *(f"{scheme}_cv_folds" for scheme in SCHEMES),
+                    "params:tuning",
+                    "params:modelling",
+                ],
+                outputs=[
+                    "cv_scheme_comparison",
+                    "cv_scheme_scores",
+                    "cv_scheme_meta",
+                    "tuning_figure_cv_schemes",
+                    "cv_scheme_metrics",
+                ],
                 name="compare_cv_schemes_node",
             ),
             Node(
                 func=report_tuning,
-                inputs=["study_summary", "cv_scheme_comparison", "cv_scheme_meta", f"{TUNED_CANDIDATE}.evaluation", "champions", "params:modelling"],
+                inputs=[
+                    "study_summary",
+                    "cv_scheme_comparison",
+                    "cv_scheme_meta",
+                    f"{TUNED_CANDIDATE}.evaluation",
+                    "champions",
+                    "params:modelling",
+                ],
                 outputs=["tuning_report", "tuning_metrics"],
                 name="report_tuning_node",
             ),
@@ -103,7 +132,12 @@ def create_worker_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             *_shared_nodes(),
-            Node(func=join_tuning_study, inputs=["training_data_summary", "params:tuning"], outputs="study_record", name="join_tuning_study_node"),
+            Node(
+                func=join_tuning_study,
+                inputs=["training_data_summary", "params:tuning"],
+                outputs="study_record",
+                name="join_tuning_study_node",
+            ),
             _run_node(),
         ]
     )
