@@ -19,8 +19,8 @@ from typing import Any
 import bentoml
 
 from severity.explain.explainers import UNIT
-from severity.features.columns import INPUT_FIELDS
 from severity.models.artifact import SeverityModel
+from severity.models.record import history_through, model_record, store_labels
 
 BENTO_MODEL_NAME = "severity_model"
 ARTIFACT_FILE = "severity_model.pkl"
@@ -42,59 +42,16 @@ class PackagedModel:
 
 
 def package_metadata(model: SeverityModel, registered: dict[str, Any], performance: dict[str, Any]) -> PackagedModel:
-    """Labels (short, searchable) and metadata (everything ``model_info`` reports) for a champion artifact."""
-    version = str(registered.get("version", "unregistered"))
-    labels = {
-        "family": model.family,
-        "feature_set": model.variant,
-        "candidate": str(model.metadata["candidate"]),
-        "registry_version": version,
-        "registry_alias": str(registered.get("alias", "none")),
-    }
+    """Labels (short, searchable) and metadata (everything ``model_info`` reports) for a champion artifact: its
+    :func:`~severity.models.record.model_record`, the registry version it was registered as, and the explanation unit."""
+    record = model_record(model, performance)
     metadata = {
-        "registered_model": {k: str(v) for k, v in registered.items()},
-        "model_version": version,
-        "candidate": model.metadata["candidate"],
-        "family": model.family,
-        "feature_set": model.variant,
-        "feature_columns": list(model.feature_columns),
-        "feature_groups": {
-            group: sum(c.startswith(f"{group}__") for c in model.feature_columns)
-            for group in model.metadata["feature_groups"]
-        },
-        "training_data_fingerprint": model.metadata["training_data_fingerprint"],
-        "training_data_date_range": list(model.metadata["training_data_date_range"]),
-        "training_rows": int(model.metadata["training_rows"]),
-        "metrics": {
-            "test": performance["test"],
-            "test_intervals": performance["test_intervals"],
-            "validation": performance["validation"],
-        },
-        "decision_rule": model.policy.describe(),
-        "threshold": float(model.policy.threshold),
+        "registered_model": {key: str(value) for key, value in registered.items()},
+        "model_version": str(registered.get("version", "unregistered")),
+        **record,
         "explanation_unit": UNIT,
-        "shipping": _without_none(model.metadata.get("shipping", {"refit": False})),
-        "answering_models": [
-            {
-                "name": part.field_set,
-                "variant": part.variant,
-                "input_fields": sorted(part.input_fields or INPUT_FIELDS),
-                "threshold": float(part.policy.threshold),
-                "decision_rule": part.policy.describe(),
-            }
-            for part in (model, *model.fallbacks)
-        ],
     }
-    through = history_through(model)
-    if through is not None:  # BentoML's metadata has no null
-        metadata["history_through"] = through
-    return PackagedModel(model, labels, metadata)
-
-
-def history_through(model: SeverityModel) -> str | None:
-    """The date (ISO) of the latest event in the artifact's feature history."""
-    through = model.feature_engineer.history_through_
-    return None if through is None else through.isoformat()
+    return PackagedModel(model, store_labels(record, registered), metadata)
 
 
 def with_refreshed_history(packaged: PackagedModel, refresh: dict[str, Any]) -> PackagedModel:
@@ -105,15 +62,6 @@ def with_refreshed_history(packaged: PackagedModel, refresh: dict[str, Any]) -> 
     if through is not None:
         metadata["history_through"] = through
     return PackagedModel(packaged.model, dict(packaged.labels), metadata)
-
-
-def _without_none(value: Any) -> Any:
-    """The value with every ``None`` entry left out: BentoML's metadata takes only basic types."""
-    if isinstance(value, dict):
-        return {key: _without_none(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list | tuple):
-        return [_without_none(item) for item in value if item is not None]
-    return value
 
 
 def save_to_store(packaged: PackagedModel, name: str = BENTO_MODEL_NAME) -> bentoml.Tag:

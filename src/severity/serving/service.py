@@ -148,6 +148,7 @@ class SeverityService:
         except (OSError, sqlite3.Error) as error:
             raise PredictionLogUnusable(settings.prediction_log, str(error)) from error
         metrics.prediction_log_failures()  # on /metrics from the start, at 0
+        metrics.challenger_failures()
         # One thread writes the log for the async APIs: writes are serialised by the log anyway.
         self.log_writer = ThreadPoolExecutor(1, thread_name_prefix="prediction-log")
         key = settings.log_redact_key.encode() if settings.log_redact_key else secrets.token_bytes(32)

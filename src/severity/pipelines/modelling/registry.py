@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 
 from severity.models.artifact import SeverityModel
 from severity.models.pyfunc import ARTIFACT_KEY, SeverityPyfunc
+from severity.models.record import model_record, registry_tags
 from severity.pipelines.parameters import ModellingParameters
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ def git_commit() -> str:
 def register_champion(
     model: SeverityModel, performance: dict[str, Any], modelling: ModellingParameters
 ) -> dict[str, Any]:
-    """Log the artifact as a pyfunc model in the active run, register a new version, alias it, tag run and version.
+    """Log the artifact as a pyfunc model in the active run, register a new version, alias it, tag run and version
+    with the facts of its :func:`~severity.models.record.model_record`.
 
     Without an active MLflow run (a bare runner, not ``kedro run``) nothing is registered and
     the result says so.
@@ -54,13 +56,7 @@ def register_champion(
     if run is None:
         logger.warning("No active MLflow run: the champion is not registered")
         return {"registered": False, "reason": "no active MLflow run"}
-    tags = {
-        "training_data_fingerprint": model.metadata["training_data_fingerprint"],
-        "git_commit": git_commit(),
-        "feature_count": str(model.metadata["feature_count"]),
-        "champion": performance["candidate"],
-        "variant": performance["variant"],
-    }
+    tags = {**registry_tags(model_record(model, performance)), "git_commit": git_commit()}
     mlflow.set_tags(tags)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "severity_model.pkl"
@@ -75,11 +71,7 @@ def register_champion(
     model_version = str(info.registered_model_version)
     client = MlflowClient()
     client.set_registered_model_alias(registry.model_name, registry.alias, model_version)
-    for key, value in {
-        **tags,
-        "test_roc_auc": f"{performance['test']['roc_auc']:.4f}",
-        "decision_rule": performance["decision_rule"],
-    }.items():
+    for key, value in tags.items():
         client.set_model_version_tag(registry.model_name, model_version, key, value)
     logger.info("Registered %s version %s as '%s'", registry.model_name, model_version, registry.alias)
     return {

@@ -13,9 +13,10 @@ from severity.data.ingest import cell_issues, parse_events
 from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN
 from severity.data.validation import validate_events
 from severity.features.columns import masked_events
+from severity.models.record import history_through
 from severity.monitoring.batches import labels_from_file
 from severity.pipelines.parameters import RefreshSettings
-from severity.serving.packaging import PackagedModel, history_through, with_refreshed_history
+from severity.serving.packaging import PackagedModel, with_refreshed_history
 
 logger = logging.getLogger(__name__)
 
