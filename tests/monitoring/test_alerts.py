@@ -1,9 +1,14 @@
 """Alerts say what fired and why, and reach a webhook on 127.0.0.1."""
 
 import json
+import logging
 
-from severity.monitoring.alerts import alert_record, build_alerts, post_alerts
-from tests.parameters import block
+import pytest
+
+from severity.monitoring.alerts import AlertSettings, alert_record, build_alerts, post_alerts
+from severity.parameters import validate
+from severity.pipelines.monitoring.nodes import deliver_alerts, raise_alerts
+from tests.parameters import block, raw_block
 
 QUIET_DRIFT = {
     "dataset_drift": False,
@@ -102,3 +107,50 @@ def test_an_unreachable_webhook_is_recorded_not_raised(webhook):
     closed = webhook[0].rsplit(":", 1)[0] + ":9/alerts"  # the discard port: nothing listens there
     outcome = post_alerts(alert_record([], {}), closed, 2)
     assert outcome["delivered"] is False and "error" in outcome
+
+
+# A batch whose predictions drifted: the prediction_drift check fires on it when the batch is judged.
+DRIFTED_PREDICTIONS = {**QUIET_PREDICTIONS, "drifted": True, "psi": 0.35, "current_mean_probability": 0.3}
+
+
+def node_record(events: int, caplog) -> dict:
+    """``raise_alerts`` (the node) on a batch of ``events`` events with conf/base's settings, its log captured."""
+    with caplog.at_level(logging.INFO, logger="severity"):
+        return raise_alerts(
+            QUIET_DRIFT, DRIFTED_PREDICTIONS, GOOD, {"audited": False}, {"events": events}, block("monitoring")
+        )
+
+
+def test_the_minimum_batch_is_configured_in_base():
+    assert raw_block("monitoring.alerts.min_batch_events") == 100 == block("monitoring.alerts").min_batch_events
+    with pytest.raises(ValueError, match=r"monitoring.alerts.min_batch_events"):
+        validate(AlertSettings, {**raw_block("monitoring.alerts"), "min_batch_events": 0}, "monitoring.alerts")
+
+
+def test_below_the_minimum_no_check_alerts_and_the_record_says_why(caplog):
+    record = node_record(99, caplog)
+    reason = "too few events to judge: 99 events < monitoring.alerts.min_batch_events = 100"
+    assert record["judged"] is False and record["reason"] == reason
+    assert record["fired"] is False and record["alerts"] == []
+    assert record["notes"] == [reason] and record["batch"] == {"events": 99}
+    said = [r for r in caplog.records if "too few events to judge" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING and reason in said[0].getMessage()
+    assert not [r for r in caplog.records if r.getMessage().startswith("ALERT")]
+    assert deliver_alerts(record, block("monitoring")) == {"delivered": False, "reason": reason}
+
+
+def test_at_the_minimum_the_checks_alert_as_before(caplog):
+    record = node_record(100, caplog)
+    assert record["judged"] is True and record["reason"] is None
+    assert record["fired"] is True and [alert["check"] for alert in record["alerts"]] == ["prediction_drift"]
+    assert record["notes"] == [] and "too few events" not in caplog.text
+    assert record["alerts"] == build_alerts(
+        QUIET_DRIFT, DRIFTED_PREDICTIONS, GOOD, None, block("monitoring.alerts"), 0.1
+    )
+
+
+def test_a_lower_minimum_judges_a_smaller_batch(caplog):
+    lowered = block("monitoring", alerts={**raw_block("monitoring.alerts"), "min_batch_events": 20})
+    with caplog.at_level(logging.INFO, logger="severity"):
+        record = raise_alerts(QUIET_DRIFT, DRIFTED_PREDICTIONS, GOOD, {"audited": False}, {"events": 20}, lowered)
+    assert record["judged"] and record["fired"]

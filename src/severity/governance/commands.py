@@ -1,14 +1,18 @@
 """The ``severity`` command: the model registry as a team uses it.
 
     severity models list
-    severity models card --version N [--html] [--output PATH]
-    severity models promote --version N --approver NAME --notes TEXT [--evidence data/08_reporting/ab_evaluation.json]
+    severity models card --version N|ALIAS [--html] [--output PATH]
+    severity models promote --version N|ALIAS --approver NAME --notes TEXT [--evidence data/08_reporting/ab_evaluation.json]
     severity models rollback --approver NAME --notes TEXT
     severity bento [--version V]
 
 Run from the project root: the commands read the project's configuration (the MLflow store of
 ``mlflow.yml``, the registered model's name, the gate's and fairness limits) and load the test
 split through the Kedro catalog, like a pipeline would.
+
+What is not there (the project, the MLflow store, the registered model, a version or an alias) is said in one line
+naming it and what exists instead, with click's usage-error exit code 2; a refused action (a failed check, nothing to
+roll back to) exits 1.
 """
 
 from __future__ import annotations
@@ -23,28 +27,59 @@ from typing import Any
 
 import click
 
-from severity.governance.registry import CARD_TAG, CHAMPION, Registry
+from severity.governance.registry import CARD_TAG, CHAMPION, NotInRegistry, Registry, require_store
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+VERSION_HELP = "Registered version: its number, or an alias (champion, challenger)."
+
+
+class NotFound(click.ClickException):
+    """What the command was asked for is not there: one line (``Error: ...``), exit code 2 as for click's usage errors."""
+
+    exit_code = 2
+
+
+class RegistryGroup(click.Group):
+    """Its commands' registry look-ups that find nothing end as :class:`NotFound`, not as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NotInRegistry as error:
+            raise NotFound(str(error)) from None
 
 
 class Project:
     """The Kedro project in the current directory: its configuration and catalog, loaded once."""
 
     def __init__(self, env: str | None):
+        from kedro.framework.project import settings
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
+        from kedro.utils import find_kedro_project
 
         from severity.parameters import validate
         from severity.pipelines.parameters import Parameters
         from severity.settings import project_root
 
+        if find_kedro_project(Path.cwd()) is None:
+            raise NotFound(
+                f"{Path.cwd()} is not in a Kedro project: run `severity models` from the project root "
+                "(the folder with pyproject.toml and conf/)"
+            )
         root = Path(project_root())
         bootstrap_project(root)
+        # The store is checked before the session's context is loaded: kedro-mlflow's hook opens it then, which would
+        # leave an empty store behind where there was none.
+        loader = settings.CONFIG_LOADER_CLASS(
+            conf_source=str(root / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+        )
+        loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])  # kedro-mlflow's
+        tracking_uri = loader["mlflow"]["server"]["mlflow_tracking_uri"]
+        require_store(tracking_uri)
         self.session = KedroSession.create(project_path=root, env=env)
         self.context = self.session.load_context()
         self.parameters = validate(Parameters, self.context.config_loader["parameters"])
-        tracking_uri = self.context.config_loader["mlflow"]["server"]["mlflow_tracking_uri"]
         self.registry = Registry(tracking_uri, self.parameters.modelling.registry.model_name)
 
     def load(self, dataset: str) -> Any:
@@ -60,15 +95,12 @@ def main() -> None:
     warnings.simplefilter("ignore")
 
 
-@main.group()
+@main.group(cls=RegistryGroup)
 @click.option("--env", default=None, help="Kedro environment whose configuration to use (default: local over base).")
 @click.pass_context
 def models(context: click.Context, env: str | None) -> None:
     """Registered versions: list them, read their cards, promote one to champion, roll back."""
-    try:
-        context.obj = Project(env)
-    except LookupError as error:
-        raise click.ClickException(str(error)) from None
+    context.obj = Project(env)
 
 
 @models.command("list")
@@ -98,7 +130,7 @@ def list_versions(project: Project) -> None:
 
 
 @models.command()
-@click.option("--version", required=True, help="Registered version.")
+@click.option("--version", required=True, help=VERSION_HELP)
 @click.option("--html", is_flag=True, help="The HTML page instead of Markdown.")
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the card here instead of printing it."
@@ -110,6 +142,7 @@ def card(project: Project, version: str, html: bool, output: Path | None) -> Non
 
     import mlflow
 
+    version = project.registry.resolve(version)
     uri = project.registry.version(version).tags.get(CARD_TAG)
     if uri is None:
         raise click.ClickException(f"Version {version} has no model card")
@@ -128,7 +161,7 @@ def card(project: Project, version: str, html: bool, output: Path | None) -> Non
 
 
 @models.command()
-@click.option("--version", required=True, help="The version to make champion.")
+@click.option("--version", required=True, help="The version to make champion: its number, or an alias (challenger).")
 @click.option("--approver", required=True, help="Who approves the promotion.")
 @click.option("--notes", required=True, help="Why: what was reviewed, what evidence decided it.")
 @click.option(
@@ -142,6 +175,7 @@ def promote(project: Project, version: str, approver: str, notes: str, evidence:
     from severity.governance.gate import promotion_checks
 
     registry = project.registry
+    version = registry.resolve(version)
     record = registry.version(version)
     current = registry.alias(CHAMPION)
     if current == str(version):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
@@ -35,8 +36,31 @@ class VersionSummary:
     model_card: bool
 
 
+class NotInRegistry(LookupError):
+    """What the registry does not hold: its store, the registered model, a version or an alias. The message is one line
+    that names what was asked for and what exists instead."""
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative, or absolute with a fourth slash); None for other stores."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def require_store(tracking_uri: str) -> None:
+    """Refuse a SQLite store that does not exist before anything opens it: MLflow would create an empty one there."""
+    store = sqlite_file(tracking_uri)
+    if store is not None and not store.exists():
+        raise NotInRegistry(
+            f"No MLflow store at {store} (mlflow_tracking_uri {tracking_uri}): run `kedro run --pipelines=training` "
+            "first, or run this from the project root"
+        )
 
 
 class Registry:
@@ -45,11 +69,12 @@ class Registry:
     def __init__(self, tracking_uri: str, model_name: str):
         self.model_name = model_name
         self.tracking_uri = tracking_uri
+        require_store(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         try:
             self.client.get_registered_model(model_name)
         except MlflowException:
-            raise LookupError(
+            raise NotInRegistry(
                 f"No registered model {model_name!r} in {tracking_uri}: run `kedro run --pipelines=training` first"
             ) from None
 
@@ -58,8 +83,28 @@ class Registry:
         try:
             return self.client.get_model_version(self.model_name, str(version))
         except MlflowException:
-            known = ", ".join(str(v.version) for v in self.versions())
-            raise LookupError(f"{self.model_name} has no version {version} (versions: {known or 'none'})") from None
+            raise NotInRegistry(
+                f"Registered model {self.model_name!r} has no version {version}; {self.existing()}"
+            ) from None
+
+    def resolve(self, reference: str) -> str:
+        """The version number a version number or an alias (``champion``, ``challenger``) names."""
+        reference = str(reference).strip()
+        if reference.isdigit():
+            return str(self.version(reference).version)
+        number = self.alias(reference)
+        if number is None:
+            raise NotInRegistry(f"Registered model {self.model_name!r} has no alias {reference!r}; {self.existing()}")
+        return number
+
+    def existing(self) -> str:
+        """The versions and aliases there are, for a message about one that is not."""
+        numbers = [str(v.version) for v in self.versions()]
+        if not numbers:
+            return "it has no versions yet: run `kedro run --pipelines=training` first"
+        aliases = self.client.get_registered_model(self.model_name).aliases
+        named = ", ".join(f"{alias} -> {number}" for alias, number in sorted(aliases.items()))
+        return f"its versions: {', '.join(numbers)} (aliases: {named or 'none'})"
 
     def versions(self) -> list:
         found = self.client.search_model_versions(f"name = '{self.model_name}'")
@@ -78,7 +123,7 @@ class Registry:
             return champion, f"named by the {CHAMPION} alias"
         versions = self.versions()
         if not versions:
-            raise LookupError(f"{self.model_name} has no versions yet: run `kedro run --pipelines=training` first")
+            raise NotInRegistry(f"{self.model_name} has no versions yet: run `kedro run --pipelines=training` first")
         return str(versions[-1].version), f"the newest version; no {CHAMPION} alias yet"
 
     def model(self, version: str):
@@ -172,7 +217,10 @@ class Registry:
         """Return the champion alias to the version approved before the current one."""
         current = self.alias(CHAMPION)
         if current is None:
-            raise ValueError(f"{self.model_name} has no champion to roll back from")
+            raise NotInRegistry(
+                f"Registered model {self.model_name!r} has no alias {CHAMPION!r}, so no champion to roll back from; "
+                f"{self.existing()}"
+            )
         target = self._previous_approved(current)
         if target is None:
             raise ValueError(

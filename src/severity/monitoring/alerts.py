@@ -22,8 +22,18 @@ class AlertSettings(SettingsModel):
     min_estimated_roc_auc: float  # below this, the label-free estimate alerts
     max_fatal_rate_change: float  # |estimated fatal rate - reference rate| above this alerts
     min_realised_roc_auc: float  # once labels are in
+    min_batch_events: int = Field(ge=1)  # a smaller batch is reported, but no check alerts on it
     webhook_url: str | None
     webhook_timeout_seconds: float = Field(gt=0)
+
+
+def too_few_to_judge(events: int, settings: AlertSettings) -> str | None:
+    """Why a batch is too small for its checks to alert on, or None when it is large enough."""
+    if events >= settings.min_batch_events:
+        return None
+    return (
+        f"too few events to judge: {events} events < monitoring.alerts.min_batch_events = {settings.min_batch_events}"
+    )
 
 
 def _alert(check: str, severity: str, message: str, **details: Any) -> dict[str, Any]:
@@ -179,14 +189,24 @@ def calibration_alert(calibration: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def alert_record(alerts: list[dict[str, Any]], batch: dict[str, Any], notes: list[str] | None = None) -> dict[str, Any]:
-    """``alerts.json``: whether anything fired, the alerts, which batch they are about, and what could not be judged."""
+def alert_record(
+    alerts: list[dict[str, Any]],
+    batch: dict[str, Any],
+    notes: list[str] | None = None,
+    not_judged: str | None = None,
+) -> dict[str, Any]:
+    """``alerts.json``: whether the checks were judged (``reason``: why not, else null), whether anything fired, the
+    alerts, which batch they are about, and what could not be judged (``notes``, the reason first)."""
+    if not_judged is not None and alerts:
+        raise ValueError(f"a batch whose checks were not judged ({not_judged}) raises no alert")
     return {
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "judged": not_judged is None,
+        "reason": not_judged,
         "fired": bool(alerts),
         "alerts": alerts,
         "batch": batch,
-        "notes": notes or [],
+        "notes": ([not_judged] if not_judged else []) + (notes or []),
     }
 
 

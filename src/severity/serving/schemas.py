@@ -111,10 +111,68 @@ def _refusal(field: str) -> str:
     )
 
 
+# A real-looking event (the README's `curl` example): the API schema's example, which the Swagger UI's "Try it out"
+# sends. Under OpenAPI 3.0 (what BentoML publishes) a schema carries one `example`; BentoML's schema objects refuse
+# JSON Schema's `examples` list.
+EXAMPLE_EVENT: dict[str, Any] = {
+    "event_date": "2014-05-03",
+    "location": "Anchorage, AK",
+    "country": "United States",
+    "latitude": 61.2,
+    "longitude": -149.9,
+    "airport_code": None,
+    "aircraft_damage": "Destroyed",
+    "aircraft_category": "Airplane",
+    "registration_number": None,
+    "make": "Cessna",
+    "model": "172",
+    "amateur_built": False,
+    "number_of_engines": 1,
+    "engine_type": "Reciprocating",
+    "far_description": "Part 91: General Aviation",
+    "schedule": None,
+    "purpose_of_flight": "Personal",
+    "air_carrier": None,
+    "weather_condition": "IMC",
+    "broad_phase_of_flight": "Cruise",
+}
+EXAMPLE_BATCH: dict[str, Any] = {
+    "events": [
+        {"event_id": "example-1", **EXAMPLE_EVENT},
+        {
+            "event_id": "example-2",
+            "event_date": "2015-08-16",
+            "location": "Bakersfield, CA",
+            "country": "United States",
+            "latitude": 35.43,
+            "longitude": -119.06,
+            "airport_code": "BFL",
+            "airport_name": "Meadows Field",
+            "aircraft_damage": "Substantial",
+            "aircraft_category": "Airplane",
+            "registration_number": None,
+            "make": "Piper",
+            "model": "PA-28-181",
+            "amateur_built": False,
+            "number_of_engines": 1,
+            "engine_type": "Reciprocating",
+            "far_description": "Part 91: General Aviation",
+            "schedule": None,
+            "purpose_of_flight": "Instructional",
+            "air_carrier": None,
+            "weather_condition": "VMC",
+            "broad_phase_of_flight": "Landing",
+        },
+    ],
+    "explain": True,
+    "on_invalid": "refuse",
+}
+
+
 class AccidentEvent(BaseModel):
     """One accident event, as the NTSB export records it before the investigation's findings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"example": EXAMPLE_EVENT})
 
     event_date: date = Field(description="Date of the event (YYYY-MM-DD or MM/DD/YYYY). The only required field.")
     event_id: str | None = Field(None, description="Your identifier for the event; logged, never a model input.")
@@ -219,6 +277,8 @@ class BatchRequest(BaseModel):
     ``on_invalid`` is read first, so that it decides how the events are read: ``missing``
     puts their validation within :func:`invalid_values_as_missing`.
     """
+
+    model_config = ConfigDict(json_schema_extra={"example": EXAMPLE_BATCH})
 
     events: list[AccidentEvent] = Field(description="At most SEVERITY_MAX_BATCH events.")
     explain: bool = Field(

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import attrs
 import bentoml
 import numpy as np
 import orjson
@@ -36,6 +37,7 @@ from bentoml.exceptions import InvalidArgument
 from pydantic import create_model
 from starlette.responses import Response
 
+from severity import __version__
 from severity.data.schema import INPUT_FIELDS
 from severity.serving import metrics
 from severity.serving.guard import RequestGuard, quiet_client_errors
@@ -76,6 +78,40 @@ check_prediction_log(_process_settings.prediction_log)
 # predict_batch's request under the name BentoML gives the input it builds from a signature: the 400's
 # title ("validation error for Input") and the schema's predict_batch__Input stay what they were.
 BatchInput = create_model("Input", __base__=(bentoml.IODescriptor, BatchRequest), __module__=__name__)
+
+
+# The OpenAPI document's description: the Swagger UI at / shows it above the APIs (Markdown).
+SERVICE_DESCRIPTION = """\
+Fatal-accident probability, decision and reasons for NTSB-style accident events.
+
+Send one event (`predict`, `explain`) or up to `SEVERITY_MAX_BATCH` of them (`predict_batch`) in the NTSB export's raw
+fields, named in snake_case (the export's own header spellings are accepted too); only `event_date` is required. Each
+answer gives the calibrated `fatal_probability`, the decision (`predicted_class` at the model's `threshold`), the raw
+fields that drove it (`top_reasons`) and the registry version that answered. `model_info` describes the model served:
+its version, metrics, training data, decision rule and routing.
+
+A field left out is absent, which is not the same as a value not recorded: send `null` for that. A value that cannot be
+read is refused with a 400 that names the field and the rule (`predict_batch` can score it as missing instead:
+`on_invalid`). Every answer is written to the prediction log before it is returned; when the log cannot be written the
+request is answered 503 and no prediction is returned. With `SEVERITY_API_KEY` set, send
+`Authorization: Bearer <key>`.
+
+The examples below are real-looking events: "Try it out" sends them as they are. The project's README (Serve) has the
+settings and the rest."""
+
+
+class DocumentedService(bentoml.Service):
+    """The service with its own OpenAPI ``info``: BentoML gives its own boilerplate (or a Bento's README) as the
+    description, its team as the contact, and the Bento's version, "None" outside a Bento."""
+
+    @property
+    def openapi_spec(self):
+        spec = super().openapi_spec
+        description = SERVICE_DESCRIPTION
+        if self.bento is not None:
+            description += f"\n\nServed from the Bento `{self.bento.tag}`."
+        info = attrs.evolve(spec.info, description=description, version=__version__, contact=None)
+        return attrs.evolve(spec, info=info)
 
 
 @dataclass
@@ -122,6 +158,8 @@ class ArmResult:
 # Loopback unless `bentoml serve --host` (or BENTOML_HOST) says otherwise: BentoML's own default is every interface.
 @bentoml.service(
     name="severity",
+    description=SERVICE_DESCRIPTION,  # a Bento's README
+    service_class=DocumentedService,
     workers=_process_settings.workers,
     traffic={"timeout": 60},
     logging={"access": {"enabled": _process_settings.access_log}},

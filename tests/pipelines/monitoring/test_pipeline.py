@@ -237,7 +237,15 @@ def test_a_session_reads_the_prediction_log(trained_project, kept, tmp_path):
         for variant in ("champion", "challenger")
     )
     log.close()
-    run_session(trained_project, "monitoring", runtime_params={"prediction_log": str(tmp_path / "log.sqlite")})
+    # 40 events, under monitoring.alerts.min_batch_events (100): lowered so that the checks are judged on this batch.
+    run_session(
+        trained_project,
+        "monitoring",
+        runtime_params={
+            "prediction_log": str(tmp_path / "log.sqlite"),
+            "monitoring": {"alerts": {"min_batch_events": 40}},
+        },
+    )
     batch = json.loads((trained_project / "data/08_reporting/monitoring/batch.json").read_text())
     assert batch["source"] == "log" and batch["events"] == 40 and batch["labelled_events"] == 0  # shadow rows left out
     assert json.loads((trained_project / "data/08_reporting/monitoring/current_fairness_summary.json").read_text()) == {

@@ -14,7 +14,7 @@ from severity.explain.reports import importance_table
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.monitoring import plots
-from severity.monitoring.alerts import alert_record, build_alerts, post_alerts
+from severity.monitoring.alerts import alert_record, build_alerts, post_alerts, too_few_to_judge
 from severity.monitoring.batches import (
     join_labels,
     labels_from_file,
@@ -305,31 +305,37 @@ def raise_alerts(
     calibration_summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``alerts.json``: every check over its threshold, with the reason, and what could not be judged; each alert is also
-    logged as a warning."""
-    alerts = build_alerts(
-        data_drift_summary,
-        prediction_drift_summary,
-        performance,
-        fairness_summary if fairness_summary.get("audited") else None,
-        monitoring.alerts,
-        monitoring.data_drift.unseen_share_threshold,
-        calibration_summary if calibration_summary and calibration_summary.get("assessed") else None,
-    )
-    for alert in alerts:
-        logger.warning("ALERT %s (%s): %s", alert["check"], alert["severity"], alert["message"])
-    if not alerts:
-        logger.info("Monitoring: no alert for %d events", batch_record["events"])
+    logged as a warning. A batch of fewer than ``monitoring.alerts.min_batch_events`` events raises none: the record says
+    it was not judged and why (its drift reports are written all the same)."""
+    not_judged = too_few_to_judge(batch_record["events"], monitoring.alerts)
+    if not_judged is not None:
+        alerts = []
+        logger.warning("Monitoring: %s; no check alerts on this batch (its reports are still written)", not_judged)
+    else:
+        alerts = build_alerts(
+            data_drift_summary,
+            prediction_drift_summary,
+            performance,
+            fairness_summary if fairness_summary.get("audited") else None,
+            monitoring.alerts,
+            monitoring.data_drift.unseen_share_threshold,
+            calibration_summary if calibration_summary and calibration_summary.get("assessed") else None,
+        )
+        for alert in alerts:
+            logger.warning("ALERT %s (%s): %s", alert["check"], alert["severity"], alert["message"])
+        if not alerts:
+            logger.info("Monitoring: no alert for %d events", batch_record["events"])
     notes = calibration_notes(calibration_summary) if calibration_summary else []
     for note in notes:
         logger.info("Monitoring: %s", note)
-    return alert_record(alerts, batch_record, notes)
+    return alert_record(alerts, batch_record, notes, not_judged)
 
 
 def deliver_alerts(alerts: dict[str, Any], monitoring: MonitoringParameters) -> dict[str, Any]:
     """POST the alerts to the configured webhook when any fired; the outcome is recorded either way."""
     settings = monitoring.alerts
     if not alerts["fired"]:
-        return {"delivered": False, "reason": "no alert fired"}
+        return {"delivered": False, "reason": "no alert fired" if alerts.get("judged", True) else alerts["reason"]}
     if not settings.webhook_url:
         return {"delivered": False, "reason": "no webhook configured (monitoring.alerts.webhook_url)"}
     return post_alerts(alerts, settings.webhook_url, settings.webhook_timeout_seconds)
