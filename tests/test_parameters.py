@@ -98,7 +98,7 @@ def test_every_parameters_file_validates_as_a_whole(env):
     assert typed.tuning.cross_validation.n_splits == raw_block("tuning.cross_validation.n_splits")
     if env == "ci":  # the overrides reach the typed blocks; the rest of each block is base's
         assert typed.tuning.study.n_trials == 6 and typed.tuning.study.family == "xgboost"
-        assert typed.backtest.origins == ["2013-01-01", "2014-01-01"] and typed.backtest.horizon_months == 12
+        assert typed.backtest.origins == ["2014-01-01"] and typed.backtest.horizon_months == 12
         assert typed.modelling.shipping.calibration_months == 36
 
 

@@ -41,7 +41,8 @@ def served_version(project: Path, log: Path) -> dict:
 @pytest.fixture(scope="module")
 def governed(trained_project, tmp_path_factory) -> Path:
     """Two registered versions: the shared training's, which ships the model with damage, and a second that ships the one
-    without (weaker), from the same candidates: training again from the champion's selection onward."""
+    without (weaker), from the same candidates: training again from the champion's selection onward. The second ships
+    the evaluated champion as it is (`shipping.refit: false`): the flow is about versions, not about how one was fitted."""
     project = copy_trained_project(trained_project, tmp_path_factory.mktemp("governed"))
     pipelines = register_pipelines()
     # The tuning report and the backtest do not depend on which variant ships (and need the study's folds, kept in memory).
@@ -55,7 +56,7 @@ def governed(trained_project, tmp_path_factory) -> Path:
         project,
         "training",
         env="ci",
-        runtime_params={"modelling": {"shipped_variant": "without_damage"}},
+        runtime_params={"modelling": {"shipped_variant": "without_damage", "shipping": {"refit": False}}},
         node_names=reselected,
     )
     return project

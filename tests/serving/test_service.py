@@ -443,7 +443,7 @@ def test_a_failing_challenger_never_fails_the_champions_answer(mode, trained_pro
     """The challenger's model raises on every call: every answer is still a 200 from the champion, equal to the
     champion's own answer, logged as served by it; each failure is logged with its traceback and counted."""
     log_path = tmp_path / "prediction_log.sqlite"
-    events = [{**EVENT, "event_id": f"f-{i}", "routing_key": f"analyst-{i}"} for i in range(30)]
+    events = [{**EVENT, "event_id": f"f-{i}", "routing_key": f"analyst-{i}"} for i in range(20)]
     with service_in_process(trained_project, tmp_path / "champion_alone.sqlite") as (client, _):
         alone = [client.post("/predict", json={"event": event}).json() for event in events]
         alone_explained = [client.post("/explain", json={"event": event}).json() for event in events]
@@ -475,7 +475,7 @@ def test_a_failing_challenger_never_fails_the_champions_answer(mode, trained_pro
         logging.getLogger("severity.serving").removeHandler(recorded)
     assert {answer.status_code for answer in [*answers, *explained, batch]} == {200}
     if mode == "ab":
-        assert 5 < routed.count("challenger") < 25  # the challenger had its share of these events before it broke
+        assert 3 < routed.count("challenger") < 17  # the challenger had its share of these events before it broke
     for answer, expected in zip([a.json() for a in answers] + batch.json(), alone + alone_batch, strict=True):
         assert answer["variant"] == "champion"
         assert (
