@@ -81,7 +81,10 @@ def main() -> None:
             session._hook_manager.register(timer)
             session.run(pipeline_names=["training"])
         wall = time.perf_counter() - start
-        mlflow.end_run()  # MLflow would otherwise close the run at exit, after the temp store is gone
+        while (
+            mlflow.active_run()
+        ):  # kedro-mlflow leaves its run open; MLflow would close it at exit, after the store is gone
+            mlflow.end_run()
         comparison = pd.read_csv(root / "data/08_reporting/model_comparison.csv")
         report = (root / "data/08_reporting/model_comparison.md").read_text()
         study = json.loads((root / "data/08_reporting/tuning/study_summary.json").read_text())
