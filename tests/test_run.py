@@ -151,9 +151,7 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
     assert metadata["feature_columns"] == bentoml_artifact(stored).feature_columns
     # Its forward quality: the backtest (one origin in the `ci` environment), in the reports and the MLflow run.
     backtest = pd.read_csv(project_copy / "data/08_reporting/backtest.csv")
-    assert set(backtest["origin"]) == {"2014-01-01", "pooled"} and set(backtest["protocol"]) == {
-        "shipped"
-    }
+    assert set(backtest["origin"]) == {"2014-01-01", "pooled"} and set(backtest["protocol"]) == {"shipped"}
     assert {("full", "full"), ("core", "core"), ("core", "full")} <= set(
         zip(backtest["input"], backtest["model"], strict=True)
     )
