@@ -32,27 +32,10 @@ from pathlib import Path
 import bentoml
 import httpx
 import numpy as np
-import pandas as pd
-from pydantic import ValidationError
-
-from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
-from severity.serving.schemas import AccidentEvent
+from bench_serving import requests_from  # benchmarks/ is on the path of a script run from it
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_SAMPLE = ROOT / "data/01_raw/synthetic_ntsb_demo.csv"
-
-
-def requests_from(export: Path, count: int) -> list[dict]:
-    raw = pd.read_csv(export, dtype=str, keep_default_na=False)
-    raw = raw.drop(columns=[EXPORT_HEADERS[c] for c in OUTCOME_COLUMNS if EXPORT_HEADERS[c] in raw.columns])
-    requests = []
-    for request in raw.sample(frac=1.0, random_state=0).to_dict(orient="records"):
-        with contextlib.suppress(ValidationError):
-            AccidentEvent.model_validate(request)
-            requests.append(request)
-        if len(requests) == count:
-            break
-    return requests
 
 
 def percentiles(seconds: list[float]) -> str:
@@ -130,7 +113,8 @@ def main() -> None:
     print(
         f"model: {stored.tag} ({stored.info.labels['family']}); code: {args.source or 'installed package'}; {os.cpu_count()} cores"
     )
-    requests = requests_from(args.export, max(args.latency_calls, args.events, args.batch_size) + 50)
+    # Any date: the demo sample's events of every year, as the figures in BENCHMARKS were taken.
+    requests = requests_from(args.export, max(args.latency_calls, args.events, args.batch_size) + 50, since=None)
     with (
         tempfile.TemporaryDirectory() as folder,
         served(str(stored.tag), args.source, folder) as url,

@@ -47,10 +47,12 @@ DEFAULT_EXPORT = ROOT.parent / "shared/data/ntsb/AviationData.csv"
 TEST_START = "2013-01-01"  # conf/base/parameters_feature_engineering.yml: split.test_start
 
 
-def requests_from(export: Path, count: int) -> list[dict]:
-    """Events of the test period (after the training and validation data), as a deployed model meets them."""
+def requests_from(export: Path, count: int, since: str | None = TEST_START) -> list[dict]:
+    """Readable events dated ``since`` or later (by default the test period, after the training and validation data,
+    as a deployed model meets them; None for any date), shuffled, without the outcome columns."""
     raw = pd.read_csv(export, dtype=str, keep_default_na=False)
-    raw = raw[pd.to_datetime(raw["Event.Date"], errors="coerce") >= TEST_START]
+    if since is not None:
+        raw = raw[pd.to_datetime(raw["Event.Date"], errors="coerce") >= since]
     raw = raw.drop(columns=[EXPORT_HEADERS[c] for c in OUTCOME_COLUMNS if EXPORT_HEADERS[c] in raw.columns])
     requests = []
     for request in raw.sample(frac=1.0, random_state=0).to_dict(orient="records"):
