@@ -6,23 +6,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from severity.serving.settings import ServingSettings
 from tests.conftest import packaged_champion_tag
-
-# Variables a developer may have set in their shell, which would change what the tests meet.
-OPERATOR_SETTINGS = (
-    "SEVERITY_CHALLENGER_MODEL",
-    "SEVERITY_API_KEY",
-    "SEVERITY_MAX_BODY_BYTES",
-    "SEVERITY_REGISTRY_URI",
-    "SEVERITY_CHALLENGER_SHARE",
-    "SEVERITY_TOP_REASONS",
-    "SEVERITY_LOG_REDACT",
-    "SEVERITY_LOG_REDACT_KEY",
-    "SEVERITY_LOG_TIMEOUT_SECONDS",
-    "SEVERITY_LOG_RETENTION_DAYS",
-    "SEVERITY_HISTORY_STALE_DAYS",
-    "SEVERITY_MAX_BATCH",
-)
 
 
 def asgi_app(module):
@@ -54,8 +39,8 @@ def serve_in_process(model_tag: str, log_path: Path, **settings: str):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
-        for name in set(OPERATOR_SETTINGS) - set(settings):
-            patch.delenv(name, raising=False)  # an operator's own, which would change what the tests meet
+        for name in set(ServingSettings.variables().values()) - set(environment):
+            patch.delenv(name, raising=False)  # a developer's own, which would change what the tests meet
         with TestClient(asgi_app(module)) as client:
             yield client, module
 
