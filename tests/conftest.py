@@ -24,7 +24,14 @@ from severity.features import AviationFeatureEngineer, FeatureSettings
 # No telemetry from anything the tests start, in this process or its children; BentoML's
 # model store in a temp dir (set before anything imports bentoml), never the user's ~/bentoml.
 os.environ.update(DO_NOT_TRACK="1", BENTOML_DO_NOT_TRACK="true", KEDRO_DISABLE_TELEMETRY="true")
-os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="severity-tests-bentoml-")
+# Under pytest-xdist every worker of one run shares the store, so a model packaged by the worker that trained the
+# shared project is found by the others.
+_RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+if _RUN_ID:
+    os.environ["BENTOML_HOME"] = str(Path(tempfile.gettempdir()) / f"severity-tests-bentoml-{_RUN_ID}")
+    Path(os.environ["BENTOML_HOME"]).mkdir(exist_ok=True)
+else:
+    os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="severity-tests-bentoml-")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SAMPLE = PROJECT_ROOT / "data" / "01_raw" / "synthetic_ntsb_demo.csv"
@@ -104,13 +111,33 @@ def run_session(
             mlflow.end_run()
 
 
-@pytest.fixture(scope="session")
-def trained_project(tmp_path_factory) -> Path:
-    """The training pipeline run once on the demo sample, in its own project copy; shared by the tests that read it."""
-    root = make_project_copy(tmp_path_factory.mktemp("trained"))
+def train_demo_project(tmp_path: Path) -> Path:
+    root = make_project_copy(tmp_path)
     # The `ci` environment: a 6-trial study and fewer bootstrap resamples; nothing else changes.
     run_session(root, "training", env="ci")
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory) -> Path:
+    """The training pipeline run once on the demo sample, in its own project copy; shared by the tests that read it.
+
+    Under pytest-xdist the first worker to ask trains it once for the whole run, under a file lock, and every worker
+    gets its own copy: tests write into this project (inference and monitoring runs), and two workers must not write
+    into one.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return train_demo_project(tmp_path_factory.mktemp("trained"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent
+    source, done = shared / "trained", shared / "trained.done"
+    with FileLock(shared / "trained.lock"):
+        if not done.exists():
+            source.mkdir()
+            train_demo_project(source)
+            done.touch()
+    return copy_trained_project(source / "severity", tmp_path_factory.mktemp("trained"))
 
 
 def copy_trained_project(source: Path, tmp_path: Path) -> Path:

@@ -30,7 +30,7 @@ def _blocks(raw: dict[str, Any], typed: BaseModel, path: str = "") -> list[str]:
     return found
 
 
-BLOCKS = _blocks(raw_parameters(), parameters())
+BLOCKS = sorted(_blocks(raw_parameters(), parameters()))  # sorted: the config files load in no fixed order
 
 
 def _misspelt(block: dict[str, Any]) -> str:
