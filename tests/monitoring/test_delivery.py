@@ -16,6 +16,7 @@ from severity.parameters import ParameterError, validate
 from severity.pipelines.monitoring import create_pipeline
 from severity.pipelines.monitoring.nodes import request_retraining
 from severity.pipelines.parameters import MonitoringParameters
+from tests.conftest import recording_webhook
 from tests.parameters import block, raw_block
 
 NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
@@ -71,7 +72,12 @@ def test_the_webhook_gets_a_slack_text_and_the_structured_fields(webhook):
     assert [alert["check"] for alert in payload["alerts"]] == ["prediction_drift", "feature_drift"]
     assert payload["alerts"][0]["psi"] == 0.35 and payload["alerts"][0]["fingerprint"] == fingerprint(PREDICTIONS)
     assert not payload["alerts"][0]["repeat"] and payload["unchanged"] == []
-    assert state["alerts"][fingerprint(DRIFT)]["sent"] == {"webhook": NOW.isoformat(timespec="seconds")}
+    ((destination, at),) = state["alerts"][fingerprint(DRIFT)]["sent"].items()
+    assert destination.startswith("webhook:") and url not in destination and at == NOW.isoformat(timespec="seconds")
+    # Another webhook is another audience: it receives the open alerts too.
+    with recording_webhook() as (other, elsewhere):
+        report, _ = deliver(record(PREDICTIONS, DRIFT), settings(webhook_url=other), state, now=NOW)
+    assert report["delivered"] and len(elsewhere) == 1 and len(received) == 1
 
 
 def test_email_goes_through_smtp_with_the_login_from_the_environment(mail, monkeypatch):

@@ -353,8 +353,19 @@ def send_email(
     }
 
 
-def _channels(settings: AlertSettings) -> list[str]:
-    return [name for name, on in zip(CHANNELS, (settings.webhook_url, settings.email.host), strict=True) if on]
+def _channels(settings: AlertSettings) -> dict[str, str]:
+    """Each configured channel and the key its deliveries are remembered under: the channel and a digest of where it
+    sends (a new webhook or list of recipients is a new audience; a webhook URL is a secret, so only its digest)."""
+    email = settings.email
+    destinations = {
+        "webhook": settings.webhook_url,
+        "email": f"{email.host}:{email.port}:{','.join(sorted(email.recipients))}" if email.host else None,
+    }
+    return {
+        channel: f"{channel}:{hashlib.sha256(where.encode()).hexdigest()[:12]}"
+        for channel, where in destinations.items()
+        if where
+    }
 
 
 def deliver(
@@ -371,7 +382,7 @@ def deliver(
     say, names its own so that its alerts are resolved apart). ``settings`` is ``monitoring.alerts``; ``state`` what the
     previous call returned (``None`` or ``{}`` the first time; keep it between runs); ``credentials`` the SMTP login
     (``None``: from ``SEVERITY_SMTP_*``). An alert is due on a channel when that channel never received its
-    :func:`fingerprint`, or last did at least ``repeat_after_hours`` ago. A failed delivery is logged with the reason,
+    :func:`fingerprint` (at its current URL or recipients), or last did at least ``repeat_after_hours`` ago. A failed delivery is logged with the reason,
     reported, and not recorded as sent, so the next call tries again; nothing is raised.
     """
     now = now or datetime.now(UTC)
@@ -396,10 +407,10 @@ def deliver(
         report["reason"] = "no channel configured (monitoring.alerts.webhook_url, monitoring.alerts.email.host)"
         return report, new_state
     repeat_after = timedelta(hours=settings.repeat_after_hours)
-    for channel in channels:
+    for channel, destination in channels.items():
         due, repeated = [], []
         for key in alerts:
-            sent = entries[key]["sent"].get(channel)
+            sent = entries[key]["sent"].get(destination)
             if sent is None:
                 due.append(key)
             elif now - datetime.fromisoformat(sent) >= repeat_after:
@@ -430,7 +441,7 @@ def deliver(
         outcome |= {"alerts": [alert["check"] for alert in sending], "suppressed": unchanged}
         if outcome["delivered"]:
             for key in due:
-                entries[key]["sent"][channel] = now.isoformat(timespec="seconds")
+                entries[key]["sent"][destination] = now.isoformat(timespec="seconds")
             logger.info("Alerts: sent %s to the %s", ", ".join(outcome["alerts"]), channel)
         report["channels"][channel] = outcome
     report["delivered"] = any(outcome["delivered"] for outcome in report["channels"].values())
