@@ -227,8 +227,8 @@ def postgres_url():
         yield url
 
 
-@pytest.fixture
-def webhook():
+@contextlib.contextmanager
+def recording_webhook():
     """An HTTP server on 127.0.0.1 that records the JSON bodies POSTed to it: (url, received bodies)."""
     received: list = []
 
@@ -247,6 +247,13 @@ def webhook():
         yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
     finally:
         server.shutdown()
+
+
+@pytest.fixture
+def webhook():
+    """:func:`recording_webhook` for one test."""
+    with recording_webhook() as recorded:
+        yield recorded
 
 
 class SmtpRecorder:
