@@ -254,8 +254,8 @@ def postgres_url():
         yield url
 
 
-@pytest.fixture
-def webhook():
+@contextlib.contextmanager
+def recording_webhook():
     """An HTTP server on 127.0.0.1 that records the JSON bodies POSTed to it: (url, received bodies)."""
     received: list = []
 
@@ -274,3 +274,61 @@ def webhook():
         yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
     finally:
         server.shutdown()
+
+
+@pytest.fixture
+def webhook():
+    """:func:`recording_webhook` for one test."""
+    with recording_webhook() as recorded:
+        yield recorded
+
+
+class SmtpRecorder:
+    """What a local SMTP server received: one entry per message (envelope and parsed message), and the logins."""
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        self.logins: list[tuple[str, str]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.messages.append(
+            {
+                "from": envelope.mail_from,
+                "to": list(envelope.rcpt_tos),
+                "message": message_from_bytes(envelope.original_content or envelope.content, policy=default),
+            }
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that accepts any mail and, when asked, a login: (host, port, recorder).
+    Its accepted login is ``alerts``/``s3cret``; without a login it accepts mail too."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    recorder = SmtpRecorder()
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        login = (auth_data.login.decode(), auth_data.password.decode())
+        recorder.logins.append(login)
+        # handled=False: aiosmtpd then answers a refused login with 535 (its default leaves the client waiting)
+        return AuthResult(success=login == ("alerts", "s3cret"), handled=False)
+
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticate,
+        auth_require_tls=False,  # plain login on the loopback interface, for the test only
+        ready_timeout=10,
+    )
+    controller.start()
+    try:
+        yield "127.0.0.1", controller.port, recorder
+    finally:
+        controller.stop()

@@ -1,4 +1,4 @@
-"""Parameters checked as a whole when a session starts, and logged to MLflow key by key."""
+"""Parameters checked as a whole when a session starts, and logged to MLflow key by key; the SMTP login for alerts."""
 
 from __future__ import annotations
 
@@ -34,3 +34,16 @@ class TypedParameterHooks:
         for name in node.inputs:
             if name.startswith(PARAMS_PREFIX) and isinstance(inputs.get(name), BaseModel):
                 inputs[name] = inputs[name].model_dump(mode="json")
+
+
+class AlertCredentialsHooks:
+    """Puts the SMTP login for alert emails in the catalog as ``smtp_credentials``: credentials.yml's ``smtp`` entry
+    (``username``, ``password``) under ``SEVERITY_SMTP_USERNAME``/``SEVERITY_SMTP_PASSWORD``. A dataset could not take
+    it: Kedro refuses a catalog entry whose credentials are missing, and most machines send no email."""
+
+    @hook_impl
+    def after_catalog_created(self, catalog: Any, conf_creds: dict[str, Any]) -> None:
+        from severity.datasets.credentials import CredentialsDataset
+        from severity.monitoring.alerts import smtp_credentials
+
+        catalog["smtp_credentials"] = CredentialsDataset(smtp_credentials((conf_creds or {}).get("smtp")))

@@ -16,6 +16,7 @@ from severity.pipelines import (
     packaging,
     recalibration,
     refresh_history,
+    retraining,
     tuning,
 )
 
@@ -33,6 +34,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     ``model_card`` writes the registered version's card.
     ``tuning_worker`` is not part of it: other machines run it to join a study; nor is ``refresh_history``,
     which adds later events and outcomes to the served model's history without retraining.
+    ``retraining`` is ``training`` over the export plus newly labelled events, then the promotion gate.
     """
     pipelines = {
         "ingestion": ingestion.create_pipeline(),
@@ -70,5 +72,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         ),
         Pipeline([]),
     )
+    pipelines["retraining"] = retraining.create_pipeline(pipelines["training"])
     pipelines["__default__"] = pipelines["training"]
     return pipelines

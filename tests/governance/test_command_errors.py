@@ -109,3 +109,32 @@ def test_a_store_without_the_registered_model_is_named(tmp_path):
 def test_outside_a_project_the_command_says_where_to_run_it(tmp_path):
     code, output = severity(tmp_path, "list")
     assert code == 2 and "is not in a Kedro project: run `severity models` from the project root" in one_line(output)
+
+
+def test_retrain_if_requested_does_nothing_until_monitoring_asks(registered, tmp_path):
+    """`severity retrain --if-requested` before any monitoring run, and after one that requested nothing: no training."""
+    events = tmp_path / "events.csv"
+    events.write_text("Event.Id\nX\n")
+    arguments = ["retrain", "--if-requested", "--current-events", str(events)]
+    with contextlib.chdir(registered):
+        result = CliRunner().invoke(main, arguments)
+        assert result.exit_code == 0, result.output
+        assert "No retraining requested" in result.output and "(it has not run)" in result.output
+        request = registered / "data/08_reporting/retrain_request.json"
+        request.write_text('{"requested": false, "because": [], "retrain_on": ["dataset_drift"]}')
+        result = CliRunner().invoke(main, arguments)
+    logging.disable(logging.NOTSET)
+    assert result.exit_code == 0 and "raised no alert of monitoring.retrain_on (dataset_drift)" in result.output
+    assert [str(v.version) for v in store(registered).search_model_versions(f"name = '{NAME}'")] == ["1"]
+
+
+def test_retrain_outside_a_project_says_where_to_run_it(tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text("Event.Id\nX\n")
+    with contextlib.chdir(tmp_path):
+        result = CliRunner().invoke(main, ["retrain", "--current-events", str(events)])
+    logging.disable(logging.NOTSET)
+    assert (
+        result.exit_code == 2
+        and "is not in a Kedro project: run `severity retrain` from the project root" in result.output
+    )

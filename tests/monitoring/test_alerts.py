@@ -98,7 +98,9 @@ def test_each_crossed_threshold_fires_with_its_reason():
 def test_alerts_are_posted_to_the_webhook(webhook):
     url, received = webhook
     record = alert_record([{"check": "prediction_drift", "severity": "critical", "message": "moved"}], {"events": 10})
-    outcome = post_alerts(record, url, 5)
+    outcome = post_alerts(
+        record, url, 5
+    )  # the payload as given; deliver() adds the text (tests/monitoring/test_delivery.py)
     assert outcome == {"delivered": True, "status": 204, "url": url}
     assert received == [json.loads(json.dumps(record))]
 
@@ -136,7 +138,8 @@ def test_below_the_minimum_no_check_alerts_and_the_record_says_why(caplog):
     said = [r for r in caplog.records if "too few events to judge" in r.getMessage()]
     assert len(said) == 1 and said[0].levelno == logging.WARNING and reason in said[0].getMessage()
     assert not [r for r in caplog.records if r.getMessage().startswith("ALERT")]
-    assert deliver_alerts(record, block("monitoring")) == {"delivered": False, "reason": reason}
+    report, _ = deliver_alerts(record, {}, {}, block("monitoring"))
+    assert report == {"delivered": False, "channels": {}, "resolved": [], "reason": reason}
 
 
 def test_at_the_minimum_the_checks_alert_as_before(caplog):

@@ -96,3 +96,55 @@ def test_labelled_events_come_from_a_labels_file_or_the_injury_fields_and_need_e
         labelled_events(without_outcomes, None)
     with pytest.raises(DataValidationError, match=r"no column for \['weather_condition'\]"):
         labelled_events(without_outcomes.drop(columns=["Weather.Condition"]), labels)
+
+
+def new_reports(raw: pd.DataFrame, rows: int = 30) -> pd.DataFrame:
+    """The last rows of the demo as new events: new ids, no outcome columns."""
+    new = raw.tail(rows).reset_index(drop=True).assign(**{"Event.Id": lambda t: "NEW-" + t["Event.Id"]})
+    return new.drop(columns=["Injury.Severity", "Total.Fatal.Injuries", "Total.Serious.Injuries"])
+
+
+def test_the_export_gains_the_labelled_events_as_rows_ingestion_labels_alike():
+    from severity.data.ingest import parse_events
+    from severity.data.target import label_events
+    from severity.monitoring.batches import export_with_labelled_events
+
+    export = read_raw(DEMO_SAMPLE)
+    new = new_reports(export)
+    # Labels for 20 of them, alternately fatal; one label for an event the export already has.
+    labels = pd.DataFrame(
+        {"Event.Id": [*new["Event.Id"].head(20), export["Event.Id"].iloc[0]], "fatal": [1, 0] * 10 + [1]}
+    )
+    repeated = pd.concat([new, export.head(2).drop(columns=["Injury.Severity"])], ignore_index=True).fillna("")
+    extended, summary = export_with_labelled_events(export, repeated, labels)
+    assert summary["rows_given"] == 32 and summary["rows_without_outcome"] == 11  # 10 new and 1 old row unlabelled
+    assert summary["rows_already_in_export"] == 1 and summary["rows_added"] == summary["events_added"] == 20
+    assert summary["outcomes_from"] == "labels file" and list(extended.columns) == list(export.columns)
+    assert len(extended) == len(export) + 20 and extended.head(len(export)).equals(export)
+    added = extended.tail(20)
+    assert list(added["Injury.Severity"]) == ["Fatal", "Non-Fatal"] * 10
+    assert added["Total.Fatal.Injuries"].eq("").all()  # absent from the file: blank, as the export leaves zeros
+    labelled, _ = label_events(parse_events(extended)[0])
+    assert labelled.set_index("event_id").loc[list(new["Event.Id"].head(20)), "fatal"].tolist() == [1, 0] * 10
+
+
+def test_new_events_without_outcomes_or_inputs_are_refused_by_name():
+    from severity.monitoring.batches import export_with_labelled_events
+
+    export = read_raw(DEMO_SAMPLE)
+    new = new_reports(export)
+    with pytest.raises(DataValidationError, match=r"--params current_events=path/to/events.csv"):
+        export_with_labelled_events(export, None, None)
+    with pytest.raises(DataValidationError, match=r"no injury fields .* --params labels=path/to/labels.csv"):
+        export_with_labelled_events(export, new, None)
+    labels = pd.DataFrame({"Event.Id": new["Event.Id"], "fatal": 0})
+    with pytest.raises(DataValidationError, match=r"no column for \['weather_condition'\]"):
+        export_with_labelled_events(export, new.drop(columns=["Weather.Condition"]), labels)
+    with pytest.raises(DataValidationError, match=r"None of the 2 new rows .* 2 already in the export"):
+        export_with_labelled_events(export, export.head(2), None)
+    # With their own injury fields, the new events keep them (ingestion labels them by its rules).
+    own = export.tail(5).assign(**{"Event.Id": lambda t: "NEW-" + t["Event.Id"]})
+    extended, summary = export_with_labelled_events(export, own, None)
+    assert summary["outcomes_from"] == "injury fields" and extended.tail(5).reset_index(drop=True).equals(
+        own.reset_index(drop=True)
+    )

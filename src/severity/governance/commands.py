@@ -4,6 +4,7 @@
     severity models card --version N|ALIAS [--html] [--output PATH]
     severity models promote --version N|ALIAS --approver NAME --notes TEXT [--evidence data/08_reporting/ab_evaluation.json]
     severity models rollback --approver NAME --notes TEXT
+    severity retrain --current-events PATH [--labels PATH] [--if-requested] [--env ENV]
     severity bento [--version V]
 
 Run from the project root: the commands read the project's configuration (the MLflow store of
@@ -172,24 +173,17 @@ def card(project: Project, version: str, html: bool, output: Path | None) -> Non
 @click.pass_obj
 def promote(project: Project, version: str, approver: str, notes: str, evidence: Path | None) -> None:
     """Promote a version to champion if every check passes; record the approval. A failed check changes nothing."""
-    from severity.governance.gate import promotion_checks
+    from severity.governance.promotion import gate_version
 
     registry = project.registry
     version = registry.resolve(version)
-    record = registry.version(version)
-    current = registry.alias(CHAMPION)
-    if current == str(version):
+    if registry.alias(CHAMPION) == str(version):
         raise click.ClickException(f"Version {version} is already the champion")
     if not approver.strip() or not notes.strip():
         raise click.ClickException("--approver and --notes must not be empty")
     parameters = project.parameters
-    checks = promotion_checks(
-        registry.model(version),
-        registry.model(current) if current else None,
-        project.load("test_events"),
-        CARD_TAG in record.tags,
-        parameters.governance.gate,
-        parameters.monitoring.fairness,
+    checks, _ = gate_version(
+        registry, version, project.load("test_events"), parameters.governance.gate, parameters.monitoring.fairness
     )
     for check in checks:
         click.echo(f"{'PASS' if check['passed'] else 'FAIL'}  {check['check']}: {check['detail']}")
@@ -230,6 +224,78 @@ def rollback(project: Project, approver: str, notes: str) -> None:
         f"Rolled back: version {entry['version']} is the champion again (was {entry['previous']}), by {approver} at {entry['at']}."
     )
     click.echo("The service picks it up when restarted: stop `bentoml serve` and start it again.")
+
+
+@main.command()
+@click.option(
+    "--current-events",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="Newly reported events in the export's format (the batch monitoring checked).",
+)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Their outcomes in the monitoring labels format (Event.Id and fatal); default: the events' own injury fields.",
+)
+@click.option(
+    "--if-requested",
+    is_flag=True,
+    help="Only when the last monitoring run asked for it (an alert of monitoring.retrain_on in retrain_request.json).",
+)
+@click.option("--env", default=None, help="Kedro environment whose configuration to use (default: local over base).")
+def retrain(current_events: str, labels: str | None, if_requested: bool, env: str | None) -> None:
+    """Train again on the export plus newly labelled events, register the result (alias challenger, with its card) and
+    run the promotion gate against the champion: promoted only when governance.auto_promote is true, else it waits for
+    `severity models promote`. Prints the gate's checks and the decision; exits 1 if the run fails."""
+    import mlflow
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+    from kedro.utils import find_kedro_project
+
+    from severity.settings import project_root
+
+    if find_kedro_project(Path.cwd()) is None:
+        raise NotFound(f"{Path.cwd()} is not in a Kedro project: run `severity retrain` from the project root")
+    root = Path(project_root())
+    bootstrap_project(root)
+    runtime = {"current_events": str(Path(current_events).resolve())}
+    if labels:
+        runtime["labels"] = str(Path(labels).resolve())
+    logging.disable(logging.NOTSET)  # training is long: its progress shows
+    try:
+        with KedroSession.create(project_path=root, env=env, runtime_params=runtime) as session:
+            catalog = session.load_context().catalog
+            request = catalog.load("retrain_request") if catalog.exists("retrain_request") else None
+            if if_requested and not (request or {}).get("requested"):
+                click.echo(
+                    "No retraining requested: the last monitoring run raised no alert of monitoring.retrain_on"
+                    + (f" ({', '.join(request['retrain_on']) or 'none listed'})" if request else " (it has not run)")
+                )
+                return
+            if request and request.get("requested"):
+                click.echo(f"Retraining requested by monitoring: {', '.join(request['because'])} fired")
+            session.run(pipeline_names=["retraining"])
+            decision = catalog.load("retraining_decision")
+            if request and request.get("requested"):
+                catalog.save(
+                    "retrain_request",
+                    {
+                        **request,
+                        "requested": False,
+                        "handled": {"version": decision.get("version"), "at": decision.get("decided_at")},
+                    },
+                )
+    finally:
+        while mlflow.active_run():  # kedro-mlflow's run; a test calling this in process must not resume it
+            mlflow.end_run()
+    for check in decision.get("checks", []):
+        click.echo(f"{'PASS' if check['passed'] else 'FAIL'}  {check['check']}: {check['detail']}")
+    click.echo(
+        f"Version {decision.get('version', '?')} ({decision['decision']}): {decision.get('explained', decision.get('why'))}"
+    )
+    if decision["decision"] == "promoted":
+        click.echo("The service picks it up when restarted: stop `bentoml serve` and start it again.")
 
 
 @main.command()

@@ -206,7 +206,7 @@ class Registry:
             self.client.set_model_version_tag(self.model_name, str(version), APPROVAL_PREFIX + key, value)
         self.client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
         self._append_history(entry)
-        self._describe(
+        self.describe(
             version,
             f"Approved as champion by {approver} at {entry['at']}: {notes}\n\nChecks: "
             + "; ".join(f"{c['check']} {'passed' if c['passed'] else 'FAILED'} ({c['detail']})" for c in checks),
@@ -244,10 +244,10 @@ class Registry:
             self.client.set_model_version_tag(self.model_name, current, APPROVAL_PREFIX + key, value)
         self.client.set_registered_model_alias(self.model_name, CHAMPION, target)
         self._append_history(entry)
-        self._describe(
+        self.describe(
             current, f"Rolled back by {approver} at {entry['at']} (champion returned to version {target}): {notes}"
         )
-        self._describe(
+        self.describe(
             target, f"Champion again after a rollback from version {current} by {approver} at {entry['at']}: {notes}"
         )
         return entry
@@ -266,6 +266,7 @@ class Registry:
     def _append_history(self, entry: dict[str, Any]) -> None:
         self.client.set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps([*self.history(), entry]))
 
-    def _describe(self, version: str, text: str) -> None:
+    def describe(self, version: str, text: str) -> None:
+        """Append a paragraph to the version's description (what the MLflow UI shows)."""
         current = self.client.get_model_version(self.model_name, str(version)).description or ""
         self.client.update_model_version(self.model_name, str(version), description=(current + "\n\n" + text).strip())

@@ -1,19 +1,64 @@
-"""Turn the monitoring results into alerts that say what fired and why, and deliver them to a webhook."""
+"""Turn the monitoring results into alerts that say what fired and why, and deliver them to the people who act on them.
+
+:func:`deliver` is the one way out: a Slack-compatible webhook (a ``text`` summary plus the structured fields) and email
+through SMTP, each sent only the alerts that are due (new or changed since last sent, or unresolved for longer than
+``repeat_after_hours``), remembering what was sent in a small state dict the caller keeps between runs.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import smtplib
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from severity.parameters import SettingsModel
 
 logger = logging.getLogger(__name__)
+CHANNELS = ("webhook", "email")
+# Every check build_alerts can raise (what monitoring.retrain_on may name).
+ALERT_CHECKS = (
+    "dataset_drift",
+    "feature_drift",
+    "unseen_values",
+    "prediction_drift",
+    "estimated_performance",
+    "expected_fatal_rate",
+    "realised_performance",
+    "fairness_gap",
+    "weak_slices",
+    "calibration",
+)
+SMTP_USERNAME_VARIABLE, SMTP_PASSWORD_VARIABLE = "SEVERITY_SMTP_USERNAME", "SEVERITY_SMTP_PASSWORD"
+# Alert fields that are configuration, not measurement: a changed limit makes a changed alert.
+CONFIGURED_FIELDS = ("threshold", "limits")
+
+
+class EmailSettings(SettingsModel):
+    """``monitoring.alerts.email``: where alerts are mailed. The login is a credential (``smtp`` in credentials.yml, or
+    ``SEVERITY_SMTP_USERNAME``/``SEVERITY_SMTP_PASSWORD``), never a parameter."""
+
+    host: str | None  # None: no email
+    port: int = Field(ge=1, le=65535)
+    sender: str | None
+    recipients: list[str]
+    starttls: bool
+    timeout_seconds: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _addressed(self) -> EmailSettings:
+        if self.host and (not self.sender or not self.recipients):
+            raise ValueError(f"email to {self.host} needs a sender and at least one recipient")
+        return self
 
 
 class AlertSettings(SettingsModel):
@@ -25,6 +70,8 @@ class AlertSettings(SettingsModel):
     min_batch_events: int = Field(ge=1)  # a smaller batch is reported, but no check alerts on it
     webhook_url: str | None
     webhook_timeout_seconds: float = Field(gt=0)
+    email: EmailSettings
+    repeat_after_hours: float = Field(gt=0)  # an unchanged, unresolved alert is sent again after this long
 
 
 def too_few_to_judge(events: int, settings: AlertSettings) -> str | None:
@@ -210,14 +257,193 @@ def alert_record(
     }
 
 
-def post_alerts(record: dict[str, Any], url: str, timeout_seconds: float) -> dict[str, Any]:
-    """POST the alert record as JSON; the outcome (status or error) is returned, never raised."""
+# ---- delivery ---------------------------------------------------------------------------
+def smtp_credentials(configured: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The SMTP login: ``SEVERITY_SMTP_USERNAME``/``SEVERITY_SMTP_PASSWORD`` over ``configured`` (credentials.yml's
+    ``smtp`` entry); empty when neither gives one (the server is then used without login)."""
+    found = {key: str(value) for key, value in (configured or {}).items() if key in ("username", "password") and value}
+    for key, variable in (("username", SMTP_USERNAME_VARIABLE), ("password", SMTP_PASSWORD_VARIABLE)):
+        if os.environ.get(variable):
+            found[key] = os.environ[variable]
+    return found
+
+
+def _salient(key: str, value: Any) -> Any:
+    """What identifies an alert in one of its fields: names, flags and limits; measured figures become ``*``, since they
+    move a little from batch to batch without the alert being a different one."""
+    if key in CONFIGURED_FIELDS or isinstance(value, str | bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return "*"
+    if isinstance(value, Mapping):
+        return {str(k): _salient(str(k), v) for k, v in sorted(value.items(), key=lambda item: str(item[0]))}
+    if isinstance(value, list | tuple):
+        return sorted((_salient(key, item) for item in value), key=lambda item: json.dumps(item, sort_keys=True))
+    return str(value)
+
+
+def fingerprint(alert: Mapping[str, Any]) -> str:
+    """Identifies an alert across runs: its check, severity and salient fields (which columns drifted, which attribute's
+    gap, which limits...), not its message or measured figures. A changed fingerprint is a changed alert."""
+    salient = {key: _salient(key, value) for key, value in alert.items() if key != "message"}
+    return hashlib.sha256(json.dumps(salient, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def summary_text(record: Mapping[str, Any], alerts: list[dict[str, Any]], unchanged: list[str]) -> str:
+    """The ``text`` a chat shows (Slack's field): what fired, on which batch, and what stays open unrepeated."""
+    batch = record.get("batch") or {}
+    source = record.get("source", "monitoring")
+    about = f" on {batch['events']} events" if "events" in batch else ""
+    if batch.get("first_event") and batch.get("last_event"):
+        about += f" ({batch['first_event']} to {batch['last_event']})"
+    lines = [f"severity {source}: {len(alerts)} alert(s){about}"]
+    for alert in alerts:
+        again = " (still open, repeated)" if alert.get("repeat") else ""
+        lines.append(f"• [{alert['severity']}] {alert['check']}{again}: {alert['message']}")
+    if unchanged:
+        lines.append(f"Also still open, unchanged and sent before: {', '.join(unchanged)}")
+    return "\n".join(lines)
+
+
+def post_alerts(payload: dict[str, Any], url: str, timeout_seconds: float) -> dict[str, Any]:
+    """POST a payload as JSON; the outcome (status or error) is returned, never raised."""
     request = urllib.request.Request(
-        url, data=json.dumps(record, default=str).encode(), headers={"content-type": "application/json"}, method="POST"
+        url, data=json.dumps(payload, default=str).encode(), headers={"content-type": "application/json"}, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_seconds) as response:  # noqa: S310 (the URL is configuration)
-            return {"delivered": 200 <= response.status < 300, "status": response.status, "url": url}
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        logger.error("Could not deliver %d alert(s) to %s: %s", len(record["alerts"]), url, error)
-        return {"delivered": False, "error": str(error), "url": url}
+            if 200 <= response.status < 300:
+                return {"delivered": True, "status": response.status, "url": url}
+            error = f"HTTP {response.status}"
+    except (urllib.error.URLError, TimeoutError, OSError) as problem:
+        error = str(problem)
+    logger.error("Could not deliver %d alert(s) to %s: %s", len(payload.get("alerts", [])), url, error)
+    return {"delivered": False, "error": error, "url": url}
+
+
+def send_email(
+    payload: dict[str, Any], settings: EmailSettings, credentials: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Mail the payload (its text, then the structured fields as JSON) to the recipients; the outcome is returned, never
+    raised. STARTTLS when configured; a login when the credentials give a username."""
+    checks = ", ".join(alert["check"] for alert in payload.get("alerts", []))
+    message = EmailMessage()
+    message["Subject"] = f"[severity] {len(payload.get('alerts', []))} alert(s): {checks}"
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.recipients)
+    message.set_content(payload["text"] + "\n\n" + json.dumps(payload, indent=2, default=str))
+    where = f"{settings.host}:{settings.port}"
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as server:
+            if settings.starttls:
+                server.starttls()
+            if credentials and credentials.get("username"):
+                server.login(credentials["username"], credentials.get("password", ""))
+            refused = server.send_message(message)
+    except (smtplib.SMTPException, OSError) as problem:
+        logger.error("Could not mail %d alert(s) through %s: %s", len(payload.get("alerts", [])), where, problem)
+        return {"delivered": False, "error": f"{type(problem).__name__}: {problem}", "server": where}
+    if refused:
+        logger.warning("The SMTP server %s refused some recipients: %s", where, sorted(refused))
+    return {
+        "delivered": True,
+        "server": where,
+        "recipients": [r for r in settings.recipients if r not in refused],
+        "refused": sorted(refused),
+    }
+
+
+def _channels(settings: AlertSettings) -> dict[str, str]:
+    """Each configured channel and the key its deliveries are remembered under: the channel and a digest of where it
+    sends (a new webhook or list of recipients is a new audience; a webhook URL is a secret, so only its digest)."""
+    email = settings.email
+    destinations = {
+        "webhook": settings.webhook_url,
+        "email": f"{email.host}:{email.port}:{','.join(sorted(email.recipients))}" if email.host else None,
+    }
+    return {
+        channel: f"{channel}:{hashlib.sha256(where.encode()).hexdigest()[:12]}"
+        for channel, where in destinations.items()
+        if where
+    }
+
+
+def deliver(
+    record: Mapping[str, Any],
+    settings: AlertSettings,
+    state: Mapping[str, Any] | None = None,
+    credentials: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send the alerts of ``record`` that are due to every configured channel; returns ``(report, new_state)``.
+
+    ``record`` is an ``alerts.json`` record: ``alerts`` (each with ``check``, ``severity``, ``message`` and its fields),
+    optionally ``batch``, ``judged`` and ``source`` (default ``monitoring``; another caller, an Airflow failure callback
+    say, names its own so that its alerts are resolved apart). ``settings`` is ``monitoring.alerts``; ``state`` what the
+    previous call returned (``None`` or ``{}`` the first time; keep it between runs); ``credentials`` the SMTP login
+    (``None``: from ``SEVERITY_SMTP_*``). An alert is due on a channel when that channel never received its
+    :func:`fingerprint` (at its current URL or recipients), or last did at least ``repeat_after_hours`` ago. A failed delivery is logged with the reason,
+    reported, and not recorded as sent, so the next call tries again; nothing is raised.
+    """
+    now = now or datetime.now(UTC)
+    source = record.get("source", "monitoring")
+    entries = {key: dict(value) for key, value in (state or {}).get("alerts", {}).items()}
+    alerts = {fingerprint(alert): dict(alert) for alert in record.get("alerts", [])}
+    resolved = []
+    if record.get("judged", True):  # a batch too small to judge says nothing about whether an alert is resolved
+        for key in [k for k, entry in entries.items() if entry.get("source", "monitoring") == source]:
+            if key not in alerts:
+                resolved.append(entries.pop(key)["check"])
+    for key, alert in alerts.items():
+        entry = entries.setdefault(key, {"source": source, "first_seen": now.isoformat(timespec="seconds"), "sent": {}})
+        entry.update(check=alert["check"], severity=alert["severity"], last_seen=now.isoformat(timespec="seconds"))
+    report: dict[str, Any] = {"delivered": False, "channels": {}, "resolved": resolved}
+    new_state = {"alerts": entries, "updated_at": now.isoformat(timespec="seconds")}
+    if not alerts:
+        report["reason"] = "no alert fired" if record.get("judged", True) else record.get("reason")
+        return report, new_state
+    channels = _channels(settings)
+    if not channels:
+        report["reason"] = "no channel configured (monitoring.alerts.webhook_url, monitoring.alerts.email.host)"
+        return report, new_state
+    repeat_after = timedelta(hours=settings.repeat_after_hours)
+    for channel, destination in channels.items():
+        due, repeated = [], []
+        for key in alerts:
+            sent = entries[key]["sent"].get(destination)
+            if sent is None:
+                due.append(key)
+            elif now - datetime.fromisoformat(sent) >= repeat_after:
+                due.append(key)
+                repeated.append(key)
+        unchanged = [alerts[key]["check"] for key in alerts if key not in due]
+        if not due:
+            report["channels"][channel] = {
+                "delivered": False,
+                "reason": f"{len(unchanged)} unchanged alert(s) sent less than "
+                f"monitoring.alerts.repeat_after_hours = {settings.repeat_after_hours} ago",
+                "suppressed": unchanged,
+            }
+            logger.info("Alerts: nothing new for the %s (%s already sent)", channel, ", ".join(unchanged))
+            continue
+        sending = [{**alerts[key], "fingerprint": key, "repeat": key in repeated} for key in due]
+        payload = {
+            **{k: v for k, v in record.items() if k != "alerts"},
+            "source": source,
+            "text": summary_text(record, sending, unchanged),
+            "alerts": sending,
+            "unchanged": unchanged,
+        }
+        if channel == "webhook":
+            outcome = post_alerts(payload, settings.webhook_url, settings.webhook_timeout_seconds)
+        else:
+            outcome = send_email(payload, settings.email, smtp_credentials() if credentials is None else credentials)
+        outcome |= {"alerts": [alert["check"] for alert in sending], "suppressed": unchanged}
+        if outcome["delivered"]:
+            for key in due:
+                entries[key]["sent"][destination] = now.isoformat(timespec="seconds")
+            logger.info("Alerts: sent %s to the %s", ", ".join(outcome["alerts"]), channel)
+        report["channels"][channel] = outcome
+    report["delivered"] = any(outcome["delivered"] for outcome in report["channels"].values())
+    report["failed"] = [name for name, outcome in report["channels"].items() if "error" in outcome]
+    return report, new_state

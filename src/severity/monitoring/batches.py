@@ -170,3 +170,70 @@ def labelled_events(raw: pd.DataFrame, labels_raw: pd.DataFrame | None) -> tuple
             "labels_without_event": matched["labels_without_event"],
         },
     )
+
+
+def export_with_labelled_events(
+    export_raw: pd.DataFrame, events_raw: pd.DataFrame | None, labels_raw: pd.DataFrame | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The raw export with newly labelled events appended as export rows, for training to read as it reads the export.
+
+    ``events_raw`` is a CSV in the export's format with every input column; its outcomes come from ``labels_raw`` (the
+    monitoring labels format: ``Event.Id`` and ``fatal``, or the export with injuries) written into ``Injury.Severity``
+    (``Fatal`` / ``Non-Fatal``, a non-fatal one's fatal count cleared), else from its own injury fields. Events without an
+    outcome, and events the export already holds (by ``Event.Id``), are left out and counted; ingestion then applies
+    its usual rules (parsing, validation, labelling) to every row alike.
+    """
+    if events_raw is None or events_raw.empty:
+        raise DataValidationError(
+            message="No newly labelled events to retrain on: --params current_events=path/to/events.csv"
+            "[,labels=path/to/labels.csv]"
+        )
+    by_header = {normalise_header(column): column for column in export_raw.columns}
+    incoming = {normalise_header(column): column for column in events_raw.columns}
+    _, report = parse_events(events_raw, require_outcomes=False)
+    if report["absent_input_columns"]:
+        raise DataValidationError(
+            message=f"The new events have no column for {report['absent_input_columns']}: retraining reads them as it "
+            "reads the export, so it needs every input column of the export"
+        )
+    rows = pd.DataFrame(
+        {column: events_raw[incoming[name]] if name in incoming else "" for name, column in by_header.items()},
+        index=events_raw.index,
+    )
+    severity, fatal_count = by_header["injury_severity"], by_header.get("total_fatal_injuries")
+    if labels_raw is not None:
+        outcome = rows[by_header[EVENT_KEY]].str.strip().map(labels_from_file(labels_raw))
+        rows = rows[outcome.notna()].copy()
+        fatal = outcome[outcome.notna()].astype(int) == 1
+        rows[severity] = np.where(fatal, "Fatal", "Non-Fatal")
+        if fatal_count is not None:  # a stale count would make training call a non-fatal label fatal
+            rows.loc[~fatal, fatal_count] = ""
+        outcomes_from = "labels file"
+    elif "injury_severity" in incoming:
+        outcomes_from = "injury fields"
+    else:
+        raise DataValidationError(
+            message="The new events have no injury fields (Injury.Severity and the injury counts): give the outcomes "
+            "in a labels file, --params labels=path/to/labels.csv"
+        )
+    known = set(export_raw[by_header[EVENT_KEY]].str.strip())
+    repeated = rows[by_header[EVENT_KEY]].str.strip().isin(known)
+    added = rows[~repeated]
+    dates = pd.to_datetime(added[by_header[EVENT_DATE]], errors="coerce")
+    summary = {
+        "outcomes_from": outcomes_from,
+        "rows_given": len(events_raw),
+        "rows_without_outcome": len(events_raw) - len(rows),
+        "rows_already_in_export": int(repeated.sum()),
+        "rows_added": len(added),
+        "events_added": int(added[by_header[EVENT_KEY]].nunique()),
+        "first_event": f"{dates.min():%Y-%m-%d}" if dates.notna().any() else None,
+        "last_event": f"{dates.max():%Y-%m-%d}" if dates.notna().any() else None,
+        "export_rows": len(export_raw),
+    }
+    if added.empty:
+        raise DataValidationError(
+            message=f"None of the {len(events_raw)} new rows can be added: {summary['rows_without_outcome']} without an "
+            f"outcome, {summary['rows_already_in_export']} already in the export"
+        )
+    return pd.concat([export_raw, added], ignore_index=True), summary

@@ -23,7 +23,7 @@ from severity.models.estimators import BASE_FAMILIES, ENSEMBLE_FAMILIES
 from severity.models.policy import THRESHOLD_RULES
 from severity.models.recalibration import RecalibrationSettings
 from severity.models.shipping import ShippingSettings
-from severity.monitoring.alerts import AlertSettings
+from severity.monitoring.alerts import ALERT_CHECKS, AlertSettings
 from severity.monitoring.calibration import CalibrationSettings
 from severity.monitoring.drift import DriftSettings
 from severity.monitoring.fairness import FairnessSettings
@@ -169,6 +169,7 @@ class AbEvaluationSettings(SettingsModel):
 
 class GovernanceParameters(SettingsModel):
     gate: GateSettings
+    auto_promote: bool  # retraining promotes a version that passes the gate, recorded as an automatic approval
     ab_evaluation: AbEvaluationSettings
 
 
@@ -227,6 +228,15 @@ class MonitoringParameters(SettingsModel):
     fairness: FairnessSettings
     calibration: CalibrationSettings
     alerts: AlertSettings
+    retrain_on: list[str]  # alert checks that request retraining
+
+    @field_validator("retrain_on")
+    @classmethod
+    def _known_checks(cls, checks: list[str]) -> list[str]:
+        unknown = sorted(set(checks) - set(ALERT_CHECKS))
+        if unknown:
+            raise ValueError(f"unknown alert check(s) {unknown}; known: {list(ALERT_CHECKS)}")
+        return checks
 
 
 # Paths and tags given with --params; the catalog reads them as ${runtime_params:...}.

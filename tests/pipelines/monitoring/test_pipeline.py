@@ -182,7 +182,10 @@ def test_a_session_on_a_csv_with_labels_estimates_audits_and_posts_alerts(traine
     assert alerts["batch"]["source"] == "csv" and alerts["batch"]["events"] == len(rows)
     assert alerts["batch"]["labelled_events"] == len(rows)
     assert "unseen_values" in {a["check"] for a in alerts["alerts"]}
-    assert received == [alerts] and json.loads((reports / "monitoring/alert_delivery.json").read_text())["delivered"]
+    (payload,) = received  # the record, each alert with its fingerprint, and a Slack `text` summary
+    assert payload["batch"] == alerts["batch"] and payload["text"].startswith("severity monitoring: ")
+    assert [alert["check"] for alert in payload["alerts"]] == [alert["check"] for alert in alerts["alerts"]]
+    assert json.loads((reports / "monitoring/alert_delivery.json").read_text())["delivered"]
     performance = json.loads((reports / "monitoring/performance_estimate.json").read_text())
     assert (
         performance["realised"]["roc_auc"]["realised"] > 0.6 and "within_interval" in performance["realised"]["roc_auc"]

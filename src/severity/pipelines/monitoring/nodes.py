@@ -14,7 +14,7 @@ from severity.explain.reports import importance_table
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.monitoring import plots
-from severity.monitoring.alerts import alert_record, build_alerts, post_alerts, too_few_to_judge
+from severity.monitoring.alerts import alert_record, build_alerts, deliver, too_few_to_judge
 from severity.monitoring.batches import (
     join_labels,
     labels_from_file,
@@ -331,14 +331,30 @@ def raise_alerts(
     return alert_record(alerts, batch_record, notes, not_judged)
 
 
-def deliver_alerts(alerts: dict[str, Any], monitoring: MonitoringParameters) -> dict[str, Any]:
-    """POST the alerts to the configured webhook when any fired; the outcome is recorded either way."""
-    settings = monitoring.alerts
-    if not alerts["fired"]:
-        return {"delivered": False, "reason": "no alert fired" if alerts.get("judged", True) else alerts["reason"]}
-    if not settings.webhook_url:
-        return {"delivered": False, "reason": "no webhook configured (monitoring.alerts.webhook_url)"}
-    return post_alerts(alerts, settings.webhook_url, settings.webhook_timeout_seconds)
+def deliver_alerts(
+    alerts: dict[str, Any],
+    alert_state: dict[str, Any],
+    smtp_credentials: dict[str, str],
+    monitoring: MonitoringParameters,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send the alerts that are due to the configured webhook and email (see :func:`severity.monitoring.alerts.deliver`);
+    the outcome per channel, and the state the next run reads."""
+    return deliver(alerts, monitoring.alerts, alert_state, smtp_credentials)
+
+
+def request_retraining(alerts: dict[str, Any], monitoring: MonitoringParameters) -> dict[str, Any]:
+    """``retrain_request.json``: whether an alert of ``monitoring.retrain_on`` fired, which, and the batch; ``severity
+    retrain --if-requested`` reads it."""
+    because = sorted({alert["check"] for alert in alerts["alerts"]} & set(monitoring.retrain_on))
+    if because:
+        logger.warning("Monitoring requests retraining: %s fired (monitoring.retrain_on)", ", ".join(because))
+    return {
+        "requested": bool(because),
+        "because": because,
+        "retrain_on": list(monitoring.retrain_on),
+        "checked_at": alerts["checked_at"],
+        "batch": alerts["batch"],
+    }
 
 
 def monitoring_metrics(performance: dict[str, Any], alerts: dict[str, Any]) -> dict[str, dict[str, float]]:

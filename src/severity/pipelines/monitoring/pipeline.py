@@ -19,6 +19,7 @@ from .nodes import (
     monitoring_metrics,
     prepare_current_batch,
     raise_alerts,
+    request_retraining,
     score_monitoring_baseline,
 )
 
@@ -122,9 +123,15 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=deliver_alerts,
-                inputs=["monitoring_alerts", "params:monitoring"],
-                outputs="alert_delivery",
+                inputs=["monitoring_alerts", "alert_state", "smtp_credentials", "params:monitoring"],
+                outputs=["alert_delivery", "alert_state_updated"],
                 name="deliver_alerts_node",
+            ),
+            Node(
+                func=request_retraining,
+                inputs=["monitoring_alerts", "params:monitoring"],
+                outputs="retrain_request",
+                name="request_retraining_node",
             ),
             Node(
                 func=monitoring_metrics,
