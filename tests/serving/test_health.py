@@ -177,7 +177,7 @@ def test_shifted_traffic_flips_drift_detected_and_in_distribution_traffic_does_n
     version = quiet["arms"][0]["model_version"]
     assert _metric("severity_drift_detected", variant="champion", model_version=version) == 0
 
-    shifted = [{**request, "Aircraft.damage": "Destroyed"} for request in test_split_requests]
+    shifted = [{**request, EXPORT_HEADERS["aircraft_damage"]: "Destroyed"} for request in test_split_requests]
     assert client.post("/predict_batch", json={"events": shifted, "explain": False}).status_code == 200
     alarmed = _health(client)
     drift = alarmed["arms"][0]["drift"]
