@@ -153,6 +153,7 @@ def test_a_503_is_counted_as_failed_and_kept(health_service):
     client, log_path, _ = health_service
     before = _health(client)
     failed = before["apis"].get("predict", {}).get("failed", 0)
+    kept = len(read_refusals(log_path))
     holder = sqlite3.connect(log_path, timeout=1, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -163,8 +164,12 @@ def test_a_503_is_counted_as_failed_and_kept(health_service):
     health = _health(client)
     assert health["apis"]["predict"]["failed"] == failed + 1
     assert health["arms"][0]["predictions"] == before["arms"][0]["predictions"]  # no prediction was returned
-    refusals = _wait_for_refusals(log_path, len(read_refusals(log_path)) + 1)
-    assert refusals["status"].iloc[-1] == 503 and "prediction log" in refusals["reason"].iloc[-1]
+    refusals = _wait_for_refusals(log_path, kept + 1)
+    assert (
+        len(refusals) == kept + 1
+        and refusals["status"].iloc[-1] == 503
+        and "prediction log" in refusals["reason"].iloc[-1]
+    )
 
 
 def test_shifted_traffic_flips_drift_detected_and_in_distribution_traffic_does_not(health_service, test_split_requests):
