@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from severity.data.schema import EXPORT_HEADERS, INPUT_FIELDS, OUTCOME_COLUMNS
@@ -229,7 +230,32 @@ def test_every_api_answers_over_http(champion_server, trained_project):
 
     for probe in ("livez", "readyz", "metrics"):
         assert httpx.get(f"{url}/{probe}", timeout=10).status_code == 200
-    assert "bentoml_service_request_total" in httpx.get(f"{url}/metrics", timeout=10).text
+    # The live health view over HTTP, behind the key (exact counts: test_health.py, in process; other tests share
+    # this server), and its metrics on /metrics beside BentoML's.
+    assert httpx.post(f"{url}/health", json={}, timeout=10).status_code == 401
+    health = httpx.post(f"{url}/health", json={}, headers=AUTHORIZED, timeout=10).json()
+    (arm,) = health["arms"]
+    assert arm["model_version"] == prediction["model_version"] and arm["predictions"]["predict"] >= 2
+    assert arm["predictions"]["explain"] >= 1 and arm["last_prediction_at"] is not None
+    assert health["apis"]["health"]["by_status"]["401"] >= 1
+    exposed = httpx.get(f"{url}/metrics", timeout=10).text
+    assert "bentoml_service_request_total" in exposed
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(exposed)
+        for sample in family.samples
+    }
+    arm_labels = {"variant": "champion", "model_version": arm["model_version"]}
+
+    def value(name, **labels):
+        return samples.get((name, frozenset(labels.items())))
+
+    assert value("severity_predictions_total", api="predict", **arm_labels) >= 2
+    assert value("severity_requests_total", api="predict", outcome="served", **arm_labels) >= 2
+    assert value("severity_requests_total", api="health", outcome="refused", variant="", model_version="") >= 1
+    assert value("severity_fatal_probability_count", **arm_labels) >= 3
+    assert value("severity_fatal_probability_bucket", le="1.0", **arm_labels) >= 3
+    assert value("severity_drift_detected", **arm_labels) == 0
     logged = read_prediction_log(log_path)
     assert set(logged["endpoint"]) >= {"predict", "explain", "predict_batch"}
 

@@ -12,6 +12,7 @@ from pydantic import Field
 from scipy import stats
 
 from severity.monitoring.reference import OPEN_VOCABULARY_FIELDS, UNSEEN_PREFIX, MonitoringProfile
+from severity.monitoring.rolling import binned_shares, psi, quantile_edges
 from severity.parameters import SettingsModel
 
 
@@ -117,13 +118,9 @@ def data_drift(
 
 def population_stability_index(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     """PSI of ``current`` against ``reference`` over the reference's quantile bins (0.1: small shift, 0.2: large)."""
-    reference, current = np.asarray(reference, dtype="float64"), np.asarray(current, dtype="float64")
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    expected = np.histogram(reference, edges)[0] / len(reference)
-    actual = np.histogram(current, edges)[0] / len(current)
-    expected, actual = np.clip(expected, 1e-4, None), np.clip(actual, 1e-4, None)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+    # The service's rolling check (severity.monitoring.rolling) computes it with the same functions.
+    edges = quantile_edges(reference, bins)
+    return psi(binned_shares(reference, edges), binned_shares(current, edges))
 
 
 def prediction_drift(

@@ -10,6 +10,9 @@ A write waits at most its deadline (for the in-process lock and for SQLite's wri
 fails with :class:`PredictionLogUnavailable`, so a log locked elsewhere costs a request a refusal,
 not a hang. Before each write the file is checked to be the one opened: a log deleted or replaced
 while serving is recreated at its path rather than written to an inode no reader can reach.
+
+A second table, ``refusals``, keeps every request the service answered 4xx or 5xx (time, API, status, reason, bounded
+excerpts of the answer and of the body sent), written and purged like the predictions; :func:`read_refusals` reads it.
 """
 
 from __future__ import annotations
@@ -61,6 +64,18 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     PRIMARY KEY (request_id, item, variant)
 )
 """
+REFUSALS_TABLE = "refusals"
+_REFUSALS_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {REFUSALS_TABLE} (
+    logged_at TEXT NOT NULL,
+    api TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    body_excerpt TEXT NOT NULL
+)
+"""
 # Columns added after the first release (JSON text), each with the value rows written before it read
 # as: a log written by an earlier version gains them when a service opens it, and SQLite adds a
 # column with a default without rewriting the rows.
@@ -94,6 +109,22 @@ class LoggedPrediction(NamedTuple):
 
 
 COLUMNS = LoggedPrediction._fields
+
+
+class LoggedRefusal(NamedTuple):
+    """One request answered 4xx (refused) or 5xx (failed): ``reason`` is the answer's text, cut short, and
+    ``body_excerpt`` the start of the body sent, with redacted fields' values masked."""
+
+    logged_at: str
+    api: str  # the API's name, or "(other)" for a path that is none
+    method: str
+    path: str
+    status: int
+    reason: str
+    body_excerpt: str
+
+
+REFUSAL_COLUMNS = LoggedRefusal._fields
 
 
 class PredictionLogUnavailable(Exception):
@@ -168,6 +199,10 @@ class PredictionLog:
         self.reopened = 0
         self._lock = threading.Lock()
         self._insert = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+        self._insert_refusal = (
+            f"INSERT INTO {REFUSALS_TABLE} ({', '.join(REFUSAL_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(REFUSAL_COLUMNS))})"
+        )
         self._open()
         self._last_purge = time.monotonic()
         if retention_days is not None:
@@ -181,6 +216,7 @@ class PredictionLog:
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.execute(_SCHEMA)
+        self._connection.execute(_REFUSALS_SCHEMA)
         self._add_missing_columns()
         self._identity = _file_identity(self.path)
 
@@ -215,27 +251,39 @@ class PredictionLog:
                 f"writing {len(values)} row(s)", remaining, lambda: self._connection.executemany(self._insert, values)
             )
 
+    def append_refusals(self, rows: Iterable[LoggedRefusal], deadline: float | None = None) -> None:
+        """Write refused and failed requests in one transaction, as :meth:`append` writes predictions."""
+        values = list(rows)
+        with self._locked(deadline) as remaining:
+            self._write(
+                f"writing {len(values)} refusal(s)",
+                remaining,
+                lambda: self._connection.executemany(self._insert_refusal, values),
+            )
+
     def purge_expired(self, now: datetime | None = None) -> int:
-        """Delete rows logged more than ``retention_days`` ago; the number deleted (0 without a retention)."""
+        """Delete rows (predictions and refusals) logged more than ``retention_days`` ago; the number deleted (0
+        without a retention)."""
         if self.retention_days is None:
             return 0
         cutoff = ((now or datetime.now(UTC)) - timedelta(days=self.retention_days)).isoformat(timespec="microseconds")
-        statement = (
-            f"DELETE FROM {TABLE} WHERE rowid IN (SELECT rowid FROM {TABLE} WHERE logged_at < ? LIMIT {_PURGE_CHUNK})"
-        )
         deleted = 0
-        while True:
-            with self._locked(None) as remaining:
-                count = self._write(
-                    "deleting expired rows", remaining, lambda: self._connection.execute(statement, (cutoff,)).rowcount
-                )
-            deleted += count
-            if count < _PURGE_CHUNK:
-                break
+        for table in (TABLE, REFUSALS_TABLE):
+            statement = f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE logged_at < ? LIMIT {_PURGE_CHUNK})"
+            while True:
+                with self._locked(None) as remaining:
+                    count = self._write(
+                        "deleting expired rows",
+                        remaining,
+                        lambda statement=statement: self._connection.execute(statement, (cutoff,)).rowcount,
+                    )
+                deleted += count
+                if count < _PURGE_CHUNK:
+                    break
         self._last_purge = time.monotonic()
         if deleted:
             logger.info(
-                "Deleted %d prediction-log row(s) logged before %s (retention %s days)",
+                "Deleted %d prediction-log row(s) (predictions and refusals) logged before %s (retention %s days)",
                 deleted,
                 cutoff,
                 self.retention_days,
@@ -356,3 +404,17 @@ def read_prediction_log(path: str | Path) -> pd.DataFrame:
     for column in ("top_reasons", "event", "input_issues"):
         frame[column] = frame[column].map(json.loads)
     return frame
+
+
+def read_refusals(path: str | Path) -> pd.DataFrame:
+    """Every refused (4xx) and failed (5xx) request the log keeps, oldest first (empty for a log written before the
+    table existed)."""
+    import pandas as pd
+
+    with sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True) as connection:
+        present = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (REFUSALS_TABLE,)
+        ).fetchone()
+        if present is None:
+            return pd.DataFrame(columns=list(REFUSAL_COLUMNS))
+        return pd.read_sql_query(f"SELECT * FROM {REFUSALS_TABLE} ORDER BY logged_at, rowid", connection)

@@ -41,6 +41,7 @@ from severity import __version__
 from severity.data.schema import INPUT_FIELDS
 from severity.serving import metrics
 from severity.serving.guard import RequestGuard, quiet_client_errors
+from severity.serving.health import HEALTH_REFERENCE, HealthMonitor, RefusalRecorder
 from severity.serving.prediction_log import (
     FieldRedactor,
     LoggedPrediction,
@@ -74,6 +75,11 @@ logger = logging.getLogger("severity.serving")
 # when it starts (SeverityService.__init__), so a test builds the service in process with other settings.
 _process_settings = ServingSettings.from_environment()
 check_prediction_log(_process_settings.prediction_log)
+
+API_NAMES = ("predict", "predict_batch", "explain", "model_info", "health")
+# The health monitor of the service this process serves, for the middleware that reports refused requests to it:
+# BentoML builds the middleware and the service instance apart. The latest instance's (tests build several).
+_monitor: HealthMonitor | None = None
 
 # predict_batch's request under the name BentoML gives the input it builds from a signature: the 400's
 # title ("validation error for Input") and the schema's predict_batch__Input stay what they were.
@@ -189,6 +195,19 @@ class SeverityService:
         metrics.challenger_failures()
         # One thread writes the log for the async APIs: writes are serialised by the log anyway.
         self.log_writer = ThreadPoolExecutor(1, thread_name_prefix="prediction-log")
+        self.monitor = HealthMonitor(
+            [(a.variant, a.version, a.tag, a.packaged.metadata.get(HEALTH_REFERENCE)) for a in self.arms.values()],
+            API_NAMES,
+            enabled=settings.health,
+            drift_window=settings.health_window,
+            psi_threshold=settings.health_psi_threshold,
+            latency_window=settings.health_latency_window,
+            redacted_fields=settings.log_redact,
+            write_refusals=self.log.append_refusals,
+            submit=self.log_writer.submit,
+        )
+        global _monitor
+        _monitor = self.monitor
         key = settings.log_redact_key.encode() if settings.log_redact_key else secrets.token_bytes(32)
         if settings.log_redact and not settings.log_redact_key:
             logger.warning(
@@ -236,9 +255,13 @@ class SeverityService:
     @bentoml.api
     async def predict(self, event: AccidentEvent) -> Prediction:
         """One event: calibrated fatal probability, decision, and the raw fields that drove it."""
+        started = time.perf_counter()
         predictions, rows = self._predict([event], "predict", _request_id())
         refusal = await self._write_log_async(rows)
-        return refusal or Prediction.model_validate(predictions[0])
+        if refusal is not None:
+            return refusal
+        self._record_served("predict", [event], rows, started)
+        return Prediction.model_validate(predictions[0])
 
     # The request model instead of one built from this signature: on_invalid must be read before the
     # events, to decide how they are read (BatchRequest). Its fields are these parameters (tested).
@@ -252,6 +275,7 @@ class SeverityService:
         ``on_invalid`` has done its work when the events arrive: under ``missing`` (BatchRequest) an unreadable
         value comes as missing, named in its event's ``input_issues``, which each answer carries.
         """
+        started = time.perf_counter()
         if not events:
             raise InvalidArgument("events is empty: send at least one event")
         if len(events) > self.settings.max_batch:
@@ -263,7 +287,10 @@ class SeverityService:
         # serialise it costs several times what orjson takes for the same dicts (BENCHMARKS.md, Serving).
         predictions, rows = self._predict(events, "predict_batch", _request_id(), explain)
         refusal = self._write_log(rows)  # this is a worker thread: waiting here holds up no other request
-        return refusal or Response(orjson.dumps(predictions), media_type="application/json")
+        if refusal is not None:
+            return refusal
+        self._record_served("predict_batch", events, rows, started)
+        return Response(orjson.dumps(predictions), media_type="application/json")
 
     @bentoml.api
     async def explain(self, event: AccidentEvent) -> Explanation:
@@ -289,11 +316,11 @@ class SeverityService:
         explanation = scored.explanation
         raw = scored.raw_field_contributions[0]
         values = scored.features[0]
-        refusal = await self._write_log_async(
-            self._log_rows([event], [key], [result], [arm.variant], "explain", request_id, started)
-        )
+        rows = self._log_rows([event], [key], [result], [arm.variant], "explain", request_id, started)
+        refusal = await self._write_log_async(rows)
         if refusal is not None:
             return refusal
+        self._record_served("explain", [event], rows, started)
         return Explanation(
             request_id=request_id,
             event_id=event.event_id,
@@ -360,6 +387,30 @@ class SeverityService:
                 "history_through": _iso(challenger.history.through),
             },
         )
+
+    @bentoml.api
+    def health(self) -> dict:
+        """This worker's live health: per arm and API, predictions served, latency percentiles over the last
+        requests, the last prediction's time and a rolling drift check against the packaged reference; per API,
+        requests refused (4xx) and failed (5xx)."""
+        # Synchronous: the drift check bins the window in BentoML's thread pool, off the event loop.
+        return self.monitor.report(str(self.log.path))
+
+    def _record_served(self, api: str, events, rows: list[LoggedPrediction], started: float) -> None:
+        """Tell the health monitor what this request served (and shadowed), once its rows are in the log."""
+        if not self.monitor.enabled:
+            return
+        seconds = time.perf_counter() - started
+        served: dict[str, tuple[list, list]] = {}
+        shadow: tuple[list, list] = ([], [])
+        for row in rows:
+            probabilities, records = served.setdefault(row.variant, ([], [])) if row.served else shadow
+            probabilities.append(row.fatal_probability)
+            records.append(events[row.item].__dict__)  # the event's fields by name, as a record has them
+        for variant, (probabilities, records) in served.items():
+            self.monitor.served(api, variant, probabilities, records, seconds)
+        if shadow[0]:
+            self.monitor.shadowed(*shadow)
 
     # ---- the one scoring path -----------------------------------------------------------
     def _predict(
@@ -532,6 +583,8 @@ def _request_guard(app):
     return RequestGuard(app, max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
 
 
+# The recorder outside the guard, so that the guard's refusals are counted too: the first added is the outermost.
+SeverityService.add_asgi_middleware(RefusalRecorder, monitor=lambda: _monitor)
 SeverityService.add_asgi_middleware(_request_guard)
 
 

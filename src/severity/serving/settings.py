@@ -79,6 +79,14 @@ class ServingSettings(BaseSettings):
       held in memory. The default leaves room for a full batch of ``SEVERITY_MAX_BATCH`` export rows (its size: README).
     - ``SEVERITY_API_KEY`` (none): when set, every API needs ``Authorization: Bearer <key>`` (401 otherwise); the
       health probes, metrics and the API documentation stay open.
+    - ``SEVERITY_HEALTH`` (``on``): the live health view's recording of each prediction (counts, latency window,
+      rolling drift, the probability histogram on ``/metrics``). ``off`` leaves ``health`` with the refused and failed
+      requests only, which are always counted and kept.
+    - ``SEVERITY_HEALTH_WINDOW`` (1000): the last predictions per arm the rolling drift check compares with the
+      packaged reference; drift is judged once the window is full.
+    - ``SEVERITY_HEALTH_PSI_THRESHOLD`` (0.2, monitoring's): a PSI at or above it, once the window is full, is drift.
+    - ``SEVERITY_HEALTH_LATENCY_WINDOW`` (1000): the last requests per API and arm whose latency percentiles
+      ``health`` reports.
     """
 
     model_config = SettingsConfigDict(
@@ -109,6 +117,10 @@ class ServingSettings(BaseSettings):
     log_retention_days: Annotated[float, Field(gt=0)] | None = None
     max_body_bytes: Annotated[int, Field(ge=1)] = 16 * 1024 * 1024
     api_key: str | None = Field(default=None, repr=False)  # a secret: never in a log line
+    health: Annotated[bool, BeforeValidator(_switch)] = True
+    health_window: Annotated[int, Field(ge=1)] = 1000
+    health_psi_threshold: Annotated[float, Field(gt=0)] = 0.2
+    health_latency_window: Annotated[int, Field(ge=1)] = 1000
 
     def __init__(self, **values: Any) -> None:
         """Settings from keyword arguments only, each a field name (or its variable name); the rest keep their

@@ -7,7 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
+from severity.monitoring.reference import RAW_PREFIX
+from severity.monitoring.rolling import KEY_INPUTS, reference_profile
+from severity.serving.health import HEALTH_REFERENCE
 from severity.serving.packaging import PackagedModel, package_metadata
 
 logger = logging.getLogger(__name__)
@@ -20,9 +24,13 @@ def package_service(
     raw_field_importance: pd.DataFrame,
     test_fairness_summary: dict[str, Any],
     model_card_record: dict[str, Any],
+    test_events: pd.DataFrame,
+    monitoring_reference: pd.DataFrame,
+    drift_bins: int,
 ) -> PackagedModel:
     """The champion with its labels and metadata (registry version, data hash, metrics, rule, global importance,
-    and the fairness gaps measured on the test split)."""
+    the fairness gaps measured on the test split, and the reference of the service's rolling drift check: the
+    shipped model's own probabilities on the test split, and monitoring's training-split reference of key inputs)."""
     packaged = package_metadata(champion_model, registered_model, performance_metrics)
     top = raw_field_importance.nlargest(10, "share")
     packaged.metadata["global_raw_field_importance"] = dict(zip(top["feature"], top["share"].round(4), strict=True))
@@ -31,6 +39,15 @@ def package_service(
         {key: gap[key] for key in ("attribute", "metric", "gap", "threshold", "exceeded")}
         for gap in test_fairness_summary["gaps"]
     ]
+    # The shipped model's probabilities, not the monitoring baseline's: a refit ships another model than the
+    # champion the baseline scored, with its own calibration, and the service serves the shipped one.
+    probability, _ = champion_model.predict_columns(event_columns(test_events))
+    packaged.metadata[HEALTH_REFERENCE] = reference_profile(
+        probability,
+        {name: monitoring_reference[RAW_PREFIX + name].astype(str).tolist() for name in KEY_INPUTS},
+        drift_bins,
+        source="the shipped model's probabilities on the test split; monitoring_reference's inputs (training split)",
+    )
     logger.info(
         "Packaging %s (%s, registry version %s) for BentoML",
         champion_model.family,
