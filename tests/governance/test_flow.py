@@ -20,6 +20,7 @@ from tests.conftest import copy_trained_project, run_session
 from tests.serving.test_service import served
 
 pytestmark = pytest.mark.slow
+ECE_LIMIT = "    max_metrics: {ece: 0.1}\n"
 
 
 def severity(project: Path, *arguments: str, expect: int = 0) -> str:
@@ -59,6 +60,9 @@ def governed(trained_project, tmp_path_factory) -> Path:
         runtime_params={"modelling": {"shipped_variant": "without_damage", "shipping": {"refit": False}}},
         node_names=reselected,
     )
+    # The flow is about versions and aliases, not about one figure: the demo champion's test calibration error sits
+    # near the base limit and moves with library releases, so this project's gate allows a little more.
+    (project / "conf/local/parameters_governance.yml").write_text(f"governance:\n  gate:\n{ECE_LIMIT}")
     return project
 
 
@@ -115,7 +119,7 @@ def test_promotion_gate_approval_rollback_and_the_service_following_the_registry
 
     # The team accepts the weaker model (say, for use before damage is assessed) by loosening the gate in configuration.
     (governed / "conf/local/parameters_governance.yml").write_text(
-        "governance:\n  gate:\n    champion_tolerance: 0.5\n    min_metrics: {roc_auc: 0.5, pr_auc: 0.2}\n"
+        "governance:\n  gate:\n    champion_tolerance: 0.5\n    min_metrics: {roc_auc: 0.5, pr_auc: 0.2}\n" + ECE_LIMIT
     )
     output = severity(
         governed, "promote", "--version", "2", "--approver", "Bo Board", "--notes", "Pre-assessment model approved"
