@@ -1,6 +1,7 @@
 """Run by the orchestration tests in a Python that has Airflow: load the DAG folder, or run one DAG with dag.test().
 
-``python airflow_run.py dagbag DAG_FOLDER RESULT.json`` and ``python airflow_run.py test DAG_FOLDER DAG_ID RESULT.json``.
+``python airflow_run.py dagbag DAG_FOLDER RESULT.json`` and
+``python airflow_run.py test DAG_FOLDER DAG_ID RUN_CONF_JSON RESULT.json``.
 AIRFLOW_HOME (a temp dir) must be set by the caller, before Airflow is imported here.
 """
 
@@ -40,7 +41,7 @@ def dagbag(folder: str) -> dict:
     }
 
 
-def test(folder: str, dag_id: str) -> dict:
+def test(folder: str, dag_id: str, run_conf: str) -> dict:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
@@ -51,7 +52,7 @@ def test(folder: str, dag_id: str) -> dict:
     # dag.test() waits out retry_delay between tries: a failing task would hold the test for 10 minutes.
     for task in dag.tasks:
         task.retries = 0
-    run = dag.test()
+    run = dag.test(run_conf=json.loads(run_conf))
     return {
         "state": str(run.state),
         "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},

@@ -183,7 +183,9 @@ def test_the_monitoring_dag_checks_the_last_day_of_the_log_and_alerts(
     log.append(logged(rows.iloc[150:], now - timedelta(days=3), rng, "before"))
     log.close()
 
-    run = run_airflow(airflow_python, tmp_path / "airflow", "test", project / "airflow_dags", "severity_monitoring")
+    run = run_airflow(
+        airflow_python, tmp_path / "airflow", "test", project / "airflow_dags", "severity_monitoring", "{}"
+    )
 
     assert run["state"] == "success", run
     assert run["tasks"] == dict.fromkeys(MONITORING_TASKS, "success")
@@ -197,3 +199,29 @@ def test_the_monitoring_dag_checks_the_last_day_of_the_log_and_alerts(
     assert (reports / "monitoring/data_drift_report.html").stat().st_size > 100_000
     assert received == [alerts]
     assert json.loads((reports / "monitoring/alert_delivery.json").read_text())["delivered"]
+
+
+def test_a_failing_task_alerts_through_the_failure_callback(airflow_python, webhook, tmp_path):
+    """The inference DAG triggered with a file that is not there: its first task fails, and the callback posts."""
+    project = make_project_copy(tmp_path)
+    shutil.copytree(DAGS, project / "airflow_dags")
+    url, received = webhook
+    (project / "conf/local/parameters_monitoring.yml").write_text(
+        yaml.safe_dump({"monitoring": {"alerts": {"webhook_url": url}}})
+    )
+    missing = tmp_path / "missing.csv"
+
+    run = run_airflow(
+        airflow_python,
+        tmp_path / "airflow",
+        "test",
+        project / "airflow_dags",
+        "severity_inference",
+        json.dumps({"new_events": str(missing)}),
+    )
+
+    assert run["state"] == "failed" and run["tasks"]["parse-new-events-node"] == "failed", run
+    [record] = received
+    [alert] = record["alerts"]
+    assert alert["check"] == "pipeline_failure" and alert["dag_id"] == "severity_inference"
+    assert alert["task_id"] == "parse-new-events-node" and str(missing) in alert["message"]
