@@ -22,6 +22,9 @@ AB_COMMAND = "kedro run --pipelines=ab_evaluation"
 MONITORING_FOLDER = Path("data/08_reporting/monitoring")
 ALERTS_FILE = Path("data/08_reporting/alerts.json")
 AB_REPORT = Path("data/08_reporting/ab_evaluation.md")
+# A monitoring run's metrics in MLflow, under the names of the catalog entries that log them.
+RUN_METRIC_PREFIXES = ("data_drift_metrics.", "monitoring_run_metrics.")
+DRIFTED_SHARE = "data_drift_metrics.drifted_share"
 
 
 class Missing(LookupError):
@@ -79,7 +82,7 @@ class ProjectData:
 
         client = MlflowClient(tracking_uri=self.registry.tracking_uri)
         experiments = [experiment.experiment_id for experiment in client.search_experiments()]
-        runs = [run for run in client.search_runs(experiments, max_results=1000) if "drifted_share" in run.data.metrics]
+        runs = [run for run in client.search_runs(experiments, max_results=1000) if DRIFTED_SHARE in run.data.metrics]
         if not runs:
             raise Missing(f"No monitoring run yet: run `{MONITORING_COMMAND}`")
         rows = []
@@ -87,7 +90,11 @@ class ProjectData:
             row = {
                 "run_id": run.info.run_id,
                 "started": pd.to_datetime(run.info.start_time, unit="ms", utc=True),
-                **{name: value for name, value in run.data.metrics.items() if "." not in name},
+                **{
+                    name.split(".", 1)[1]: value
+                    for name, value in run.data.metrics.items()
+                    if name.startswith(RUN_METRIC_PREFIXES) and name.count(".") == 1
+                },
             }
             drift = _run_json(run.info.artifact_uri, "monitoring/prediction_drift_summary.json")
             if drift:
