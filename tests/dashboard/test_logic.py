@@ -90,6 +90,7 @@ def test_reasons_and_issues_as_text():
     assert reasons_text(
         [{"field": "aircraft_damage", "contribution": 1.2}, {"field": "make", "contribution": -0.31}]
     ) == ("aircraft_damage +1.20; make -0.31")
+    assert reasons_text([["aircraft_damage", 1.2], ["make", -0.31]]) == "aircraft_damage +1.20; make -0.31"  # the log's
     assert reasons_text(None) == ""
     assert issues_text([]) == "" and issues_text(["latitude: out of range"]) == "latitude: out of range"
     assert issues_text([{"field": "latitude", "message": "latitude 123 out of range"}]) == "latitude 123 out of range"

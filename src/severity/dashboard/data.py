@@ -134,6 +134,21 @@ class ProjectData:
             return Path(local).read_text()
 
 
+def _refusal_text(body: bytes) -> str:
+    """A service error as text: one line per refused field (``event.latitude: ...``), else the body as sent."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace")
+    details = answer.get("detail") if isinstance(answer, dict) else None
+    if not isinstance(details, list):
+        return str(answer.get("error", answer)) if isinstance(answer, dict) else str(answer)
+    return "\n".join(
+        f"{'.'.join(str(part) for part in d.get('loc', ()))}: {str(d.get('msg', '')).removeprefix('Value error, ')}"
+        for d in details[:20]
+    )
+
+
 def _run_json(artifact_uri: str, name: str) -> dict[str, Any] | None:
     """A JSON artifact of a run in a local artifact store; None when it is not there (or the store is remote)."""
     from urllib.parse import urlparse
@@ -240,7 +255,7 @@ class Scorer:
         from severity.data.schema import EVENT_DATE, EVENT_KEY, INPUT_FIELDS, normalise_header
 
         names = {column: normalise_header(column) for column in raw.columns}
-        keep = [column for column, name in names.items() if name in INPUT_FIELDS or name == EVENT_KEY]
+        keep = [column for column, name in names.items() if name in (*INPUT_FIELDS, EVENT_KEY, EVENT_DATE)]
         requests = [
             {names[column]: (value if value != "" else None) for column, value in row.items()}
             for row in raw[keep].to_dict("records")
@@ -264,7 +279,7 @@ class Scorer:
             with urllib.request.urlopen(request, timeout=120) as answer:
                 return json.loads(answer.read())
         except urllib.error.HTTPError as error:
-            raise ValueError(f"The service answered {error.code}: {error.read().decode(errors='replace')}") from None
+            raise ValueError(f"The service answered {error.code}: {_refusal_text(error.read())}") from None
         except OSError as error:
             raise Missing(
                 f"The service at {self.service_url} cannot be reached ({error}): start `{SERVE_COMMAND}`"

@@ -104,10 +104,12 @@ def validation_messages(error: Any) -> list[str]:
 
 
 def reasons_text(reasons: Any) -> str:
-    """Top reasons (``[{"field", "contribution"}]``) as one short line, e.g. ``aircraft_damage +1.20; weather -0.31``."""
+    """Top reasons as one short line, e.g. ``aircraft_damage +1.20; make -0.31``: ``{"field", "contribution"}`` dicts
+    (an answer, ``inference``'s table) or ``[field, contribution]`` pairs (the prediction log)."""
     if not isinstance(reasons, list | tuple | np.ndarray):
         return ""
-    return "; ".join(f"{r['field']} {r['contribution']:+.2f}" for r in reasons)
+    pairs = [(r["field"], r["contribution"]) if isinstance(r, dict) else tuple(r) for r in reasons]
+    return "; ".join(f"{field} {contribution:+.2f}" for field, contribution in pairs)
 
 
 def issues_text(issues: Any) -> str:
