@@ -59,3 +59,20 @@ def test_importing_the_service_reads_no_store_and_starts_no_process(tmp_path):
     )
     assert imported.returncode == 0, imported.stderr[-3000:]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_severity_command_and_the_dashboard_package_import_no_streamlit_and_read_nothing(tmp_path):
+    """``severity models ...`` never pays for Streamlit: it is imported when ``severity dashboard`` runs the app, and
+    importing the dashboard's package, its launcher and its pure helpers starts no Kedro session and writes nothing."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import severity.governance.commands, severity.dashboard, severity.dashboard.launch, severity.dashboard.logic\n"
+        "assert 'streamlit' not in sys.modules, 'streamlit imported'\n"
+        "assert 'kedro.framework.session' not in sys.modules, 'a Kedro session module imported'\n"
+    )
+    imported = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []

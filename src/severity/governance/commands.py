@@ -6,6 +6,7 @@
     severity models rollback --approver NAME --notes TEXT
     severity retrain --current-events PATH [--labels PATH] [--if-requested] [--env ENV]
     severity bento [--version V]
+    severity dashboard [--host 127.0.0.1] [--port 8501] [--service-url URL]
 
 Run from the project root: the commands read the project's configuration (the MLflow store of
 ``mlflow.yml``, the registered model's name, the gate's and fairness limits) and load the test
@@ -320,3 +321,31 @@ def bento(bento_version: str | None, bentofile: Path) -> None:
     for model in built.info.all_models:
         click.echo(f"with {model.tag}")
     click.echo(str(built.tag))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="The port to listen on.")
+@click.option(
+    "--service-url",
+    default=None,
+    help="Score through this running service (e.g. http://127.0.0.1:3000) instead of loading the model in process.",
+)
+def dashboard(host: str, port: int, service_url: str | None) -> None:
+    """The analyst's dashboard (Streamlit) at http://HOST:PORT: the served model, explanations and what-ifs, a triage
+    queue, monitoring and governance. Run it from the project root."""
+    import subprocess
+
+    from kedro.utils import find_kedro_project
+
+    from severity.dashboard.launch import streamlit_command
+
+    root = find_kedro_project(Path.cwd())
+    if root is None:
+        raise NotFound(
+            f"{Path.cwd()} is not in a Kedro project: run `severity dashboard` from the project root "
+            "(the folder with pyproject.toml and conf/)"
+        )
+    click.echo(f"The dashboard of {root}: http://{host}:{port} (Ctrl-C stops it)")
+    # From the project root, where the catalog's, the registry's and the log's relative paths resolve.
+    sys.exit(subprocess.call(streamlit_command(host, port, service_url), cwd=root))

@@ -17,9 +17,8 @@ from severity.serving.routing import Mode
 
 PREFIX = "SEVERITY_"
 # SEVERITY_* variables that belong to something other than the service, so the unknown-variable check lets them by.
-NOT_SERVING_VARIABLES = frozenset(
-    {"SEVERITY_REQUIRE_POSTGRES"}
-)  # the test suite: fail instead of skip without PostgreSQL
+# The test suite's: fail instead of skip without PostgreSQL, or without Chromium for the dashboard's browser test.
+NOT_SERVING_VARIABLES = frozenset({"SEVERITY_REQUIRE_POSTGRES", "SEVERITY_REQUIRE_CHROMIUM"})
 
 _SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 

@@ -56,15 +56,22 @@ def parse_new_events(new_events_raw: pd.DataFrame, settings: InferenceSettings) 
 
 
 def score_new_events(
-    events: pd.DataFrame, issues: pd.DataFrame, champion_model: SeverityModel, settings: InferenceSettings
+    events: pd.DataFrame,
+    issues: pd.DataFrame,
+    champion_model: SeverityModel,
+    settings: InferenceSettings,
+    explain: bool = True,
 ) -> pd.DataFrame:
-    """Calibrated probability, decision, top reasons and input issues per event, in input order."""
+    """Calibrated probability, decision, top reasons and input issues per event, in input order.
+
+    ``explain=False`` leaves the reasons empty, for a caller that explains only some events (the dashboard's triage).
+    """
     absent = {
         field: issues["absent_fields"].map(lambda fields, f=field: f in fields).to_numpy()
         for field in set().union(*issues["absent_fields"])
     }
-    scored = champion_model.score_columns(event_columns(events), explain=True, absent=absent)
-    reasons = scored.top_reasons(settings.top_reasons)
+    scored = champion_model.score_columns(event_columns(events), explain=explain, absent=absent)
+    reasons = scored.top_reasons(settings.top_reasons) if explain else [[] for _ in range(len(events))]
     predictions = pd.DataFrame(
         {
             EVENT_KEY: events[EVENT_KEY].to_numpy(),
