@@ -120,6 +120,10 @@ def severity_monitoring():
     def deliver_alerts_node(params=None):
         _run_kedro_node(params, node_names=["deliver_alerts_node"])
 
+    @task(task_id="request-retraining-node")
+    def request_retraining_node(params=None):
+        _run_kedro_node(params, node_names=["request_retraining_node"])
+
     @task(task_id="summarise-monitoring-node")
     def summarise_monitoring_node(params=None):
         _run_kedro_node(params, node_names=["summarise_monitoring_node"])
@@ -133,6 +137,7 @@ def severity_monitoring():
         "monitor-prediction-drift-node": monitor_prediction_drift_node(),
         "raise-alerts-node": raise_alerts_node(),
         "deliver-alerts-node": deliver_alerts_node(),
+        "request-retraining-node": request_retraining_node(),
         "summarise-monitoring-node": summarise_monitoring_node(),
     }
     tasks["prepare-current-batch-node"] >> tasks["audit-current-fairness-node"]
@@ -147,6 +152,7 @@ def severity_monitoring():
     tasks["monitor-data-drift-node"] >> tasks["raise-alerts-node"]
     tasks["monitor-prediction-drift-node"] >> tasks["raise-alerts-node"]
     tasks["raise-alerts-node"] >> tasks["deliver-alerts-node"]
+    tasks["raise-alerts-node"] >> tasks["request-retraining-node"]
     tasks["estimate-current-performance-node"] >> tasks["summarise-monitoring-node"]
     tasks["raise-alerts-node"] >> tasks["summarise-monitoring-node"]
 

@@ -44,6 +44,7 @@ MONITORING_TASKS = {
     "monitor-calibration-node",
     "raise-alerts-node",
     "deliver-alerts-node",
+    "request-retraining-node",
     "summarise-monitoring-node",
 }
 
@@ -95,7 +96,8 @@ def test_the_dags_load_with_their_schedules_tasks_retries_and_failure_callback(a
     monitoring = dags["severity_monitoring"]["tasks"]
     assert set(monitoring) == MONITORING_TASKS
     assert monitoring["raise-alerts-node"]["upstream"] == sorted(
-        MONITORING_TASKS - {"raise-alerts-node", "deliver-alerts-node", "summarise-monitoring-node"}
+        MONITORING_TASKS
+        - {"raise-alerts-node", "deliver-alerts-node", "request-retraining-node", "summarise-monitoring-node"}
     )
     assert set(dags["severity_training"]["tasks"]) == {"training"}
     assert set(dags["severity_inference"]["tasks"]) == {"parse-new-events-node", "score-new-events-node"}
@@ -197,7 +199,9 @@ def test_the_monitoring_dag_checks_the_last_day_of_the_log_and_alerts(
     unseen = {alert["check"]: alert for alert in alerts["alerts"]}["unseen_values"]
     assert "make" in unseen["fields"], unseen
     assert (reports / "monitoring/data_drift_report.html").stat().st_size > 100_000
-    assert received == [alerts]
+    (payload,) = received  # the record, each alert with its fingerprint, and a Slack `text` summary
+    assert payload["batch"] == alerts["batch"] and payload["text"].startswith("severity monitoring: ")
+    assert [alert["check"] for alert in payload["alerts"]] == [alert["check"] for alert in alerts["alerts"]]
     assert json.loads((reports / "monitoring/alert_delivery.json").read_text())["delivered"]
 
 

@@ -17,8 +17,17 @@ from severity.serving.routing import Mode
 
 PREFIX = "SEVERITY_"
 # SEVERITY_* variables that belong to something other than the service, so the unknown-variable check lets them by.
-# The test suite's: fail instead of skip without PostgreSQL, or without Chromium for the dashboard's browser test.
-NOT_SERVING_VARIABLES = frozenset({"SEVERITY_REQUIRE_POSTGRES", "SEVERITY_REQUIRE_CHROMIUM"})
+# The test suite's (fail instead of skip without PostgreSQL, Airflow, or Chromium for the dashboard's browser test), and
+# the alert email's login (severity.datasets.credentials), which a machine running both may set beside the service's.
+NOT_SERVING_VARIABLES = frozenset(
+    {
+        "SEVERITY_REQUIRE_POSTGRES",
+        "SEVERITY_REQUIRE_AIRFLOW",
+        "SEVERITY_REQUIRE_CHROMIUM",
+        "SEVERITY_SMTP_USERNAME",
+        "SEVERITY_SMTP_PASSWORD",
+    }
+)
 
 _SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 

@@ -11,6 +11,7 @@ from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.monitoring.reference import RAW_PREFIX
 from severity.monitoring.rolling import KEY_INPUTS, reference_profile
+from severity.pipelines.parameters import MonitoringParameters
 from severity.serving.health import HEALTH_REFERENCE
 from severity.serving.packaging import PackagedModel, package_metadata
 
@@ -26,7 +27,7 @@ def package_service(
     model_card_record: dict[str, Any],
     test_events: pd.DataFrame,
     monitoring_reference: pd.DataFrame,
-    drift_bins: int,
+    monitoring: MonitoringParameters,
 ) -> PackagedModel:
     """The champion with its labels and metadata (registry version, data hash, metrics, rule, global importance,
     the fairness gaps measured on the test split, and the reference of the service's rolling drift check: the
@@ -45,7 +46,7 @@ def package_service(
     packaged.metadata[HEALTH_REFERENCE] = reference_profile(
         probability,
         {name: monitoring_reference[RAW_PREFIX + name].astype(str).tolist() for name in KEY_INPUTS},
-        drift_bins,
+        monitoring.prediction_drift.bins,
         source="the shipped model's probabilities on the test split; monitoring_reference's inputs (training split)",
     )
     logger.info(

@@ -21,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_card_record",
                     "test_events",
                     "monitoring_reference",
-                    "params:monitoring.prediction_drift.bins",
+                    "params:monitoring",
                 ],
                 outputs="bento_model",
                 name="package_service_node",
