@@ -111,6 +111,12 @@ def run_session(
             mlflow.end_run()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the shared demo training run after the others (a stable sort: each keeps its order), so that
+    under pytest-xdist one worker trains while the other runs everything that does not wait for it."""
+    items.sort(key=lambda item: "trained_project" in getattr(item, "fixturenames", ()))
+
+
 def train_demo_project(tmp_path: Path) -> Path:
     root = make_project_copy(tmp_path)
     # The `ci` environment: a 6-trial study and fewer bootstrap resamples; nothing else changes.

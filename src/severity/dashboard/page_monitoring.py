@@ -94,6 +94,15 @@ def _fairness(data) -> None:
         ("The test split, at training", "test_fairness_by_group", "test_weak_slices"),
     ):
         st.subheader(label)
+        if groups.startswith("current"):
+            try:
+                audited = data.load("current_fairness_summary", MONITORING_COMMAND)
+            except Missing as missing:
+                common.show_missing(missing)
+                continue
+            if not audited.get("audited", True):  # its tables are empty files then, with no columns to read
+                st.caption(f"Not audited: {audited.get('reason', 'no labelled events')}.")
+                continue
         try:
             table = data.load(
                 groups, MONITORING_COMMAND if groups.startswith("current") else "kedro run --pipelines=training"

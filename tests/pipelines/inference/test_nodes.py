@@ -8,8 +8,15 @@ from kedro.io import DatasetError
 
 from severity.data.errors import DataValidationError
 from severity.pipelines.inference.nodes import parse_new_events
-from tests.conftest import run_session
+from tests.conftest import copy_trained_project, run_session
 from tests.parameters import block
+
+
+@pytest.fixture(scope="module")
+def trained_project(trained_project, tmp_path_factory):
+    """This module's own copy of the shared training: its sessions write outputs and MLflow runs into the project."""
+    return copy_trained_project(trained_project, tmp_path_factory.mktemp("own"))
+
 
 SETTINGS = block("inference", refuse_invalid_values=False)
 REFUSING = block("inference", refuse_invalid_values=True)

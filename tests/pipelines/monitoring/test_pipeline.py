@@ -16,11 +16,19 @@ from severity.monitoring.drift import data_drift
 from severity.monitoring.reference import describe_events
 from severity.pipelines.monitoring.nodes import monitor_data_drift, monitor_prediction_drift, raise_alerts
 from severity.serving.prediction_log import LoggedPrediction, PredictionLog
-from tests.conftest import DEMO_SAMPLE, read_raw, run_session
+from tests.conftest import DEMO_SAMPLE, copy_trained_project, read_raw, run_session
 from tests.parameters import block
 from tests.pipelines.inference.test_nodes import FAULTS, malformed_csv, refusal
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained_project(trained_project, tmp_path_factory):
+    """This module's own copy of the shared training: its sessions write outputs and MLflow runs into the project."""
+    return copy_trained_project(trained_project, tmp_path_factory.mktemp("own"))
+
+
 PARAMETERS = block("monitoring")
 
 
