@@ -111,9 +111,13 @@ def run_session(
             mlflow.end_run()
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need the shared demo training run after the others (a stable sort: each keeps its order), so that
-    under pytest-xdist one worker trains while the other runs everything that does not wait for it."""
+    """Tests that need the shared demo training are `slow` (it is a whole Kedro run) and run after the others (a
+    stable sort: each keeps its order), so that under pytest-xdist one worker trains while the other runs the rest."""
+    for item in items:
+        if "trained_project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: "trained_project" in getattr(item, "fixturenames", ()))
 
 
