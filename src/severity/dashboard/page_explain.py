@@ -12,31 +12,12 @@ from severity.dashboard import common
 from severity.dashboard.charts import waterfall
 from severity.dashboard.data import Explained, Missing
 from severity.dashboard.logic import WHAT_IF_FIELDS, event_request, form_request, validation_messages, what_if_diff
+from severity.data.schema import INPUT_FIELDS
+from severity.serving.schemas import AccidentEvent
 
-# The form's fields: the service's request fields (AccidentEvent), every model input, so the full model answers; a box
-# left empty is sent as null (a value recorded missing), never left out.
-FORM_FIELDS = (
-    "event_date",
-    "location",
-    "country",
-    "latitude",
-    "longitude",
-    "airport_code",
-    "aircraft_damage",
-    "aircraft_category",
-    "registration_number",
-    "make",
-    "model",
-    "amateur_built",
-    "number_of_engines",
-    "engine_type",
-    "far_description",
-    "schedule",
-    "purpose_of_flight",
-    "air_carrier",
-    "weather_condition",
-    "broad_phase_of_flight",
-)
+# The form's fields: the model inputs among the service's request fields (AccidentEvent), in its order, so the full
+# model answers; a box left empty is sent as null (a value recorded missing), never left out.
+FORM_FIELDS = tuple(name for name in AccidentEvent.model_fields if name == "event_date" or name in INPUT_FIELDS)
 SOURCES = ("Fill in the form", "An event of the test split")
 
 
