@@ -14,6 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
 from severity.governance.commands import main
 from severity.governance.promotion import AUTOMATIC_APPROVER
 from severity.serving.registry import packaged_tag
@@ -34,17 +35,7 @@ CHEAP = {
     "stacking": {"settings": {"folds": 2}},
 }
 GAPS = ("selection_rate", "false_negative_rate", "false_positive_rate", "calibration_error")
-OUTCOME_COLUMNS = [
-    "Injury.Severity",
-    "Total.Fatal.Injuries",
-    "Total.Serious.Injuries",
-    "Total.Minor.Injuries",
-    "Total.Uninjured",
-    "Investigation.Type",
-    "Accident.Number",
-    "Report.Status",
-    "Publication.Date",
-]
+OUTCOME_HEADERS = [EXPORT_HEADERS[column] for column in OUTCOME_COLUMNS]  # what a batch to score lacks
 
 
 def merged(base: dict, changes: dict) -> dict:
@@ -79,7 +70,7 @@ def shifted_batch(folder: Path) -> tuple[Path, Path, int]:
     rows.loc[rows.index % 4 == 0, "Make"] = "Zephyr Aerospace"
     fatal = rows["Injury.Severity"].str.startswith("Fatal") | (pd.to_numeric(rows["Total.Fatal.Injuries"]) > 0)
     events, labels = folder / "reported.csv", folder / "outcomes.csv"
-    rows.drop(columns=OUTCOME_COLUMNS).to_csv(events, index=False)
+    rows.drop(columns=OUTCOME_HEADERS).to_csv(events, index=False)
     pd.DataFrame({"Event.Id": rows["Event.Id"], "fatal": fatal.astype(int)}).to_csv(labels, index=False)
     return events, labels, len(rows)
 
