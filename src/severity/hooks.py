@@ -47,3 +47,45 @@ class AlertCredentialsHooks:
         from severity.monitoring.alerts import smtp_credentials
 
         catalog["smtp_credentials"] = CredentialsDataset(smtp_credentials((conf_creds or {}).get("smtp")))
+
+
+class TrainingSummaryHooks:
+    """When a run that packages the champion ends, says what it made (:func:`severity.models.summary.training_summary`)
+    on standard output and in ``training_summary`` (``data/08_reporting/training_summary.txt``). A hook, not a node:
+    it must come after the last node, and it reads the BentoML tag packaging wrote."""
+
+    PACKAGING_NODE = "package_service_node"
+    REPORTS = (
+        ("candidates compared", "model_comparison_markdown"),
+        ("forward backtest", "backtest_markdown"),
+        ("tuning report", "tuning_report"),
+        ("model card", "model_card_markdown"),
+        ("test metrics", "performance_metrics"),
+    )
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        if self.PACKAGING_NODE not in {node.name for node in pipeline.nodes}:
+            return
+        from pathlib import Path
+
+        from severity.models.summary import training_summary
+        from severity.serving.registry import packaged_tag
+
+        registered = catalog.load("registered_model")
+        if registered.get("registered") in (True, "True"):
+            tag = packaged_tag(registered["version"], registered["run_id"])
+        else:
+            tag = "severity_model:latest"
+        root = Path(run_params.get("project_path") or Path.cwd())
+        paths = {}
+        for label, name in self.REPORTS:
+            filepath = getattr(catalog.get(name), "_filepath", None)
+            if filepath is not None:
+                path = Path(str(filepath))
+                paths[label] = str(path.relative_to(root) if path.is_relative_to(root) else path)
+        text = training_summary(
+            catalog.load("performance_metrics"), registered, catalog.load("backtest_table"), tag, paths
+        )
+        catalog.save("training_summary", text)
+        print(f"\n{text}", flush=True)  # noqa: T201 (the run's last words, for the person who started it)

@@ -1,10 +1,12 @@
 """Project settings; see https://docs.kedro.org/en/stable/configure/configuration_basics/."""
 
+import os
+import warnings
 from pathlib import Path
 
 from kedro.utils import find_kedro_project
 
-from severity.hooks import AlertCredentialsHooks, TypedParameterHooks
+from severity.hooks import AlertCredentialsHooks, TrainingSummaryHooks, TypedParameterHooks
 
 
 def project_root() -> str:
@@ -16,6 +18,12 @@ def project_root() -> str:
     return (find_kedro_project(Path.cwd()) or Path.cwd()).as_posix()
 
 
+# Kedro and kedro-mlflow still call OmegaConf's deprecated resolver registration, warning in every session about code
+# the project cannot change. Set here because Kedro reads this module before it loads any configuration.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
+# MLflow draws a progress bar for every artifact it downloads, a few files of a few kilobytes each.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
@@ -26,4 +34,5 @@ CONFIG_LOADER_ARGS = {
 }
 
 # Nodes receive their parameter blocks as the typed models of severity.pipelines.parameters.
-HOOKS = (TypedParameterHooks(), AlertCredentialsHooks())
+# A run that packages the champion ends by saying what it made.
+HOOKS = (TypedParameterHooks(), AlertCredentialsHooks(), TrainingSummaryHooks())
