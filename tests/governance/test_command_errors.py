@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from mlflow import MlflowClient
 
 from severity.governance.commands import main
+from severity.governance.registry import Registry, sqlite_summaries
 from tests.conftest import make_project_copy
 
 NAME = "ntsb-severity-classifier"  # conf/base/parameters_modelling.yml, modelling.registry.model_name
@@ -83,6 +84,32 @@ def test_an_alias_names_its_version(registered):
     # Past the look-up, the card command meets a version without a card: a refusal, exit 1.
     code, output = severity(registered, "card", "--version", "challenger")
     assert (code, one_line(output)) == (1, "Error: Version 1 has no model card")
+
+
+def test_the_listing_read_from_sqlite_is_what_mlflow_reports(registered, tmp_path):
+    """`severity models list` reads a SQLite store without MLflow; on the same store, MLflow's client gives the same rows,
+    a deleted version left out."""
+    client = store(registered)
+    client.create_model_version(NAME, source=str(tmp_path / "model2"), tags={"champion": "mlp", "test_roc_auc": "0.9"})
+    client.create_model_version(NAME, source=str(tmp_path / "model3"))
+    client.delete_model_version(NAME, "3")
+    client.set_model_version_tag(NAME, "2", "approval.status", "approved")
+    client.set_registered_model_alias(NAME, "champion", "2")
+    uri = f"sqlite:///{registered / 'mlflow.db'}"
+
+    listed = sqlite_summaries(uri, NAME)
+
+    assert listed == Registry(uri, NAME).summaries()
+    assert [(row.version, row.aliases, row.candidate) for row in listed] == [
+        ("1", ["challenger"], "?"),
+        ("2", ["champion"], "mlp"),
+    ]
+    code, output = severity(registered, "list")
+    assert code == 0 and [line.split()[:2] for line in output.splitlines()[1:]] == [
+        ["1", "challenger"],
+        ["2", "champion"],
+    ]
+    assert sqlite_summaries("postgresql://127.0.0.1/mlflow", NAME) is None  # other stores go through MLflow's client
 
 
 def test_no_store_is_named_and_not_created(tmp_path):

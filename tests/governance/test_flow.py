@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from severity.governance.commands import main
+from severity.governance.registry import Registry, sqlite_summaries
 from severity.pipeline_registry import register_pipelines
 from severity.serving.registry import Resolution
 from severity.serving.settings import ServingSettings
@@ -146,6 +147,8 @@ def test_promotion_gate_approval_rollback_and_the_service_following_the_registry
     lines = {line.split()[0]: line for line in listing.splitlines()[1:]}
     assert "champion" in lines["1"] and "approved by Ada Analyst" in lines["1"]
     assert "rolled back by Ada Analyst" in lines["2"]
+    uri = f"sqlite:///{governed / 'mlflow.db'}"
+    assert sqlite_summaries(uri, name) == Registry(uri, name).summaries()  # the listing's reader agrees with MLflow's
     history = json.loads(client.get_registered_model(name).tags["champion_history"])
     assert [(entry["action"], entry["version"]) for entry in history] == [
         ("promote", "1"),

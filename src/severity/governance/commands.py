@@ -24,14 +24,21 @@ import logging
 import os
 import sys
 import warnings
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from severity.governance.registry import CARD_TAG, CHAMPION, NotInRegistry, Registry, require_store
+from severity.governance.registry import CARD_TAG, CHAMPION, NotInRegistry, require_store, sqlite_summaries
+
+if TYPE_CHECKING:
+    from severity.governance.registry import Registry
+    from severity.pipelines.parameters import Parameters
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+# MLflow draws a progress bar for every artifact it downloads (a model card is one small file).
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 VERSION_HELP = "Registered version: its number, or an alias (champion, challenger)."
 
 
@@ -52,16 +59,17 @@ class RegistryGroup(click.Group):
 
 
 class Project:
-    """The Kedro project in the current directory: its configuration and catalog, loaded once."""
+    """The Kedro project in the current directory: its configuration read at once, the rest when a command needs it.
+
+    Listing versions needs only the store and the model's name; the Kedro session, the typed parameters and the MLflow
+    client (seconds of imports between them) are built on first use.
+    """
 
     def __init__(self, env: str | None):
         from kedro.framework.project import settings
-        from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
         from kedro.utils import find_kedro_project
 
-        from severity.parameters import validate
-        from severity.pipelines.parameters import Parameters
         from severity.settings import project_root
 
         if find_kedro_project(Path.cwd()) is None:
@@ -69,20 +77,41 @@ class Project:
                 f"{Path.cwd()} is not in a Kedro project: run `severity models` from the project root "
                 "(the folder with pyproject.toml and conf/)"
             )
-        root = Path(project_root())
-        bootstrap_project(root)
+        self.env = env
+        self.root = Path(project_root())
+        bootstrap_project(self.root)
         # The store is checked before the session's context is loaded: kedro-mlflow's hook opens it then, which would
         # leave an empty store behind where there was none.
-        loader = settings.CONFIG_LOADER_CLASS(
-            conf_source=str(root / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+        self.config = settings.CONFIG_LOADER_CLASS(
+            conf_source=str(self.root / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
         )
-        loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])  # kedro-mlflow's
-        tracking_uri = loader["mlflow"]["server"]["mlflow_tracking_uri"]
-        require_store(tracking_uri)
-        self.session = KedroSession.create(project_path=root, env=env)
-        self.context = self.session.load_context()
-        self.parameters = validate(Parameters, self.context.config_loader["parameters"])
-        self.registry = Registry(tracking_uri, self.parameters.modelling.registry.model_name)
+        self.config.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])  # kedro-mlflow's
+        self.tracking_uri = self.config["mlflow"]["server"]["mlflow_tracking_uri"]
+        require_store(self.tracking_uri)
+        # Read from the raw configuration, so that listing needs no validation; absent there, validation names why.
+        registry = self.config["parameters"].get("modelling", {}).get("registry", {})
+        self.model_name = registry.get("model_name") or self.parameters.modelling.registry.model_name
+
+    @cached_property
+    def parameters(self) -> Parameters:
+        from severity.parameters import validate
+        from severity.pipelines.parameters import Parameters
+
+        return validate(Parameters, self.config["parameters"])
+
+    @cached_property
+    def context(self) -> Any:
+        from kedro.framework.session import KedroSession
+
+        self.parameters  # noqa: B018 (a misspelt key is named before the session starts)
+        return KedroSession.create(project_path=self.root, env=self.env).load_context()
+
+    @cached_property
+    def registry(self) -> Registry:
+        from severity.governance.registry import Registry
+
+        self.context  # noqa: B018 (kedro-mlflow's hook sets up MLflow for the commands that write to it)
+        return Registry(self.tracking_uri, self.model_name)
 
     def load(self, dataset: str) -> Any:
         return self.context.catalog.load(dataset)
@@ -109,9 +138,11 @@ def models(context: click.Context, env: str | None) -> None:
 @click.pass_obj
 def list_versions(project: Project) -> None:
     """Versions with their aliases, key metric, approval and card."""
-    rows = project.registry.summaries()
+    rows = sqlite_summaries(project.tracking_uri, project.model_name)
+    if rows is None:  # a server or database store: through MLflow's client
+        rows = project.registry.summaries()
     if not rows:
-        click.echo(f"{project.registry.model_name} has no versions yet")
+        click.echo(f"{project.model_name} has no versions yet")
         return
     header = ("version", "aliases", "created (UTC)", "candidate", "test ROC-AUC", "card", "approval")
     table = [

@@ -7,14 +7,16 @@ model's ``champion_history`` tag (an ordered list, so rollback knows where to go
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+# MLflow is imported where it is used: it takes seconds, and `severity models list` on a SQLite store does without it.
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 HISTORY_TAG = "champion_history"
@@ -70,6 +72,9 @@ class Registry:
         self.model_name = model_name
         self.tracking_uri = tracking_uri
         require_store(tracking_uri)
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         try:
             self.client.get_registered_model(model_name)
@@ -80,6 +85,8 @@ class Registry:
 
     # ---- reading ----------------------------------------------------------------------
     def version(self, version: str):
+        from mlflow.exceptions import MlflowException
+
         try:
             return self.client.get_model_version(self.model_name, str(version))
         except MlflowException:
@@ -111,6 +118,8 @@ class Registry:
         return sorted(found, key=lambda v: int(v.version))
 
     def alias(self, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
         try:
             return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
         except MlflowException:
@@ -148,35 +157,12 @@ class Registry:
         return json.loads(tags.get(HISTORY_TAG, "[]"))
 
     def summaries(self) -> list[VersionSummary]:
-        rows = []
         # search_model_versions leaves aliases empty in MLflow 3; the registered model holds them all
-        aliases: dict[str, list[str]] = {}
-        for alias, number in self.client.get_registered_model(self.model_name).aliases.items():
-            aliases.setdefault(str(number), []).append(alias)
-        for version in self.versions():
-            tags = version.tags
-            status = tags.get(f"{APPROVAL_PREFIX}status")
-            if status == "approved":
-                approval = f"approved by {tags.get(f'{APPROVAL_PREFIX}approver')} at {tags.get(f'{APPROVAL_PREFIX}approved_at')}"
-            elif status == "rolled_back":
-                approval = f"rolled back by {tags.get(f'{APPROVAL_PREFIX}rolled_back_by')} at {tags.get(f'{APPROVAL_PREFIX}rolled_back_at')}"
-            else:
-                approval = "not approved"
-            rows.append(
-                VersionSummary(
-                    version=str(version.version),
-                    aliases=sorted(aliases.get(str(version.version), [])),
-                    created=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(
-                        timespec="seconds"
-                    ),
-                    candidate=tags.get("champion", "?"),
-                    variant=tags.get("variant", "?"),
-                    test_roc_auc=tags.get("test_roc_auc", "?"),
-                    approval=approval,
-                    model_card=CARD_TAG in tags,
-                )
-            )
-        return rows
+        aliases = self.client.get_registered_model(self.model_name).aliases
+        return summarise_versions(
+            ((str(v.version), v.creation_timestamp, v.tags) for v in self.versions()),
+            {alias: str(number) for alias, number in aliases.items()},
+        )
 
     # ---- writing ----------------------------------------------------------------------
     def record_promotion(
@@ -270,3 +256,73 @@ class Registry:
         """Append a paragraph to the version's description (what the MLflow UI shows)."""
         current = self.client.get_model_version(self.model_name, str(version)).description or ""
         self.client.update_model_version(self.model_name, str(version), description=(current + "\n\n" + text).strip())
+
+
+def summarise_versions(
+    versions: Iterable[tuple[str, int, Mapping[str, str]]], aliases: Mapping[str, str]
+) -> list[VersionSummary]:
+    """The rows of ``severity models list`` from each version's number, creation time (ms) and tags, and the aliases
+    (alias to version number); in version order."""
+    by_version: dict[str, list[str]] = {}
+    for alias, number in aliases.items():
+        by_version.setdefault(str(number), []).append(alias)
+    rows = []
+    for number, created_ms, tags in sorted(versions, key=lambda v: int(v[0])):
+        status = tags.get(f"{APPROVAL_PREFIX}status")
+        if status == "approved":
+            approval = (
+                f"approved by {tags.get(f'{APPROVAL_PREFIX}approver')} at {tags.get(f'{APPROVAL_PREFIX}approved_at')}"
+            )
+        elif status == "rolled_back":
+            approval = f"rolled back by {tags.get(f'{APPROVAL_PREFIX}rolled_back_by')} at {tags.get(f'{APPROVAL_PREFIX}rolled_back_at')}"
+        else:
+            approval = "not approved"
+        rows.append(
+            VersionSummary(
+                version=str(number),
+                aliases=sorted(by_version.get(str(number), [])),
+                created=datetime.fromtimestamp(created_ms / 1000, UTC).isoformat(timespec="seconds"),
+                candidate=tags.get("champion", "?"),
+                variant=tags.get("variant", "?"),
+                test_roc_auc=tags.get("test_roc_auc", "?"),
+                approval=approval,
+                model_card=CARD_TAG in tags,
+            )
+        )
+    return rows
+
+
+# A model version MLflow has deleted stays in its table with this stage until it is purged.
+DELETED_STAGE = "Deleted_Internal"
+
+
+def sqlite_summaries(tracking_uri: str, model_name: str) -> list[VersionSummary] | None:
+    """:meth:`Registry.summaries` read straight from a SQLite store, opened read-only, without importing MLflow (which
+    takes longer than the whole listing); None for any other kind of store. Raises :class:`NotInRegistry` as
+    :class:`Registry` does. The tables read are MLflow's registry tables (``model_versions``, ``model_version_tags``,
+    ``registered_model_aliases``); a test checks this against MLflow's own client on a real store."""
+    store = sqlite_file(tracking_uri)
+    if store is None:
+        return None
+    require_store(tracking_uri)
+    with contextlib.closing(sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)) as database:
+        if database.execute("SELECT 1 FROM registered_models WHERE name = ?", (model_name,)).fetchone() is None:
+            raise NotInRegistry(
+                f"No registered model {model_name!r} in {tracking_uri}: run `kedro run --pipelines=training` first"
+            )
+        versions = database.execute(
+            "SELECT version, creation_time FROM model_versions WHERE name = ? AND current_stage IS NOT ?",
+            (model_name, DELETED_STAGE),
+        ).fetchall()
+        tags: dict[str, dict[str, str]] = {}
+        for number, key, value in database.execute(
+            "SELECT version, key, value FROM model_version_tags WHERE name = ?", (model_name,)
+        ):
+            tags.setdefault(str(number), {})[key] = value
+        aliases = dict(
+            database.execute("SELECT alias, version FROM registered_model_aliases WHERE name = ?", (model_name,))
+        )
+    return summarise_versions(
+        ((str(number), created, tags.get(str(number), {})) for number, created in versions),
+        {alias: str(number) for alias, number in aliases.items()},
+    )
