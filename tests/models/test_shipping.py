@@ -87,7 +87,7 @@ def test_protocol_refits_on_everything_and_calibrates_on_the_last_period_out_of_
         estimators,
         SMALL_FEATURES,
         {"threshold_rule": "max_f1"},
-        shipping(),
+        shipping(calibration_months=12),
         reference_rows,
         n_jobs=1,
         random_state=0,
