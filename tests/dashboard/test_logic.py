@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from severity.dashboard.data import ModelCard
 from severity.dashboard.logic import (
     event_request,
     form_request,
@@ -111,3 +112,14 @@ def test_confusion_counts_decide_fatal_at_the_threshold_inclusive():
     matrix = confusion_counts(np.array([0.1, 0.5, 0.7, 0.2]), np.array([0, 0, 1, 1]), 0.5)
     assert matrix.to_numpy().tolist() == [[1, 1], [1, 1]]
     assert int(matrix.to_numpy().sum()) == 4
+
+
+def test_a_cards_figures_are_shown_in_place_and_an_unknown_figure_stays_as_written():
+    card = ModelCard(
+        "# Card\ntext\n![Calibration](calibration.png)\nafter\n![Other](missing.png)", {"calibration.png": b"PNG"}
+    )
+    assert card.parts() == [
+        ("markdown", "# Card\ntext"),
+        ("image", b"PNG"),
+        ("markdown", "after\n![Other](missing.png)"),
+    ]

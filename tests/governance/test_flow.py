@@ -7,8 +7,11 @@ import json
 import logging
 from pathlib import Path
 
+import bentoml
 import httpx
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -18,7 +21,8 @@ from severity.pipeline_registry import register_pipelines
 from severity.serving.registry import Resolution
 from severity.serving.settings import ServingSettings
 from tests.conftest import copy_trained_project, run_session
-from tests.serving.test_service import served
+from tests.serving.conftest import serve_in_process
+from tests.serving.test_service import demo_requests, served
 
 pytestmark = pytest.mark.slow
 ECE_LIMIT = "    max_metrics: {ece: 0.1}\n"
@@ -110,6 +114,8 @@ def test_promotion_gate_approval_rollback_and_the_service_following_the_registry
     assert (
         info["model_version"] == "1" and info["aliases"] == ["champion"] and info["served_as"]["source"] == "registry"
     )
+    # The record packaged with the version says which alias it was registered with, not which it has now.
+    assert "alias" not in info["registered_model"] and info["registered_model"]["alias_when_registered"] == "challenger"
 
     # Version 2 (no damage features) is worse than the champion on the same test split: refused, nothing changes.
     before = client.get_model_version(name, "2").tags
@@ -160,3 +166,42 @@ def test_promotion_gate_approval_rollback_and_the_service_following_the_registry
     assert "nothing to roll back to" in severity(
         governed, "rollback", "--approver", "Ada", "--notes", "again", expect=1
     )
+
+
+def test_after_a_rollback_batch_scoring_and_the_service_answer_with_the_same_version(governed, tmp_path):
+    """The inference pipeline scores with the model the service serves, whichever the registry's alias names, and says
+    which: after version 2 is made champion and then rolled back to 1, both answer with version 1, the same artifact
+    and the same probabilities."""
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{governed / 'mlflow.db'}")
+    name = "ntsb-severity-classifier"
+    aliases_before = client.get_registered_model(name).aliases
+    rows, requests = demo_requests(governed, 30)
+    rows.to_csv(governed / "data/01_raw/rollback_events.csv", index=False)
+    registry = {"SEVERITY_REGISTRY_URI": f"sqlite:///{governed / 'mlflow.db'}"}
+
+    def batch_and_service() -> tuple[pd.DataFrame, list[dict]]:
+        run_session(governed, "inference", runtime_params={"new_events": "data/01_raw/rollback_events.csv"})
+        batch = pd.read_parquet(governed / "data/07_model_output/predictions.parquet")
+        with contextlib.chdir(governed), serve_in_process(None, tmp_path / "log.sqlite", **registry) as (service, _):
+            online = service.post("/predict_batch", json={"events": requests}).json()
+        return batch, online
+
+    try:
+        client.set_registered_model_alias(name, "champion", "2")
+        promoted, _ = batch_and_service()
+        client.set_registered_model_alias(name, "champion", "1")  # the rollback
+        batch, online = batch_and_service()
+    finally:
+        client.delete_registered_model_alias(name, "champion")
+        for alias, version in aliases_before.items():
+            client.set_registered_model_alias(name, alias, str(version))
+
+    assert set(promoted["model_version"]) == {"2"}
+    resolved = resolved_champion(governed)
+    assert set(batch["model_version"]) == {"1"} == {answer["model_version"] for answer in online}
+    assert set(batch["model_tag"]) == {resolved.tag}
+    stored = bentoml.models.get(resolved.tag)
+    assert set(batch["artifact_sha256"]) == {stored.info.metadata["artifact_sha256"]["severity_model.pkl"]}
+    np.testing.assert_allclose(batch["fatal_probability"], [a["fatal_probability"] for a in online], rtol=0, atol=1e-12)
+    assert list(batch["predicted_class"]) == [answer["predicted_class"] for answer in online]
+    assert not np.allclose(promoted["fatal_probability"], batch["fatal_probability"])  # two different models

@@ -24,14 +24,15 @@ def asgi_app(module):
 
 
 @contextlib.contextmanager
-def serve_in_process(model_tag: str, log_path: Path, **settings: str):
+def serve_in_process(model_tag: str | None, log_path: Path, **settings: str):
     """The service with these settings (``SEVERITY_*``), its app started (the model loaded): (client, module).
+    ``model_tag`` None: the model the registry names, as `bentoml serve` chooses it.
 
     The service reads its settings when it starts, so each app built here takes the settings given."""
     from severity.serving import service as module
 
     environment = {
-        "SEVERITY_MODEL": model_tag,
+        **({"SEVERITY_MODEL": model_tag} if model_tag else {}),
         "SEVERITY_PREDICTION_LOG": str(log_path),
         "SEVERITY_ROUTING": "champion",
         **settings,

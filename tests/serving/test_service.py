@@ -195,6 +195,11 @@ def test_every_api_answers_over_http(champion_server, trained_project):
     assert {r["field"]: r["contribution"] for r in reasons} == pytest.approx(
         {r["field"]: explanation["raw_fields"][r["field"]] for r in reasons}
     )
+    # Both views list the largest contributions first, and the top reasons are the raw view's head.
+    for view in ("raw_fields", "features"):
+        sizes = [abs(value) for value in explanation[view].values()]
+        assert sizes == sorted(sizes, reverse=True)
+    assert [r["field"] for r in reasons] == list(explanation["raw_fields"])[:5]
     assert (
         "total_fatal_injuries" not in explanation["raw_fields"]
         and len(explanation["feature_values"]) == info["feature_count"]
@@ -364,7 +369,8 @@ def test_service_and_batch_inference_give_identical_probabilities(champion_serve
     np.testing.assert_allclose(
         offline["fatal_probability"], [p["fatal_probability"] for p in online], rtol=0, atol=1e-12
     )
-    assert list(offline["predicted_class"].map({1: "fatal", 0: "not_fatal"})) == [p["predicted_class"] for p in online]
+    assert list(offline["predicted_class"]) == [p["predicted_class"] for p in online]  # the same words
+    assert set(offline["model_version"]) == {p["model_version"] for p in online}
     assert [[r["field"] for r in reasons] for reasons in offline["top_reasons"]] == [
         [r["field"] for r in p["top_reasons"]] for p in online
     ]

@@ -8,6 +8,7 @@ that produces what is not there yet, which the pages show as the empty state.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,8 @@ class ProjectData:
             raise Missing(f"{ALERTS_FILE} is not there: no monitoring run yet; run `{MONITORING_COMMAND}`")
         return json.loads(ALERTS_FILE.read_text())
 
-    def model_card(self, version: str) -> str:
-        """The Markdown model card stored with a registered version."""
+    def model_card(self, version: str) -> ModelCard:
+        """The Markdown model card stored with a registered version, with the figures stored beside it."""
         import tempfile
 
         import mlflow
@@ -127,11 +128,46 @@ class ProjectData:
         uri = self.registry.version(version).tags.get(CARD_TAG)
         if uri is None:
             raise Missing(f"Version {version} has no model card: cards are stored by `{TRAINING_COMMAND}`")
+        folder_uri, _, card_name = uri.rpartition("/")
         with tempfile.TemporaryDirectory(prefix="severity-card-") as folder:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=folder, tracking_uri=self.registry.tracking_uri
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=folder_uri, dst_path=folder, tracking_uri=self.registry.tracking_uri
+                )
             )
-            return Path(local).read_text()
+            return ModelCard(
+                (local / card_name).read_text(),
+                {image.name: image.read_bytes() for image in local.glob("*.png")},
+            )
+
+
+@dataclass
+class ModelCard:
+    """A card's Markdown and its figures (file name to PNG bytes), which Markdown alone cannot show in a page."""
+
+    markdown: str
+    images: dict[str, bytes]
+
+    def parts(self) -> list[tuple[str, str | bytes]]:
+        """The card in order as ``("markdown", text)`` and ``("image", png bytes)`` parts; an image line naming a
+        figure that is not stored stays in the text, as written."""
+        parts: list[tuple[str, str | bytes]] = []
+        text: list[str] = []
+        for line in self.markdown.splitlines():
+            image = IMAGE_LINE.fullmatch(line.strip())
+            if image and image.group(2) in self.images:
+                if text:
+                    parts.append(("markdown", "\n".join(text)))
+                    text = []
+                parts.append(("image", self.images[image.group(2)]))
+            else:
+                text.append(line)
+        if text:
+            parts.append(("markdown", "\n".join(text)))
+        return parts
+
+
+IMAGE_LINE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 
 
 def _refusal_text(body: bytes) -> str:
@@ -198,6 +234,7 @@ class Scorer:
         service's own ValidationError (in process) or ValueError with the service's 400 message."""
         if self.service_url:
             return self._explain_remote(request)
+        from severity.data.schema import class_label
         from severity.features.columns import record_columns
         from severity.serving.schemas import AccidentEvent
 
@@ -208,15 +245,15 @@ class Scorer:
         explanation = scored.explanation
         return Explained(
             fatal_probability=float(scored.fatal_probability[0]),
-            predicted_class="fatal" if int(scored.predicted_class[0]) == 1 else "not_fatal",
+            predicted_class=class_label(scored.predicted_class[0]),
             threshold=float(scored.thresholds[0]),
-            model_version=str(self.metadata.get("model_version", "unregistered")),
+            model_version=self.packaged.version,
             answered_by=str(scored.answered_by[0]),
             absent_fields=absent,
             base_value=float(explanation.base_value[0]),
             score=float(explanation.score[0]),
-            raw_fields=dict(zip(scored.raw_fields, scored.raw_field_contributions[0].tolist(), strict=True)),
-            features=dict(zip(explanation.feature_names, explanation.contributions[0].tolist(), strict=True)),
+            raw_fields=scored.raw_fields_largest_first(0),
+            features=scored.features_largest_first(0),
             top_reasons=[{"field": f, "contribution": c} for f, c in scored.top_reasons(self.top_reasons)[0]],
         )
 
@@ -249,7 +286,7 @@ class Scorer:
         events, issues = parse_new_events(raw, settings)
         if self.service_url:
             return self._score_remote(raw, events, explain)
-        return score_new_events(events, issues, self.packaged.model, settings, explain)
+        return score_new_events(events, issues, self.packaged, settings, explain)
 
     def _score_remote(self, raw: pd.DataFrame, events: pd.DataFrame, explain: bool) -> pd.DataFrame:
         from severity.data.schema import EVENT_DATE, EVENT_KEY, INPUT_FIELDS, normalise_header
@@ -264,7 +301,6 @@ class Scorer:
         table = pd.DataFrame(answers)
         table.insert(1, EVENT_DATE, events[EVENT_DATE].to_numpy()[: len(table)])
         table[EVENT_KEY] = table.pop("event_id")
-        table["predicted_class"] = (table["predicted_class"] == "fatal").astype("int8")
         table["input_issues"] = table["input_issues"].map(lambda issues: [issue["message"] for issue in issues])
         return table
 

@@ -58,7 +58,11 @@ def render() -> None:
         common.show_missing(missing)
     else:
         with st.container(border=True, height=700):
-            st.markdown(card)
+            for kind, content in card.parts():
+                if kind == "image":
+                    st.image(content)
+                else:
+                    st.markdown(content)
     st.header("A/B report")
     if AB_REPORT.exists():
         st.markdown(AB_REPORT.read_text())

@@ -13,6 +13,7 @@ import streamlit as st
 from severity.dashboard import common
 from severity.dashboard.data import Missing
 from severity.dashboard.logic import issues_text, rank_events, reasons_text, share_found_in_top, top_k_quality
+from severity.data.schema import class_labels
 
 SOURCES = ("Upload a CSV (the export's format)", "The prediction log")
 CHUNK_ROWS = 500  # events scored per step of the progress bar
@@ -68,7 +69,7 @@ def log_window(log: pd.DataFrame, days: int) -> pd.DataFrame:
             "event_id": served["event_id"].to_numpy(),
             "event_date": served["event"].map(lambda event: event.get("event_date")).to_numpy(),
             "fatal_probability": served["fatal_probability"].to_numpy(),
-            "predicted_class": served["predicted_class"].to_numpy(),
+            "predicted_class": class_labels(served["predicted_class"].to_numpy()),
             "top_reasons": served["top_reasons"].to_numpy(),
             "input_issues": served["input_issues"].to_numpy(),
             "answered_by": served["model_version"].map(lambda v: f"version {v}").to_numpy(),
@@ -81,7 +82,6 @@ def readable(ranked: pd.DataFrame) -> pd.DataFrame:
     table = ranked.copy()
     table["top_reasons"] = table["top_reasons"].map(reasons_text)
     table["input_issues"] = table["input_issues"].map(issues_text)
-    table["predicted_class"] = np.where(table["predicted_class"].astype(int) == 1, "fatal", "not_fatal")
     return table[[c for c in SHOWN_COLUMNS if c in table]]
 
 

@@ -7,6 +7,7 @@ is normalised to one snake_case name, which is also the field name the service a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
 
@@ -94,6 +95,21 @@ EARLIEST_EVENT_DATE = date(1900, 1, 1)
 MAX_TEXT_LENGTH = 500
 
 TARGET_COLUMN = "fatal"
+# The decision's words, the same in every answer, file and page (the service's schema, predictions.parquet, the
+# dashboard); models, labels and the prediction log keep 1 (fatal) and 0.
+FATAL_CLASS, NOT_FATAL_CLASS = "fatal", "not_fatal"
+
+
+def class_label(predicted_class: object) -> str:
+    """``fatal`` for a decision of 1, ``not_fatal`` for 0."""
+    return FATAL_CLASS if int(predicted_class) == 1 else NOT_FATAL_CLASS
+
+
+def class_labels(predicted_class: Iterable[object]) -> list[str]:
+    """:func:`class_label` of each decision."""
+    return [class_label(value) for value in predicted_class]
+
+
 SEVERITY_CLASS_COLUMN = "severity_class"
 SEVERITY_CLASSES: tuple[str, ...] = ("fatal", "serious", "minor", "none")
 EVENT_KEY = "event_id"

@@ -189,6 +189,12 @@ class SeverityModel:
         )
 
 
+def largest_first(names: list[str], contributions: np.ndarray) -> dict[str, float]:
+    """``{name: contribution}`` ordered by absolute contribution, largest first; ties keep the names' order."""
+    order = np.argsort(-np.abs(contributions), kind="stable")
+    return {names[j]: float(contributions[j]) for j in order}
+
+
 @dataclass
 class ScoredEvents:
     """What the artifact says about a batch of events: probabilities, decisions, and why."""
@@ -224,6 +230,14 @@ class ScoredEvents:
         fields = self.raw_fields
         order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :count]
         return [[(fields[j], float(contributions[i, j])) for j in row] for i, row in enumerate(order)]
+
+    def raw_fields_largest_first(self, row: int) -> dict[str, float]:
+        """Event ``row``'s contribution per raw field, the largest in size first (how every explanation lists them)."""
+        return largest_first(self.raw_fields, self.raw_field_contributions[row])
+
+    def features_largest_first(self, row: int) -> dict[str, float]:
+        """Event ``row``'s contribution per engineered feature, the largest in size first."""
+        return largest_first(self.explanation.feature_names, self.explanation.contributions[row])
 
     @classmethod
     def combine(cls, parts: list[tuple[np.ndarray, ScoredEvents]], count: int, explain: bool) -> ScoredEvents:

@@ -40,6 +40,18 @@ class PackagedModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     tag: str | None = None  # set for a model loaded from the store (saving it again would only duplicate it)
 
+    @property
+    def version(self) -> str:
+        """The registry version, or the Bento model tag for a model that was never registered: what every answer,
+        file and log names as ``model_version``."""
+        version = str(self.metadata.get("model_version", "unregistered"))
+        return self.tag if version == "unregistered" and self.tag else version
+
+    @property
+    def artifact_sha256(self) -> str | None:
+        """The recorded SHA-256 of the stored pickle (checked when it was loaded); None for a model not stored yet."""
+        return self.metadata.get(ARTIFACT_HASHES, {}).get(ARTIFACT_FILE)
+
 
 def package_metadata(model: SeverityModel, registered: dict[str, Any], performance: dict[str, Any]) -> PackagedModel:
     """Labels (short, searchable) and metadata (everything ``model_info`` reports) for a champion artifact: its

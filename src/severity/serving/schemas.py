@@ -541,8 +541,8 @@ class Explanation(BaseModel):
     score: float = Field(description="base_value + the sum of contributions: the model's uncalibrated log-odds.")
     absent_fields: list[str] = Field(description=ABSENT_DESCRIPTION)
     answered_by: str = Field(description=ANSWERED_BY_DESCRIPTION)
-    raw_fields: dict[str, float]
-    features: dict[str, float]
+    raw_fields: dict[str, float] = Field(description="Contribution per raw request field, the largest in size first.")
+    features: dict[str, float] = Field(description="Contribution per engineered feature, the largest in size first.")
     feature_values: dict[str, float | None]
 
 

@@ -27,7 +27,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import bentoml
@@ -38,7 +38,7 @@ from pydantic import create_model
 from starlette.responses import Response
 
 from severity import __version__
-from severity.data.schema import INPUT_FIELDS
+from severity.data.schema import INPUT_FIELDS, class_label
 from severity.serving import metrics
 from severity.serving.guard import RequestGuard, quiet_client_errors
 from severity.serving.health import HEALTH_REFERENCE, HealthMonitor, RefusalRecorder
@@ -133,8 +133,7 @@ class Arm:
     @property
     def version(self) -> str:
         """The registry version, or the Bento model tag for a model that was never registered."""
-        version = self.packaged.metadata.get("model_version", "unregistered")
-        return self.tag if version == "unregistered" else version
+        return self.packaged.version
 
 
 @dataclass
@@ -314,7 +313,6 @@ class SeverityService:
             result = self._score(arm, [record], [absent], np.array([0]), explain=True)
         scored = result.scored
         explanation = scored.explanation
-        raw = scored.raw_field_contributions[0]
         values = scored.features[0]
         rows = self._log_rows([event], [key], [result], [arm.variant], "explain", request_id, started)
         refusal = await self._write_log_async(rows)
@@ -325,7 +323,7 @@ class SeverityService:
             request_id=request_id,
             event_id=event.event_id,
             fatal_probability=float(scored.fatal_probability[0]),
-            predicted_class=_label(scored.predicted_class[0]),
+            predicted_class=class_label(scored.predicted_class[0]),
             model_version=arm.version,
             variant=arm.variant,
             contribution_unit=arm.packaged.metadata["explanation_unit"],
@@ -334,11 +332,8 @@ class SeverityService:
             score=float(explanation.score[0]),
             absent_fields=absent,
             answered_by=str(scored.answered_by[0]),
-            raw_fields={name: float(value) for name, value in zip(scored.raw_fields, raw, strict=True)},
-            features={
-                name: float(value)
-                for name, value in zip(explanation.feature_names, explanation.contributions[0], strict=True)
-            },
+            raw_fields=scored.raw_fields_largest_first(0),
+            features=scored.features_largest_first(0),
             feature_values={
                 name: None if np.isnan(value) else float(value)
                 for name, value in zip(scored.feature_columns, values, strict=True)
@@ -354,7 +349,7 @@ class SeverityService:
         return ModelInfo(
             bento_model_tag=champion.tag,
             model_version=champion.version,
-            registered_model=metadata["registered_model"],
+            registered_model=_as_registered(metadata["registered_model"]),
             aliases=[champion.resolution.alias] if champion.resolution.alias else [],
             served_as=champion.resolution.describe(),
             candidate=metadata["candidate"],
@@ -464,7 +459,7 @@ class SeverityService:
                     "request_id": request_id,
                     "event_id": events[row].event_id,
                     "fatal_probability": probability,
-                    "predicted_class": _label(predicted_class),
+                    "predicted_class": class_label(predicted_class),
                     "threshold": threshold,
                     "model_version": version,
                     "variant": variant,
@@ -620,10 +615,15 @@ def _routing_key(event: AccidentEvent, record: dict) -> str:
     return event_routing_key(event.routing_key, event.event_id, record)
 
 
+def _as_registered(record: dict[str, Any]) -> dict[str, Any]:
+    """The registry record packaged with the model, its alias renamed for when it was true: aliases move after
+    packaging (a promotion, a rollback), and ``aliases`` says which one the service followed now."""
+    record = dict(record)
+    if "alias" in record:
+        record["alias_when_registered"] = record.pop("alias")
+    return record
+
+
 def _request_id() -> str:
     # Always minted here: a client-chosen id could collide with a logged one.
     return uuid.uuid4().hex
-
-
-def _label(predicted_class) -> str:
-    return "fatal" if int(predicted_class) == 1 else "not_fatal"

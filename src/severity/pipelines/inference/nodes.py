@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from severity.data.errors import DataValidationError
 from severity.data.ingest import cell_issues, parse_events
-from severity.data.schema import EVENT_DATE, EVENT_KEY
+from severity.data.schema import EVENT_DATE, EVENT_KEY, class_labels
 from severity.data.validation import validate_events
 from severity.features.columns import INPUT_FIELDS, event_columns
-from severity.models.artifact import SeverityModel
 from severity.pipelines.parameters import InferenceSettings
+
+if TYPE_CHECKING:
+    from severity.serving.packaging import PackagedModel
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +61,17 @@ def parse_new_events(new_events_raw: pd.DataFrame, settings: InferenceSettings) 
 def score_new_events(
     events: pd.DataFrame,
     issues: pd.DataFrame,
-    champion_model: SeverityModel,
+    served_model: PackagedModel,
     settings: InferenceSettings,
     explain: bool = True,
 ) -> pd.DataFrame:
-    """Calibrated probability, decision, top reasons and input issues per event, in input order.
+    """Calibrated probability, decision, top reasons and input issues per event, in input order, and which packaged
+    model answered: its registry version, BentoML tag and the SHA-256 of its artifact (the service's model, chosen as
+    the service chooses it).
 
     ``explain=False`` leaves the reasons empty, for a caller that explains only some events (the dashboard's triage).
     """
+    champion_model = served_model.model
     absent = {
         field: issues["absent_fields"].map(lambda fields, f=field: f in fields).to_numpy()
         for field in set().union(*issues["absent_fields"])
@@ -77,19 +83,24 @@ def score_new_events(
             EVENT_KEY: events[EVENT_KEY].to_numpy(),
             EVENT_DATE: events[EVENT_DATE].to_numpy(),
             "fatal_probability": scored.fatal_probability,
-            "predicted_class": scored.predicted_class.astype("int8"),
+            "predicted_class": class_labels(scored.predicted_class),
             "threshold": scored.thresholds,
             "model_family": champion_model.family,
             "answered_by": scored.answered_by,
             "absent_fields": issues["absent_fields"].to_numpy(),
             "top_reasons": [[{"field": field, "contribution": value} for field, value in row] for row in reasons],
             "input_issues": issues["input_issues"].to_numpy(),
+            "model_version": served_model.version,
+            "model_tag": served_model.tag,
+            "artifact_sha256": served_model.artifact_sha256,
         }
     )
     logger.info(
-        "Scored %d events: %d predicted fatal; answered by %s",
+        "Scored %d events with %s (registry version %s): %d predicted fatal; answered by %s",
         len(predictions),
-        int(predictions["predicted_class"].sum()),
+        served_model.tag,
+        served_model.version,
+        int(scored.predicted_class.sum()),
         predictions["answered_by"].value_counts().to_dict(),
     )
     return predictions

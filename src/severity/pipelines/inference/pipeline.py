@@ -1,4 +1,9 @@
-"""The inference pipeline: new events in the raw export format to ``predictions.parquet``."""
+"""The inference pipeline: new events in the raw export format to ``predictions.parquet``.
+
+Scored by ``served_bento_model``: the packaged model the service would serve if it started now, chosen by the same rules
+(the registry's ``champion`` alias, else the newest registered version; ``SEVERITY_MODEL`` or ``--params
+model=severity_model:<version>`` to choose another), so batch and service answers agree after a promotion or rollback.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=score_new_events,
-                inputs=["new_events", "new_event_issues", "shipped_model", "params:inference"],
+                inputs=["new_events", "new_event_issues", "served_bento_model", "params:inference"],
                 outputs="predictions",
                 name="score_new_events_node",
             ),
