@@ -66,6 +66,23 @@ def package_metadata(model: SeverityModel, registered: dict[str, Any], performan
     return PackagedModel(model, store_labels(record, registered), metadata)
 
 
+def health_reference(model: SeverityModel, test_events: Any, monitoring_reference: Any, bins: int) -> dict[str, Any]:
+    """The reference the service's rolling drift check compares live answers with: ``model``'s own calibrated
+    probabilities on the test split (the model that will be served, not the evaluated champion monitoring's baseline
+    scored: a refit or a recalibration answers differently) and the training split's key inputs."""
+    from severity.features.columns import event_columns
+    from severity.monitoring.reference import RAW_PREFIX
+    from severity.monitoring.rolling import KEY_INPUTS, reference_profile
+
+    probability, _ = model.predict_columns(event_columns(test_events))
+    return reference_profile(
+        probability,
+        {name: monitoring_reference[RAW_PREFIX + name].astype(str).tolist() for name in KEY_INPUTS},
+        bins,
+        source="the shipped model's probabilities on the test split; monitoring_reference's inputs (training split)",
+    )
+
+
 def with_refreshed_history(packaged: PackagedModel, refresh: dict[str, Any]) -> PackagedModel:
     """A new package (not yet stored) of an artifact whose history was refreshed: the same labels and metadata, with
     the new history date and ``refresh`` (what was added) appended to ``history_refreshes``."""

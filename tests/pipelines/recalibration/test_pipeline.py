@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bentoml
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from mlflow import MlflowClient
 
 from severity.features.columns import event_columns, masked_columns
 from severity.governance.registry import CARD_TAG, Registry
+from severity.monitoring.rolling import PROBABILITY
 from severity.serving.registry import packaged_tag
 from tests.conftest import DEMO_SAMPLE, copy_trained_project, read_raw, run_session
 
@@ -169,7 +171,15 @@ def test_the_card_says_what_was_recalibrated_and_embeds_the_source_card(recalibr
 def test_the_version_is_packaged_where_the_service_looks_for_it(recalibrated):
     project, _ = recalibrated
     version = client(project).get_model_version(NAME, "2")
-    assert packaged_tag("2", version.run_id).startswith("severity_model:")
+    tag = packaged_tag("2", version.run_id)
+    assert tag.startswith("severity_model:")
+    # It carries its own reference for the service's rolling drift check: its own probabilities, moved by the new
+    # calibration, not the source version's.
+    recalibrated = bentoml.models.get(tag).info.metadata["health_reference"]
+    source_version = client(project).get_model_version(NAME, "1")
+    source = bentoml.models.get(packaged_tag("1", source_version.run_id)).info.metadata["health_reference"]
+    assert set(recalibrated["quantities"]) == set(source["quantities"]) and PROBABILITY in recalibrated["quantities"]
+    assert recalibrated["quantities"][PROBABILITY] != source["quantities"][PROBABILITY]
 
 
 def promote(project: Path) -> subprocess.CompletedProcess:

@@ -7,13 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
-from severity.monitoring.reference import RAW_PREFIX
-from severity.monitoring.rolling import KEY_INPUTS, reference_profile
 from severity.pipelines.parameters import MonitoringParameters
 from severity.serving.health import HEALTH_REFERENCE
-from severity.serving.packaging import PackagedModel, package_metadata
+from severity.serving.packaging import PackagedModel, health_reference, package_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +37,8 @@ def package_service(
         {key: gap[key] for key in ("attribute", "metric", "gap", "threshold", "exceeded")}
         for gap in test_fairness_summary["gaps"]
     ]
-    # The shipped model's probabilities, not the monitoring baseline's: a refit ships another model than the
-    # champion the baseline scored, with its own calibration, and the service serves the shipped one.
-    probability, _ = champion_model.predict_columns(event_columns(test_events))
-    packaged.metadata[HEALTH_REFERENCE] = reference_profile(
-        probability,
-        {name: monitoring_reference[RAW_PREFIX + name].astype(str).tolist() for name in KEY_INPUTS},
-        monitoring.prediction_drift.bins,
-        source="the shipped model's probabilities on the test split; monitoring_reference's inputs (training split)",
+    packaged.metadata[HEALTH_REFERENCE] = health_reference(
+        champion_model, test_events, monitoring_reference, monitoring.prediction_drift.bins
     )
     logger.info(
         "Packaging %s (%s, registry version %s) for BentoML",

@@ -22,8 +22,9 @@ from severity.models.artifact import SeverityModel
 from severity.models.recalibration import RecalibrationSettings, recalibrate
 from severity.monitoring.batches import labelled_events
 from severity.pipelines.modelling.registry import register_champion
-from severity.pipelines.parameters import ModellingParameters
-from severity.serving.packaging import PackagedModel, load_from_store, package_metadata
+from severity.pipelines.parameters import ModellingParameters, MonitoringParameters
+from severity.serving.health import HEALTH_REFERENCE
+from severity.serving.packaging import PackagedModel, health_reference, load_from_store, package_metadata
 from severity.serving.registry import packaged_tag
 
 logger = logging.getLogger(__name__)
@@ -218,8 +219,12 @@ def package_recalibrated_model(
     recalibration_registered_model: dict[str, Any],
     recalibration_report: dict[str, Any],
     recalibration_card_record: dict[str, Any],
+    test_events: pd.DataFrame,
+    monitoring_reference: pd.DataFrame,
+    monitoring: MonitoringParameters,
 ) -> PackagedModel:
-    """The recalibrated model in BentoML's store, found by the service once the registry's alias names its version."""
+    """The recalibrated model in BentoML's store, found by the service once the registry's alias names its version;
+    with its own reference for the service's rolling drift check (its probabilities moved with its calibration)."""
     test = recalibration_report["test_split"]
     packaged = package_metadata(
         recalibrated_model,
@@ -233,6 +238,9 @@ def package_recalibrated_model(
     packaged.metadata["metrics"]["recent_held_out"] = recalibration_report["after"]
     packaged.metadata["model_card"] = recalibration_card_record.get("uri", "not registered")
     packaged.metadata["recalibrated_from"] = recalibration_report["source"]["version"]
+    packaged.metadata[HEALTH_REFERENCE] = health_reference(
+        recalibrated_model, test_events, monitoring_reference, monitoring.prediction_drift.bins
+    )
     if recalibration_report["source"].get(
         "history_refreshes"
     ):  # the source package's refreshes are in this history too
