@@ -208,12 +208,15 @@ class StackingEnsemble(ClassifierMixin, BaseEstimator):
 
 
 def single_threaded(estimator) -> None:
-    """Set every ``n_jobs`` inside an estimator (ensemble members included) to 1, in place.
+    """Set every ``n_jobs`` inside an estimator (ensemble members included) to 1, in place; an MLP's scoring and
+    explaining go to one PyTorch thread, for the whole process.
 
     Starting a pool of workers for one row costs far more than it saves; predictions do not change.
     """
     if isinstance(estimator, BaseEstimator) and "n_jobs" in estimator.get_params(deep=False):
         estimator.set_params(n_jobs=1)
+    if hasattr(estimator, "score_on_one_thread"):  # the MLP: PyTorch keeps its thread count per process
+        estimator.score_on_one_thread()
     for member in getattr(estimator, "members", {}).values():
         single_threaded(member)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 
@@ -13,6 +14,17 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """PyTorch's intra-op threads set to one for the block, and back to what they were after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _network(n_inputs: int, hidden: tuple[int, ...], dropout: float) -> nn.Sequential:
@@ -57,6 +69,13 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         return torch.as_tensor(np.nan_to_num(values), dtype=torch.float32)
 
     def fit(self, features, target, validation_features=None, validation_target=None) -> TorchMLPClassifier:
+        # Batches of a few hundred rows through layers this narrow are too small to share between threads: a second
+        # thread gains nothing on an idle machine, and where the cores are busy with other work its waiting threads
+        # make training many times slower (BENCHMARKS.md, Training).
+        with one_torch_thread():
+            return self._fit(features, target, validation_features, validation_target)
+
+    def _fit(self, features, target, validation_features, validation_target) -> TorchMLPClassifier:
         torch.manual_seed(self.random_state)
         generator = torch.Generator().manual_seed(self.random_state)
         target = np.asarray(target, dtype="float32")
@@ -122,6 +141,11 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.network_.eval()
         logger.info("MLP stopped after %d epochs (best validation loss %.4f)", len(self.history_), best_loss)
         return self
+
+    def score_on_one_thread(self) -> None:
+        """From now on this process runs PyTorch on one thread (the count is per process): for a service scoring a few
+        events at a time, as for training, a second thread only waits."""
+        torch.set_num_threads(1)
 
     def _loss(self, loss_function, inputs: torch.Tensor, labels: torch.Tensor) -> float:
         self.network_.eval()
