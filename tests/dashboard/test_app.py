@@ -176,4 +176,4 @@ def test_governance_page_lists_versions_and_shows_the_card(in_project):
     assert "severity models promote" in shown_text(app)  # no approval yet
     assert "kedro run --pipelines=ab_evaluation" in shown_text(app)
     assert any("Model card" in element.value for element in app.markdown) or "card" in shown_text(app).lower()
-    assert len(app.get("imgs")) == 1  # the card's calibration figure, shown as an image, not as a broken link
+    assert len(app.get("image")) == 1  # the card's calibration figure, shown as an image, not as a broken link

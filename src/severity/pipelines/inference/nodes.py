@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -13,9 +12,7 @@ from severity.data.schema import EVENT_DATE, EVENT_KEY, class_labels
 from severity.data.validation import validate_events
 from severity.features.columns import INPUT_FIELDS, event_columns
 from severity.pipelines.parameters import InferenceSettings
-
-if TYPE_CHECKING:
-    from severity.serving.packaging import PackagedModel
+from severity.serving.packaging import PackagedModel  # a runtime import: Kedro reads node type hints
 
 logger = logging.getLogger(__name__)
 
