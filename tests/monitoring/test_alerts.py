@@ -74,7 +74,7 @@ def test_each_crossed_threshold_fires_with_its_reason():
             }
         ],
         "weak_slices": 1,
-        "worst_slices": [{"slice": "alaskan & 1990s", "check": "recall", "value": 0.3, "overall": 0.8, "events": 150}],
+        "worst_slices": [{"slice": "alaskan & 1990s", "check": "recall", "value": 0.3, "expected": 0.8, "events": 150}],
     }
     alerts = build_alerts(drift, predictions, performance, fairness, block("monitoring.alerts"), 0.1)
     checks = [a["check"] for a in alerts]

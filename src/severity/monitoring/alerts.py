@@ -200,8 +200,8 @@ def build_alerts(
                 _alert(
                     "weak_slices",
                     "warning",
-                    f"{fairness['weak_slices']} slice(s) significantly worse than overall; worst: {worst['slice']} "
-                    f"({worst['check']} {worst['value']:.3f} vs {worst['overall']:.3f} overall, {worst['events']} events)",
+                    f"{fairness['weak_slices']} slice(s) significantly worse than expected; worst: {worst['slice']} "
+                    f"({describe_slice(worst)}, {worst['events']} events)",
                     count=fairness["weak_slices"],
                 )
             )
@@ -209,6 +209,13 @@ def build_alerts(
         alerts.append(calibration_alert(calibration))
     order = {"critical": 0, "warning": 1}
     return sorted(alerts, key=lambda alert: order[alert["severity"]])
+
+
+def describe_slice(row: dict[str, Any]) -> str:
+    """A weak slice's figure against what it is compared with, each named."""
+    if row["check"] == "recall":
+        return f"recall {row['value']:.3f} vs {row['expected']:.3f} overall"
+    return f"observed fatal rate {row['value']:.3f} vs {row['expected']:.3f} expected from its probabilities"
 
 
 def calibration_alert(calibration: dict[str, Any]) -> dict[str, Any]:
