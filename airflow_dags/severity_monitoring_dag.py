@@ -128,6 +128,10 @@ def severity_monitoring():
     def summarise_monitoring_node(params=None):
         _run_kedro_node(params, node_names=["summarise_monitoring_node"])
 
+    @task(task_id="write-monitoring-report-node")
+    def write_monitoring_report_node(params=None):
+        _run_kedro_node(params, node_names=["write_monitoring_report_node"])
+
     tasks = {
         "prepare-current-batch-node": prepare_current_batch_node(),
         "audit-current-fairness-node": audit_current_fairness_node(),
@@ -139,6 +143,7 @@ def severity_monitoring():
         "deliver-alerts-node": deliver_alerts_node(),
         "request-retraining-node": request_retraining_node(),
         "summarise-monitoring-node": summarise_monitoring_node(),
+        "write-monitoring-report-node": write_monitoring_report_node(),
     }
     tasks["prepare-current-batch-node"] >> tasks["audit-current-fairness-node"]
     tasks["prepare-current-batch-node"] >> tasks["estimate-current-performance-node"]
@@ -155,6 +160,13 @@ def severity_monitoring():
     tasks["raise-alerts-node"] >> tasks["request-retraining-node"]
     tasks["estimate-current-performance-node"] >> tasks["summarise-monitoring-node"]
     tasks["raise-alerts-node"] >> tasks["summarise-monitoring-node"]
+    tasks["prepare-current-batch-node"] >> tasks["write-monitoring-report-node"]
+    tasks["audit-current-fairness-node"] >> tasks["write-monitoring-report-node"]
+    tasks["estimate-current-performance-node"] >> tasks["write-monitoring-report-node"]
+    tasks["monitor-calibration-node"] >> tasks["write-monitoring-report-node"]
+    tasks["monitor-data-drift-node"] >> tasks["write-monitoring-report-node"]
+    tasks["monitor-prediction-drift-node"] >> tasks["write-monitoring-report-node"]
+    tasks["raise-alerts-node"] >> tasks["write-monitoring-report-node"]
 
 
 severity_monitoring()

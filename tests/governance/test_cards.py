@@ -57,7 +57,7 @@ def record(**changes) -> dict:
         "feature_groups": {"raw": 100, "damage": 5},
         "data_source": "the NTSB aviation accident export",
         "fairness": {"min_group_size": 50, "gaps": [], "slices_tested": 12, "weak_slices": 0},
-        "weak_slices": pd.DataFrame(columns=["attributes", "slice", "check", "value", "overall", "events", "q_value"]),
+        "weak_slices": pd.DataFrame(columns=["attributes", "slice", "check", "value", "expected", "events", "q_value"]),
         "estimate_check": {
             "comparison": {
                 "roc_auc": {"estimate": 0.9, "low": 0.89, "high": 0.91, "realised": 0.9},
@@ -116,7 +116,7 @@ def test_the_refitted_model_and_optional_parts():
                 "slice": "1 / 2",
                 "check": "recall",
                 "value": 0.4,
-                "overall": 0.7,
+                "expected": 0.7,
                 "events": 80,
                 "q_value": 0.01,
             }

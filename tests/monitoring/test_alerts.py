@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from severity.monitoring.alerts import AlertSettings, alert_record, build_alerts, post_alerts
+from severity.monitoring.alerts import ALERT_CHECKS, AlertSettings, alert_record, build_alerts, post_alerts
 from severity.parameters import validate
 from severity.pipelines.monitoring.nodes import deliver_alerts, raise_alerts
 from tests.parameters import block, raw_block
@@ -25,6 +25,7 @@ QUIET_PREDICTIONS = {
     "psi": 0.01,
     "psi_threshold": 0.2,
     "ks_p_value": 0.5,
+    "p_value_threshold": 0.01,
     "reference_mean_probability": 0.2,
     "current_mean_probability": 0.21,
 }
@@ -74,7 +75,7 @@ def test_each_crossed_threshold_fires_with_its_reason():
             }
         ],
         "weak_slices": 1,
-        "worst_slices": [{"slice": "alaskan & 1990s", "check": "recall", "value": 0.3, "overall": 0.8, "events": 150}],
+        "worst_slices": [{"slice": "alaskan & 1990s", "check": "recall", "value": 0.3, "expected": 0.8, "events": 150}],
     }
     alerts = build_alerts(drift, predictions, performance, fairness, block("monitoring.alerts"), 0.1)
     checks = [a["check"] for a in alerts]
@@ -157,3 +158,59 @@ def test_a_lower_minimum_judges_a_smaller_batch(caplog):
     with caplog.at_level(logging.INFO, logger="severity"):
         record = raise_alerts(QUIET_DRIFT, DRIFTED_PREDICTIONS, GOOD, {"audited": False}, {"events": 20}, lowered)
     assert record["judged"] and record["fired"]
+
+
+def test_the_weak_slice_message_names_what_each_check_compares_with():
+    fairness = {"gaps_exceeded": [], "gaps": [], "slices_tested": 40, "weak_slices": 1}
+    calibration_slice = {
+        "slice": "alaskan & 1990s",
+        "check": "calibration",
+        "value": 0.31,
+        "expected": 0.18,
+        "events": 150,
+    }
+    recall_slice = {**calibration_slice, "check": "recall", "value": 0.4, "expected": 0.8}
+    settings = block("monitoring.alerts")
+    (calibration,) = build_alerts(
+        QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, {**fairness, "worst_slices": [calibration_slice]}, settings, 0.1
+    )
+    assert "observed fatal rate 0.310 vs 0.180 expected from its probabilities" in calibration["message"]
+    assert "overall" not in calibration["message"]
+    (recall,) = build_alerts(
+        QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, {**fairness, "worst_slices": [recall_slice]}, settings, 0.1
+    )
+    assert "recall 0.400 vs 0.800 overall" in recall["message"]
+
+
+def test_fairness_without_enough_events_is_not_judged_and_the_record_says_so(caplog):
+    fairness = {
+        "audited": True,
+        "status": "not_enough_events",
+        "message": "not enough events in any group to judge: no attribute has two groups of at least 100 events "
+        "(monitoring.fairness.min_group_size; the largest group has 40)",
+        "gaps": [],
+        "gaps_exceeded": [],
+        "slices_tested": 0,
+        "weak_slices": 0,
+        "min_slice_size": 100,
+    }
+    with caplog.at_level(logging.INFO, logger="severity"):
+        record = raise_alerts(QUIET_DRIFT, QUIET_PREDICTIONS, GOOD, fairness, {"events": 150}, block("monitoring"))
+    assert record["judged"] and not record["fired"]
+    assert f"fairness: {fairness['message']}" in record["notes"]
+    statuses = {check["check"]: check for check in record["checks"]}
+    assert statuses["fairness_gap"]["status"] == "not_judged"
+    assert statuses["fairness_gap"]["message"].startswith("not enough events in any group to judge")
+    assert statuses["weak_slices"]["status"] == "not_judged"
+    assert "not enough events in any group to judge" in statuses["weak_slices"]["message"]
+
+
+def test_every_check_is_in_the_record_with_its_status_and_a_small_batch_judges_none(caplog):
+    judged = node_record(100, caplog)
+    statuses = {check["check"]: check["status"] for check in judged["checks"]}
+    assert list(statuses) == list(ALERT_CHECKS)
+    assert statuses["prediction_drift"] == "fired" and statuses["dataset_drift"] == "passed"
+    assert statuses["realised_performance"] == "not_judged" and statuses["calibration"] == "not_judged"
+    small = node_record(99, caplog)
+    assert {check["status"] for check in small["checks"]} == {"not_judged"}
+    assert all(check["message"].startswith("too few events to judge") for check in small["checks"])

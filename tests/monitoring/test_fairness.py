@@ -96,3 +96,19 @@ def test_audit_refuses_an_empty_batch_and_unknown_settings():
         validate(
             FairnessSettings, {**raw_block("monitoring.fairness"), "max_gaps": {"recall": 0.1}}, "monitoring.fairness"
         )
+
+
+def test_too_few_events_per_group_is_not_judged_and_says_so():
+    rng = np.random.default_rng(2)
+    size = 150  # fewer than two groups of min_group_size (100) in any attribute
+    groups = groups_frame(size, rng)
+    probability = rng.beta(1, 3, size)
+    target = (rng.random(size) < probability).astype(int)
+    predicted = (probability > 0.3).astype(int)
+    _, _, summary = fairness_audit(groups, target, probability, predicted, block("monitoring.fairness"))
+    assert summary["status"] == "not_enough_events" and summary["gaps"] == []
+    assert summary["message"].startswith("not enough events in any group to judge: no attribute has two groups of")
+    _, _, judged = fairness_audit(
+        groups, target, probability, predicted, block("monitoring.fairness", min_group_size=20)
+    )
+    assert judged["status"] == "judged" and judged["gaps"]

@@ -13,7 +13,7 @@ from severity.features import AviationFeatureEngineer, FeatureSettings
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.models.policy import DecisionPolicy
-from severity.monitoring.drift import data_drift
+from severity.monitoring.drift import TIME_TREND, data_drift
 from severity.monitoring.performance import estimate_performance, realised_against_estimate
 from severity.monitoring.reference import MonitoringProfile, describe_events
 from tests.conftest import REAL_EXPORT, needs_real_export, read_raw
@@ -57,8 +57,10 @@ def test_the_2013_to_2015_shift_is_found_and_named(real):
     current = describe_events(event_columns(real["test"]), real["model"], real["profile"])
     summary, html = data_drift(real["reference"], current, real["profile"], block("monitoring.data_drift"))
     drifted = summary["drifted_columns"]
-    # Newer events: later dates, far more recorded coordinates and aircraft categories, different FAR coding.
-    assert "raw__event_date" in drifted and len(drifted) >= 4, drifted
+    # Newer events: far more recorded coordinates and aircraft categories, different FAR coding. Their later dates
+    # are no finding: the date grows with time, so it is left out of the test and named.
+    assert len(drifted) >= 4, drifted
+    assert summary["not_compared"]["raw__event_date"] == TIME_TREND and "raw__event_date" not in drifted
     assert all(summary["per_column"][c]["score"] >= summary["per_column"][c]["threshold"] for c in drifted)
     assert all(column in html for column in drifted[:5])
 

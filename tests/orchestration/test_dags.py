@@ -46,6 +46,7 @@ MONITORING_TASKS = {
     "deliver-alerts-node",
     "request-retraining-node",
     "summarise-monitoring-node",
+    "write-monitoring-report-node",
 }
 
 
@@ -198,7 +199,7 @@ def test_the_monitoring_dag_checks_the_last_day_of_the_log_and_alerts(
     assert alerts["judged"] and alerts["fired"]
     unseen = {alert["check"]: alert for alert in alerts["alerts"]}["unseen_values"]
     assert "make" in unseen["fields"], unseen
-    assert (reports / "monitoring/data_drift_report.html").stat().st_size > 100_000
+    assert (reports / "monitoring/monitoring_report.html").stat().st_size > 100_000
     (payload,) = received  # the record, each alert with its fingerprint, and a Slack `text` summary
     assert payload["batch"] == alerts["batch"] and payload["text"].startswith("severity monitoring: ")
     assert [alert["check"] for alert in payload["alerts"]] == [alert["check"] for alert in alerts["alerts"]]

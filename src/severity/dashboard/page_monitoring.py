@@ -9,6 +9,7 @@ import streamlit.components.v1 as components
 
 from severity.dashboard import common
 from severity.dashboard.data import MONITORING_COMMAND, Missing
+from severity.monitoring.status import JUDGED
 
 ESTIMATED_AND_REALISED = ("roc_auc", "precision", "recall", "fatal_rate")
 
@@ -79,11 +80,11 @@ def _latest() -> None:
     for note in alerts.get("notes", []):
         st.caption(note)
     try:
-        report = common.ProjectData.monitoring_file("data_drift_report.html")
+        report = common.ProjectData.monitoring_file("monitoring_report.html")
     except Missing as missing:
         common.show_missing(missing)
         return
-    with st.expander("The Evidently data drift report", expanded=False):
+    with st.expander("The Evidently monitoring report: the verdict, drift, estimate, fairness, each check a test"):
         components.html(report.read_text(), height=900, scrolling=True)
 
 
@@ -101,8 +102,10 @@ def _fairness(data) -> None:
                 common.show_missing(missing)
                 continue
             if not audited.get("audited", True):  # its tables are empty files then, with no columns to read
-                st.caption(f"Not audited: {audited.get('reason', 'no labelled events')}.")
+                st.caption(f"Not audited: {audited.get('message', audited.get('reason', 'no labelled events'))}.")
                 continue
+            if audited.get("status", JUDGED) != JUDGED:
+                st.warning(f"Not judged: {audited['message']}.")
         try:
             table = data.load(
                 groups, MONITORING_COMMAND if groups.startswith("current") else "kedro run --pipelines=training"
@@ -116,6 +119,6 @@ def _fairness(data) -> None:
         except Missing:
             weak = pd.DataFrame()
         if weak.empty:
-            st.caption("No weak slice: no slice of enough labelled events is significantly worse than overall.")
+            st.caption("No weak slice: no slice of enough labelled events is significantly worse than expected.")
         else:
             st.dataframe(weak, hide_index=True, key=f"{slices}_table")

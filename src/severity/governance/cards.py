@@ -148,7 +148,7 @@ def model_card_markdown(record: dict[str, Any]) -> str:
                 f"{row.attributes}: {row.slice}",
                 row.check,
                 f"{row.value:.3f}",
-                f"{row.overall:.3f}",
+                f"{row.expected:.3f}",
                 row.events,
                 f"{row.q_value:.2g}",
             ]

@@ -205,6 +205,7 @@ def card(project: Project, version: str, html: bool, output: Path | None) -> Non
 @click.pass_obj
 def promote(project: Project, version: str, approver: str, notes: str, evidence: Path | None) -> None:
     """Promote a version to champion if every check passes; record the approval. A failed check changes nothing."""
+    from severity.governance.gate import check_verdict
     from severity.governance.promotion import gate_version
 
     registry = project.registry
@@ -218,7 +219,7 @@ def promote(project: Project, version: str, approver: str, notes: str, evidence:
         registry, version, project.load("test_events"), parameters.governance.gate, parameters.monitoring.fairness
     )
     for check in checks:
-        click.echo(f"{'PASS' if check['passed'] else 'FAIL'}  {check['check']}: {check['detail']}")
+        click.echo(f"{check_verdict(check)}  {check['check']}: {check['detail']}")
     failed = [check for check in checks if not check["passed"]]
     if failed:
         click.echo(f"Refused: version {version} failed {len(failed)} check(s); nothing was changed.", err=True)
@@ -285,6 +286,7 @@ def retrain(current_events: str, labels: str | None, if_requested: bool, env: st
     from kedro.framework.startup import bootstrap_project
     from kedro.utils import find_kedro_project
 
+    from severity.governance.gate import check_verdict
     from severity.settings import project_root
 
     if find_kedro_project(Path.cwd()) is None:
@@ -322,7 +324,7 @@ def retrain(current_events: str, labels: str | None, if_requested: bool, env: st
         while mlflow.active_run():  # kedro-mlflow's run; a test calling this in process must not resume it
             mlflow.end_run()
     for check in decision.get("checks", []):
-        click.echo(f"{'PASS' if check['passed'] else 'FAIL'}  {check['check']}: {check['detail']}")
+        click.echo(f"{check_verdict(check)}  {check['check']}: {check['detail']}")
     click.echo(
         f"Version {decision.get('version', '?')} ({decision['decision']}): {decision.get('explained', decision.get('why'))}"
     )

@@ -16,8 +16,9 @@ from pydantic import Field, field_validator
 from severity.evaluation.metrics import CLASSIFICATION_METRICS, classification_metrics
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
-from severity.monitoring.fairness import FairnessSettings, group_metrics, largest_gaps
+from severity.monitoring.fairness import FairnessSettings, gap_judgement, group_metrics, largest_gaps
 from severity.monitoring.reference import group_values
+from severity.monitoring.status import JUDGED
 from severity.parameters import SettingsModel
 
 
@@ -39,8 +40,15 @@ class GateSettings(SettingsModel):
         return limits
 
 
-def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
-    return {"check": name, "passed": bool(passed), "detail": detail}
+def _check(name: str, passed: bool, detail: str, judged: bool = True) -> dict[str, Any]:
+    return {"check": name, "passed": bool(passed), "detail": detail, "judged": judged}
+
+
+def check_verdict(check: dict[str, Any]) -> str:
+    """PASS, FAIL, or NOT JUDGED for a check that had too little data to judge (it does not refuse the version)."""
+    if not check.get("judged", True):
+        return "NOT JUDGED"
+    return "PASS" if check["passed"] else "FAIL"
 
 
 def test_metrics(model: SeverityModel, test_events: pd.DataFrame) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
@@ -78,16 +86,24 @@ def promotion_checks(
             )
         )
     groups = pd.DataFrame(group_values(event_columns(test_events)))
-    gaps = largest_gaps(group_metrics(groups, test_events["fatal"].to_numpy(), probability, predicted), fairness)
+    table = group_metrics(groups, test_events["fatal"].to_numpy(), probability, predicted)
+    gaps = largest_gaps(table, fairness)
+    judgement = gap_judgement(table, gaps, fairness.min_group_size)
     exceeded = [g for g in gaps if g["exceeded"]]
-    checks.append(
-        _check(
-            "fairness_gaps",
-            not exceeded,
-            "; ".join(f"{g['metric']} across {g['attribute']} {g['gap']:.3f} > {g['threshold']}" for g in exceeded)
-            or f"all {len(gaps)} gaps within their thresholds",
+    if judgement["status"] != JUDGED:
+        # Too few test events per group says nothing either way: reported as such, not held against the version.
+        checks.append(
+            _check("fairness_gaps", True, f"{judgement['message']}; not held against the version", judged=False)
         )
-    )
+    else:
+        checks.append(
+            _check(
+                "fairness_gaps",
+                not exceeded,
+                "; ".join(f"{g['metric']} across {g['attribute']} {g['gap']:.3f} > {g['threshold']}" for g in exceeded)
+                or f"all {len(gaps)} gaps within their thresholds",
+            )
+        )
     if gate.require_model_card:
         checks.append(
             _check(

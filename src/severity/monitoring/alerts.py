@@ -15,12 +15,14 @@ import smtplib
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from pydantic import Field, model_validator
 
+from severity.monitoring.status import JUDGED, NOT_ENOUGH_EVENTS_MESSAGE
 from severity.parameters import SettingsModel
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,254 @@ def _alert(check: str, severity: str, message: str, **details: Any) -> dict[str,
     return {"check": check, "severity": severity, "message": message, **details}
 
 
+FIRED, PASSED, NOT_JUDGED = "fired", "passed", "not_judged"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One alert check on a batch: when it fires (``rule``, with its limit), whether it fired, passed or could not be
+    judged, and the figures behind that (``message``; the alert's message when it fires)."""
+
+    check: str
+    severity: str
+    rule: str
+    status: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fired(self) -> bool:
+        return self.status == FIRED
+
+    def alert(self) -> dict[str, Any]:
+        return _alert(self.check, self.severity, self.message, **self.details)
+
+    def record(self) -> dict[str, Any]:
+        """The check as ``alerts.json`` lists it (the report's tests are read from these)."""
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "rule": self.rule,
+            "status": self.status,
+            "message": self.message,
+        }
+
+
+def _judged(check: str, severity: str, rule: str, fired: bool, message: str, **details: Any) -> Check:
+    return Check(check, severity, rule, FIRED if fired else PASSED, message, details)
+
+
+def monitoring_checks(
+    data_drift: dict[str, Any],
+    prediction_drift: dict[str, Any],
+    performance: dict[str, Any],
+    fairness: dict[str, Any] | None,
+    settings: AlertSettings,
+    unseen_share_threshold: float,
+    calibration: dict[str, Any] | None = None,
+) -> list[Check]:
+    """Every alert check on the batch, fired or not, in :data:`ALERT_CHECKS` order: the one place where a figure is
+    compared with its limit. ``fairness`` and ``calibration`` are their summaries (None: no labels)."""
+    checks = []
+    drifted, per_column = data_drift["drifted_columns"], data_drift["per_column"]
+    checks.append(
+        _judged(
+            "dataset_drift",
+            "critical",
+            f"at least {data_drift['drift_share_threshold']:.0%} of the compared columns drift",
+            data_drift["dataset_drift"],
+            f"{data_drift['drifted_count']} of {data_drift['columns']} monitored columns drifted "
+            f"({data_drift['drifted_share']:.0%} {'>=' if data_drift['dataset_drift'] else '<'} "
+            f"{data_drift['drift_share_threshold']:.0%})",
+            drifted_columns=drifted,
+        )
+    )
+    checks.append(
+        _judged(
+            "feature_drift",
+            "warning",
+            "a compared column's drift score crosses its threshold (monitoring.data_drift)",
+            bool(drifted),
+            "drifted: "
+            + ", ".join(f"{c} ({per_column[c]['score']:.3f} >= {per_column[c]['threshold']})" for c in drifted)
+            if drifted
+            else f"none of {data_drift['columns']} compared columns drifted",
+            drifted_columns=drifted,
+        )
+    )
+    shares = data_drift["unseen_value_share"]
+    new_values = {name: share for name, share in shares.items() if share > unseen_share_threshold}
+    checks.append(
+        _judged(
+            "unseen_values",
+            "warning",
+            f"over {unseen_share_threshold:.0%} of a free-text field's recorded values were never seen in the reference",
+            bool(new_values),
+            "values never seen in the reference: "
+            + ", ".join(f"{name} {share:.0%} of recorded values" for name, share in (new_values or shares).items()),
+            fields=new_values,
+            threshold=unseen_share_threshold,
+        )
+    )
+    moved = prediction_drift["drifted"]
+    checks.append(
+        _judged(
+            "prediction_drift",
+            "critical",
+            f"PSI >= {prediction_drift['psi_threshold']} and KS p < {prediction_drift['p_value_threshold']}",
+            moved,
+            f"fatal probabilities {'moved' if moved else 'held'}: PSI {prediction_drift['psi']:.3f} "
+            f"{'>=' if prediction_drift['psi'] >= prediction_drift['psi_threshold'] else '<'} "
+            f"{prediction_drift['psi_threshold']}, KS p = {prediction_drift['ks_p_value']:.2g}; mean "
+            f"{prediction_drift['reference_mean_probability']:.3f} -> {prediction_drift['current_mean_probability']:.3f}",
+            psi=prediction_drift["psi"],
+            ks_p_value=prediction_drift["ks_p_value"],
+        )
+    )
+    estimate = performance["estimate"]
+    roc_auc = estimate["roc_auc"]
+    low_auc = roc_auc["estimate"] < settings.min_estimated_roc_auc
+    checks.append(
+        _judged(
+            "estimated_performance",
+            "critical",
+            f"estimated ROC-AUC < {settings.min_estimated_roc_auc}",
+            low_auc,
+            f"estimated ROC-AUC {roc_auc['estimate']:.3f} [{roc_auc['low']:.3f}, {roc_auc['high']:.3f}] "
+            f"{'<' if low_auc else '>='} {settings.min_estimated_roc_auc}",
+            estimate=roc_auc,
+            threshold=settings.min_estimated_roc_auc,
+        )
+    )
+    rate_change = estimate["fatal_rate"]["estimate"] - performance["reference_fatal_rate"]
+    checks.append(
+        _judged(
+            "expected_fatal_rate",
+            "warning",
+            f"|expected fatal rate - reference rate| > {settings.max_fatal_rate_change}",
+            abs(rate_change) > settings.max_fatal_rate_change,
+            f"expected fatal rate {estimate['fatal_rate']['estimate']:.3f} vs {performance['reference_fatal_rate']:.3f} "
+            f"in the reference (change {rate_change:+.3f}, limit {settings.max_fatal_rate_change})",
+            change=rate_change,
+            threshold=settings.max_fatal_rate_change,
+        )
+    )
+    realised = performance.get("realised")
+    rule = f"realised ROC-AUC < {settings.min_realised_roc_auc}"
+    if realised:
+        value = realised["roc_auc"]["realised"]
+        checks.append(
+            _judged(
+                "realised_performance",
+                "critical",
+                rule,
+                value < settings.min_realised_roc_auc,
+                f"realised ROC-AUC {value:.3f} on {performance['labelled_events']} labelled events "
+                f"{'<' if value < settings.min_realised_roc_auc else '>='} {settings.min_realised_roc_auc}",
+                realised=value,
+                threshold=settings.min_realised_roc_auc,
+            )
+        )
+    else:
+        checks.append(Check("realised_performance", "critical", rule, NOT_JUDGED, "no labelled events in the batch"))
+    checks.extend(fairness_checks(fairness))
+    checks.append(calibration_check(calibration))
+    return checks
+
+
+def fairness_checks(fairness: dict[str, Any] | None) -> list[Check]:
+    """The gap check and the weak-slice check of a fairness summary; not judged without labels or enough events."""
+    gap_rule = "a gap between groups exceeds its limit (monitoring.fairness.max_gaps)"
+    slice_rule = "a slice is significantly worse than expected (monitoring.fairness.alpha)"
+    if not fairness or not fairness.get("audited", True):
+        why = (fairness or {}).get("message") or (fairness or {}).get("reason") or "no labels for the current batch"
+        return [
+            Check("fairness_gap", "warning", gap_rule, NOT_JUDGED, why),
+            Check("weak_slices", "warning", slice_rule, NOT_JUDGED, why),
+        ]
+    checks = []
+    if fairness.get("status", JUDGED) != JUDGED:
+        checks.append(Check("fairness_gap", "warning", gap_rule, NOT_JUDGED, fairness["message"]))
+    else:
+        exceeded = fairness["gaps_exceeded"]
+        checks.append(
+            _judged(
+                "fairness_gap",
+                "warning",
+                gap_rule,
+                bool(exceeded),
+                "; ".join(
+                    f"{gap['metric']} differs by {gap['gap']:.3f} across {gap['attribute']} (limit {gap['threshold']}): "
+                    f"{gap['highest_group']} {gap['highest']:.3f} vs {gap['lowest_group']} {gap['lowest']:.3f}"
+                    for gap in exceeded
+                )
+                or f"all {len(fairness.get('gaps', []))} gaps within their limits",
+                gaps=[{k: gap[k] for k in ("attribute", "metric", "gap", "threshold")} for gap in exceeded],
+            )
+        )
+    if fairness.get("slices_tested", 1) == 0:
+        checks.append(
+            Check(
+                "weak_slices",
+                "warning",
+                slice_rule,
+                NOT_JUDGED,
+                f"{NOT_ENOUGH_EVENTS_MESSAGE}: no slice has {fairness.get('min_slice_size', 'enough')} labelled events "
+                "(monitoring.fairness.min_slice_size)",
+            )
+        )
+    else:
+        count = fairness["weak_slices"]
+        message = f"none of {fairness.get('slices_tested')} slice checks significantly worse than expected"
+        if count:
+            worst = fairness["worst_slices"][0]
+            message = (
+                f"{count} slice(s) significantly worse than expected; worst: {worst['slice']} "
+                f"({describe_slice(worst)}, {worst['events']} events)"
+            )
+        checks.append(_judged("weak_slices", "warning", slice_rule, bool(count), message, count=count))
+    return checks
+
+
+def describe_slice(row: dict[str, Any]) -> str:
+    """A weak slice's figure against what it is compared with, each named."""
+    if row["check"] == "recall":
+        return f"recall {row['value']:.3f} vs {row['expected']:.3f} overall"
+    return f"observed fatal rate {row['value']:.3f} vs {row['expected']:.3f} expected from its probabilities"
+
+
+def calibration_check(calibration: dict[str, Any] | None) -> Check:
+    """Calibration of the labelled events: fired when a judged scope is over a limit (critical for the whole batch)."""
+    rule = "|mean predicted - observed fatal rate| or the ECE over its limit in a judged scope (monitoring.calibration)"
+    if not calibration or not calibration.get("assessed"):
+        return Check("calibration", "warning", rule, NOT_JUDGED, (calibration or {}).get("reason", "no labels"))
+    limits = calibration["limits"]
+    rule = (
+        f"|mean predicted - observed fatal rate| > {limits['max_mean_gap']} or ECE > {limits['max_ece']} "
+        f"in a scope of at least {limits['min_labelled_events']} labelled events"
+    )
+    if calibration.get("miscalibrated"):
+        alert = calibration_alert(calibration)
+        return Check(
+            "calibration",
+            alert.pop("severity"),
+            rule,
+            FIRED,
+            alert.pop("message"),
+            {k: v for k, v in alert.items() if k != "check"},
+        )
+    judged = calibration.get("periods_judged", 0) + bool(calibration["whole_batch"]["judged"])
+    if not judged:
+        return Check(
+            "calibration",
+            "warning",
+            rule,
+            NOT_JUDGED,
+            f"too few labelled events to judge in every scope (fewer than {limits['min_labelled_events']})",
+        )
+    return Check("calibration", "warning", rule, PASSED, f"{judged} judged scope(s) within the limits")
+
+
 def build_alerts(
     data_drift: dict[str, Any],
     prediction_drift: dict[str, Any],
@@ -97,118 +347,16 @@ def build_alerts(
     calibration: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Every check that crossed its threshold, most severe first."""
-    alerts = []
-    if data_drift["dataset_drift"]:
-        alerts.append(
-            _alert(
-                "dataset_drift",
-                "critical",
-                f"{data_drift['drifted_count']} of {data_drift['columns']} monitored columns drifted "
-                f"({data_drift['drifted_share']:.0%} >= {data_drift['drift_share_threshold']:.0%})",
-                drifted_columns=data_drift["drifted_columns"],
-            )
-        )
-    if data_drift["drifted_columns"]:
-        alerts.append(
-            _alert(
-                "feature_drift",
-                "warning",
-                "drifted: "
-                + ", ".join(
-                    f"{c} ({data_drift['per_column'][c]['score']:.3f} >= {data_drift['per_column'][c]['threshold']})"
-                    for c in data_drift["drifted_columns"]
-                ),
-                drifted_columns=data_drift["drifted_columns"],
-            )
-        )
-    new_values = {
-        name: share for name, share in data_drift["unseen_value_share"].items() if share > unseen_share_threshold
-    }
-    if new_values:
-        alerts.append(
-            _alert(
-                "unseen_values",
-                "warning",
-                "values never seen in the reference: "
-                + ", ".join(f"{name} {share:.0%} of recorded values" for name, share in new_values.items()),
-                fields=new_values,
-                threshold=unseen_share_threshold,
-            )
-        )
-    if prediction_drift["drifted"]:
-        alerts.append(
-            _alert(
-                "prediction_drift",
-                "critical",
-                f"fatal probabilities moved: PSI {prediction_drift['psi']:.3f} >= {prediction_drift['psi_threshold']}, "
-                f"KS p = {prediction_drift['ks_p_value']:.2g}; mean {prediction_drift['reference_mean_probability']:.3f} -> "
-                f"{prediction_drift['current_mean_probability']:.3f}",
-                psi=prediction_drift["psi"],
-                ks_p_value=prediction_drift["ks_p_value"],
-            )
-        )
-    estimate = performance["estimate"]
-    if estimate["roc_auc"]["estimate"] < settings.min_estimated_roc_auc:
-        alerts.append(
-            _alert(
-                "estimated_performance",
-                "critical",
-                f"estimated ROC-AUC {estimate['roc_auc']['estimate']:.3f} [{estimate['roc_auc']['low']:.3f}, {estimate['roc_auc']['high']:.3f}] "
-                f"< {settings.min_estimated_roc_auc}",
-                estimate=estimate["roc_auc"],
-                threshold=settings.min_estimated_roc_auc,
-            )
-        )
-    rate_change = estimate["fatal_rate"]["estimate"] - performance["reference_fatal_rate"]
-    if abs(rate_change) > settings.max_fatal_rate_change:
-        alerts.append(
-            _alert(
-                "expected_fatal_rate",
-                "warning",
-                f"expected fatal rate {estimate['fatal_rate']['estimate']:.3f} vs {performance['reference_fatal_rate']:.3f} in the reference "
-                f"(change {rate_change:+.3f}, limit {settings.max_fatal_rate_change})",
-                change=rate_change,
-                threshold=settings.max_fatal_rate_change,
-            )
-        )
-    realised = performance.get("realised")
-    if realised and realised["roc_auc"]["realised"] < settings.min_realised_roc_auc:
-        alerts.append(
-            _alert(
-                "realised_performance",
-                "critical",
-                f"realised ROC-AUC {realised['roc_auc']['realised']:.3f} on {performance['labelled_events']} labelled events "
-                f"< {settings.min_realised_roc_auc}",
-                realised=realised["roc_auc"]["realised"],
-                threshold=settings.min_realised_roc_auc,
-            )
-        )
-    if fairness:
-        for gap in fairness["gaps_exceeded"]:
-            alerts.append(
-                _alert(
-                    "fairness_gap",
-                    "warning",
-                    f"{gap['metric']} differs by {gap['gap']:.3f} across {gap['attribute']} (limit {gap['threshold']}): "
-                    f"{gap['highest_group']} {gap['highest']:.3f} vs {gap['lowest_group']} {gap['lowest']:.3f}",
-                    **{k: gap[k] for k in ("attribute", "metric", "gap", "threshold")},
-                )
-            )
-        if fairness["weak_slices"]:
-            worst = fairness["worst_slices"][0]
-            alerts.append(
-                _alert(
-                    "weak_slices",
-                    "warning",
-                    f"{fairness['weak_slices']} slice(s) significantly worse than overall; worst: {worst['slice']} "
-                    f"({worst['check']} {worst['value']:.3f} vs {worst['overall']:.3f} overall, {worst['events']} events)",
-                    count=fairness["weak_slices"],
-                )
-            )
-    if calibration and calibration.get("miscalibrated"):
-        alerts.append(calibration_alert(calibration))
+    checks = monitoring_checks(
+        data_drift, prediction_drift, performance, fairness, settings, unseen_share_threshold, calibration
+    )
+    return alerts_of(checks)
+
+
+def alerts_of(checks: list[Check]) -> list[dict[str, Any]]:
+    """The alerts of the checks that fired, most severe first."""
     order = {"critical": 0, "warning": 1}
-    return sorted(alerts, key=lambda alert: order[alert["severity"]])
+    return sorted((check.alert() for check in checks if check.fired), key=lambda alert: order[alert["severity"]])
 
 
 def calibration_alert(calibration: dict[str, Any]) -> dict[str, Any]:
@@ -236,14 +384,21 @@ def calibration_alert(calibration: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def not_judged_checks(checks: list[Check], reason: str) -> list[Check]:
+    """The checks of a batch too small to judge: none fires; each keeps its figures after the reason."""
+    return [replace(check, status=NOT_JUDGED, message=f"{reason}; {check.message}") for check in checks]
+
+
 def alert_record(
     alerts: list[dict[str, Any]],
     batch: dict[str, Any],
     notes: list[str] | None = None,
     not_judged: str | None = None,
+    checks: list[Check] | None = None,
 ) -> dict[str, Any]:
     """``alerts.json``: whether the checks were judged (``reason``: why not, else null), whether anything fired, the
-    alerts, which batch they are about, and what could not be judged (``notes``, the reason first)."""
+    alerts, which batch they are about, what could not be judged (``notes``, the reason first), and every check with
+    its status (``checks``: what the monitoring report shows as tests)."""
     if not_judged is not None and alerts:
         raise ValueError(f"a batch whose checks were not judged ({not_judged}) raises no alert")
     return {
@@ -254,6 +409,7 @@ def alert_record(
         "alerts": alerts,
         "batch": batch,
         "notes": ([not_judged] if not_judged else []) + (notes or []),
+        "checks": [check.record() for check in checks or []],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,49 @@ class DriftSettings(SettingsModel):
     cat_threshold: float
     drift_share: float = Field(ge=0, le=1)  # dataset drift when at least this share of columns drift
     unseen_share_threshold: float = Field(ge=0, le=1)  # alert when more than this share of a field's values are new
+    time_trend_columns: list[str]  # name patterns (fnmatch) of columns that grow with time: not drift-tested
 
 
-def _evidently_dataset(table: pd.DataFrame, numerical: list[str], categorical: list[str]):
+TIME_TREND = (
+    "grows with time, so any batch of newer events lies beyond the reference and would drift by construction "
+    "(monitoring.data_drift.time_trend_columns)"
+)
+
+
+def compared_columns(
+    reference: pd.DataFrame, current: pd.DataFrame, profile: MonitoringProfile, settings: DriftSettings
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """The numerical and categorical columns the drift test compares, and each watched column it leaves out, with why."""
+    not_compared = {
+        column: TIME_TREND
+        for column in profile.drift_columns
+        if any(fnmatchcase(column, pattern) for pattern in settings.time_trend_columns)
+    }
+    # A numeric column with no value on one side cannot be compared; its recorded__ column carries that shift.
+    for column in profile.numerical_columns:
+        if column not in not_compared and current[column].isna().all():
+            not_compared[column] = "no values in the current batch"
+        elif column not in not_compared and reference[column].isna().all():
+            not_compared[column] = "no values in the reference"
+    numerical = [c for c in profile.numerical_columns if c not in not_compared]
+    categorical = [c for c in profile.categorical_columns if c not in not_compared]
+    return numerical, categorical, not_compared
+
+
+def drift_preset_arguments(numerical: list[str], categorical: list[str], settings: DriftSettings) -> dict[str, Any]:
+    """Evidently's data drift preset over the compared columns, with the project's methods and thresholds."""
+    return {
+        "columns": numerical + categorical,
+        "num_method": settings.num_method,
+        "cat_method": settings.cat_method,
+        "num_threshold": settings.num_threshold,
+        "cat_threshold": settings.cat_threshold,
+        "drift_share": settings.drift_share,
+    }
+
+
+def evidently_dataset(table: pd.DataFrame, numerical: list[str], categorical: list[str]):
+    """``table``'s compared columns as an Evidently dataset (categories as text)."""
     from evidently import DataDefinition, Dataset
 
     frame = table[numerical + categorical].copy()
@@ -49,28 +90,19 @@ def data_drift(
     settings: DriftSettings,
     html: bool = True,
 ) -> tuple[dict[str, Any], str | None]:
-    """Per-column drift (score, method, threshold, drifted), the share drifted and the dataset decision; and the HTML report
-    (None with ``html=False``: rendering it costs more than the comparison)."""
+    """Per-column drift (score, method, threshold, drifted), the share drifted, the dataset decision and the watched
+    columns left out (``not_compared``, each with why); and Evidently's HTML of the drift alone (None with
+    ``html=False``: rendering it costs more than the comparison; the monitoring report renders it with every check)."""
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
-    # A numeric column with no value on one side cannot be compared; its recorded__ column carries that shift.
-    empty = [c for c in profile.numerical_columns if current[c].isna().all() or reference[c].isna().all()]
-    numerical = [c for c in profile.numerical_columns if c not in empty]
-    categorical = profile.categorical_columns
-    preset = DataDriftPreset(
-        columns=numerical + categorical,
-        num_method=settings.num_method,
-        cat_method=settings.cat_method,
-        num_threshold=settings.num_threshold,
-        cat_threshold=settings.cat_threshold,
-        drift_share=settings.drift_share,
-    )
+    numerical, categorical, not_compared = compared_columns(reference, current, profile, settings)
+    preset = DataDriftPreset(**drift_preset_arguments(numerical, categorical, settings))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         snapshot = Report([preset], include_tests=True).run(
-            current_data=_evidently_dataset(current, numerical, categorical),
-            reference_data=_evidently_dataset(reference, numerical, categorical),
+            current_data=evidently_dataset(current, numerical, categorical),
+            reference_data=evidently_dataset(reference, numerical, categorical),
         )
     result = json.loads(snapshot.json())
     scores = {}
@@ -82,13 +114,16 @@ def data_drift(
                 "method": config["method"],
                 "threshold": float(config["threshold"]),
             }
+    dataset_drift = None
     for test in result["tests"]:
         params = test["metric_config"]["params"]
         if params["type"].endswith(":ValueDrift"):
             scores[params["column"]]["drifted"] = test["status"] == "FAIL"
+        elif params["type"].endswith(":DriftedColumnsCount"):
+            dataset_drift = test["status"] == "FAIL"  # the share of drifted columns reached drift_share
     missing = [c for c in numerical + categorical if c not in scores or "drifted" not in scores[c]]
-    if missing:
-        raise RuntimeError(f"Evidently reported no drift decision for column(s) {missing}")
+    if missing or dataset_drift is None:
+        raise RuntimeError(f"Evidently reported no drift decision for column(s) {missing} or for the dataset")
     drifted = sorted(
         (c for c, s in scores.items() if s["drifted"]), key=lambda c: -scores[c]["score"] / scores[c]["threshold"]
     )
@@ -105,12 +140,9 @@ def data_drift(
         "drifted_count": len(drifted),
         "drifted_share": share,
         "drift_share_threshold": settings.drift_share,
-        "dataset_drift": share >= settings.drift_share,
+        "dataset_drift": dataset_drift,
         "unseen_value_share": unseen,
-        "not_compared": {
-            c: "no values in the current batch" if current[c].isna().all() else "no values in the reference"
-            for c in empty
-        },
+        "not_compared": not_compared,
         "per_column": scores,
     }
     return summary, snapshot.get_html_str(as_iframe=False) if html else None

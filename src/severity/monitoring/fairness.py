@@ -21,7 +21,8 @@ from pydantic import Field, field_validator
 from scipy import stats
 
 from severity.evaluation.metrics import expected_calibration_error
-from severity.monitoring.reference import GROUP_ATTRIBUTES
+from severity.monitoring.reference import GROUP_ATTRIBUTES, MISSING
+from severity.monitoring.status import JUDGED, NOT_ENOUGH_EVENTS, NOT_ENOUGH_EVENTS_MESSAGE
 from severity.parameters import SettingsModel
 
 GAP_METRICS = ("selection_rate", "false_negative_rate", "false_positive_rate", "calibration_error")
@@ -121,11 +122,30 @@ def largest_gaps(table: pd.DataFrame, settings: FairnessSettings) -> list[dict[s
     return gaps
 
 
+def gap_judgement(table: pd.DataFrame, gaps: list[dict[str, Any]], min_group_size: int) -> dict[str, str]:
+    """``status`` (``judged`` or ``not_enough_events``) and a ``message`` saying what was judged, or why nothing was."""
+    if gaps:
+        attributes = sorted({gap["attribute"] for gap in gaps})
+        return {
+            "status": JUDGED,
+            "message": f"{len(gaps)} gap(s) judged across {', '.join(attributes)}, "
+            f"between groups of at least {min_group_size} events",
+        }
+    named = table[table["group"] != MISSING] if len(table) else table
+    largest = int(named["events"].max()) if len(named) else 0
+    return {
+        "status": NOT_ENOUGH_EVENTS,
+        "message": f"{NOT_ENOUGH_EVENTS_MESSAGE}: no attribute has two groups of at least "
+        f"{min_group_size} events (monitoring.fairness.min_group_size; the largest group has {largest})",
+    }
+
+
 def weak_slices(
     groups: pd.DataFrame, target: np.ndarray, probability: np.ndarray, predicted: np.ndarray, settings: FairnessSettings
 ) -> tuple[pd.DataFrame, int]:
-    """Slices (two attributes' values together) significantly worse than overall in recall or calibration, worst
-    first; and how many slice checks were tested."""
+    """Slices (two attributes' values together) significantly worse than expected, worst first; and how many slice
+    checks were tested. ``expected`` is what ``value`` is compared with: the overall recall for a recall check, the
+    slice's own mean probability (its expected fatal rate) for a calibration check."""
     target, probability, predicted = (
         np.asarray(target, dtype=int),
         np.asarray(probability, dtype="float64"),
@@ -155,7 +175,7 @@ def weak_slices(
                         **base,
                         "check": "recall",
                         "value": recall,
-                        "overall": overall_recall,
+                        "expected": overall_recall,
                         "shortfall": overall_recall - recall,
                         "p_value": p_value,
                     }
@@ -171,16 +191,17 @@ def weak_slices(
                         **base,
                         "check": "calibration",
                         "value": observed / len(rows),
-                        "overall": expected / len(rows),
+                        "expected": expected / len(rows),
                         "shortfall": abs(observed - expected) / len(rows),
                         "p_value": float(2 * stats.norm.sf(abs(z))),
                     }
                 )
     table = pd.DataFrame(
         candidates,
-        columns=["attributes", "slice", "events", "fatal_events", "check", "value", "overall", "shortfall", "p_value"],
+        columns=["attributes", "slice", "events", "fatal_events", "check", "value", "expected", "shortfall", "p_value"],
     )
-    table["q_value"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
+    # No slice large enough to test: nothing to control (scipy refuses an empty list).
+    table["q_value"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh") if len(table) else []
     weak = table[table["q_value"] < settings.alpha].copy()
     # Severity: how much worse, weighted by how many events it concerns.
     weak["severity"] = weak["shortfall"] * np.sqrt(weak["events"])
@@ -197,9 +218,11 @@ def fairness_audit(
     gaps = largest_gaps(table, settings)
     slices, tested = weak_slices(groups, target, probability, predicted, settings)
     summary = {
+        **gap_judgement(table, gaps, settings.min_group_size),
         "events": int(len(target)),
         "fatal_rate": float(np.mean(target)),
         "min_group_size": settings.min_group_size,
+        "min_slice_size": settings.min_slice_size,
         "gaps": gaps,
         "gaps_exceeded": [g for g in gaps if g["exceeded"]],
         "slices_tested": tested,

@@ -14,7 +14,14 @@ from severity.explain.reports import importance_table
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
 from severity.monitoring import plots
-from severity.monitoring.alerts import alert_record, build_alerts, deliver, too_few_to_judge
+from severity.monitoring.alerts import (
+    alert_record,
+    alerts_of,
+    deliver,
+    monitoring_checks,
+    not_judged_checks,
+    too_few_to_judge,
+)
 from severity.monitoring.batches import (
     join_labels,
     labels_from_file,
@@ -27,6 +34,8 @@ from severity.monitoring.drift import data_drift, prediction_drift
 from severity.monitoring.fairness import fairness_audit
 from severity.monitoring.performance import estimate_performance, realised_against_estimate
 from severity.monitoring.reference import GROUP_PREFIX, MonitoringProfile, describe_events
+from severity.monitoring.report import monitoring_report
+from severity.monitoring.status import JUDGED, NO_LABELS
 from severity.pipelines.parameters import MonitoringParameters
 
 logger = logging.getLogger(__name__)
@@ -162,22 +171,27 @@ def monitor_data_drift(
     monitoring_current: pd.DataFrame,
     monitoring_profile: MonitoringProfile,
     monitoring: MonitoringParameters,
-) -> tuple[dict[str, Any], str, dict[str, dict[str, float]]]:
-    """Evidently's per-column and dataset drift: a JSON summary, the HTML report, and headline metrics."""
-    summary, html = data_drift(monitoring_reference, monitoring_current, monitoring_profile, monitoring.data_drift)
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """Evidently's per-column and dataset drift: a JSON summary (with the columns left out, and why) and headline
+    metrics. The monitoring report renders it with every other check."""
+    summary, _ = data_drift(
+        monitoring_reference, monitoring_current, monitoring_profile, monitoring.data_drift, html=False
+    )
     logger.info(
-        "Data drift: %d of %d columns drifted (%s); dataset drift: %s",
+        "Data drift: %d of %d columns drifted (%s); dataset drift: %s; %d watched column(s) not compared (%s)",
         summary["drifted_count"],
         summary["columns"],
         ", ".join(summary["drifted_columns"][:8]) or "none",
         summary["dataset_drift"],
+        len(summary["not_compared"]),
+        ", ".join(summary["not_compared"]) or "none",
     )
     metrics = {
         "drifted_share": summary["drifted_share"],
         "dataset_drift": float(summary["dataset_drift"]),
         **{f"unseen_share.{name}": share for name, share in summary["unseen_value_share"].items()},
     }
-    return summary, html, {name: {"value": float(value), "step": 0} for name, value in metrics.items()}
+    return summary, {name: {"value": float(value), "step": 0} for name, value in metrics.items()}
 
 
 def monitor_prediction_drift(
@@ -236,7 +250,12 @@ def audit_current_fairness(
     """Fairness and weak slices on the labelled part of the current batch (empty when no labels arrived)."""
     labelled = monitoring_current[monitoring_current[TARGET_COLUMN].notna()]
     if labelled.empty:
-        return pd.DataFrame(), pd.DataFrame(), {"audited": False, "reason": "no labels for the current batch"}
+        reason = "no labels for the current batch"
+        return (
+            pd.DataFrame(),
+            pd.DataFrame(),
+            {"audited": False, "status": NO_LABELS, "message": reason, "reason": reason},
+        )
     groups, slices, summary = fairness_audit(
         _groups(labelled),
         labelled[TARGET_COLUMN].to_numpy().astype(int),
@@ -244,6 +263,8 @@ def audit_current_fairness(
         labelled["predicted_class"].to_numpy(),
         monitoring.fairness,
     )
+    if summary["status"] != JUDGED:
+        logger.warning("Fairness on %d labelled events: %s", summary["events"], summary["message"])
     return groups, slices, {"audited": True, **summary}
 
 
@@ -304,31 +325,64 @@ def raise_alerts(
     monitoring: MonitoringParameters,
     calibration_summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``alerts.json``: every check over its threshold, with the reason, and what could not be judged; each alert is also
-    logged as a warning. A batch of fewer than ``monitoring.alerts.min_batch_events`` events raises none: the record says
-    it was not judged and why (its drift reports are written all the same)."""
+    """``alerts.json``: every check with its status, the ones over their threshold as alerts with the reason, and what
+    could not be judged; each alert is also logged as a warning. A batch of fewer than
+    ``monitoring.alerts.min_batch_events`` events raises none: the record says it was not judged and why (its checks
+    and reports are written all the same)."""
+    checks = monitoring_checks(
+        data_drift_summary,
+        prediction_drift_summary,
+        performance,
+        fairness_summary,
+        monitoring.alerts,
+        monitoring.data_drift.unseen_share_threshold,
+        calibration_summary,
+    )
     not_judged = too_few_to_judge(batch_record["events"], monitoring.alerts)
     if not_judged is not None:
-        alerts = []
+        checks = not_judged_checks(checks, not_judged)
         logger.warning("Monitoring: %s; no check alerts on this batch (its reports are still written)", not_judged)
-    else:
-        alerts = build_alerts(
-            data_drift_summary,
-            prediction_drift_summary,
-            performance,
-            fairness_summary if fairness_summary.get("audited") else None,
-            monitoring.alerts,
-            monitoring.data_drift.unseen_share_threshold,
-            calibration_summary if calibration_summary and calibration_summary.get("assessed") else None,
-        )
-        for alert in alerts:
-            logger.warning("ALERT %s (%s): %s", alert["check"], alert["severity"], alert["message"])
-        if not alerts:
-            logger.info("Monitoring: no alert for %d events", batch_record["events"])
+    alerts = alerts_of(checks)
+    for alert in alerts:
+        logger.warning("ALERT %s (%s): %s", alert["check"], alert["severity"], alert["message"])
+    if not_judged is None and not alerts:
+        logger.info("Monitoring: no alert for %d events", batch_record["events"])
     notes = calibration_notes(calibration_summary) if calibration_summary else []
+    if fairness_summary.get("audited") and fairness_summary.get("status", JUDGED) != JUDGED:
+        notes.append(f"fairness: {fairness_summary['message']}")
     for note in notes:
         logger.info("Monitoring: %s", note)
-    return alert_record(alerts, batch_record, notes, not_judged)
+    return alert_record(alerts, batch_record, notes, not_judged, checks)
+
+
+def write_monitoring_report(
+    monitoring_reference: pd.DataFrame,
+    monitoring_baseline: pd.DataFrame,
+    monitoring_current: pd.DataFrame,
+    monitoring_profile: MonitoringProfile,
+    data_drift_summary: dict[str, Any],
+    prediction_drift_summary: dict[str, Any],
+    performance_estimate: dict[str, Any],
+    current_fairness_summary: dict[str, Any],
+    calibration_summary: dict[str, Any],
+    monitoring_alerts: dict[str, Any],
+    monitoring: MonitoringParameters,
+) -> str:
+    """The one HTML report of the batch: the verdict of ``alerts.json``, every part it was judged on, each check a test."""
+    snapshot = monitoring_report(
+        monitoring_reference,
+        monitoring_current,
+        monitoring_profile,
+        monitoring.data_drift,
+        data_drift_summary,
+        prediction_drift_summary,
+        monitoring_baseline["fatal_probability"].to_numpy(),
+        performance_estimate,
+        current_fairness_summary,
+        calibration_summary,
+        monitoring_alerts,
+    )
+    return snapshot.get_html_str(as_iframe=False)
 
 
 def deliver_alerts(

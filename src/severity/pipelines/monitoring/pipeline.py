@@ -21,6 +21,7 @@ from .nodes import (
     raise_alerts,
     request_retraining,
     score_monitoring_baseline,
+    write_monitoring_report,
 )
 
 
@@ -74,7 +75,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=monitor_data_drift,
                 inputs=["monitoring_reference", "monitoring_current", "monitoring_profile", "params:monitoring"],
-                outputs=["data_drift_summary", "data_drift_report", "data_drift_metrics"],
+                outputs=["data_drift_summary", "data_drift_metrics"],
                 name="monitor_data_drift_node",
             ),
             Node(
@@ -120,6 +121,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="monitoring_alerts",
                 name="raise_alerts_node",
+            ),
+            Node(
+                func=write_monitoring_report,
+                inputs=[
+                    "monitoring_reference",
+                    "monitoring_baseline",
+                    "monitoring_current",
+                    "monitoring_profile",
+                    "data_drift_summary",
+                    "prediction_drift_summary",
+                    "performance_estimate",
+                    "current_fairness_summary",
+                    "calibration_summary",
+                    "monitoring_alerts",
+                    "params:monitoring",
+                ],
+                outputs="monitoring_report",
+                name="write_monitoring_report_node",
             ),
             Node(
                 func=deliver_alerts,

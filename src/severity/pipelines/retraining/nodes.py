@@ -8,6 +8,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
+from severity.governance.gate import check_verdict
 from severity.governance.promotion import decide_promotion
 from severity.governance.registry import Registry
 from severity.monitoring.batches import export_with_labelled_events
@@ -69,7 +70,7 @@ def decide_on_retrained_model(
         why,
     )
     for check in record["checks"]:
-        logger.info("Gate: %s %s: %s", "PASS" if check["passed"] else "FAIL", check["check"], check["detail"])
+        logger.info("Gate: %s %s: %s", check_verdict(check), check["check"], check["detail"])
     logger.info("Retrained version %s: %s", record["version"], record["explained"])
     mlflow.set_tags({"retraining.decision": record["decision"], "retraining.gate": record["gate"]})
     return {**record, "events_added": added}
