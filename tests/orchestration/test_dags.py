@@ -98,7 +98,13 @@ def test_the_dags_load_with_their_schedules_tasks_retries_and_failure_callback(a
     assert set(monitoring) == MONITORING_TASKS
     assert monitoring["raise-alerts-node"]["upstream"] == sorted(
         MONITORING_TASKS
-        - {"raise-alerts-node", "deliver-alerts-node", "request-retraining-node", "summarise-monitoring-node"}
+        - {
+            "raise-alerts-node",
+            "deliver-alerts-node",
+            "request-retraining-node",
+            "summarise-monitoring-node",
+            "write-monitoring-report-node",  # the report is written from the alerts' record
+        }
     )
     assert set(dags["severity_training"]["tasks"]) == {"training"}
     assert set(dags["severity_inference"]["tasks"]) == {"parse-new-events-node", "score-new-events-node"}

@@ -15,7 +15,7 @@ from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN, normalise
 from severity.data.target import label_events
 from severity.data.validation import validate_events
 from severity.features.columns import INPUT_FIELDS, Columns, event_columns, record_columns
-from severity.models.artifact import SeverityModel
+from severity.serving.packaging import PackagedModel
 
 PREDICTION_COLUMNS = ("fatal_probability", "predicted_class")
 
@@ -55,14 +55,16 @@ def scored_batch_from_log(served: pd.DataFrame) -> tuple[Columns, pd.DataFrame]:
             "fatal_probability": served["fatal_probability"].to_numpy(dtype="float64"),
             "predicted_class": served["predicted_class"].to_numpy(dtype="int8"),
             "model_version": served["model_version"].to_numpy(dtype=object),
+            "model_tag": served["model_tag"].to_numpy(dtype=object),
             "logged_at": served["logged_at"].to_numpy(dtype=object),
         }
     )
     return columns_from_log(served), predictions
 
 
-def scored_batch_from_csv(raw: pd.DataFrame, model: SeverityModel) -> tuple[Columns, pd.DataFrame]:
-    """Events in the raw export format (outcome columns optional), parsed like ingestion and scored by the champion."""
+def scored_batch_from_csv(raw: pd.DataFrame, served: PackagedModel) -> tuple[Columns, pd.DataFrame]:
+    """Events in the raw export format (outcome columns optional), parsed like ingestion and scored by the model the
+    service serves (as ``inference`` scores them), each row naming that model's registry version and Bento tag."""
     if raw is None or raw.empty:
         raise DataValidationError(message="The current-events CSV has no rows: nothing to monitor")
     events, report = parse_events(raw, require_outcomes=False)
@@ -71,14 +73,13 @@ def scored_batch_from_csv(raw: pd.DataFrame, model: SeverityModel) -> tuple[Colu
     absent = {
         field: np.ones(len(events), dtype=bool) for field in report["absent_input_columns"] if field in INPUT_FIELDS
     }
-    scored = model.score_columns(columns, explain=False, absent=absent)
-    probability, predicted = scored.fatal_probability, scored.predicted_class
-    version = str(model.metadata.get("registry_version", model.metadata.get("candidate", "unregistered")))
+    scored = served.model.score_columns(columns, explain=False, absent=absent)
     return columns, pd.DataFrame(
         {
-            "fatal_probability": probability,
-            "predicted_class": predicted.astype("int8"),
-            "model_version": version,
+            "fatal_probability": scored.fatal_probability,
+            "predicted_class": scored.predicted_class.astype("int8"),
+            "model_version": served.version,
+            "model_tag": served.tag,
             "logged_at": None,
         }
     )

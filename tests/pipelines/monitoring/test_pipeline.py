@@ -17,7 +17,7 @@ from severity.monitoring.drift import data_drift
 from severity.monitoring.reference import describe_events
 from severity.pipelines.monitoring.nodes import monitor_data_drift, monitor_prediction_drift, raise_alerts
 from severity.serving.prediction_log import LoggedPrediction, PredictionLog
-from tests.conftest import DEMO_SAMPLE, copy_trained_project, read_raw, run_session
+from tests.conftest import DEMO_SAMPLE, copy_trained_project, packaged_champion_tag, read_raw, run_session
 from tests.parameters import block
 from tests.pipelines.inference.test_nodes import FAULTS, malformed_csv, refusal
 
@@ -197,6 +197,9 @@ def test_a_session_on_a_csv_with_labels_estimates_audits_and_posts_alerts(traine
     alerts = json.loads((reports / "alerts.json").read_text())
     assert alerts["batch"]["source"] == "csv" and alerts["batch"]["events"] == len(rows)
     assert alerts["batch"]["labelled_events"] == len(rows)
+    # Scored by the model the service serves, named as the service names it: registry version 1 and its Bento model.
+    assert alerts["batch"]["model_versions"] == ["1"]
+    assert alerts["batch"]["model_tags"] == [packaged_champion_tag(trained_project)]
     assert "unseen_values" in {a["check"] for a in alerts["alerts"]}
     (payload,) = received  # the record, each alert with its fingerprint, and a Slack `text` summary
     assert payload["batch"] == alerts["batch"] and payload["text"].startswith("severity monitoring: ")
@@ -272,6 +275,7 @@ def test_a_session_reads_the_prediction_log(trained_project, kept, tmp_path):
     )
     batch = json.loads((trained_project / "data/08_reporting/monitoring/batch.json").read_text())
     assert batch["source"] == "log" and batch["events"] == 40 and batch["labelled_events"] == 0  # shadow rows left out
+    assert batch["model_versions"] == ["1"] and batch["model_tags"] == ["severity_model:x"]  # as the log says
     assert json.loads((trained_project / "data/08_reporting/monitoring/current_fairness_summary.json").read_text()) == {
         "audited": False,
         "status": "no_labels",

@@ -37,6 +37,7 @@ from severity.monitoring.reference import GROUP_PREFIX, MonitoringProfile, descr
 from severity.monitoring.report import monitoring_report
 from severity.monitoring.status import JUDGED, NO_LABELS
 from severity.pipelines.parameters import MonitoringParameters
+from severity.serving.packaging import PackagedModel
 
 logger = logging.getLogger(__name__)
 
@@ -127,10 +128,14 @@ def prepare_current_batch(
     current_events_raw: pd.DataFrame | None,
     labels_raw: pd.DataFrame | None,
     champion_model: SeverityModel,
+    served_model: PackagedModel,
     monitoring_profile: MonitoringProfile,
     monitoring: MonitoringParameters,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The current batch described like the reference, with its predictions and, where labels arrived, its outcomes."""
+    """The current batch described like the reference, with its predictions and, where labels arrived, its outcomes.
+
+    The log's rows carry the answers the service gave; a CSV is scored by the model the service serves now
+    (``served_model``), so both name the registry versions and Bento models that answered."""
     current = monitoring.current
     source = current.source
     if source == "auto":
@@ -140,7 +145,7 @@ def prepare_current_batch(
             raise ValueError(
                 "monitoring.current.source is csv but no file was given: --params current_events=path/to/events.csv"
             )
-        columns, predictions = scored_batch_from_csv(current_events_raw, champion_model)
+        columns, predictions = scored_batch_from_csv(current_events_raw, served_model)
     else:
         columns, predictions = scored_batch_from_log(served_window(prediction_log, current.window_days))
     described = describe_events(columns, champion_model, monitoring_profile)
@@ -153,6 +158,7 @@ def prepare_current_batch(
         "first_event": f"{batch['event_date'].min():%Y-%m-%d}",
         "last_event": f"{batch['event_date'].max():%Y-%m-%d}",
         "model_versions": sorted(map(str, batch["model_version"].unique())),
+        "model_tags": sorted(map(str, batch["model_tag"].unique())),
         **matched,
     }
     logger.info(

@@ -66,6 +66,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "monitoring_current_raw",
                     "monitoring_labels_raw",
                     "champion_model",
+                    "served_bento_model",
                     "monitoring_profile",
                     "params:monitoring",
                 ],
