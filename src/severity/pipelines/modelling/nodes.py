@@ -138,10 +138,11 @@ def plot_comparison(champions: dict[str, Any], *evaluations: dict[str, Evaluatio
             continue
         curves = {name: (e[variant].test_target, e[variant].test_probability) for name, e in by_name.items()}
         label = variant.replace("_", " ")
-        figures[f"roc_{variant}"] = plots.roc_figure(curves, f"ROC on test ({label})")
-        figures[f"pr_{variant}"] = plots.pr_figure(curves, f"Precision-recall on test ({label})")
-        figures[f"calibration_{variant}"] = plots.calibration_figure(curves, f"Calibration on test ({label})")
-        champion = by_name[champions[variant]["candidate"]][variant]
+        chosen = champions[variant]["candidate"]
+        figures[f"roc_{variant}"] = plots.roc_figure(curves, f"ROC on test ({label})", chosen)
+        figures[f"pr_{variant}"] = plots.pr_figure(curves, f"Precision-recall on test ({label})", chosen)
+        figures[f"calibration_{variant}"] = plots.calibration_figure(curves, f"Calibration on test ({label})", chosen)
+        champion = by_name[chosen][variant]
         figures[f"confusion_{variant}"] = plots.confusion_figure(
             champion.test_target,
             champion.test_predicted,
