@@ -139,7 +139,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=register_champion,
-                inputs=["shipped_model", "performance_metrics", "params:modelling"],
+                inputs=["shipped_model", "performance_metrics", "params:modelling", "train_events"],
                 outputs="registered_model",
                 name="register_champion_node",
             ),
