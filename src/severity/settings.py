@@ -4,7 +4,7 @@ from pathlib import Path
 
 from kedro.utils import find_kedro_project
 
-from severity.hooks import AlertCredentialsHooks, TypedParameterHooks
+from severity.hooks import AlertCredentialsHooks, ExperimentKindHooks, TypedParameterHooks
 
 
 def project_root() -> str:
@@ -26,4 +26,4 @@ CONFIG_LOADER_ARGS = {
 }
 
 # Nodes receive their parameter blocks as the typed models of severity.pipelines.parameters.
-HOOKS = (TypedParameterHooks(), AlertCredentialsHooks())
+HOOKS = (TypedParameterHooks(), AlertCredentialsHooks(), ExperimentKindHooks())
