@@ -143,21 +143,21 @@ def test_training_leaves_a_readable_experiment(trained_project):
     # The registered version: named and described for what it is, with a signature and an input example that scores.
     version = client.get_model_version_by_alias(MODEL_NAME, "challenger")
     assert champion in version.description and "with damage variant" in version.description
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        assert mlflow.get_logged_model(version.model_id).name == MODEL_NAME
-        info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{version.version}")
-        assert info.signature is not None
-        assert {"event_id", "event_date", "aircraft_damage", "latitude"} <= set(info.signature.inputs.input_names())
-        model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version.version}")
-        example = model.input_example
-        assert isinstance(example, pd.DataFrame) and len(example) == 1
-        scored = model.predict(example)
-        assert scored["fatal_probability"].between(0, 1).all() and set(scored["predicted_class"]) <= {0, 1}
-    finally:
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
+    (logged,) = [
+        model
+        for model in client.search_logged_models([experiment.experiment_id])
+        if model.source_run_id == run.info.run_id
+    ]
+    assert logged.name == MODEL_NAME
+    # Read from where the store keeps it: MLflow's process-wide URIs, which a models:/ URI would need, outlive the test.
+    local = client.get_model_version_download_uri(MODEL_NAME, version.version)
+    signature = mlflow.models.Model.load(local).signature
+    assert {"event_id", "event_date", "aircraft_damage", "latitude"} <= set(signature.inputs.input_names())
+    model = mlflow.pyfunc.load_model(local)
+    example = model.input_example
+    assert isinstance(example, pd.DataFrame) and len(example) == 1
+    scored = model.predict(example)
+    assert scored["fatal_probability"].between(0, 1).all() and set(scored["predicted_class"]) <= {0, 1}
 
     # The candidates' figures and the study's parallel coordinates, as the run shows them.
     assert "tuning/parallel_coordinate.html" in {a.path for a in client.list_artifacts(run.info.run_id, "tuning")}
