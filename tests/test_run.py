@@ -104,7 +104,7 @@ def test_training_runs_on_the_demo_sample_and_is_tracked(trained_project):
         "tuning/study.html",
         "tuning/optimization_history.png",
         "tuning/param_importances.png",
-        "tuning/parallel_coordinate.png",
+        "tuning/parallel_coordinate.html",
         "tuning/cv_schemes.png",
         "tuning/trials.csv",
         "tuning/tuning_report.md",

@@ -1,4 +1,5 @@
-"""Parameters checked as a whole when a session starts, and logged to MLflow key by key; the SMTP login for alerts."""
+"""Parameters checked as a whole when a session starts, and logged to MLflow key by key; the SMTP login for alerts;
+the MLflow experiment marked as model training."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel
 
 PARAMS_PREFIX = "params:"
+# The tag and value MLflow 3's UI reads to show an experiment as "Machine learning" rather than "GenAI apps & agents".
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
 
 
 class TypedParameterHooks:
@@ -89,3 +93,16 @@ class TrainingSummaryHooks:
         )
         catalog.save("training_summary", text)
         print(f"\n{text}", flush=True)  # noqa: T201 (the run's last words, for the person who started it)
+
+
+class ExperimentKindHooks:
+    """Marks the MLflow experiment a run logs to as machine-learning model training (``mlflow.experimentKind``):
+    without it MLflow 3's UI opens an experiment in its GenAI view (traces, prompts) instead of its runs and models."""
+
+    @hook_impl(trylast=True)  # after kedro-mlflow has started the run
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        import mlflow
+
+        run = mlflow.active_run()
+        if run is not None:
+            mlflow.MlflowClient().set_experiment_tag(run.info.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)

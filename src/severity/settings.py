@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kedro.utils import find_kedro_project
 
-from severity.hooks import AlertCredentialsHooks, TrainingSummaryHooks, TypedParameterHooks
+from severity.hooks import AlertCredentialsHooks, ExperimentKindHooks, TrainingSummaryHooks, TypedParameterHooks
 
 
 def project_root() -> str:
@@ -34,5 +34,6 @@ CONFIG_LOADER_ARGS = {
 }
 
 # Nodes receive their parameter blocks as the typed models of severity.pipelines.parameters.
-# A run that packages the champion ends by saying what it made.
-HOOKS = (TypedParameterHooks(), AlertCredentialsHooks(), TrainingSummaryHooks())
+# The experiment opens as a model-training experiment in MLflow's UI; a run that packages the champion ends by saying
+# what it made.
+HOOKS = (TypedParameterHooks(), AlertCredentialsHooks(), ExperimentKindHooks(), TrainingSummaryHooks())

@@ -97,3 +97,42 @@ def test_forbidden_feature_columns_are_refused(packaged):
             "with_damage",
             [*model.feature_columns, "accident_number"],
         )
+
+
+def test_the_logged_pyfunc_declares_its_fields_and_scores_its_own_input_example(packaged, tmp_path):
+    import mlflow
+
+    from severity.data.schema import normalise_header
+    from severity.models.pyfunc import REQUEST_FIELDS, input_example, model_signature
+    from severity.serving.schemas import ROUTING_FIELDS, AccidentEvent
+
+    model, _, test = packaged
+    assert set(REQUEST_FIELDS) == set(AccidentEvent.model_fields) - {*ROUTING_FIELDS, "input_issues"} | {"event_id"}
+    example = input_example(test)
+    assert list(example.columns) == [name for name in REQUEST_FIELDS if name in test.columns] and len(example) == 1
+    assert example["event_date"].item() in set(test["event_date"].dt.strftime("%Y-%m-%d"))
+    assert all(value is None or isinstance(value, str) for value in example.iloc[0])
+
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(
+                name="classifier",
+                python_model=SeverityPyfunc(),
+                artifacts={ARTIFACT_KEY: str(path)},
+                signature=model_signature(),
+                input_example=example,
+            )
+        loaded = mlflow.pyfunc.load_model(info.model_uri)
+        assert loaded.metadata.get_input_schema().input_names() == list(REQUEST_FIELDS)
+        scored = loaded.predict(example)
+        row = test[test["event_id"] == example["event_id"].item()]
+        np.testing.assert_allclose(scored["fatal_probability"], model.predict(row)["fatal_probability"], atol=1e-12)
+        # Export rows, headers in snake_case, are read with their outcome columns left out, never used.
+        raw = read_raw(DEMO_SAMPLE).rename(columns=normalise_header)
+        scored = loaded.predict(raw[raw["event_id"].isin(test["event_id"].head(5))])
+        assert len(scored) == 5 and scored["fatal_probability"].between(0, 1).all()
+    finally:
+        mlflow.set_tracking_uri(None)

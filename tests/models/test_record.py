@@ -3,7 +3,7 @@
 import pytest
 
 from severity.models.artifact import SeverityModel
-from severity.models.record import model_record, registry_tags, store_labels
+from severity.models.record import model_description, model_record, registry_tags, store_labels
 from severity.serving.packaging import package_metadata
 from tests.models.test_field_sets import CORE, _model
 
@@ -75,3 +75,11 @@ def test_registry_tags_and_store_labels_and_metadata_are_views_of_the_one_record
     )
     assert {key: packaged.metadata[key] for key in record} == record
     assert packaged.metadata["model_version"] == "7" and packaged.metadata["registered_model"]["run_id"] == "abc"
+
+
+def test_the_description_names_the_candidate_variant_and_decision_rule(shipped):
+    record = model_record(shipped, PERFORMANCE)
+    description = model_description(record)
+    assert "the xgboost candidate (xgboost), champion of the with damage variant" in description
+    assert "refitted on every labelled event" in description and "test ROC-AUC 0.9123" in description
+    assert shipped.policy.describe() in description and "full (with_damage), core (" in description

@@ -87,7 +87,11 @@ def test_a_short_study_with_pruning_runs_exactly_its_trials_and_plots_them(tmp_p
         figure.savefig(path)
         assert path.stat().st_size > 10_000
     assert matplotlib.rcParams["axes.facecolor"] == "white"  # Optuna's ggplot style stayed inside its figures
-    html = reports.study_html(study, "short study")
+    assert "parallel_coordinate" not in figures  # unreadable as a picture: interactive only
+    interactive = reports.interactive_figures(study)
+    assert set(interactive) == {*reports.STUDY_FIGURES, *reports.INTERACTIVE_FIGURES}
+    assert len(interactive["parallel_coordinate"].data) >= states.count(TrialState.COMPLETE)  # a line per trial
+    html = reports.study_html(interactive, "short study")
     assert html.count("plotly-graph-div") == 4 and "Plotly.newPlot" in html
 
     table = trials_table(study)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -56,18 +57,41 @@ class Explanation:
         return pd.DataFrame(self.contributions, columns=self.feature_names)
 
 
+def _rescale(contributions: np.ndarray, base: np.ndarray | float, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale each row's contributions so that, from ``base``, they add up to ``end`` (their shares keep their ratios).
+
+    Rows whose contributions cancel exactly keep the gap in the base value instead.
+    """
+    target = end - base
+    total = contributions.sum(axis=1)
+    moved = np.abs(total) > 1e-12
+    factor = np.divide(target, total, out=np.zeros_like(target), where=moved)
+    scaled = contributions * factor[:, None]
+    return np.where(moved, base, end - scaled.sum(axis=1)), scaled
+
+
 def _rescale_to_log_odds(
     probability_contributions: np.ndarray, base_probability: float, probability: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scale probability-unit contributions so they sum to logit(p) - logit(base) in each row."""
     base = float(log_odds(np.array([base_probability]))[0])
-    target = log_odds(probability) - base
-    total = probability_contributions.sum(axis=1)
-    factor = np.divide(target, total, out=np.zeros_like(target), where=np.abs(total) > 1e-12)
-    contributions = probability_contributions * factor[:, None]
-    # Rows whose contributions cancel exactly keep the gap in the base value.
-    base_values = np.where(np.abs(total) > 1e-12, base, log_odds(probability) - contributions.sum(axis=1))
-    return base_values, contributions
+    return _rescale(probability_contributions, base, log_odds(probability))
+
+
+def in_probability(
+    base_value: np.ndarray, contributions: np.ndarray, probability_of: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contributions in :data:`UNIT` restated in the probability ``probability_of`` gives a log-odds score (the
+    calibrated fatal probability, say): the base value becomes ``probability_of(base_value)`` and each row's
+    contributions keep their ratios and add up to ``probability_of(score) - probability_of(base_value)``.
+
+    Works for feature and raw-field contributions alike (a row's raw-field total is its feature total); like the
+    rescaling of probability-unit explainers, the split between contributions is an approximation, the total exact.
+    """
+    base_value = np.asarray(base_value, dtype="float64")
+    contributions = np.atleast_2d(np.asarray(contributions, dtype="float64"))
+    base = probability_of(base_value)
+    return _rescale(contributions, base, probability_of(base_value + contributions.sum(axis=1)))
 
 
 class ModelExplainer:

@@ -70,11 +70,41 @@ def dependence_figure(values: np.ndarray, data: np.ndarray, names: list[str], fe
     return figure
 
 
-def waterfall_figure(values: np.ndarray, base: float, data: np.ndarray, names: list[str], title: str) -> plt.Figure:
-    plt.figure()
-    shap.plots.waterfall(_explanation(values, np.float64(base), data, names), max_display=12, show=False)
-    figure = plt.gcf()
-    figure.suptitle(title)
-    figure.set_size_inches(10, 6.5)
-    figure.tight_layout()
+def waterfall_figure(
+    base: float, contributions: pd.Series, threshold: float, title: str, unit: str, count: int = 12
+) -> plt.Figure:
+    """From the base value to the event's value, one bar per contribution (the ``count`` largest, the rest as one bar),
+    with the decision threshold marked; ``contributions`` are indexed by label and in ``unit``, like ``base``."""
+    ordered = contributions.reindex(contributions.abs().sort_values(ascending=False, kind="stable").index)
+    shown, rest = ordered.head(count), ordered.iloc[count:]
+    if len(rest):
+        shown = pd.concat([shown, pd.Series({f"{len(rest)} others": rest.sum()})])
+    ends = base + shown.cumsum().to_numpy()
+    starts = np.concatenate([[base], ends[:-1]])
+    end = float(ends[-1]) if len(ends) else base
+    figure, axis = plt.subplots(figsize=(10, 1.4 + 0.42 * (len(shown) + 2)), layout="constrained")
+    rows = np.arange(1, len(shown) + 1)
+    colours = np.where(shown.to_numpy() > 0, "#c0392b", "#2874a6")
+    axis.barh(rows, shown.to_numpy(), left=starts, color=colours, height=0.6)
+    span = max(ends.max(initial=base), base, end, threshold) - min(ends.min(initial=base), base, end, threshold)
+    for row, start, change in zip(rows, starts, shown.to_numpy(), strict=True):
+        axis.annotate(
+            f"{change:+.3f}",
+            (max(start, start + change), row),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    axis.barh([0], [base], color="#bdc3c7", height=0.6)
+    axis.barh([len(shown) + 1], [end], color="#7f8c8d", height=0.6)
+    axis.axvline(threshold, color="black", linestyle="--", linewidth=1.2, label=f"decision threshold {threshold:.3f}")
+    axis.set_yticks(
+        [0, *rows, len(shown) + 1], [f"base: {base:.3f}", *shown.index, f"this event: {end:.3f}"], fontsize=8
+    )
+    axis.invert_yaxis()
+    low = min(0.0, ends.min(initial=base))
+    axis.set_xlim(low, max(end, base, threshold, ends.max(initial=base)) + 0.12 * max(span, 0.05))
+    axis.set(xlabel=unit, title=title)
+    axis.legend(loc="best", fontsize=8)
     return figure

@@ -47,6 +47,25 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def history_markdown(history: list[dict[str, Any]]) -> str:
+    """The champion history as a Markdown table, latest first."""
+    lines = [
+        "## Champion history",
+        "",
+        "Latest first. The same list, as JSON, is the `champion_history` tag.",
+        "",
+        "| when | action | champion | before | by | notes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in reversed(history):
+        notes = str(entry.get("notes", "")).replace("|", "\\|").replace("\n", " ")
+        lines.append(
+            f"| {entry['at']} | {entry['action']} | version {entry['version']} | {entry.get('previous') or 'none'} "
+            f"| {entry['by']} | {notes} |"
+        )
+    return "\n".join(lines)
+
+
 def sqlite_file(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI (relative, or absolute with a fourth slash); None for other stores."""
     if not uri.startswith("sqlite:///"):
@@ -250,7 +269,11 @@ class Registry:
         return None
 
     def _append_history(self, entry: dict[str, Any]) -> None:
-        self.client.set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps([*self.history(), entry]))
+        # The tag stays JSON: rollback reads it. People read the same list as a table in the registered model's
+        # description, which the MLflow UI renders as Markdown.
+        history = [*self.history(), entry]
+        self.client.set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps(history))
+        self.client.update_registered_model(self.model_name, description=history_markdown(history))
 
     def describe(self, version: str, text: str) -> None:
         """Append a paragraph to the version's description (what the MLflow UI shows)."""

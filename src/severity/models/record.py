@@ -66,6 +66,19 @@ def registry_tags(record: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def model_description(record: dict[str, Any]) -> str:
+    """The record in one paragraph, for the MLflow UI's description of the logged model and its registered version."""
+    refit = record["shipping"].get("refit", False)
+    fitted = "refitted on every labelled event" if refit else "fitted on the training split"
+    answering = ", ".join(f"{part['name']} ({part['variant']})" for part in record["answering_models"])
+    return (
+        f"Fatal-accident classifier: the {record['candidate']} candidate ({record['family']}), champion of the "
+        f"{record['feature_set'].replace('_', ' ')} variant, {fitted}; test ROC-AUC "
+        f"{record['metrics']['test']['roc_auc']:.4f} (of the evaluated champion). {record['decision_rule']}. "
+        f"Answering models, first that fits the event's fields: {answering}."
+    )
+
+
 def store_labels(record: dict[str, Any], registered: dict[str, Any]) -> dict[str, str]:
     """The record's searchable facts as BentoML labels, with the registry version it was packaged from."""
     return {

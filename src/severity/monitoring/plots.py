@@ -28,19 +28,32 @@ def prediction_drift_figure(reference: np.ndarray, current: np.ndarray, summary:
 
 def group_metrics_figure(table: pd.DataFrame, min_group_size: int, title: str) -> plt.Figure:
     """Per attribute, each judged group's missed-fatal rate, false-alarm rate and calibration error."""
-    attributes = list(dict.fromkeys(table["attribute"]))
-    figure, axes = plt.subplots(len(attributes), 1, figsize=(10, 3.2 * len(attributes)), squeeze=False)
+    attributes = list(dict.fromkeys(table["attribute"])) or ["no attribute"]
+    figure, axes = plt.subplots(
+        len(attributes), 1, figsize=(10, 3.2 * len(attributes)), squeeze=False, layout="constrained"
+    )
     metrics = (
         ("false_negative_rate", "missed fatal (FNR)"),
         ("false_positive_rate", "false alarm (FPR)"),
         ("calibration_error", "calibration error"),
     )
     for axis, attribute in zip(axes[:, 0], attributes, strict=True):
-        part = (
-            table[(table["attribute"] == attribute) & (table["events"] >= min_group_size)]
-            .sort_values("events", ascending=False)
-            .head(12)
-        )
+        groups = table[table["attribute"] == attribute]
+        drawable = (groups["events"] >= min_group_size) & groups[[metric for metric, _ in metrics]].notna().any(axis=1)
+        part = groups[drawable].sort_values("events", ascending=False).head(12)
+        if part.empty:
+            largest = f"; the largest has {int(groups['events'].max()):,}" if len(groups) else ""
+            axis.set_axis_off()
+            axis.set_title(attribute)
+            axis.text(
+                0.5,
+                0.5,
+                f"Not enough events: no group has at least {min_group_size} events with these rates{largest}",
+                ha="center",
+                va="center",
+                transform=axis.transAxes,
+            )
+            continue
         positions = np.arange(len(part))
         for offset, (metric, label) in zip((-0.27, 0, 0.27), metrics, strict=True):
             axis.bar(positions + offset, part[metric], width=0.27, label=label)
@@ -50,7 +63,6 @@ def group_metrics_figure(table: pd.DataFrame, min_group_size: int, title: str) -
         axis.set(title=f"{attribute} (groups of at least {min_group_size} events)", ylim=(0, 1))
         axis.legend(fontsize=7, loc="upper right")
     figure.suptitle(title)
-    figure.tight_layout()
     return figure
 
 

@@ -12,11 +12,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 from severity.tuning.folds import SCHEME_DESCRIPTIONS  # noqa: E402
 
-STUDY_FIGURES = ("optimization_history", "param_importances", "parallel_coordinate", "intermediate_values")
+# Readable as pictures; each needs at least this many completed trials.
+STUDY_FIGURES = {"optimization_history": 1, "param_importances": 2, "intermediate_values": 1}
+# One axis per hyperparameter and a line per trial: unreadable as a picture, useful when its axes can be brushed.
+INTERACTIVE_FIGURES = {"parallel_coordinate": 1}
+HEADINGS = {
+    "optimization_history": "Optimisation history",
+    "param_importances": "Hyper-parameter importances (fANOVA)",
+    "parallel_coordinate": "Parallel coordinates",
+    "intermediate_values": "Running mean ROC-AUC by fold (pruning)",
+}
 
 
 def _message_figure(title: str, message: str) -> plt.Figure:
@@ -31,55 +41,58 @@ def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
+def _too_few(study: optuna.Study, needed: int) -> str | None:
+    """Why a plot needing ``needed`` completed trials cannot be drawn, or None when it can."""
+    complete = len(_finished(study))
+    return f"needs {needed} completed trial(s); the study has {complete}" if complete < needed else None
+
+
 def study_figures(study: optuna.Study) -> dict[str, plt.Figure]:
     """PNG figures of the study (Optuna's matplotlib backend); a note instead where a plot needs more trials."""
     from optuna.visualization import matplotlib as optuna_plots
 
-    complete = _finished(study)
-    plots = {
-        "optimization_history": (optuna_plots.plot_optimization_history, 1),
-        "param_importances": (optuna_plots.plot_param_importances, 2),
-        "parallel_coordinate": (optuna_plots.plot_parallel_coordinate, 1),
-        "intermediate_values": (optuna_plots.plot_intermediate_values, 1),
-    }
     figures = {}
     # Optuna's plots switch matplotlib to its ggplot style globally; keep that to these figures.
     with warnings.catch_warnings(), matplotlib.rc_context():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        for name, (plot, needed) in plots.items():
-            if len(complete) < needed:
-                figures[name] = _message_figure(
-                    name.replace("_", " "), f"needs {needed} completed trial(s); the study has {len(complete)}"
-                )
+        for name, needed in STUDY_FIGURES.items():
+            reason = _too_few(study, needed)
+            if reason:
+                figures[name] = _message_figure(HEADINGS[name], reason)
                 continue
-            axis = plot(study)
+            axis = getattr(optuna_plots, f"plot_{name}")(study)
             figure = (axis.flat[0] if isinstance(axis, np.ndarray) else axis).figure
             figure.set_size_inches(12, 6)
-            figure.tight_layout()
+            figure.set_layout_engine("constrained")
             figures[name] = figure
     return figures
 
 
-def study_html(study: optuna.Study, title: str) -> str:
-    """One self-contained HTML page with the interactive study plots (plotly.js embedded once, so it opens offline)."""
+def interactive_figures(study: optuna.Study) -> dict[str, go.Figure]:
+    """Every study plot as an interactive plotly figure (Optuna's default backend); a note where it needs more trials."""
     from optuna import visualization
 
-    complete = _finished(study)
-    parts = [f"<h1>{title}</h1>"]
-    plots = [
-        ("Optimisation history", visualization.plot_optimization_history, 1),
-        ("Hyper-parameter importances (fANOVA)", visualization.plot_param_importances, 2),
-        ("Parallel coordinates", visualization.plot_parallel_coordinate, 1),
-        ("Running mean ROC-AUC by fold (pruning)", visualization.plot_intermediate_values, 1),
-    ]
-    first = True
-    for heading, plot, needed in plots:
-        parts.append(f"<h2>{heading}</h2>")
-        if len(complete) < needed:
-            parts.append(f"<p>Needs {needed} completed trial(s); the study has {len(complete)}.</p>")
+    figures = {}
+    for name, needed in {**STUDY_FIGURES, **INTERACTIVE_FIGURES}.items():
+        reason = _too_few(study, needed)
+        if reason:
+            figures[name] = go.Figure().update_layout(
+                title=HEADINGS[name],
+                annotations=[
+                    {"text": reason, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}
+                ],
+            )
             continue
-        parts.append(plot(study).to_html(full_html=False, include_plotlyjs=first))
-        first = False
+        figures[name] = getattr(visualization, f"plot_{name}")(study).update_layout(title=HEADINGS[name])
+    return figures
+
+
+def study_html(figures: dict[str, go.Figure], title: str) -> str:
+    """One self-contained page with the interactive study plots (plotly.js embedded once, so it opens offline)."""
+    parts = [f"<h1>{title}</h1>"]
+    for position, name in enumerate(HEADINGS):
+        parts.append(f"<h2>{HEADINGS[name]}</h2>")
+        parts.append(figures[name].to_html(full_html=False, include_plotlyjs=position == 0))
     return "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{}</title></head><body>{}</body></html>".format(
         title, "\n".join(parts)
     )

@@ -7,9 +7,11 @@ import logging
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN
 from severity.explain import reports
+from severity.explain.explainers import in_probability
 from severity.explain.raw_fields import to_raw_fields
 from severity.models.artifact import SeverityModel
 from severity.pipelines.parameters import ExplainabilityParameters
@@ -18,6 +20,8 @@ logger = logging.getLogger(__name__)
 EXAMPLES = ("most_confident_fatal", "borderline", "missed_fatal")
 TOP_FEATURES = 10  # dependence plots and the "share of the top 10" figure
 RAW_PREFIX = "raw__"
+# Each example event is drawn per raw field (the figure an analyst reads) and per engineered feature.
+WATERFALL_KINDS = ("", "_features")
 
 
 def explain_test_events(
@@ -99,7 +103,8 @@ def plot_explanations(
     test_features: pd.DataFrame,
     champion_model: SeverityModel,
 ) -> dict[str, plt.Figure]:
-    """Beeswarm and bar plots, dependence plots for the top features, waterfalls for three chosen events."""
+    """Beeswarm and bar plots, dependence plots for the top features, and for three chosen events waterfalls per raw
+    field and per engineered feature in calibrated probability, with the decision threshold."""
     names = champion_model.feature_columns
     values = feature_contributions[names].to_numpy()
     base = feature_contributions["base_value"].to_numpy()
@@ -120,18 +125,50 @@ def plot_explanations(
         feature_contributions["predicted_class"].to_numpy(),
         champion_model.policy.threshold,
     )
+    fields = list(champion_model.raw_field_attribution.columns)
     for name in EXAMPLES:
         row = examples.get(name)
         if row is None:
-            figures[f"waterfall_{name}"] = _note(f"No {name.replace('_', ' ')} event in the explained sample")
+            for suffix in WATERFALL_KINDS:
+                figures[f"waterfall_{name}{suffix}"] = _note(
+                    f"No {name.replace('_', ' ')} event in the explained sample"
+                )
             continue
         event = feature_contributions.iloc[row]
         title = (
             f"{name.replace('_', ' ')}: {event[EVENT_KEY]}, outcome {'fatal' if event['fatal'] else 'non-fatal'}, "
-            f"calibrated probability {event['fatal_probability']:.2f}"
+            f"calibrated probability {event['fatal_probability']:.3f} "
+            f"({'fatal' if event['predicted_class'] else 'non-fatal'} predicted)"
         )
-        figures[f"waterfall_{name}"] = reports.waterfall_figure(values[row], base[row], data[row], names, title)
+        by_field = pd.Series(
+            field_contributions.iloc[row][[RAW_PREFIX + field for field in fields]].to_numpy(float), index=fields
+        )
+        by_feature = pd.Series(
+            values[row], index=[f"{feature} = {value:.3g}" for feature, value in zip(names, data[row], strict=True)]
+        )
+        for suffix, contributions, kind in (
+            ("", by_field, "raw field"),
+            ("_features", by_feature, "engineered feature"),
+        ):
+            base_probability, in_probability = probability_contributions(champion_model, base[row], contributions)
+            figures[f"waterfall_{name}{suffix}"] = reports.waterfall_figure(
+                base_probability,
+                in_probability,
+                champion_model.policy.threshold,
+                f"{title}\nper {kind}, in calibrated probability",
+                "calibrated fatal probability",
+            )
     return figures
+
+
+def probability_contributions(
+    model: SeverityModel, base_value: float, contributions: pd.Series
+) -> tuple[float, pd.Series]:
+    """One event's log-odds contributions restated in the model's calibrated fatal probability."""
+    base, scaled = in_probability(
+        np.array([base_value]), contributions.to_numpy()[None, :], lambda score: model.policy.apply(expit(score))[0]
+    )
+    return float(base[0]), pd.Series(scaled[0], index=contributions.index)
 
 
 def _note(text: str) -> plt.Figure:

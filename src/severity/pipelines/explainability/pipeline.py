@@ -2,14 +2,21 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import EXAMPLES, TOP_FEATURES, explain_test_events, plot_explanations, summarise_explanations
+from .nodes import (
+    EXAMPLES,
+    TOP_FEATURES,
+    WATERFALL_KINDS,
+    explain_test_events,
+    plot_explanations,
+    summarise_explanations,
+)
 
 EXPLANATION_FIGURES = [
     "beeswarm",
     "bar_features",
     "bar_raw_fields",
     *(f"dependence_{rank:02d}" for rank in range(1, TOP_FEATURES + 1)),
-    *(f"waterfall_{name}" for name in EXAMPLES),
+    *(f"waterfall_{name}{kind}" for name in EXAMPLES for kind in WATERFALL_KINDS),
 ]
 
 

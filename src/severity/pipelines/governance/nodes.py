@@ -87,7 +87,8 @@ def write_model_card(
 
 
 def attach_model_card(registered_model: dict[str, Any], model_card_markdown: str) -> dict[str, Any]:
-    """Point the registered version at its card (a tag with the card's artifact URI) and put the card's summary in its description.
+    """Point the registered version at its card (a tag with the card's artifact URI) and put the card's summary first in
+    its description.
 
     The card itself is logged to the run that registered the version, so it stays with that version.
     """
@@ -100,9 +101,14 @@ def attach_model_card(registered_model: dict[str, Any], model_card_markdown: str
     name, version = registered_model["model_name"], registered_model["version"]
     client.set_model_version_tag(name, version, CARD_TAG, uri)
     summary = next(line for line in model_card_markdown.splitlines() if line.startswith("| test ROC-AUC"))
-    client.update_model_version(
-        name, version, description=f"Model card: {uri}. {summary.strip('| ').replace(' | ', ': ')}."
-    )
+    card = f"Model card: {uri}. {summary.strip('| ').replace(' | ', ': ')}."
+    # The card's line comes first; what registration said the model is stays below it.
+    kept = [
+        paragraph
+        for paragraph in (client.get_model_version(name, version).description or "").split("\n\n")
+        if paragraph and not paragraph.startswith("Model card: ")
+    ]
+    client.update_model_version(name, version, description="\n\n".join([card, *kept]))
     logger.info("Model card of %s version %s: %s", name, version, uri)
     return {"attached": True, "version": version, "uri": uri}
 

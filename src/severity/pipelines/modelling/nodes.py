@@ -20,6 +20,7 @@ from severity.parameters import validate
 from severity.pipelines.parameters import CandidateSettings, ModellingParameters
 
 logger = logging.getLogger(__name__)
+HEADLINE_METRICS = ("roc_auc", "pr_auc", "log_loss")
 
 
 def train_base_candidate(
@@ -92,6 +93,27 @@ def evaluate_fitted_candidate(
     )
 
 
+def describe_candidate_run(settings: CandidateSettings, evaluation: dict[str, Evaluation]) -> dict[str, Any]:
+    """The candidate as a child run of the training run: its settings as parameters, and per variant its validation and
+    test metrics, decision threshold and fit time as metrics (``with_damage.test_roc_auc``...)."""
+    settings = validate(CandidateSettings, settings, "tuned_settings")
+    params = {
+        "family": settings.family,
+        **(settings.hyperparameters or {}),
+        **{key: value for key in ("early_stopping_rounds", "folds") if (value := getattr(settings, key)) is not None},
+    }
+    metrics = {}
+    for variant, evaluated in evaluation.items():
+        for split, values in (("validation", evaluated.validation), ("test", evaluated.test)):
+            metrics |= {f"{variant}.{split}_{name}": float(values[name]) for name in TABLE_METRICS if name in values}
+        metrics[f"{variant}.threshold"] = float(evaluated.policy.threshold)
+        metrics |= {f"{variant}.{name}": float(value) for name, value in evaluated.resources.items()}
+    tags = {"candidate": settings.name, "family": settings.family}
+    if settings.study:
+        tags["study"] = str(settings.study.get("name", settings.study))
+    return {"name": settings.name, "params": params, "metrics": metrics, "tags": tags}
+
+
 def plot_training_curves(candidate: dict[str, FittedCandidate]) -> plt.Figure:
     """Training and validation loss per epoch, for each variant."""
     history = {variant: fitted.training_history or [] for variant, fitted in candidate.items()}
@@ -129,6 +151,19 @@ def compare_candidates(
     return table, markdown_report(table, champions), champions, metrics
 
 
+def headline_metrics(model_comparison: pd.DataFrame, champions: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each variant champion's test ROC-AUC, PR-AUC and log loss, named to sort runs by: ``test_roc_auc`` for the
+    shipped variant (the registry's tag of the same name), ``test_roc_auc_<variant>`` for the others."""
+    headline = {}
+    for variant in (v for v in VARIANTS if v in champions):
+        table = model_comparison
+        row = table[(table["variant"] == variant) & (table["candidate"] == champions[variant]["candidate"])].iloc[0]
+        suffix = "" if variant == champions["shipped_variant"] else f"_{variant}"
+        for metric in HEADLINE_METRICS:
+            headline[f"test_{metric}{suffix}"] = {"value": float(row[f"test_{metric}"]), "step": 0}
+    return headline
+
+
 def plot_comparison(champions: dict[str, Any], *evaluations: dict[str, Evaluation]) -> dict[str, plt.Figure]:
     """ROC, PR and calibration curves of all candidates, and each variant champion's confusion matrix."""
     by_name = _by_name(evaluations)
@@ -138,10 +173,11 @@ def plot_comparison(champions: dict[str, Any], *evaluations: dict[str, Evaluatio
             continue
         curves = {name: (e[variant].test_target, e[variant].test_probability) for name, e in by_name.items()}
         label = variant.replace("_", " ")
-        figures[f"roc_{variant}"] = plots.roc_figure(curves, f"ROC on test ({label})")
-        figures[f"pr_{variant}"] = plots.pr_figure(curves, f"Precision-recall on test ({label})")
-        figures[f"calibration_{variant}"] = plots.calibration_figure(curves, f"Calibration on test ({label})")
-        champion = by_name[champions[variant]["candidate"]][variant]
+        chosen = champions[variant]["candidate"]
+        figures[f"roc_{variant}"] = plots.roc_figure(curves, f"ROC on test ({label})", chosen)
+        figures[f"pr_{variant}"] = plots.pr_figure(curves, f"Precision-recall on test ({label})", chosen)
+        figures[f"calibration_{variant}"] = plots.calibration_figure(curves, f"Calibration on test ({label})", chosen)
+        champion = by_name[chosen][variant]
         figures[f"confusion_{variant}"] = plots.confusion_figure(
             champion.test_target,
             champion.test_predicted,

@@ -6,8 +6,10 @@ from severity.models.artifact import VARIANTS
 
 from .nodes import (
     compare_candidates,
+    describe_candidate_run,
     evaluate_fitted_candidate,
     fit_shipped_model,
+    headline_metrics,
     package_champion,
     plot_comparison,
     plot_training_curves,
@@ -72,6 +74,14 @@ def candidate_template(name: str, settings: str = "params:settings") -> Pipeline
             name="evaluate_candidate_node",
         ),
     ]
+    nodes.append(
+        Node(
+            func=describe_candidate_run,
+            inputs=[settings, "evaluation"],
+            outputs="candidate_run",
+            name="describe_candidate_run_node",
+        )
+    )
     if name == "mlp":
         nodes.append(
             Node(
@@ -102,6 +112,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["params:modelling", *(f"{name}.evaluation" for name in COMPARED)],
                 outputs=["model_comparison", "model_comparison_markdown", "champions", "model_comparison_metrics"],
                 name="compare_candidates_node",
+            ),
+            Node(
+                func=headline_metrics,
+                inputs=["model_comparison", "champions"],
+                outputs="headline_metrics",
+                name="headline_metrics_node",
             ),
             Node(
                 func=plot_comparison,
@@ -139,7 +155,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=register_champion,
-                inputs=["shipped_model", "performance_metrics", "params:modelling"],
+                inputs=["shipped_model", "performance_metrics", "params:modelling", "train_events"],
                 outputs="registered_model",
                 name="register_champion_node",
             ),

@@ -162,10 +162,14 @@ def recalibrate_registered_model(
 
 
 def register_recalibrated_model(
-    recalibrated_model: SeverityModel, recalibration_report: dict[str, Any], modelling: ModellingParameters
+    recalibrated_model: SeverityModel,
+    recalibration_report: dict[str, Any],
+    modelling: ModellingParameters,
+    recalibration_events: pd.DataFrame,
 ) -> dict[str, Any]:
-    """Register the recalibrated model as a new version (alias ``challenger``) the way training registers its champion, and
-    record what it recalibrates on the version and the run."""
+    """Register the recalibrated model as a new version (alias ``challenger``) the way training registers its champion
+    (its input example one of the events it was recalibrated on), and record what it recalibrates on the version and
+    the run."""
     report = recalibration_report
     performance = {
         "candidate": report["source"]["candidate"],
@@ -173,7 +177,7 @@ def register_recalibrated_model(
         "test": report["test_split"]["after"],
         "decision_rule": recalibrated_model.policy.describe(),
     }
-    registered = register_champion(recalibrated_model, performance, modelling)
+    registered = register_champion(recalibrated_model, performance, modelling, recalibration_events)
     if not registered["registered"]:
         return registered
     events = report["events"]

@@ -48,7 +48,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=register_recalibrated_model,
-                inputs=["recalibrated_model", "recalibration_report", "params:modelling"],
+                inputs=["recalibrated_model", "recalibration_report", "params:modelling", "recalibration_events"],
                 outputs="recalibration_registered_model",
                 name="register_recalibrated_model_node",
             ),

@@ -8,6 +8,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from optuna.trial import TrialState
 from sklearn.base import clone
 
@@ -179,11 +180,17 @@ def summarise_study(
     return summary, trials_table(study), reports.trial_metric_history(study), tuned_settings
 
 
-def plot_study(study_summary: dict[str, Any], tuning: TuningParameters) -> dict[str, str | plt.Figure]:
-    """Optimisation history, parameter importances, parallel coordinates and pruning curves: PNGs and one HTML page (``html``)."""
+def plot_study(study_summary: dict[str, Any], tuning: TuningParameters) -> dict[str, str | plt.Figure | go.Figure]:
+    """Optimisation history, parameter importances and pruning curves as PNGs; parallel coordinates as an interactive
+    figure only; all four on one HTML page (``html``)."""
     study = open_study(tuning.study, study_summary["study_name"], create=False)
     title = f"Optuna study {study.study_name}: {study_summary['family']}, mean spatial-CV ROC-AUC"
-    return {"html": reports.study_html(study, title), **reports.study_figures(study)}
+    interactive = reports.interactive_figures(study)
+    return {
+        "html": reports.study_html(interactive, title),
+        **reports.study_figures(study),
+        **{name: interactive[name] for name in reports.INTERACTIVE_FIGURES},
+    }
 
 
 def _comparison_model(champion_model: SeverityModel, model_comparison: pd.DataFrame) -> tuple[str, Any, str]:

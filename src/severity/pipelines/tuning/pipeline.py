@@ -12,7 +12,7 @@ from kedro.pipeline import Node, Pipeline
 
 from severity.pipelines.modelling.pipeline import TUNED_CANDIDATE
 from severity.tuning.folds import SCHEMES
-from severity.tuning.reports import STUDY_FIGURES
+from severity.tuning.reports import INTERACTIVE_FIGURES, STUDY_FIGURES
 
 from .nodes import (
     assign_cv_folds,
@@ -79,7 +79,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=plot_study,
                 inputs=["study_summary", "params:tuning"],
-                outputs={"html": "tuning_study_html", **{name: f"tuning_figure_{name}" for name in STUDY_FIGURES}},
+                outputs={
+                    "html": "tuning_study_html",
+                    **{name: f"tuning_figure_{name}" for name in STUDY_FIGURES},
+                    **{name: f"tuning_interactive_{name}" for name in INTERACTIVE_FIGURES},
+                },
                 name="plot_study_node",
             ),
         ]
