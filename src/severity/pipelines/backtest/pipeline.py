@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from severity.pipelines.modelling.pipeline import COMPARED
+from severity.pipelines.modelling.pipeline import COMPARED, candidate_dataset
 
 from .nodes import run_backtest
 
@@ -20,7 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_events",
                     "params:modelling",
                     "params:backtest",
-                    *(f"{name}.candidate" for name in COMPARED),
+                    *(candidate_dataset(name) for name in COMPARED),
                 ],
                 outputs=["backtest_predictions", "backtest_table", "backtest_markdown", "backtest_metrics"],
                 name="run_backtest_node",

@@ -92,12 +92,25 @@ def candidate_template(name: str, settings: str = "params:settings") -> Pipeline
             )
         )
     # Ensemble members are other namespaces' candidates, mapped in by name.
-    members = {f"{m}_member": f"{m}.candidate" for m in ENSEMBLE_MEMBERS} if name in ENSEMBLES else {}
+    members = {f"{m}_member": candidate_dataset(m) for m in ENSEMBLE_MEMBERS} if name in ENSEMBLES else {}
     used = {dataset for node in nodes for dataset in node.inputs}
     shared = {dataset: dataset for dataset in SHARED_INPUTS & used}
     if not settings.startswith("params:"):
         shared[settings] = settings  # computed settings live outside the namespace
-    return Pipeline(nodes, namespace=name, inputs=shared | members, parameters={"params:modelling"})
+    # What other pipelines read leaves the namespace under its own name: Kedro keeps dotted names for a namespace's
+    # inside, and warns when a node outside it reads one.
+    outputs = {"candidate": candidate_dataset(name), "evaluation": evaluation_dataset(name)}
+    return Pipeline(nodes, namespace=name, inputs=shared | members, outputs=outputs, parameters={"params:modelling"})
+
+
+def candidate_dataset(name: str) -> str:
+    """The fitted candidate ``name`` (both variants), as the pipelines after modelling read it."""
+    return f"{name}_candidate"
+
+
+def evaluation_dataset(name: str) -> str:
+    """Candidate ``name``'s evaluation (its policy and metrics), as the pipelines after modelling read it."""
+    return f"{name}_evaluation"
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -109,7 +122,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=compare_candidates,
-                inputs=["params:modelling", *(f"{name}.evaluation" for name in COMPARED)],
+                inputs=["params:modelling", *(evaluation_dataset(name) for name in COMPARED)],
                 outputs=["model_comparison", "model_comparison_markdown", "champions", "model_comparison_metrics"],
                 name="compare_candidates_node",
             ),
@@ -121,7 +134,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=plot_comparison,
-                inputs=["champions", *(f"{name}.evaluation" for name in COMPARED)],
+                inputs=["champions", *(evaluation_dataset(name) for name in COMPARED)],
                 outputs={figure: f"figure_{figure}" for figure in COMPARISON_FIGURES},
                 name="plot_comparison_node",
             ),
@@ -133,8 +146,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "training_data_summary",
                     "train_model_input",
                     "params:modelling",
-                    *(f"{name}.candidate" for name in COMPARED),
-                    *(f"{name}.evaluation" for name in COMPARED),
+                    *(candidate_dataset(name) for name in COMPARED),
+                    *(evaluation_dataset(name) for name in COMPARED),
                 ],
                 outputs=["champion_model", "performance_metrics"],
                 name="package_champion_node",
@@ -148,7 +161,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "validation_events",
                     "test_events",
                     "params:modelling",
-                    *(f"{name}.candidate" for name in COMPARED),
+                    *(candidate_dataset(name) for name in COMPARED),
                 ],
                 outputs=["shipped_model", "shipping_report"],
                 name="fit_shipped_model_node",

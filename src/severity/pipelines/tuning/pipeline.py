@@ -10,7 +10,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
-from severity.pipelines.modelling.pipeline import TUNED_CANDIDATE
+from severity.pipelines.modelling.pipeline import TUNED_CANDIDATE, evaluation_dataset
 from severity.tuning.folds import SCHEMES
 from severity.tuning.reports import INTERACTIVE_FIGURES, STUDY_FIGURES
 
@@ -120,7 +120,7 @@ def create_report_pipeline(**kwargs) -> Pipeline:
                     "study_summary",
                     "cv_scheme_comparison",
                     "cv_scheme_meta",
-                    f"{TUNED_CANDIDATE}.evaluation",
+                    evaluation_dataset(TUNED_CANDIDATE),
                     "champions",
                     "params:modelling",
                 ],
