@@ -117,7 +117,9 @@ def test_the_logged_pyfunc_declares_its_fields_and_scores_its_own_input_example(
     path.write_bytes(pickle.dumps(model))
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
-        with mlflow.start_run():
+        # This store's own experiment: a Kedro session earlier in the process leaves another store's experiment active.
+        experiment_id = mlflow.MlflowClient().create_experiment("pyfunc-test")
+        with mlflow.start_run(experiment_id=experiment_id):
             info = mlflow.pyfunc.log_model(
                 name="classifier",
                 python_model=SeverityPyfunc(),
