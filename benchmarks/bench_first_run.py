@@ -79,7 +79,8 @@ def main() -> None:
             if finished.returncode != 0:
                 sys.exit(f"run {run} failed:\n{finished.stdout[-3000:]}\n{finished.stderr[-3000:]}")
             output = finished.stdout + finished.stderr
-            summary = (root / "data/08_reporting/training_summary.txt").read_text()
+            summary_file = root / "data/08_reporting/training_summary.txt"
+            summary = summary_file.read_text() if summary_file.exists() else "(no summary written)\n"
         print(
             f"run {run}: {wall:.1f} s wall, {len(output.splitlines())} lines printed, {os.cpu_count()} cores, "
             f"{args.busy} busy processes beside it, env {args.env or '(none)'}"

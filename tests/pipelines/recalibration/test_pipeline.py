@@ -202,8 +202,10 @@ def test_the_promotion_gate_decides(recalibrated):
     refused = promote(project)
     output = refused.stdout + refused.stderr
     assert refused.returncode == 1 and "FAIL  max_ece: test ece" in output and "nothing was changed" in output, output
-    for check in ("min_roc_auc", "not_worse_than_champion", "fairness_gaps", "model_card"):
+    for check in ("min_roc_auc", "not_worse_than_champion", "model_card"):
         assert f"PASS  {check}: " in output, output
+    # The demo's groups are too small to judge fairness: said, and not held against the version.
+    assert "NOT JUDGED  fairness_gaps: not enough events in any group to judge" in output, output
     assert registry.alias("champion") is None
 
     # A team that judges calibration on recent events instead loosens the test-split limit; then the gate passes it.

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.slow
 KEDRO = Path(sys.executable).with_name("kedro")
 
 
-def test_two_workers_on_postgresql_share_the_study_and_run_exactly_its_trials(project_copy, postgres_url):
+def test_two_workers_on_postgresql_share_the_study_and_run_exactly_its_trials(project_copy, postgres_url, tmp_path):
     run_session(project_copy, "ingestion")
     # A worker builds its folds from the split events; it needs nothing else of feature engineering.
     run_session(project_copy, "feature_engineering", node_names=["split_events_node"])
@@ -40,11 +41,13 @@ def test_two_workers_on_postgresql_share_the_study_and_run_exactly_its_trials(pr
         "tuning.cross_validation.n_splits=3,tuning.n_jobs=1,modelling.n_jobs=1",
     ]  # one core each: two machines' worth on one
     environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    # Two machines: each its own copy of the project (a worker writes its folds into its own data/), one study.
+    machines = [shutil.copytree(project_copy, tmp_path / f"machine{number}") for number in (1, 2)]
     workers = [
         subprocess.Popen(
-            command, cwd=project_copy, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command, cwd=machine, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        for _ in range(2)
+        for machine in machines
     ]
     outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     for worker, output in zip(workers, outputs, strict=True):
@@ -57,7 +60,8 @@ def test_two_workers_on_postgresql_share_the_study_and_run_exactly_its_trials(pr
     by_worker = Counter(t.user_attrs["worker"] for t in trials)
     assert len(by_worker) == 2 and sum(by_worker.values()) == 10, by_worker  # both took part
     # A worker logs nothing to MLflow (the owner of the study does), so the two never contend for the tracking store.
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("severity")
-    run_names = {run.info.run_name for run in client.search_runs([experiment.experiment_id])}
-    assert run_names == {"ingestion", "feature_engineering"}
+    for machine in machines:
+        client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{machine / 'mlflow.db'}")
+        experiment = client.get_experiment_by_name("severity")
+        run_names = {run.info.run_name for run in client.search_runs([experiment.experiment_id])}
+        assert run_names == {"ingestion", "feature_engineering"}
