@@ -76,3 +76,23 @@ def test_the_severity_command_and_the_dashboard_package_import_no_streamlit_and_
     imported = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert imported.returncode == 0, imported.stderr[-3000:]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_registering_the_pipelines_imports_no_evidently_and_the_command_no_mlflow(tmp_path):
+    """What every `kedro` command and `severity models list` pay for at start: the pipeline registry leaves Evidently to
+    the node that writes the monitoring report, and the `severity` command leaves MLflow to the commands that use it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import severity.governance.commands\n"
+        "assert 'mlflow' not in sys.modules, 'mlflow imported by the severity command'\n"
+        "from kedro.framework.project import configure_project\n"
+        "configure_project('severity')\n"
+        "from severity.pipeline_registry import register_pipelines\n"
+        "register_pipelines()\n"
+        "assert 'evidently' not in sys.modules, 'evidently imported by the pipeline registry'\n"
+    )
+    imported = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr[-3000:]

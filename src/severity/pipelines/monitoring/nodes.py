@@ -34,7 +34,6 @@ from severity.monitoring.drift import data_drift, prediction_drift
 from severity.monitoring.fairness import fairness_audit
 from severity.monitoring.performance import estimate_performance, realised_against_estimate
 from severity.monitoring.reference import GROUP_PREFIX, MonitoringProfile, describe_events
-from severity.monitoring.report import monitoring_report
 from severity.monitoring.status import JUDGED, NO_LABELS
 from severity.pipelines.parameters import MonitoringParameters
 from severity.serving.packaging import PackagedModel
@@ -375,6 +374,9 @@ def write_monitoring_report(
     monitoring: MonitoringParameters,
 ) -> str:
     """The one HTML report of the batch: the verdict of ``alerts.json``, every part it was judged on, each check a test."""
+    # Evidently takes seconds to import: only the run that writes the report pays for it, not every `kedro` command.
+    from severity.monitoring.report import monitoring_report
+
     snapshot = monitoring_report(
         monitoring_reference,
         monitoring_current,
