@@ -35,6 +35,7 @@ def fresh_project(folder: Path) -> Path:
     shutil.copytree(PROJECT / "data/01_raw", root / "data/01_raw")
     for layer in (*LAYERS, "08_reporting"):
         (root / "data" / layer).mkdir(parents=True, exist_ok=True)
+    (root / "src").mkdir()  # Kedro checks the source folder exists; the package itself is the installed one
     return root
 
 
