@@ -123,3 +123,34 @@ def test_a_cards_figures_are_shown_in_place_and_an_unknown_figure_stays_as_writt
         ("image", b"PNG"),
         ("markdown", "after\n![Other](missing.png)"),
     ]
+
+
+def test_the_triage_log_window_keeps_the_served_answers_of_the_last_days_in_the_services_words():
+    from severity.dashboard.page_triage import log_window
+
+    def row(event: str, logged_at: str, served: int, predicted: int) -> dict:
+        return {
+            "event_id": event,
+            "event": {"event_date": "2015-01-0" + event[-1]},
+            "logged_at": logged_at,
+            "served": served,
+            "fatal_probability": 0.6 if predicted else 0.1,
+            "predicted_class": predicted,
+            "top_reasons": [],
+            "input_issues": [],
+            "model_version": "2",
+        }
+
+    log = pd.DataFrame(
+        [
+            row("E1", "2026-12-01T10:00:00+00:00", 1, 1),  # eight days before the newest answer: outside
+            row("E2", "2026-12-08T09:00:00+00:00", 1, 0),
+            row("E3", "2026-12-09T10:00:00+00:00", 1, 1),
+            row("E3", "2026-12-09T10:00:00+00:00", 0, 0),  # the shadowing challenger's score of it: not an answer
+        ]
+    )
+    window = log_window(log, days=7)
+    assert list(window["event_id"]) == ["E2", "E3"]
+    assert list(window["predicted_class"]) == ["not_fatal", "fatal"]
+    assert list(window["answered_by"]) == ["version 2", "version 2"]
+    assert list(window["event_date"]) == ["2015-01-02", "2015-01-03"]
