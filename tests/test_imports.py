@@ -1,6 +1,8 @@
 """The package's layers import one way: the explainers know the model families, the models never import the explainers."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import severity
@@ -33,12 +35,18 @@ def test_explain_imports_models_so_the_reverse_would_be_a_cycle():
     )
 
 
+def run_fresh(script: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    """``script`` in a new interpreter (this process has imported everything already); fails with its stderr."""
+    imported = subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert imported.returncode == 0, imported.stderr[-3000:]
+
+
 def test_importing_the_service_reads_no_store_and_starts_no_process(tmp_path):
     """The service resolves its models when a worker starts: importing it with a registry that does not exist neither
     fails nor starts a subprocess (the registry is asked from one), and creates nothing."""
     import os
-    import subprocess
-    import sys
 
     script = (
         "import subprocess\n"
@@ -54,18 +62,13 @@ def test_importing_the_service_reads_no_store_and_starts_no_process(tmp_path):
         "SEVERITY_PREDICTION_LOG": str(tmp_path / "log.sqlite"),
     }
     environment.pop("SEVERITY_MODEL", None)
-    imported = subprocess.run(
-        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120
-    )
-    assert imported.returncode == 0, imported.stderr[-3000:]
+    run_fresh(script, tmp_path, environment)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_the_severity_command_and_the_dashboard_package_import_no_streamlit_and_read_nothing(tmp_path):
     """``severity models ...`` never pays for Streamlit: it is imported when ``severity dashboard`` runs the app, and
     importing the dashboard's package, its launcher and its pure helpers starts no Kedro session and writes nothing."""
-    import subprocess
-    import sys
 
     script = (
         "import sys\n"
@@ -73,16 +76,13 @@ def test_the_severity_command_and_the_dashboard_package_import_no_streamlit_and_
         "assert 'streamlit' not in sys.modules, 'streamlit imported'\n"
         "assert 'kedro.framework.session' not in sys.modules, 'a Kedro session module imported'\n"
     )
-    imported = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert imported.returncode == 0, imported.stderr[-3000:]
+    run_fresh(script, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_registering_the_pipelines_imports_no_evidently_and_the_command_no_mlflow(tmp_path):
     """What every `kedro` command and `severity models list` pay for at start: the pipeline registry leaves Evidently to
     the node that writes the monitoring report, and the `severity` command leaves MLflow to the commands that use it."""
-    import subprocess
-    import sys
 
     script = (
         "import sys\n"
@@ -94,5 +94,4 @@ def test_registering_the_pipelines_imports_no_evidently_and_the_command_no_mlflo
         "register_pipelines()\n"
         "assert 'evidently' not in sys.modules, 'evidently imported by the pipeline registry'\n"
     )
-    imported = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert imported.returncode == 0, imported.stderr[-3000:]
+    run_fresh(script, tmp_path)
