@@ -21,6 +21,9 @@ def project_root() -> str:
 # Kedro and kedro-mlflow still call OmegaConf's deprecated resolver registration, warning in every session about code
 # the project cannot change. Set here because Kedro reads this module before it loads any configuration.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
+# MLflow asks for type hints on a pyfunc's `predict` to infer a signature; the registered model declares its signature
+# explicitly (severity.models.pyfunc.model_signature), with an input example.
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method", category=UserWarning)
 # MLflow draws a progress bar for every artifact it downloads, a few files of a few kilobytes each.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
