@@ -71,7 +71,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, features, target, validation_features=None, validation_target=None) -> TorchMLPClassifier:
         # Batches of a few hundred rows through layers this narrow are too small to share between threads: a second
         # thread gains nothing on an idle machine, and where the cores are busy with other work its waiting threads
-        # make training many times slower (BENCHMARKS.md, Training).
+        # make training many times slower (BENCHMARKS.md, First run).
         with one_torch_thread():
             return self._fit(features, target, validation_features, validation_target)
 
