@@ -110,6 +110,11 @@ def test_protocol_refits_on_everything_and_calibrates_on_the_last_period_out_of_
         assert record["boosting_rounds"] == round(best * len(labelled) / reference_rows)
         assert record["calibration_stage_boosting_rounds"] == round(best * (~in_period).sum() / reference_rows)
         assert any(c.startswith("damage__") for c in part.feature_columns) == (variant == "with_damage")
+        # Its reference for prediction drift: the calibration period's out-of-time answers, through the shipped policy.
+        out_of_time = record["out_of_time_calibration_period"]
+        assert len(part.reference.probability) == int(in_period.sum())
+        assert part.reference.probability.mean() == pytest.approx(out_of_time["mean_calibrated_probability"], abs=1e-12)
+        assert f"{start:%Y-%m-%d}" in part.reference.source and "out of time" in part.reference.source
     # The shipped transformer's history runs to the last labelled event.
     engineer = shipped.feature_engineer
     assert engineer.history_.prior_fatal_rate == pytest.approx(

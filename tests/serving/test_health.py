@@ -12,10 +12,12 @@ import pytest
 
 from severity.data.schema import EXPORT_HEADERS, OUTCOME_COLUMNS
 from severity.monitoring.drift import population_stability_index
-from severity.monitoring.rolling import KEY_INPUTS, PROBABILITY, RollingDrift, reference_profile
+from severity.monitoring.rolling import KEY_INPUTS, PROBABILITY, RollingDrift, numeric_reference, reference_profile
 from severity.serving.health import HEALTH_REFERENCE
+from severity.serving.packaging import load_from_store
 from severity.serving.prediction_log import read_prediction_log, read_refusals
 from tests.conftest import packaged_champion_tag
+from tests.parameters import block
 from tests.serving.conftest import serve_in_process
 from tests.serving.test_service import EVENT, FULL_EVENT
 
@@ -201,6 +203,13 @@ def test_the_packaged_model_carries_the_reference(trained_project):
     assert set(quantities) == {PROBABILITY, *KEY_INPUTS}
     assert sum(quantities[PROBABILITY]["expected"]) == pytest.approx(1)
     assert "Destroyed" in quantities["aircraft_damage"]["categories"]
+    # The probabilities are the shipped model's own reference, the one monitoring's prediction drift compares with:
+    # its calibration period scored out of time, not the evaluated champion's test split.
+    reference = load_from_store(bentoml.models.get(packaged_champion_tag(trained_project))).model.probability_reference
+    expected = numeric_reference(reference.probability, block("monitoring").prediction_drift.bins)
+    assert quantities[PROBABILITY]["edges"] == pytest.approx(expected["edges"], abs=1e-12)
+    assert quantities[PROBABILITY]["expected"] == pytest.approx(expected["expected"], abs=1e-12)
+    assert "scored out of time by the calibration stage" in metadata[HEALTH_REFERENCE]["source"]
 
 
 def test_with_the_health_view_off_refusals_are_still_counted_and_kept(trained_project, tmp_path):

@@ -29,6 +29,28 @@ def variant_columns(feature_names: list[str], variant: str) -> list[str]:
     return [name for name in feature_names if variant == "with_damage" or not name.startswith("damage__")]
 
 
+@dataclass(frozen=True)
+class ProbabilityReference:
+    """A model's calibrated fatal probabilities on labelled events it was not fitted on: what its answers on new events
+    are expected to look like. Prediction drift in ``monitoring`` and the service's rolling check compare with it."""
+
+    probability: np.ndarray
+    source: str  # which events, scored by which model and policy
+
+    def __post_init__(self) -> None:
+        probability = np.asarray(self.probability, dtype="float64")
+        if probability.ndim != 1 or probability.size == 0 or not np.isfinite(probability).all():
+            raise ValueError(
+                f"A probability reference needs a non-empty one-dimensional array of finite probabilities "
+                f"(got shape {probability.shape}, from {self.source})"
+            )
+        object.__setattr__(self, "probability", probability)
+
+    def classes(self, threshold: float) -> np.ndarray:
+        """The decisions a policy with ``threshold`` makes on the reference (1 = fatal)."""
+        return (self.probability >= threshold).astype(int)
+
+
 @dataclass
 class SeverityModel:
     """Everything needed to turn typed events into a calibrated fatal probability and a decision."""
@@ -49,6 +71,9 @@ class SeverityModel:
     # first model (this one, then these) whose fields it carries, so a field a client did not send is
     # never read as a value recorded missing.
     fallbacks: tuple[SeverityModel, ...] = ()
+    # Its answers on events it was not fitted on (the shipping protocol's calibration period, or the test split of an
+    # evaluated champion); None in an artifact packaged before references travelled with the model.
+    probability_reference: ProbabilityReference | None = None
 
     def __post_init__(self) -> None:
         assert_no_leakage(self.feature_columns)

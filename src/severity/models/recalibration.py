@@ -21,7 +21,7 @@ from pydantic import field_validator
 
 from severity.evaluation.metrics import classification_metrics
 from severity.features.columns import Columns, masked_columns
-from severity.models.artifact import SeverityModel
+from severity.models.artifact import ProbabilityReference, SeverityModel
 from severity.models.policy import DecisionPolicy
 from severity.parameters import SettingsModel
 
@@ -128,9 +128,10 @@ class Recalibration:
 
 def _refit_policy(
     model: SeverityModel, columns: Columns, target: np.ndarray, held_out: np.ndarray, fitted_on: str
-) -> tuple[DecisionPolicy, dict[str, Any], np.ndarray, np.ndarray]:
+) -> tuple[DecisionPolicy, dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
     """One answering model's new policy, fitted on the earlier events as that model reads them (its input fields only),
-    with both policies' figures and probabilities on the held-out events."""
+    with both policies' figures and probabilities on the held-out events, and the new policy's probabilities on every
+    recent event."""
     scores = model.scores_from_matrix(
         model.feature_engineer.transform_columns(masked_columns(columns, model.input_fields))
     )
@@ -161,7 +162,7 @@ def _refit_policy(
         },
         "policy": policy.record,
     }
-    return policy, figures, before[0], after[0]
+    return policy, figures, before[0], after[0], policy.apply(scores)[0]
 
 
 def recalibrate(
@@ -186,7 +187,7 @@ def recalibrate(
     fit = _part(event_ids[~held_out], dates[~held_out], target[~held_out])
     fitted_on = f"recent labelled events dated {fit['first_event']} to {fit['last_event']}"
     parts = [_refit_policy(part, columns, target, held_out, fitted_on) for part in (model, *model.fallbacks)]
-    policy, own, before, after = parts[0]
+    policy, own, before, after, _ = parts[0]
     trained = model.metadata.get("training_data_date_range")
     within = int(pd.Series(dates <= pd.Timestamp(trained[1])).groupby(event_ids).max().sum()) if trained else 0
     record = {
@@ -200,16 +201,32 @@ def recalibrate(
         "before": own["before"],
         "after": own["after"],
         "policy": policy.record,
-        "answering_models": [figures for _, figures, _, _ in parts],
+        "answering_models": [figures for _, figures, *_ in parts],
     }
     metadata = {
         **model.metadata,
         "decision_rule": policy.describe(),
         "recalibration": {key: record[key] for key in ("events", "fit", "held_out", "before", "after")},
     }
+    # Recent events come after the estimator's data (``within_training_data_range`` counts those that do not), so its
+    # answers on them, through the new policy, are what the recalibrated model's answers on new events should look like.
+    events = record["events"]
+    references = [
+        ProbabilityReference(
+            probability,
+            f"calibrated probabilities of the new policy on the {len(probability)} recent labelled rows dated "
+            f"{events['first_event']} to {events['last_event']} ({within} of their events within the training data's dates)",
+        )
+        for *_, probability in parts
+    ]
     fallbacks = tuple(
-        replace(part, policy=new, metadata={**part.metadata, "decision_rule": new.describe()})
-        for part, (new, _, _, _) in zip(model.fallbacks, parts[1:], strict=True)
+        replace(
+            part,
+            policy=new,
+            metadata={**part.metadata, "decision_rule": new.describe()},
+            probability_reference=new_reference,
+        )
+        for part, (new, *_), new_reference in zip(model.fallbacks, parts[1:], references[1:], strict=True)
     )
     rows = pd.DataFrame(
         {
@@ -220,4 +237,8 @@ def recalibrate(
             "after": after,
         }
     )
-    return Recalibration(replace(model, policy=policy, metadata=metadata, fallbacks=fallbacks), record, rows)
+    return Recalibration(
+        replace(model, policy=policy, metadata=metadata, fallbacks=fallbacks, probability_reference=references[0]),
+        record,
+        rows,
+    )

@@ -34,7 +34,7 @@ from severity.data.leakage import select_model_inputs
 from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN
 from severity.features import AviationFeatureEngineer, FeatureSettings
 from severity.features.columns import INPUT_FIELDS, masked_events
-from severity.models.artifact import variant_columns
+from severity.models.artifact import ProbabilityReference, variant_columns
 from severity.models.estimators import (
     SoftVotingEnsemble,
     StackingEnsemble,
@@ -102,6 +102,7 @@ class ShippedVariant:
     policy: DecisionPolicy
     feature_columns: list[str]
     record: dict[str, Any]
+    reference: ProbabilityReference  # the calibration period's out-of-time probabilities
 
 
 @dataclass
@@ -174,7 +175,7 @@ def fit_shipping_protocol(
         "fitted_rows": len(before),
     }
 
-    policies, out_of_time = {}, {}
+    policies, out_of_time, references = {}, {}, {}
     for variant, (estimator, columns) in stage.variants.items():
         scores = fatal_scores(estimator, recent_matrix[columns].to_numpy(), columns)
         policies[variant] = DecisionPolicy(**policy_settings).fit(
@@ -182,7 +183,15 @@ def fit_shipping_protocol(
         )
         metrics = held_out_validation_metrics(policies[variant], scores, recent_target)
         out_of_time[variant] = {name: metrics[name] for name in ("roc_auc", "pr_auc", "log_loss")}
-        out_of_time[variant]["mean_calibrated_probability"] = float(policies[variant].apply(scores)[0].mean())
+        probability = policies[variant].apply(scores)[0]
+        out_of_time[variant]["mean_calibrated_probability"] = float(probability.mean())
+        # The refit's answers on new events are expected to look like the calibration stage's on the period after its
+        # data: the same policy maps a model one period behind to what happened.
+        references[variant] = ProbabilityReference(
+            probability,
+            f"calibrated probabilities on {len(recent)} rows of {start:%Y-%m-%d} to {events[EVENT_DATE].max():%Y-%m-%d}, "
+            "scored out of time by the calibration stage (fitted on the events before them)",
+        )
 
     if settings.refit:
         logger.info("Shipping protocol: refitting on all %d labelled rows", len(events))
@@ -202,7 +211,9 @@ def fit_shipping_protocol(
             "out_of_time_calibration_period": out_of_time[variant],
             "policy": policies[variant].record,
         }
-        variants[variant] = ShippedVariant(variant, family_of(estimator), estimator, policies[variant], columns, record)
+        variants[variant] = ShippedVariant(
+            variant, family_of(estimator), estimator, policies[variant], columns, record, references[variant]
+        )
     return ShippedModels(
         final.feature_engineer, variants, {"settings": settings.model_dump(), **period, "refit_rows": fitted_rows}
     )

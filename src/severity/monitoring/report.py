@@ -221,8 +221,8 @@ def _prediction_section(
                 f"fatal-decision rate (chi-square p = {summary['decision_rate_p_value']:.2g})",
             ],
         ],
-        text=f"Calibrated fatal probability of the current batch ({summary['current_rows']:,} events) against the "
-        f"champion's on the test split ({summary['reference_rows']:,} events).",
+        text=f"Calibrated fatal probability of the current batch ({summary['current_rows']:,} events) against the served "
+        f"model's reference ({summary['reference_rows']:,} rows): {summary.get('reference', {}).get('source', 'not recorded')}.",
         histogram={
             "edges": edges.tolist(),
             "reference": np.histogram(reference, edges, density=True)[0].tolist(),

@@ -1,8 +1,8 @@
 """Population stability over a rolling window: the reference as a few numbers, and the check of the last N values.
 
 Plain NumPy, no pandas or scipy, so the service can use it: :func:`reference_profile` describes a reference (the
-champion's calibrated probabilities on the test split and a few raw inputs of the training split, as monitoring keeps
-them) as bin edges or categories with their shares, small enough to travel in the packaged model's metadata;
+served model's probability reference, which monitoring's prediction drift compares with too, and a few raw inputs of
+the training split, as monitoring keeps them) as bin edges or categories with their shares, small enough to travel in the packaged model's metadata;
 :class:`RollingDrift` keeps the last N served values and computes each one's PSI against it when asked. The
 ``monitoring`` pipeline's PSI (:func:`severity.monitoring.drift.population_stability_index`) is built from the same
 functions.

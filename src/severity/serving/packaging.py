@@ -19,7 +19,7 @@ from typing import Any
 import bentoml
 
 from severity.explain.explainers import UNIT
-from severity.models.artifact import SeverityModel
+from severity.models.artifact import ProbabilityReference, SeverityModel
 from severity.models.record import history_through, model_record, store_labels
 
 BENTO_MODEL_NAME = "severity_model"
@@ -66,21 +66,30 @@ def package_metadata(model: SeverityModel, registered: dict[str, Any], performan
     return PackagedModel(model, store_labels(record, registered), metadata)
 
 
-def health_reference(model: SeverityModel, test_events: Any, monitoring_reference: Any, bins: int) -> dict[str, Any]:
-    """The reference the service's rolling drift check compares live answers with: ``model``'s own calibrated
-    probabilities on the test split (the model that will be served, not the evaluated champion monitoring's baseline
-    scored: a refit or a recalibration answers differently) and the training split's key inputs."""
-    from severity.features.columns import event_columns
+def health_reference(model: SeverityModel, monitoring_reference: Any, bins: int) -> dict[str, Any]:
+    """The reference the service's rolling drift check compares live answers with: ``model``'s own
+    :class:`~severity.models.artifact.ProbabilityReference` (the probabilities monitoring's prediction drift compares
+    with too) and the training split's key inputs."""
     from severity.monitoring.reference import RAW_PREFIX
     from severity.monitoring.rolling import KEY_INPUTS, reference_profile
 
-    probability, _ = model.predict_columns(event_columns(test_events))
+    reference = probability_reference(model)
     return reference_profile(
-        probability,
+        reference.probability,
         {name: monitoring_reference[RAW_PREFIX + name].astype(str).tolist() for name in KEY_INPUTS},
         bins,
-        source="the shipped model's probabilities on the test split; monitoring_reference's inputs (training split)",
+        source=f"fatal_probability: {reference.source}; inputs: monitoring_reference (the training split)",
     )
+
+
+def probability_reference(model: SeverityModel) -> ProbabilityReference:
+    """``model``'s probability reference, or an error saying how to get an artifact that has one."""
+    if model.probability_reference is None:
+        raise ValueError(
+            f"The {model.family} ({model.variant}) artifact carries no probability reference (an artifact packaged before "
+            "references travelled with the model): package it again with `kedro run --pipelines=training`"
+        )
+    return model.probability_reference
 
 
 def with_refreshed_history(packaged: PackagedModel, refresh: dict[str, Any]) -> PackagedModel:

@@ -16,6 +16,7 @@ from severity.monitoring.alerts import ALERT_CHECKS
 from severity.monitoring.drift import data_drift
 from severity.monitoring.reference import describe_events
 from severity.pipelines.monitoring.nodes import monitor_data_drift, monitor_prediction_drift, raise_alerts
+from severity.serving.packaging import PackagedModel, load_from_store
 from severity.serving.prediction_log import LoggedPrediction, PredictionLog
 from tests.conftest import DEMO_SAMPLE, copy_trained_project, packaged_champion_tag, read_raw, run_session
 from tests.parameters import block
@@ -61,7 +62,9 @@ def scored(events: pd.DataFrame, kept: dict) -> pd.DataFrame:
 
 def alerts_for(batch: pd.DataFrame, kept: dict) -> dict:
     drift, _ = monitor_data_drift(kept["reference"], batch, kept["profile"], PARAMETERS)
-    predictions, _ = monitor_prediction_drift(kept["baseline"], batch, PARAMETERS)
+    predictions, _ = monitor_prediction_drift(
+        PackagedModel(kept["model"], metadata={"model_version": "1"}), batch, PARAMETERS
+    )
     performance = {
         "estimate": {
             "roc_auc": {"estimate": 0.9, "low": 0.9, "high": 0.9},
@@ -127,6 +130,31 @@ def test_a_synthetic_shift_raises_the_expected_alert(demo_splits, kept, shift, a
     shifted = alerts_for(scored(shift(reference_period, np.random.default_rng(0)), kept), kept)
     assert alert in shifted["checks"], shifted["checks"]
     assert columns <= set(shifted["drift"]["drifted_columns"]), shifted["drift"]["drifted_columns"]
+
+
+def test_prediction_drift_compares_with_the_served_models_own_reference(trained_project, demo_splits, kept):
+    """The served refit's answers on test-period events against its reference: the calibration stage's out-of-time
+    answers on the last labelled months, the reference the service's rolling check uses too."""
+    import bentoml
+
+    served = load_from_store(bentoml.models.get(packaged_champion_tag(trained_project)))
+    reference = served.model.probability_reference
+    events = demo_splits[2].sample(min(1000, len(demo_splits[2])), random_state=5)
+    probability, predicted = served.model.predict_columns(event_columns(events))
+    batch = pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted})
+    summary, _ = monitor_prediction_drift(served, batch, PARAMETERS)
+    assert summary["reference"] == {"model_version": "1", "source": reference.source}
+    assert "scored out of time by the calibration stage" in reference.source
+    assert summary["reference_rows"] == len(reference.probability)
+    assert summary["reference_mean_probability"] == pytest.approx(reference.probability.mean(), abs=1e-12)
+    assert not summary["drifted"], summary
+
+    shifted = event_columns(events.assign(aircraft_damage="Destroyed"))
+    probability, predicted = served.model.predict_columns(shifted)
+    summary, _ = monitor_prediction_drift(
+        served, pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted}), PARAMETERS
+    )
+    assert summary["drifted"], summary
 
 
 def test_later_dates_are_left_out_of_the_drift_test_and_named(demo_splits, kept):

@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 from severity.features.columns import event_columns, masked_columns
 from severity.governance.registry import CARD_TAG, Registry
 from severity.monitoring.rolling import PROBABILITY
+from severity.serving.packaging import load_from_store
 from severity.serving.registry import packaged_tag
 from tests.conftest import DEMO_SAMPLE, copy_trained_project, read_raw, run_session
 
@@ -180,6 +181,10 @@ def test_the_version_is_packaged_where_the_service_looks_for_it(recalibrated):
     source = bentoml.models.get(packaged_tag("1", source_version.run_id)).info.metadata["health_reference"]
     assert set(recalibrated["quantities"]) == set(source["quantities"]) and PROBABILITY in recalibrated["quantities"]
     assert recalibrated["quantities"][PROBABILITY] != source["quantities"][PROBABILITY]
+    # ...built from the recalibrated model's probability reference: the new policy on every recent labelled row.
+    report = json.loads((project / "data/08_reporting/recalibration/recalibration.json").read_text())
+    reference = load_from_store(bentoml.models.get(tag)).model.probability_reference
+    assert len(reference.probability) == report["events"]["rows"] and "of the new policy" in reference.source
 
 
 def promote(project: Path) -> subprocess.CompletedProcess:

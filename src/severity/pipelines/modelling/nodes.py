@@ -12,7 +12,7 @@ from severity.data.schema import EVENT_DATE, EVENT_KEY
 from severity.evaluation import plots
 from severity.features import AviationFeatureEngineer
 from severity.features.columns import masked_events
-from severity.models.artifact import VARIANTS, SeverityModel
+from severity.models.artifact import VARIANTS, ProbabilityReference, SeverityModel
 from severity.models.selection import TABLE_METRICS, choose_champion, comparison_table
 from severity.models.shipping import FULL, answering_order, fit_field_sets, shipped_candidate
 from severity.models.training import Evaluation, FittedCandidate, evaluate_candidate, train_candidate
@@ -279,6 +279,11 @@ def package_champion(
         metadata,
         train_model_input,
         modelling,
+        probability_reference=ProbabilityReference(
+            evaluation.test_probability,
+            f"calibrated probabilities on the test split's {len(evaluation.test_probability)} rows, scored by the "
+            "evaluated champion (fitted on the training split, calibrated on validation)",
+        ),
     )
     logger.info(
         "Champion %s (%s): test ROC-AUC %.4f; %s",
@@ -384,6 +389,7 @@ def fit_shipped_model(
                 modelling,
                 input_fields=fields,
                 field_set=model_name,
+                probability_reference=part.reference,
             )
         )
     model = models[0]

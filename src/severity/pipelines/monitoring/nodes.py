@@ -36,7 +36,7 @@ from severity.monitoring.performance import estimate_performance, realised_again
 from severity.monitoring.reference import GROUP_PREFIX, MonitoringProfile, describe_events
 from severity.monitoring.status import JUDGED, NO_LABELS
 from severity.pipelines.parameters import MonitoringParameters
-from severity.serving.packaging import PackagedModel
+from severity.serving.packaging import PackagedModel, probability_reference
 
 logger = logging.getLogger(__name__)
 
@@ -200,24 +200,27 @@ def monitor_data_drift(
 
 
 def monitor_prediction_drift(
-    monitoring_baseline: pd.DataFrame, monitoring_current: pd.DataFrame, monitoring: MonitoringParameters
+    served_bento_model: PackagedModel, monitoring_current: pd.DataFrame, monitoring: MonitoringParameters
 ) -> tuple[dict[str, Any], plt.Figure]:
-    """Calibrated probabilities and decisions of the current batch against the test split's, with PSI and two-sample tests."""
+    """Calibrated probabilities and decisions of the current batch against the served model's own reference (its
+    answers on events it was not fitted on; the service's rolling check compares with the same), with PSI and tests."""
     settings = monitoring.prediction_drift
+    reference = probability_reference(served_bento_model.model)
     summary = prediction_drift(
-        monitoring_baseline["fatal_probability"].to_numpy(),
+        reference.probability,
         monitoring_current["fatal_probability"].to_numpy(),
-        monitoring_baseline["predicted_class"].to_numpy(),
+        reference.classes(served_bento_model.model.policy.threshold),
         monitoring_current["predicted_class"].to_numpy(),
         settings.psi_threshold,
         settings.p_value_threshold,
         settings.bins,
     )
+    summary["reference"] = {"model_version": served_bento_model.version, "source": reference.source}
     figure = plots.prediction_drift_figure(
-        monitoring_baseline["fatal_probability"].to_numpy(),
+        reference.probability,
         monitoring_current["fatal_probability"].to_numpy(),
         summary,
-        "Calibrated fatal probability: test split (reference) vs current batch",
+        f"Calibrated fatal probability: version {served_bento_model.version}'s reference vs current batch",
     )
     return summary, figure
 
@@ -225,12 +228,12 @@ def monitor_prediction_drift(
 def estimate_current_performance(
     monitoring_current: pd.DataFrame,
     monitoring_baseline: pd.DataFrame,
-    champion_model: SeverityModel,
+    served_bento_model: PackagedModel,
     monitoring: MonitoringParameters,
 ) -> dict[str, Any]:
     """The label-free estimate with intervals; realised figures and the estimate's error for events whose labels arrived."""
     settings = monitoring.performance
-    threshold = champion_model.policy.threshold
+    threshold = served_bento_model.model.policy.threshold  # the decisions in the batch are the served model's
     probability = monitoring_current["fatal_probability"].to_numpy()
     result: dict[str, Any] = {
         "threshold": threshold,
@@ -362,7 +365,7 @@ def raise_alerts(
 
 def write_monitoring_report(
     monitoring_reference: pd.DataFrame,
-    monitoring_baseline: pd.DataFrame,
+    served_bento_model: PackagedModel,
     monitoring_current: pd.DataFrame,
     monitoring_profile: MonitoringProfile,
     data_drift_summary: dict[str, Any],
@@ -384,7 +387,7 @@ def write_monitoring_report(
         monitoring.data_drift,
         data_drift_summary,
         prediction_drift_summary,
-        monitoring_baseline["fatal_probability"].to_numpy(),
+        probability_reference(served_bento_model.model).probability,
         performance_estimate,
         current_fairness_summary,
         calibration_summary,

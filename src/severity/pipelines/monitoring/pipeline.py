@@ -81,13 +81,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=monitor_prediction_drift,
-                inputs=["monitoring_baseline", "monitoring_current", "params:monitoring"],
+                inputs=["served_bento_model", "monitoring_current", "params:monitoring"],
                 outputs=["prediction_drift_summary", "prediction_drift_figure"],
                 name="monitor_prediction_drift_node",
             ),
             Node(
                 func=estimate_current_performance,
-                inputs=["monitoring_current", "monitoring_baseline", "champion_model", "params:monitoring"],
+                inputs=["monitoring_current", "monitoring_baseline", "served_bento_model", "params:monitoring"],
                 outputs="performance_estimate",
                 name="estimate_current_performance_node",
             ),
@@ -127,7 +127,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 func=write_monitoring_report,
                 inputs=[
                     "monitoring_reference",
-                    "monitoring_baseline",
+                    "served_bento_model",
                     "monitoring_current",
                     "monitoring_profile",
                     "data_drift_summary",

@@ -22,13 +22,12 @@ def package_service(
     raw_field_importance: pd.DataFrame,
     test_fairness_summary: dict[str, Any],
     model_card_record: dict[str, Any],
-    test_events: pd.DataFrame,
     monitoring_reference: pd.DataFrame,
     monitoring: MonitoringParameters,
 ) -> PackagedModel:
     """The champion with its labels and metadata (registry version, data hash, metrics, rule, global importance,
     the fairness gaps measured on the test split, and the reference of the service's rolling drift check: the
-    shipped model's own probabilities on the test split, and monitoring's training-split reference of key inputs)."""
+    shipped model's probability reference, and monitoring's training-split reference of key inputs)."""
     packaged = package_metadata(champion_model, registered_model, performance_metrics)
     top = raw_field_importance.nlargest(10, "share")
     packaged.metadata["global_raw_field_importance"] = dict(zip(top["feature"], top["share"].round(4), strict=True))
@@ -38,7 +37,7 @@ def package_service(
         for gap in test_fairness_summary["gaps"]
     ]
     packaged.metadata[HEALTH_REFERENCE] = health_reference(
-        champion_model, test_events, monitoring_reference, monitoring.prediction_drift.bins
+        champion_model, monitoring_reference, monitoring.prediction_drift.bins
     )
     logger.info(
         "Packaging %s (%s, registry version %s) for BentoML",

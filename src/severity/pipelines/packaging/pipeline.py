@@ -19,7 +19,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "raw_field_importance",
                     "test_fairness_summary",
                     "model_card_record",
-                    "test_events",
                     "monitoring_reference",
                     "params:monitoring",
                 ],

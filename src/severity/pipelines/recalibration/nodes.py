@@ -223,12 +223,12 @@ def package_recalibrated_model(
     recalibration_registered_model: dict[str, Any],
     recalibration_report: dict[str, Any],
     recalibration_card_record: dict[str, Any],
-    test_events: pd.DataFrame,
     monitoring_reference: pd.DataFrame,
     monitoring: MonitoringParameters,
 ) -> PackagedModel:
     """The recalibrated model in BentoML's store, found by the service once the registry's alias names its version;
-    with its own reference for the service's rolling drift check (its probabilities moved with its calibration)."""
+    with its own reference for the service's rolling drift check (its probabilities moved with its calibration: the
+    recalibrated model's :class:`~severity.models.artifact.ProbabilityReference`)."""
     test = recalibration_report["test_split"]
     packaged = package_metadata(
         recalibrated_model,
@@ -243,7 +243,7 @@ def package_recalibrated_model(
     packaged.metadata["model_card"] = recalibration_card_record.get("uri", "not registered")
     packaged.metadata["recalibrated_from"] = recalibration_report["source"]["version"]
     packaged.metadata[HEALTH_REFERENCE] = health_reference(
-        recalibrated_model, test_events, monitoring_reference, monitoring.prediction_drift.bins
+        recalibrated_model, monitoring_reference, monitoring.prediction_drift.bins
     )
     if recalibration_report["source"].get(
         "history_refreshes"

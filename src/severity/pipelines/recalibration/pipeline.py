@@ -75,7 +75,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "recalibration_registered_model",
                     "recalibration_report",
                     "recalibration_card_record",
-                    "test_events",
                     "monitoring_reference",
                     "params:monitoring",
                 ],
