@@ -3,7 +3,7 @@ and real Kedro sessions read a CSV with labels or the prediction log, and post a
 
 import json
 import pickle
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -276,6 +276,10 @@ def test_a_session_reads_the_prediction_log(trained_project, kept, tmp_path):
     batch = json.loads((trained_project / "data/08_reporting/monitoring/batch.json").read_text())
     assert batch["source"] == "log" and batch["events"] == 40 and batch["labelled_events"] == 0  # shadow rows left out
     assert batch["model_versions"] == ["1"] and batch["model_tags"] == ["severity_model:x"]  # as the log says
+    # monitoring.current: the 7 days before the run (until: null, now)
+    start, end = (datetime.fromisoformat(batch["log_window"][bound]) for bound in ("start", "end"))
+    assert batch["log_window"]["rows"] == 40 and start < datetime.fromisoformat(now) < end
+    assert end - start == timedelta(days=7)
     assert json.loads((trained_project / "data/08_reporting/monitoring/current_fairness_summary.json").read_text()) == {
         "audited": False,
         "status": "no_labels",

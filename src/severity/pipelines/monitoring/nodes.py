@@ -28,6 +28,7 @@ from severity.monitoring.batches import (
     scored_batch_from_csv,
     scored_batch_from_log,
     served_window,
+    window_bounds,
 )
 from severity.monitoring.calibration import calibration_notes, calibration_report
 from severity.monitoring.drift import data_drift, prediction_drift
@@ -133,8 +134,9 @@ def prepare_current_batch(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The current batch described like the reference, with its predictions and, where labels arrived, its outcomes.
 
-    The log's rows carry the answers the service gave; a CSV is scored by the model the service serves now
-    (``served_model``), so both name the registry versions and Bento models that answered."""
+    The log's rows carry the answers the service gave, those of ``monitoring.current.window_days`` before ``until`` (the
+    record's ``log_window``); a CSV is scored by the model the service serves now (``served_model``), so both name the
+    registry versions and Bento models that answered."""
     current = monitoring.current
     source = current.source
     if source == "auto":
@@ -145,8 +147,12 @@ def prepare_current_batch(
                 "monitoring.current.source is csv but no file was given: --params current_events=path/to/events.csv"
             )
         columns, predictions = scored_batch_from_csv(current_events_raw, served_model)
+        window = None
     else:
-        columns, predictions = scored_batch_from_log(served_window(prediction_log, current.window_days))
+        start, end = window_bounds(current.window_days, current.until)
+        served = served_window(prediction_log, current.window_days, end)
+        columns, predictions = scored_batch_from_log(served)
+        window = {"start": start and start.isoformat(), "end": end.isoformat(), "rows": len(served)}
     described = describe_events(columns, champion_model, monitoring_profile)
     batch = pd.concat([described, predictions], axis=1)
     labels = labels_from_file(labels_raw) if labels_raw is not None else None
@@ -158,6 +164,7 @@ def prepare_current_batch(
         "last_event": f"{batch['event_date'].max():%Y-%m-%d}",
         "model_versions": sorted(map(str, batch["model_version"].unique())),
         "model_tags": sorted(map(str, batch["model_tag"].unique())),
+        **({"log_window": window} if window else {}),
         **matched,
     }
     logger.info(
