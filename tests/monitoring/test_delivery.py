@@ -296,12 +296,23 @@ def test_the_node_keeps_its_state_between_runs_in_the_catalog(webhook, tmp_path)
     assert saved["alerts"][fingerprint(PREDICTIONS)]["check"] == "prediction_drift"
 
 
-def test_retrain_on_requests_retraining_for_the_named_checks_only():
+def test_retrain_on_requests_retraining_for_the_named_checks_only(caplog):
     assert raw_block("monitoring.retrain_on") == []
     quiet = request_retraining(record(PREDICTIONS, DRIFT), block("monitoring"))
     assert quiet["requested"] is False and quiet["because"] == []
     monitoring = block("monitoring", retrain_on=["feature_drift", "calibration"])
     asked = request_retraining(record(PREDICTIONS, DRIFT), monitoring)
     assert asked["requested"] is True and asked["because"] == ["feature_drift"] and asked["batch"] == BATCH
+    # The batch's files (or log window), as prepare_current_batch recorded them, say what the request was computed from.
+    files = {"current_events": {"path": "/data/new.csv", "sha256": "ab" * 32, "rows": 300}}
+    window = {"log": "/data/log.sqlite", "start": "2026-11-30T00:00:00+00:00", "end": "2026-12-01T00:00:00+00:00"}
+    with caplog.at_level(logging.WARNING, logger="severity"):
+        from_file = request_retraining({**record(DRIFT), "batch": {**BATCH, "files": files}}, monitoring)
+        request_retraining(
+            {**record(DRIFT), "batch": {"source": "log", "events": 150, "log_window": window}}, monitoring
+        )
+    assert from_file["batch"]["files"] == files
+    assert "feature_drift fired (monitoring.retrain_on) on current_events /data/new.csv" in caplog.text
+    assert "on the prediction log from 2026-11-30T00:00:00+00:00 to 2026-12-01T00:00:00+00:00" in caplog.text
     with pytest.raises(ParameterError, match=r"monitoring.retrain_on: unknown alert check\(s\) \['drfit'\]"):
         validate(MonitoringParameters, {**raw_block("monitoring"), "retrain_on": ["drfit"]}, "monitoring")

@@ -213,6 +213,7 @@ def test_the_monitoring_dag_checks_the_day_before_its_data_interval_ends_and_ale
     batch = json.loads((reports / "monitoring/batch.json").read_text())
     assert batch["source"] == "log" and batch["events"] == 150  # that day of the log, not today's requests
     assert batch["log_window"] == {
+        "log": str((project / "data/07_model_output/prediction_log.sqlite").resolve()),
         "start": (interval_end - timedelta(days=1)).isoformat(),
         "end": interval_end.isoformat(),
         "rows": 150,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from severity.data.schema import EVENT_KEY, TARGET_COLUMN
+from severity.datasets.csv_table import files_read
 from severity.explain.reports import importance_table
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
@@ -136,7 +137,7 @@ def prepare_current_batch(
 
     The log's rows carry the answers the service gave, those of ``monitoring.current.window_days`` before ``until`` (the
     record's ``log_window``); a CSV is scored by the model the service serves now (``served_model``), so both name the
-    registry versions and Bento models that answered."""
+    registry versions and Bento models that answered. The record's ``files`` name the CSVs read, with their SHA-256."""
     current = monitoring.current
     source = current.source
     if source == "auto":
@@ -152,7 +153,14 @@ def prepare_current_batch(
         start, end = window_bounds(current.window_days, current.until)
         served = served_window(prediction_log, current.window_days, end)
         columns, predictions = scored_batch_from_log(served)
-        window = {"start": start and start.isoformat(), "end": end.isoformat(), "rows": len(served)}
+        window = {
+            "log": prediction_log.attrs.get("file", {}).get("path"),
+            "start": start and start.isoformat(),
+            "end": end.isoformat(),
+            "rows": len(served),
+        }
+    # The files as their datasets read them (path, SHA-256, rows), so that a person or retraining finds the same data.
+    files = files_read(current_events=current_events_raw if source == "csv" else None, labels=labels_raw)
     described = describe_events(columns, champion_model, monitoring_profile)
     batch = pd.concat([described, predictions], axis=1)
     labels = labels_from_file(labels_raw) if labels_raw is not None else None
@@ -165,6 +173,7 @@ def prepare_current_batch(
         "model_versions": sorted(map(str, batch["model_version"].unique())),
         "model_tags": sorted(map(str, batch["model_tag"].unique())),
         **({"log_window": window} if window else {}),
+        **({"files": files} if files else {}),
         **matched,
     }
     logger.info(
@@ -412,11 +421,20 @@ def deliver_alerts(
 
 
 def request_retraining(alerts: dict[str, Any], monitoring: MonitoringParameters) -> dict[str, Any]:
-    """``retrain_request.json``: whether an alert of ``monitoring.retrain_on`` fired, which, and the batch; ``severity
-    retrain --if-requested`` reads it."""
+    """``retrain_request.json``: whether an alert of ``monitoring.retrain_on`` fired, which, and the batch it fired on
+    (its ``files`` with their SHA-256, or its ``log_window``); ``severity retrain --if-requested`` reads it and trains on
+    the labelled events those files hold."""
     because = sorted({alert["check"] for alert in alerts["alerts"]} & set(monitoring.retrain_on))
     if because:
-        logger.warning("Monitoring requests retraining: %s fired (monitoring.retrain_on)", ", ".join(because))
+        batch = alerts["batch"]
+        read = [f"{role} {file['path']}" for role, file in batch.get("files", {}).items()]
+        if window := batch.get("log_window"):
+            read.append(f"the prediction log from {window['start']} to {window['end']}")
+        logger.warning(
+            "Monitoring requests retraining: %s fired (monitoring.retrain_on) on %s",
+            ", ".join(because),
+            ", ".join(read) or f"{batch.get('events')} events",
+        )
     return {
         "requested": bool(because),
         "because": because,
