@@ -11,7 +11,7 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, get_current_context, task
 from kedro.framework.project import configure_project
 from kedro.framework.session import KedroSession
 
@@ -24,11 +24,27 @@ package_name = "severity"
 conf_source = "" or str(project_path / "conf")
 # Kedro runtime parameters every run gets, as `kedro run --params` would give them.
 runtime_params = {'monitoring': {'current': {'window_days': 1}}}
+# The Kedro parameter (a dotted name) each run sets to the end of its data interval, so that a re-run or catch-up reads
+# the data of its own interval; None: the DAG's runs do not depend on their interval.
+data_interval_end_param = 'monitoring.current.until'
+
+
+def _with_value(params, dotted_name, value):
+    """``params`` with ``value`` at ``dotted_name``, nested as `kedro run --params` nests a dotted name."""
+    head, _, rest = dotted_name.partition(".")
+    return {**params, head: _with_value(params.get(head) or {}, rest, value) if rest else value}
 
 
 def _kedro_params(airflow_params):
-    """The run's runtime parameters: the DAG's own, then the Airflow params a run was triggered with (unset: left out)."""
-    return {**runtime_params, **{name: value for name, value in (airflow_params or {}).items() if value is not None}}
+    """The run's runtime parameters: the DAG's own, the end of the run's data interval, then the Airflow params a run
+    was triggered with (unset: left out)."""
+    params = runtime_params
+    if data_interval_end_param:
+        # A run triggered without a logical date has no data interval: the parameter keeps its configured value.
+        end = get_current_context().get("data_interval_end")
+        if end is not None:
+            params = _with_value(params, data_interval_end_param, end.isoformat())
+    return {**params, **{name: value for name, value in (airflow_params or {}).items() if value is not None}}
 
 
 def _run_kedro_node(airflow_params, node_names=None, namespaces=None):

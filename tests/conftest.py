@@ -294,7 +294,8 @@ def webhook():
 
 
 class SmtpRecorder:
-    """What a local SMTP server received: one entry per message (envelope and parsed message), and the logins."""
+    """What a local SMTP server received: one entry per message (envelope, parsed message, and the TLS cipher of its
+    session, None for plain text), and the logins. Its accepted login is ``alerts``/``s3cret``."""
 
     def __init__(self):
         self.messages: list[dict] = []
@@ -309,36 +310,127 @@ class SmtpRecorder:
                 "from": envelope.mail_from,
                 "to": list(envelope.rcpt_tos),
                 "message": message_from_bytes(envelope.original_content or envelope.content, policy=default),
+                "tls_cipher": session.ssl["cipher"] if session.ssl else None,
             }
         )
         return "250 OK"
 
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
 
-@pytest.fixture
-def smtp_server():
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 that accepts any mail and, when asked, a login: (host, port, recorder).
-    Its accepted login is ``alerts``/``s3cret``; without a login it accepts mail too."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
-    recorder = SmtpRecorder()
-
-    def authenticate(server, session, envelope, mechanism, auth_data):
         login = (auth_data.login.decode(), auth_data.password.decode())
-        recorder.logins.append(login)
+        self.logins.append(login)
         # handled=False: aiosmtpd then answers a refused login with 535 (its default leaves the client waiting)
         return AuthResult(success=login == ("alerts", "s3cret"), handled=False)
 
+
+@contextlib.contextmanager
+def running_smtp_server(**options):
+    """An aiosmtpd server on 127.0.0.1 with these options of its SMTP class: (host, port, recorder)."""
+    from aiosmtpd.controller import Controller
+
+    recorder = SmtpRecorder()
     controller = Controller(
         recorder,
         hostname="127.0.0.1",
         port=free_port(),
-        authenticator=authenticate,
-        auth_require_tls=False,  # plain login on the loopback interface, for the test only
+        authenticator=recorder.authenticate,
         ready_timeout=10,
+        **options,
     )
     controller.start()
     try:
         yield "127.0.0.1", controller.port, recorder
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that accepts any mail and, when asked, a login: (host, port, recorder).
+    Without a login it accepts mail too."""
+    # plain login on the loopback interface, for the test only
+    with running_smtp_server(auth_require_tls=False) as server:
+        yield server
+
+
+def throwaway_certificates(folder: Path, host: str = "127.0.0.1") -> dict[str, Path]:
+    """A certificate authority made for one test and a server certificate it signed for ``host`` (an IP address), as
+    PEM files: ``ca`` (what a client trusts), ``certificate`` and ``key`` (what the server presents)."""
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(UTC)
+
+    def issued(subject: str, key, issuer: str, issuer_key, *extensions) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    authority_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    signing_only = dict.fromkeys(
+        (
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
+    authority = issued(
+        "severity tests CA",
+        authority_key,
+        "severity tests CA",
+        authority_key,
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        (x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **signing_only), True),
+    )
+    server = issued(
+        host,
+        server_key,
+        "severity tests CA",
+        authority_key,
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+    )
+    files = {"ca": folder / "ca.pem", "certificate": folder / "server.pem", "key": folder / "server.key"}
+    files["ca"].write_bytes(authority.public_bytes(serialization.Encoding.PEM))
+    files["certificate"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files["key"].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return files
+
+
+@pytest.fixture
+def starttls_smtp_server(tmp_path):
+    """A real SMTP server on 127.0.0.1 that takes mail and logins only after STARTTLS, presenting a certificate for
+    127.0.0.1 signed by a throwaway CA: (host, port, recorder, the CA's PEM file)."""
+    import ssl
+
+    certificates = throwaway_certificates(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(certificates["certificate"], certificates["key"])
+    with running_smtp_server(tls_context=tls, require_starttls=True, auth_require_tls=True) as (host, port, recorder):
+        yield host, port, recorder, certificates["ca"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -141,6 +142,24 @@ def test_values_are_checked_with_their_block_named():
     assert "tuning.study.family: must be one of ('xgboost', 'lightgbm'), got 'catboost'" in message
     assert "governance.gate.min_metrics: unknown metric(s) ['roc_uac']; known: ['roc_auc'" in message
     assert "monitoring.current.source: must be one of ('auto', 'log', 'csv'), got 'kafka'" in message
+
+
+def test_the_monitoring_window_ends_at_an_iso_timestamp_read_as_utc_without_a_zone():
+    def until(value):
+        raw = raw_parameters()
+        raw["monitoring"]["current"]["until"] = value
+        return validate(Parameters, raw).monitoring.current.until
+
+    assert until(None) is None  # conf/base: now
+    assert until("2026-03-02T06:00:00+02:00") == datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+    assert until("2026-03-02T00:00:00") == until("2026-03-02") == datetime(2026, 3, 2, tzinfo=UTC)
+    assert until(date(2026, 3, 2)) == datetime(2026, 3, 2, tzinfo=UTC)
+    with pytest.raises(ParameterError) as error:
+        until("yesterday")
+    assert (
+        "monitoring.current.until: must be an ISO timestamp such as 2026-03-02T00:00:00+00:00 (or null for now), "
+        "got 'yesterday'" in str(error.value)
+    )
 
 
 def test_a_candidate_states_the_settings_its_family_reads():

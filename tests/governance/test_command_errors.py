@@ -3,6 +3,7 @@ model, no project. One line naming it and what exists, exit code 2, never a trac
 made in the test (no training), in a copy of the project."""
 
 import contextlib
+import json
 import logging
 from pathlib import Path
 
@@ -152,6 +153,27 @@ def test_retrain_if_requested_does_nothing_until_monitoring_asks(registered, tmp
         result = CliRunner().invoke(main, arguments)
     logging.disable(logging.NOTSET)
     assert result.exit_code == 0 and "raised no alert of monitoring.retrain_on (dataset_drift)" in result.output
+    assert [str(v.version) for v in store(registered).search_model_versions(f"name = '{NAME}'")] == ["1"]
+
+
+def test_retrain_if_requested_by_a_log_window_needs_the_labelled_events_named(registered):
+    """The prediction log holds no outcomes: a request raised on a window of it names no events file to train on."""
+    window = {
+        "log": str(registered / "data/07_model_output/prediction_log.sqlite"),
+        "start": "2026-11-30T00:00:00+00:00",
+        "end": "2026-12-01T00:00:00+00:00",
+        "rows": 150,
+    }
+    request = {"requested": True, "because": ["unseen_values"], "batch": {"source": "log", "log_window": window}}
+    (registered / "data/08_reporting/retrain_request.json").write_text(json.dumps(request))
+    with contextlib.chdir(registered):
+        result = CliRunner().invoke(main, ["retrain", "--if-requested"])
+    logging.disable(logging.NOTSET)
+    assert result.exit_code == 2, result.output
+    assert (
+        "Name the newly labelled events: --current-events PATH (the request names no events file: 150 answers of "
+        f"{window['log']} from 2026-11-30T00:00:00+00:00 to 2026-12-01T00:00:00+00:00)"
+    ) in " ".join(result.output.split())
     assert [str(v.version) for v in store(registered).search_model_versions(f"name = '{NAME}'")] == ["1"]
 
 

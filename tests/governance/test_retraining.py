@@ -1,9 +1,10 @@
 """The loop from alert to promotion on the demo sample: a shifted, labelled batch raises its alert and requests
-retraining; `severity retrain --if-requested` trains once more on the export plus that batch, registers a new version
-with its card as challenger and records the gate's decision; the served version moves only on promotion, and rollback
-works as before."""
+retraining, naming its files; `severity retrain --if-requested` refuses a named file changed since, then trains once
+more on the export plus the files the request names, registers a new version with its card as challenger and records
+the gate's decision; the served version moves only on promotion, and rollback works as before."""
 
 import contextlib
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -75,6 +76,10 @@ def shifted_batch(folder: Path) -> tuple[Path, Path, int]:
     return events, labels, len(rows)
 
 
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def served(project: Path) -> str:
     """The registry version a service started now would serve (what `bentoml serve` resolves at start-up)."""
     return ServingSettings(registry_uri=f"sqlite:///{project / 'mlflow.db'}").resolve_models()[0].version
@@ -107,14 +112,24 @@ def loop(trained_project, tmp_path_factory, webhook_server):
             "monitoring": {"retrain_on": ["unseen_values"], "alerts": {"webhook_url": url}},
         },
     )
-    arguments = ("retrain", "--if-requested", "--current-events", str(events), "--labels", str(labels), "--env", "ci")
-    output = severity(project, *arguments)
+    requested = json.loads((project / "data/08_reporting/retrain_request.json").read_text())
+    # Outcomes added to the labels file after monitoring judged the batch: not the batch that raised the request.
+    judged = labels.read_bytes()
+    labels.write_bytes(judged + b"NEW-late,1\n")
+    refused = severity(project, "retrain", "--if-requested", "--env", "ci", expect=1)
+    changed = hashlib.sha256(labels.read_bytes()).hexdigest()
+    labels.write_bytes(judged)
+    # The files the request names, unchanged: no file option needed.
+    output = severity(project, "retrain", "--if-requested", "--env", "ci")
     return {
         "project": project,
         "events": events,
         "labels": labels,
         "rows": rows,
         "received": received,
+        "requested": requested,
+        "refused": refused,
+        "changed_sha256": changed,
         "output": output,
     }
 
@@ -131,11 +146,28 @@ def test_the_shifted_batch_raises_its_alert_delivers_it_and_requests_retraining(
     assert "unseen_values" in {alert["check"] for alert in alerts["alerts"]}
     (payload,) = loop["received"]
     assert payload["text"].startswith(f"severity monitoring: {len(alerts['alerts'])} alert(s) on {loop['rows']} events")
+    # The request names the files of the batch it was computed from, with their digests and rows.
+    files = loop["requested"]["batch"]["files"]
+    assert files == {
+        name: {"path": str(path.resolve()), "sha256": sha256(path), "rows": loop["rows"]}
+        for name, path in (("current_events", loop["events"]), ("labels", loop["labels"]))
+    }
+    assert loop["requested"]["requested"] is True and alerts["batch"]["files"] == files
     request = json.loads((reports / "retrain_request.json").read_text())
-    # Retraining consumed the request: it says so, and which version it produced.
+    # Retraining consumed the request: it says so, which version it produced and from which files.
     assert request["because"] == ["unseen_values"] and request["requested"] is False
-    assert request["handled"]["version"] == "2"
+    assert request["handled"]["version"] == "2" and request["handled"]["files"] == files
     assert "Retraining requested by monitoring: unseen_values fired" in loop["output"]
+    for name, path in (("current_events", loop["events"]), ("labels", loop["labels"])):
+        assert f"Retraining on {path.resolve()} as {name}, unchanged since the request" in loop["output"]
+
+
+def test_a_batch_file_changed_since_the_request_is_refused_before_training(loop):
+    labels = loop["labels"].resolve()
+    refused = loop["refused"]
+    assert f"Error: {labels} (labels) changed since monitoring requested retraining at " in refused
+    assert f"its SHA-256 is {loop['changed_sha256']}, the request recorded {sha256(loop['labels'])}" in refused
+    assert "Retraining requested by monitoring" not in loop["refused"]  # refused before the run started
 
 
 def test_retraining_registers_a_challenger_with_its_card_on_the_extended_export(loop):
@@ -143,6 +175,7 @@ def test_retraining_registers_a_challenger_with_its_card_on_the_extended_export(
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     added = json.loads((project / "data/08_reporting/retraining/events_added.json").read_text())
     assert added["rows_added"] == loop["rows"] and added["outcomes_from"] == "labels file"
+    assert added["files"] == loop["requested"]["batch"]["files"]  # trained on exactly the files the request names
     assert added["first_event"] >= "2016-01-01" and added["rows_already_in_export"] == 0
     summary = json.loads((project / "data/03_primary/training_data_summary.json").read_text())
     assert summary["event_date_range"][1] == added["last_event"]

@@ -8,7 +8,14 @@ import pytest
 
 from severity.data.errors import DataValidationError
 from severity.data.schema import EXPORT_HEADERS
-from severity.monitoring.batches import columns_from_log, join_labels, labelled_events, labels_from_file, served_window
+from severity.monitoring.batches import (
+    columns_from_log,
+    join_labels,
+    labelled_events,
+    labels_from_file,
+    served_window,
+    window_bounds,
+)
 from tests.conftest import DEMO_SAMPLE, read_raw
 from tests.data.test_ingest import one_event
 
@@ -34,16 +41,42 @@ def log_rows() -> pd.DataFrame:
 
 
 def test_the_window_keeps_served_answers_of_the_last_days():
-    window = served_window(log_rows(), window_days=7, now=datetime(2026, 11, 22, tzinfo=UTC))
+    window = served_window(log_rows(), window_days=7, until=datetime(2026, 11, 22, tzinfo=UTC))
     assert list(window.index) == [0, 3]  # the shadow score and the old answer are left out
     assert len(served_window(log_rows(), window_days=None)) == 3
+
+
+def test_the_window_ends_at_until_which_it_excludes_and_starts_window_days_before_it():
+    until = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    log = pd.DataFrame(
+        {
+            "served": 1,
+            "logged_at": [
+                "2026-11-20T08:59:59.999+00:00",  # just before the start
+                "2026-11-20T09:00:00+00:00",  # the start itself
+                "2026-11-20T10:00:00+02:00",  # 08:00 UTC: before the start once its zone is read
+                "2026-11-21T08:59:59.999+00:00",  # just before the end
+                "2026-11-21T09:00:00+00:00",  # the end itself
+                "2026-11-22T10:00:00+00:00",  # after it: what a window back from now would have kept
+            ],
+            "event": [{"event_date": "2014-05-03"}] * 6,
+        }
+    )
+    assert list(served_window(log, 1, until).index) == [1, 3]
+    assert list(served_window(log, None, until).index) == [0, 1, 2, 3]
+    assert window_bounds(1, until) == (datetime(2026, 11, 20, 9, 0, tzinfo=UTC), until)
+    assert window_bounds(None, until) == (None, until)
 
 
 def test_an_empty_log_or_window_is_named():
     with pytest.raises(DataValidationError, match="prediction log is empty"):
         served_window(pd.DataFrame(columns=["served", "logged_at", "event"]), 7)
-    with pytest.raises(DataValidationError, match="No served prediction in the last 1 day"):
-        served_window(log_rows(), 1, now=datetime(2027, 1, 1, tzinfo=UTC))
+    with pytest.raises(
+        DataValidationError,
+        match=r"No served prediction logged from 2026-12-31T00:00:00\+00:00 to 2027-01-01T00:00:00\+00:00 "
+        r"\(monitoring.current.window_days = 1 days before monitoring.current.until",
+    ):
+        served_window(log_rows(), 1, until=datetime(2027, 1, 1, tzinfo=UTC))
 
 
 def test_logged_requests_become_the_columns_the_service_read():

@@ -1,5 +1,6 @@
-"""Alerts reach people: a Slack-compatible webhook and SMTP email on 127.0.0.1, each alert once until it changes, resolves
-or has stayed open for ``repeat_after_hours``; a failed delivery is retried on the next run."""
+"""Alerts reach people: a Slack-compatible webhook and SMTP email on 127.0.0.1 (plain, or STARTTLS with the server's
+certificate verified), each alert once until it changes, resolves or has stayed open for ``repeat_after_hours``; a
+failed delivery is retried on the next run."""
 
 import json
 import logging
@@ -114,6 +115,55 @@ def test_a_wrong_login_is_a_failed_delivery_retried_next_run(mail, caplog):
     assert report["delivered"] and len(recorder.messages) == 1
 
 
+def test_email_over_starttls_verifies_the_server_then_logs_in_and_mails_inside_tls(starttls_smtp_server):
+    host, port, recorder, ca_file = starttls_smtp_server
+    email = {
+        "host": host,
+        "port": port,
+        "sender": "severity@example.org",
+        "recipients": ["ops@example.org", "a.analyst@example.org"],
+        "starttls": True,
+        "ca_file": str(ca_file),
+    }
+    report, _ = deliver(
+        record(PREDICTIONS, DRIFT), settings(email=email), {}, {"username": "alerts", "password": "s3cret"}, now=NOW
+    )
+    assert report["delivered"] and report["failed"] == [], report
+    assert report["channels"]["email"]["recipients"] == email["recipients"]
+    # The server takes a login and mail only after STARTTLS (require_starttls, auth_require_tls): both happened in TLS.
+    assert recorder.logins == [("alerts", "s3cret")]
+    (sent,) = recorder.messages
+    assert sent["tls_cipher"] is not None and sent["tls_cipher"][1].startswith("TLSv1."), sent["tls_cipher"]
+    assert sent["from"] == "severity@example.org" and sent["to"] == email["recipients"]
+    assert sent["message"]["Subject"] == "[severity] 2 alert(s): prediction_drift, feature_drift"
+    assert sent["message"]["To"] == "ops@example.org, a.analyst@example.org"
+
+
+def test_an_untrusted_or_misnamed_server_certificate_stops_the_mail_before_the_login(starttls_smtp_server, tmp_path):
+    host, port, recorder, ca_file = starttls_smtp_server
+    email = {"host": host, "port": port, "sender": "severity@example.org", "recipients": ["ops@example.org"]}
+    login = {"username": "alerts", "password": "s3cret"}
+    untrusted = {**email, "starttls": True, "ca_file": None}  # the system's CAs never signed the test's certificate
+    misnamed = {**email, "host": "localhost", "starttls": True, "ca_file": str(ca_file)}  # issued for 127.0.0.1 only
+    for wrong, reason in ((untrusted, "certificate verify failed"), (misnamed, "Hostname mismatch")):
+        report, _ = deliver(record(PREDICTIONS), settings(email=wrong), {}, login, now=NOW)
+        error = report["channels"]["email"]["error"]
+        assert not report["delivered"] and error.startswith("SSLCertVerificationError") and reason in error, error
+    plain, _ = deliver(record(PREDICTIONS), settings(email={**email, "starttls": False}), {}, login, now=NOW)
+    assert "SMTP" in plain["channels"]["email"]["error"] and not plain["delivered"]  # the server requires STARTTLS
+    missing, _ = deliver(
+        record(PREDICTIONS),
+        settings(email={**email, "starttls": True, "ca_file": str(tmp_path / "missing.pem")}),
+        {},
+        login,
+        now=NOW,
+    )
+    assert missing["channels"]["email"]["error"].startswith(
+        f"monitoring.alerts.email.ca_file '{tmp_path / 'missing.pem'}' is not a readable PEM file"
+    )
+    assert recorder.logins == [] and recorder.messages == []  # the password never left the client
+
+
 def test_credentials_come_from_the_environment_over_credentials_yml_never_from_parameters(monkeypatch):
     monkeypatch.delenv("SEVERITY_SMTP_USERNAME", raising=False)
     monkeypatch.delenv("SEVERITY_SMTP_PASSWORD", raising=False)
@@ -131,6 +181,8 @@ def test_credentials_come_from_the_environment_over_credentials_yml_never_from_p
         settings(email={"password": "x"})
     with pytest.raises(ParameterError, match=r"needs a sender and at least one recipient"):
         settings(email={"host": "smtp.example.org"})
+    with pytest.raises(ParameterError, match=r"ca_file 'ca.pem' verifies the server's certificate after STARTTLS"):
+        settings(email={"starttls": False, "ca_file": "ca.pem"})
 
 
 def test_an_unchanged_alert_is_sent_once_until_the_interval_passes(webhook, mail):
@@ -244,12 +296,23 @@ def test_the_node_keeps_its_state_between_runs_in_the_catalog(webhook, tmp_path)
     assert saved["alerts"][fingerprint(PREDICTIONS)]["check"] == "prediction_drift"
 
 
-def test_retrain_on_requests_retraining_for_the_named_checks_only():
+def test_retrain_on_requests_retraining_for_the_named_checks_only(caplog):
     assert raw_block("monitoring.retrain_on") == []
     quiet = request_retraining(record(PREDICTIONS, DRIFT), block("monitoring"))
     assert quiet["requested"] is False and quiet["because"] == []
     monitoring = block("monitoring", retrain_on=["feature_drift", "calibration"])
     asked = request_retraining(record(PREDICTIONS, DRIFT), monitoring)
     assert asked["requested"] is True and asked["because"] == ["feature_drift"] and asked["batch"] == BATCH
+    # The batch's files (or log window), as prepare_current_batch recorded them, say what the request was computed from.
+    files = {"current_events": {"path": "/data/new.csv", "sha256": "ab" * 32, "rows": 300}}
+    window = {"log": "/data/log.sqlite", "start": "2026-11-30T00:00:00+00:00", "end": "2026-12-01T00:00:00+00:00"}
+    with caplog.at_level(logging.WARNING, logger="severity"):
+        from_file = request_retraining({**record(DRIFT), "batch": {**BATCH, "files": files}}, monitoring)
+        request_retraining(
+            {**record(DRIFT), "batch": {"source": "log", "events": 150, "log_window": window}}, monitoring
+        )
+    assert from_file["batch"]["files"] == files
+    assert "feature_drift fired (monitoring.retrain_on) on current_events /data/new.csv" in caplog.text
+    assert "on the prediction log from 2026-11-30T00:00:00+00:00 to 2026-12-01T00:00:00+00:00" in caplog.text
     with pytest.raises(ParameterError, match=r"monitoring.retrain_on: unknown alert check\(s\) \['drfit'\]"):
         validate(MonitoringParameters, {**raw_block("monitoring"), "retrain_on": ["drfit"]}, "monitoring")

@@ -1,7 +1,8 @@
 """Run by the orchestration tests in a Python that has Airflow: load the DAG folder, or run one DAG with dag.test().
 
 ``python airflow_run.py dagbag DAG_FOLDER RESULT.json`` and
-``python airflow_run.py test DAG_FOLDER DAG_ID RUN_CONF_JSON RESULT.json``.
+``python airflow_run.py test DAG_FOLDER DAG_ID RUN_CONF_JSON [LOGICAL_DATE] RESULT.json`` (an ISO timestamp; default
+now, as ``airflow dags test``).
 AIRFLOW_HOME (a temp dir) must be set by the caller, before Airflow is imported here.
 """
 
@@ -41,7 +42,9 @@ def dagbag(folder: str) -> dict:
     }
 
 
-def test(folder: str, dag_id: str, run_conf: str) -> dict:
+def test(folder: str, dag_id: str, run_conf: str, logical_date: str | None = None) -> dict:
+    from datetime import datetime
+
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
@@ -52,9 +55,13 @@ def test(folder: str, dag_id: str, run_conf: str) -> dict:
     # dag.test() waits out retry_delay between tries: a failing task would hold the test for 10 minutes.
     for task in dag.tasks:
         task.retries = 0
-    run = dag.test(run_conf=json.loads(run_conf))
+    if logical_date:
+        run = dag.test(run_conf=json.loads(run_conf), logical_date=datetime.fromisoformat(logical_date))
+    else:
+        run = dag.test(run_conf=json.loads(run_conf))
     return {
         "state": str(run.state),
+        "data_interval_end": run.data_interval_end and run.data_interval_end.isoformat(),
         "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},
         "seconds": {"initdb": initialised - started, "run": time.perf_counter() - initialised},
     }

@@ -173,34 +173,51 @@ def logged(events: pd.DataFrame, at: datetime, rng: np.random.Generator, prefix:
 
 
 @pytest.mark.slow
-def test_the_monitoring_dag_checks_the_last_day_of_the_log_and_alerts(
+def test_the_monitoring_dag_checks_the_day_before_its_data_interval_ends_and_alerts(
     airflow_python, trained_project, webhook, tmp_path
 ):
+    """A run for a past day, as a re-run or catch-up is: the log's requests of that day, not of the day before now."""
     project = copy_trained_project(trained_project, tmp_path)
     shutil.copytree(DAGS, project / "airflow_dags")  # the DAGs find their project as the folder above them
     url, received = webhook
     (project / "conf/local/parameters_monitoring.yml").write_text(
         yaml.safe_dump({"monitoring": {"alerts": {"webhook_url": url}}})
     )
-    # The last day: 150 requests, a third of them for a make training never saw. Three days ago: 60 more, outside.
-    rows = read_raw(DEMO_SAMPLE).sample(210, random_state=0).reset_index(drop=True)
+    # The daily run of three days ago: its data interval ends at that midnight, and it checks the day before. That
+    # day: 150 requests, a third of them for a make training never saw. The day before it and the last two hours
+    # (what a window back from now would check): 45 each, outside.
+    interval_end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    rows = read_raw(DEMO_SAMPLE).sample(240, random_state=0).reset_index(drop=True)
     rows.loc[rows.index % 3 == 0, "Make"] = "Zephyr Aerospace"
     rng = np.random.default_rng(0)
-    now = datetime.now(UTC)
     log = PredictionLog(project / "data/07_model_output/prediction_log.sqlite")
-    log.append(logged(rows.iloc[:150], now - timedelta(hours=2), rng, "today"))
-    log.append(logged(rows.iloc[150:], now - timedelta(days=3), rng, "before"))
+    log.append(logged(rows.iloc[:150], interval_end - timedelta(hours=6), rng, "that-day"))
+    log.append(logged(rows.iloc[150:195], interval_end - timedelta(hours=30), rng, "day-before"))
+    log.append(logged(rows.iloc[195:], datetime.now(UTC) - timedelta(hours=2), rng, "today"))
     log.close()
 
     run = run_airflow(
-        airflow_python, tmp_path / "airflow", "test", project / "airflow_dags", "severity_monitoring", "{}"
+        airflow_python,
+        tmp_path / "airflow",
+        "test",
+        project / "airflow_dags",
+        "severity_monitoring",
+        "{}",
+        interval_end.isoformat(),
     )
 
     assert run["state"] == "success", run
     assert run["tasks"] == dict.fromkeys(MONITORING_TASKS, "success")
     reports = project / "data/08_reporting"
+    assert run["data_interval_end"] == interval_end.isoformat()
     batch = json.loads((reports / "monitoring/batch.json").read_text())
-    assert batch["source"] == "log" and batch["events"] == 150  # one day of the log, not the three-day-old requests
+    assert batch["source"] == "log" and batch["events"] == 150  # that day of the log, not today's requests
+    assert batch["log_window"] == {
+        "log": str((project / "data/07_model_output/prediction_log.sqlite").resolve()),
+        "start": (interval_end - timedelta(days=1)).isoformat(),
+        "end": interval_end.isoformat(),
+        "rows": 150,
+    }
     alerts = json.loads((reports / "alerts.json").read_text())
     assert alerts["judged"] and alerts["fired"]
     unseen = {alert["check"]: alert for alert in alerts["alerts"]}["unseen_values"]

@@ -12,7 +12,8 @@ from severity.serving.prediction_log import COLUMNS, read_prediction_log
 
 
 class PredictionLogDataset(AbstractDataset[None, pd.DataFrame]):
-    """``SEVERITY_PREDICTION_LOG`` as a table; a log that does not exist yet loads as an empty table."""
+    """``SEVERITY_PREDICTION_LOG`` as a table; a log that does not exist yet loads as an empty table. The table's
+    ``attrs["file"]`` names the log (``path``, absolute)."""
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
         self._filepath = Path(filepath)
@@ -22,9 +23,9 @@ class PredictionLogDataset(AbstractDataset[None, pd.DataFrame]):
         return {"filepath": str(self._filepath)}
 
     def load(self) -> pd.DataFrame:
-        if not self._filepath.exists():
-            return pd.DataFrame(columns=list(COLUMNS))
-        return read_prediction_log(self._filepath)
+        log = read_prediction_log(self._filepath) if self._filepath.exists() else pd.DataFrame(columns=list(COLUMNS))
+        log.attrs["file"] = {"path": str(self._filepath.resolve())}
+        return log
 
     def save(self, data: None) -> None:
         raise DatasetError("The prediction log is written by the service only")

@@ -4,7 +4,7 @@
     severity models card --version N|ALIAS [--html] [--output PATH]
     severity models promote --version N|ALIAS --approver NAME --notes TEXT [--evidence data/08_reporting/ab_evaluation.json]
     severity models rollback --approver NAME --notes TEXT
-    severity retrain --current-events PATH [--labels PATH] [--if-requested] [--env ENV]
+    severity retrain [--current-events PATH] [--labels PATH] [--if-requested] [--env ENV]
     severity bento [--version V]
     severity dashboard [--host 127.0.0.1] [--port 8501] [--service-url URL]
 
@@ -263,21 +263,22 @@ def rollback(project: Project, approver: str, notes: str) -> None:
 @click.option(
     "--current-events",
     type=click.Path(exists=True, dir_okay=False),
-    required=True,
-    help="Newly reported events in the export's format (the batch monitoring checked).",
+    help="Newly reported events in the export's format; with --if-requested, default: the file the request names.",
 )
 @click.option(
     "--labels",
     type=click.Path(exists=True, dir_okay=False),
-    help="Their outcomes in the monitoring labels format (Event.Id and fatal); default: the events' own injury fields.",
+    help="Their outcomes in the monitoring labels format (Event.Id and fatal); with --if-requested, default: the file "
+    "the request names, else the events' own injury fields.",
 )
 @click.option(
     "--if-requested",
     is_flag=True,
-    help="Only when the last monitoring run asked for it (an alert of monitoring.retrain_on in retrain_request.json).",
+    help="Only when the last monitoring run asked for it (an alert of monitoring.retrain_on in retrain_request.json), "
+    "on the batch files it names unless given here; refused if one of them changed since.",
 )
 @click.option("--env", default=None, help="Kedro environment whose configuration to use (default: local over base).")
-def retrain(current_events: str, labels: str | None, if_requested: bool, env: str | None) -> None:
+def retrain(current_events: str | None, labels: str | None, if_requested: bool, env: str | None) -> None:
     """Train again on the export plus newly labelled events, register the result (alias challenger, with its card) and
     run the promotion gate against the champion: promoted only when governance.auto_promote is true, else it waits for
     `severity models promote`. Prints the gate's checks and the decision; exits 1 if the run fails."""
@@ -293,31 +294,50 @@ def retrain(current_events: str, labels: str | None, if_requested: bool, env: st
         raise NotFound(f"{Path.cwd()} is not in a Kedro project: run `severity retrain` from the project root")
     root = Path(project_root())
     bootstrap_project(root)
-    runtime = {"current_events": str(Path(current_events).resolve())}
-    if labels:
-        runtime["labels"] = str(Path(labels).resolve())
+    # The request is read first: the files it names are the run's runtime parameters.
+    with KedroSession.create(project_path=root, env=env) as session:
+        catalog = session.load_context().catalog
+        request = catalog.load("retrain_request") if catalog.exists("retrain_request") else None
+    requested = bool((request or {}).get("requested"))
+    if if_requested and not requested:
+        click.echo(
+            "No retraining requested: the last monitoring run raised no alert of monitoring.retrain_on"
+            + (f" ({', '.join(request['retrain_on']) or 'none listed'})" if request else " (it has not run)")
+        )
+        return
+    given = {
+        "current_events": current_events and str(Path(current_events).resolve()),
+        "labels": labels and str(Path(labels).resolve()),
+    }
+    runtime = batch_files(request, given) if if_requested else {name: path for name, path in given.items() if path}
+    if "current_events" not in runtime:
+        raise click.UsageError(
+            "Name the newly labelled events: --current-events PATH"
+            + (
+                f" (the request names no events file: {describe_batch(request.get('batch', {}))})"
+                if if_requested
+                else ""
+            )
+        )
     logging.disable(logging.NOTSET)  # training is long: its progress shows
     try:
         with KedroSession.create(project_path=root, env=env, runtime_params=runtime) as session:
             catalog = session.load_context().catalog
-            request = catalog.load("retrain_request") if catalog.exists("retrain_request") else None
-            if if_requested and not (request or {}).get("requested"):
-                click.echo(
-                    "No retraining requested: the last monitoring run raised no alert of monitoring.retrain_on"
-                    + (f" ({', '.join(request['retrain_on']) or 'none listed'})" if request else " (it has not run)")
-                )
-                return
-            if request and request.get("requested"):
+            if requested:
                 click.echo(f"Retraining requested by monitoring: {', '.join(request['because'])} fired")
             session.run(pipeline_names=["retraining"])
             decision = catalog.load("retraining_decision")
-            if request and request.get("requested"):
+            if requested:
                 catalog.save(
                     "retrain_request",
                     {
                         **request,
                         "requested": False,
-                        "handled": {"version": decision.get("version"), "at": decision.get("decided_at")},
+                        "handled": {
+                            "version": decision.get("version"),
+                            "at": decision.get("decided_at"),
+                            "files": (decision.get("events_added") or {}).get("files"),
+                        },
                     },
                 )
     finally:
@@ -330,6 +350,40 @@ def retrain(current_events: str, labels: str | None, if_requested: bool, env: st
     )
     if decision["decision"] == "promoted":
         click.echo("The service picks it up when restarted: stop `bentoml serve` and start it again.")
+
+
+def describe_batch(batch: dict[str, Any]) -> str:
+    """The batch a request was computed from, in a few words: its files, or its window of the prediction log."""
+    parts = [f"{name} {file['path']} ({file['rows']} rows)" for name, file in batch.get("files", {}).items()]
+    if window := batch.get("log_window"):
+        parts.append(f"{window['rows']} answers of {window['log']} from {window['start']} to {window['end']}")
+    return ", ".join(parts) or f"{batch.get('source')}, {batch.get('events')} events"
+
+
+def batch_files(request: dict[str, Any], given: dict[str, str | None]) -> dict[str, str]:
+    """The files to retrain on: those given, else those the request's batch names. A named file that is used is checked
+    against the SHA-256 the request recorded; a changed or missing one is refused, naming the file and both digests."""
+    from severity.datasets.csv_table import file_sha256
+
+    named = request.get("batch", {}).get("files", {})
+    files = {name: given.get(name) or file["path"] for name, file in named.items()}
+    files |= {name: path for name, path in given.items() if path}
+    for name, file in named.items():
+        if files[name] != file["path"]:
+            click.echo(f"Retraining on {files[name]} as {name}, not on {file['path']}, which the request names")
+            continue
+        try:
+            digest = file_sha256(file["path"])
+        except FileNotFoundError:
+            digest = "none (the file is gone)"
+        if digest != file["sha256"]:
+            raise click.ClickException(
+                f"{file['path']} ({name}) changed since monitoring requested retraining at {request.get('checked_at')}: "
+                f"its SHA-256 is {digest}, the request recorded {file['sha256']} (retrain_request.json). "
+                "Retrain on the batch that was judged, or without --if-requested on the files as they are now."
+            )
+        click.echo(f"Retraining on {file['path']} as {name}, unchanged since the request (SHA-256 {digest[:12]}...)")
+    return files
 
 
 @main.command()

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import smtplib
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -54,12 +55,17 @@ class EmailSettings(SettingsModel):
     sender: str | None
     recipients: list[str]
     starttls: bool
+    ca_file: str | None  # PEM certificates the server's is verified against; None: the system's trusted ones
     timeout_seconds: float = Field(gt=0)
 
     @model_validator(mode="after")
     def _addressed(self) -> EmailSettings:
         if self.host and (not self.sender or not self.recipients):
             raise ValueError(f"email to {self.host} needs a sender and at least one recipient")
+        if self.ca_file and not self.starttls:
+            raise ValueError(
+                f"ca_file {self.ca_file!r} verifies the server's certificate after STARTTLS: set starttls: true"
+            )
         return self
 
 
@@ -477,11 +483,17 @@ def post_alerts(payload: dict[str, Any], url: str, timeout_seconds: float) -> di
     return {"delivered": False, "error": error, "url": url}
 
 
+def _not_mailed(payload: dict[str, Any], where: str, error: str) -> dict[str, Any]:
+    logger.error("Could not mail %d alert(s) through %s: %s", len(payload.get("alerts", [])), where, error)
+    return {"delivered": False, "error": error, "server": where}
+
+
 def send_email(
     payload: dict[str, Any], settings: EmailSettings, credentials: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Mail the payload (its text, then the structured fields as JSON) to the recipients; the outcome is returned, never
-    raised. STARTTLS when configured; a login when the credentials give a username."""
+    raised. STARTTLS when configured, the server's certificate and name verified against ``ca_file`` (else the system's
+    trusted certificates); a login when the credentials give a username."""
     checks = ", ".join(alert["check"] for alert in payload.get("alerts", []))
     message = EmailMessage()
     message["Subject"] = f"[severity] {len(payload.get('alerts', []))} alert(s): {checks}"
@@ -490,15 +502,23 @@ def send_email(
     message.set_content(payload["text"] + "\n\n" + json.dumps(payload, indent=2, default=str))
     where = f"{settings.host}:{settings.port}"
     try:
+        # smtplib's own context for STARTTLS accepts any certificate: whoever sits between would get the login and mail.
+        tls = ssl.create_default_context(cafile=settings.ca_file) if settings.starttls else None
+    except OSError as problem:
+        return _not_mailed(
+            payload,
+            where,
+            f"monitoring.alerts.email.ca_file {settings.ca_file!r} is not a readable PEM file: {problem}",
+        )
+    try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as server:
-            if settings.starttls:
-                server.starttls()
+            if tls is not None:
+                server.starttls(context=tls)
             if credentials and credentials.get("username"):
                 server.login(credentials["username"], credentials.get("password", ""))
             refused = server.send_message(message)
     except (smtplib.SMTPException, OSError) as problem:
-        logger.error("Could not mail %d alert(s) through %s: %s", len(payload.get("alerts", [])), where, problem)
-        return {"delivered": False, "error": f"{type(problem).__name__}: {problem}", "server": where}
+        return _not_mailed(payload, where, f"{type(problem).__name__}: {problem}")
     if refused:
         logger.warning("The SMTP server %s refused some recipients: %s", where, sorted(refused))
     return {

@@ -20,20 +20,29 @@ from severity.serving.packaging import PackagedModel
 PREDICTION_COLUMNS = ("fatal_probability", "predicted_class")
 
 
-def served_window(log: pd.DataFrame, window_days: float | None, now: datetime | None = None) -> pd.DataFrame:
-    """The answers the service gave (shadow scores left out) within the last ``window_days`` (all of them for None)."""
+def window_bounds(window_days: float | None, until: datetime | None = None) -> tuple[datetime | None, datetime]:
+    """The log window ``[start, end)``: ``window_days`` back from ``until`` (now when None); no start for None days."""
+    end = until or datetime.now(UTC)
+    return (end - timedelta(days=window_days) if window_days is not None else None), end
+
+
+def served_window(log: pd.DataFrame, window_days: float | None, until: datetime | None = None) -> pd.DataFrame:
+    """The answers the service gave (shadow scores left out) logged in ``[until - window_days, until)``: before ``until``
+    (now when None), within ``window_days`` of it (all of them before it for None)."""
     if log.empty:
         raise DataValidationError(
             message="The prediction log is empty: serve some predictions first, or monitor a CSV (monitoring.current.source: csv)"
         )
+    start, end = window_bounds(window_days, until)
     served = log[log["served"] == 1]
-    if window_days is not None:
-        start = (now or datetime.now(UTC)) - timedelta(days=window_days)
-        served = served[pd.to_datetime(served["logged_at"], utc=True) >= start]
+    logged_at = pd.to_datetime(served["logged_at"], utc=True, format="ISO8601")
+    inside = logged_at < end if start is None else (logged_at >= start) & (logged_at < end)
+    served = served[inside]
     if served.empty:
+        window = f"from {start.isoformat()} to {end.isoformat()}" if start else f"before {end.isoformat()}"
         raise DataValidationError(
-            message=f"No served prediction in the last {window_days} day(s) of the log (it spans {log['logged_at'].min()} to "
-            f"{log['logged_at'].max()}); widen monitoring.current.window_days"
+            message=f"No served prediction logged {window} (monitoring.current.window_days = {window_days} days before "
+            f"monitoring.current.until, now when null); the log spans {log['logged_at'].min()} to {log['logged_at'].max()}"
         )
     return served
 

@@ -10,7 +10,7 @@ starts, so that a misspelt key in a block no node of the run reads is refused to
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -199,6 +199,7 @@ class ReferenceSettings(SettingsModel):
 class CurrentBatchSettings(SettingsModel):
     source: str
     window_days: int | None = Field(ge=1)  # of the prediction log; None for all of it
+    until: datetime | None  # the end of the log window (excluded); None for now
 
     @field_validator("source")
     @classmethod
@@ -206,6 +207,23 @@ class CurrentBatchSettings(SettingsModel):
         if source not in SOURCES:
             raise ValueError(f"must be one of {SOURCES}, got {source!r}")
         return source
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _iso_timestamp(cls, until: Any) -> datetime | None:
+        # The prediction log's times are UTC: a timestamp without a zone (or a bare date) is read as UTC.
+        if until is None or isinstance(until, datetime):
+            moment = until
+        elif isinstance(until, date):
+            moment = datetime(until.year, until.month, until.day)
+        else:
+            try:
+                moment = datetime.fromisoformat(str(until).strip())
+            except ValueError:
+                raise ValueError(
+                    f"must be an ISO timestamp such as 2026-03-02T00:00:00+00:00 (or null for now), got {until!r}"
+                ) from None
+        return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 class PredictionDriftSettings(SettingsModel):

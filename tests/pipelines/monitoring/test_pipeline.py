@@ -1,9 +1,10 @@
 """Monitoring on the demo sample: synthetic shifts raise the expected alert, in-distribution batches stay quiet,
 and real Kedro sessions read a CSV with labels or the prediction log, and post alerts to a webhook."""
 
+import hashlib
 import json
 import pickle
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -225,6 +226,11 @@ def test_a_session_on_a_csv_with_labels_estimates_audits_and_posts_alerts(traine
     alerts = json.loads((reports / "alerts.json").read_text())
     assert alerts["batch"]["source"] == "csv" and alerts["batch"]["events"] == len(rows)
     assert alerts["batch"]["labelled_events"] == len(rows)
+    # The files as read: where they are, their SHA-256 and rows, for a person or retraining to find the same data.
+    assert alerts["batch"]["files"] == {
+        name: {"path": str(path.resolve()), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": len(rows)}
+        for name, path in (("current_events", tmp_path / "current.csv"), ("labels", tmp_path / "labels.csv"))
+    }
     # Scored by the model the service serves, named as the service names it: registry version 1 and its Bento model.
     assert alerts["batch"]["model_versions"] == ["1"]
     assert alerts["batch"]["model_tags"] == [packaged_champion_tag(trained_project)]
@@ -304,6 +310,11 @@ def test_a_session_reads_the_prediction_log(trained_project, kept, tmp_path):
     batch = json.loads((trained_project / "data/08_reporting/monitoring/batch.json").read_text())
     assert batch["source"] == "log" and batch["events"] == 40 and batch["labelled_events"] == 0  # shadow rows left out
     assert batch["model_versions"] == ["1"] and batch["model_tags"] == ["severity_model:x"]  # as the log says
+    # monitoring.current: the 7 days before the run (until: null, now) of the log given
+    assert batch["log_window"]["log"] == str((tmp_path / "log.sqlite").resolve()) and "files" not in batch
+    start, end = (datetime.fromisoformat(batch["log_window"][bound]) for bound in ("start", "end"))
+    assert batch["log_window"]["rows"] == 40 and start < datetime.fromisoformat(now) < end
+    assert end - start == timedelta(days=7)
     assert json.loads((trained_project / "data/08_reporting/monitoring/current_fairness_summary.json").read_text()) == {
         "audited": False,
         "status": "no_labels",

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from severity.data.schema import EVENT_KEY, TARGET_COLUMN
+from severity.datasets.csv_table import files_read
 from severity.explain.reports import importance_table
 from severity.features.columns import event_columns
 from severity.models.artifact import SeverityModel
@@ -28,6 +29,7 @@ from severity.monitoring.batches import (
     scored_batch_from_csv,
     scored_batch_from_log,
     served_window,
+    window_bounds,
 )
 from severity.monitoring.calibration import calibration_notes, calibration_report
 from severity.monitoring.drift import data_drift, prediction_drift
@@ -133,8 +135,9 @@ def prepare_current_batch(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The current batch described like the reference, with its predictions and, where labels arrived, its outcomes.
 
-    The log's rows carry the answers the service gave; a CSV is scored by the model the service serves now
-    (``served_model``), so both name the registry versions and Bento models that answered."""
+    The log's rows carry the answers the service gave, those of ``monitoring.current.window_days`` before ``until`` (the
+    record's ``log_window``); a CSV is scored by the model the service serves now (``served_model``), so both name the
+    registry versions and Bento models that answered. The record's ``files`` name the CSVs read, with their SHA-256."""
     current = monitoring.current
     source = current.source
     if source == "auto":
@@ -145,8 +148,19 @@ def prepare_current_batch(
                 "monitoring.current.source is csv but no file was given: --params current_events=path/to/events.csv"
             )
         columns, predictions = scored_batch_from_csv(current_events_raw, served_model)
+        window = None
     else:
-        columns, predictions = scored_batch_from_log(served_window(prediction_log, current.window_days))
+        start, end = window_bounds(current.window_days, current.until)
+        served = served_window(prediction_log, current.window_days, end)
+        columns, predictions = scored_batch_from_log(served)
+        window = {
+            "log": prediction_log.attrs.get("file", {}).get("path"),
+            "start": start and start.isoformat(),
+            "end": end.isoformat(),
+            "rows": len(served),
+        }
+    # The files as their datasets read them (path, SHA-256, rows), so that a person or retraining finds the same data.
+    files = files_read(current_events=current_events_raw if source == "csv" else None, labels=labels_raw)
     described = describe_events(columns, champion_model, monitoring_profile)
     batch = pd.concat([described, predictions], axis=1)
     labels = labels_from_file(labels_raw) if labels_raw is not None else None
@@ -158,6 +172,8 @@ def prepare_current_batch(
         "last_event": f"{batch['event_date'].max():%Y-%m-%d}",
         "model_versions": sorted(map(str, batch["model_version"].unique())),
         "model_tags": sorted(map(str, batch["model_tag"].unique())),
+        **({"log_window": window} if window else {}),
+        **({"files": files} if files else {}),
         **matched,
     }
     logger.info(
@@ -408,11 +424,20 @@ def deliver_alerts(
 
 
 def request_retraining(alerts: dict[str, Any], monitoring: MonitoringParameters) -> dict[str, Any]:
-    """``retrain_request.json``: whether an alert of ``monitoring.retrain_on`` fired, which, and the batch; ``severity
-    retrain --if-requested`` reads it."""
+    """``retrain_request.json``: whether an alert of ``monitoring.retrain_on`` fired, which, and the batch it fired on
+    (its ``files`` with their SHA-256, or its ``log_window``); ``severity retrain --if-requested`` reads it and trains on
+    the labelled events those files hold."""
     because = sorted({alert["check"] for alert in alerts["alerts"]} & set(monitoring.retrain_on))
     if because:
-        logger.warning("Monitoring requests retraining: %s fired (monitoring.retrain_on)", ", ".join(because))
+        batch = alerts["batch"]
+        read = [f"{role} {file['path']}" for role, file in batch.get("files", {}).items()]
+        if window := batch.get("log_window"):
+            read.append(f"the prediction log from {window['start']} to {window['end']}")
+        logger.warning(
+            "Monitoring requests retraining: %s fired (monitoring.retrain_on) on %s",
+            ", ".join(because),
+            ", ".join(read) or f"{batch.get('events')} events",
+        )
     return {
         "requested": bool(because),
         "because": because,

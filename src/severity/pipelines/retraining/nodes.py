@@ -8,6 +8,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
+from severity.datasets.csv_table import files_read
 from severity.governance.gate import check_verdict
 from severity.governance.promotion import decide_promotion
 from severity.governance.registry import Registry
@@ -21,8 +22,10 @@ logger = logging.getLogger(__name__)
 def add_labelled_events(
     raw_events: pd.DataFrame, events_raw: pd.DataFrame | None, labels_raw: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The export with the newly labelled events appended (see :func:`~severity.monitoring.batches.export_with_labelled_events`)."""
+    """The export with the newly labelled events appended (see :func:`~severity.monitoring.batches.export_with_labelled_events`);
+    the summary names the files read (``files``: path, SHA-256, rows)."""
     extended, summary = export_with_labelled_events(raw_events, events_raw, labels_raw)
+    summary = {**summary, "files": files_read(current_events=events_raw, labels=labels_raw)}
     logger.info(
         "Retraining on the export's %d rows plus %d new rows (%d events, %s to %s, outcomes from the %s); left out: "
         "%d without an outcome, %d already in the export",
