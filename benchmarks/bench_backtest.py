@@ -4,7 +4,7 @@
 
 Fits the candidate exactly as `modelling` does (its block of conf/base/parameters_modelling.yml,
 training split, early stopping on validation), then runs the `backtest` pipeline's library code
-with conf/base/parameters_backtest.yml: at each origin the whole protocol (features, refit,
+with conf/base/parameters_backtest.yml and conf/ntsb's budgets for the real export: at each origin the whole protocol (features, refit,
 out-of-time calibration) is fitted on every earlier labelled event and scores the next months.
 Prints the table (both variants, both protocols, per origin and pooled, event-grouped 95%
 intervals) and the wall time; with --output also writes the table and per-event predictions.
@@ -46,7 +46,16 @@ DEFAULT_EXPORT = PROJECT.parent / "shared" / "data" / "ntsb" / "AviationData.csv
 
 
 def parameters(name: str) -> dict:
-    return yaml.safe_load((PROJECT / "conf" / "base" / f"parameters_{name}.yml").read_text())
+    """The ``parameters_<name>.yml`` blocks as ``kedro run --env ntsb`` reads them: conf/base with conf/ntsb's budgets
+    for the real export (four backtest origins, a 12-month calibration period)."""
+    from kedro.config import OmegaConfigLoader
+
+    from severity.settings import CONFIG_LOADER_ARGS
+
+    loader = OmegaConfigLoader(str(PROJECT / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": "ntsb"})
+    merged = loader["parameters"]
+    own = yaml.safe_load((PROJECT / "conf" / "base" / f"parameters_{name}.yml").read_text())
+    return {key: merged[key] for key in own}
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_tuning.py [path/to/AviationData.csv] [--trials 100] [--folds 4] [--study pruner=hyperband ...]
 
-Uses the project's own parameters (conf/base), the time split of feature_engineering, and a
+Uses the project's own parameters as `kedro run --env ntsb` reads them (conf/base with conf/ntsb's budgets), the time split of feature_engineering, and a
 throw-away SQLite storage. Prints the time to assign folds and compute in-fold features, the
 study's wall time, trials per minute, the share of trials pruned, and the best spatial-CV
 ROC-AUC with its parameters.
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from bench_backtest import parameters as ntsb_parameters
 
 from severity.data.ingest import parse_events
 from severity.data.split import split_by_time
@@ -34,7 +35,8 @@ DEFAULT_EXPORT = PROJECT.parent / "shared" / "data" / "ntsb" / "AviationData.csv
 
 
 def parameters(name: str) -> dict:
-    return yaml.safe_load((PROJECT / "conf" / "base" / f"parameters_{name}.yml").read_text())[name]
+    """The ``name`` block as ``kedro run --env ntsb`` reads it (the real export's budgets)."""
+    return ntsb_parameters(name)[name]
 
 
 def main() -> None:
