@@ -17,6 +17,7 @@ import logging
 import os
 import resource
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -58,6 +59,51 @@ def parameters(name: str) -> dict:
     return {key: merged[key] for key in own}
 
 
+@dataclass
+class PreparedExport:
+    """An export read, labelled and split as `training` does it, with the parameters and the training split's features."""
+
+    features: FeatureEngineeringParameters
+    blocks: dict  # parameters_modelling.yml's blocks (the candidates' settings)
+    modelling: ModellingParameters
+    backtest: BacktestSettings
+    labelled: pd.DataFrame
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    engineer: AviationFeatureEngineer  # fitted on the training split, validation and test as history
+    train_input: pd.DataFrame
+    validation_input: pd.DataFrame
+
+
+def prepare(export: Path) -> PreparedExport:
+    """Read, label and split ``export``; fit the transformer on the training split as `feature_engineering` does."""
+    features = validate(
+        FeatureEngineeringParameters, parameters("feature_engineering")["feature_engineering"], "feature_engineering"
+    )
+    blocks = parameters("modelling")
+    raw = pd.read_csv(export, dtype=str, keep_default_na=False)
+    labelled, _ = label_events(parse_events(raw)[0])
+    train, validation, test, _ = split_by_time(labelled, features.split.validation_start, features.split.test_start)
+    engineer = AviationFeatureEngineer(features.features)
+    train_input = engineer.fit_transform(train, train["fatal"]).assign(fatal=train["fatal"].to_numpy())
+    engineer.add_history(pd.concat([validation, test]))
+    validation_input = engineer.transform(validation).assign(fatal=validation["fatal"].to_numpy())
+    return PreparedExport(
+        features,
+        blocks,
+        validate(ModellingParameters, blocks["modelling"], "modelling"),
+        validate(BacktestSettings, parameters("backtest")["backtest"], "backtest"),
+        labelled,
+        train,
+        validation,
+        test,
+        engineer,
+        train_input,
+        validation_input,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export", nargs="?", type=Path, default=DEFAULT_EXPORT)
@@ -72,24 +118,13 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
 
-    features_parameters = validate(
-        FeatureEngineeringParameters, parameters("feature_engineering")["feature_engineering"], "feature_engineering"
-    )
-    modelling_parameters = parameters("modelling")
-    modelling = validate(ModellingParameters, modelling_parameters["modelling"], "modelling")
-    backtest = validate(BacktestSettings, parameters("backtest")["backtest"], "backtest")
-    shipping = modelling.shipping
-
-    raw = pd.read_csv(args.export, dtype=str, keep_default_na=False)
-    labelled, _ = label_events(parse_events(raw)[0])
-    split = features_parameters.split
-    train, validation, test, _ = split_by_time(labelled, split.validation_start, split.test_start)
-
-    feature_settings = features_parameters.features
-    engineer = AviationFeatureEngineer(feature_settings)
-    train_input = engineer.fit_transform(train, train["fatal"]).assign(fatal=train["fatal"].to_numpy())
-    engineer.add_history(pd.concat([validation, test]))
-    validation_input = engineer.transform(validation).assign(fatal=validation["fatal"].to_numpy())
+    prepared_export = prepare(args.export)
+    modelling_parameters, modelling = prepared_export.blocks, prepared_export.modelling
+    backtest, shipping = prepared_export.backtest, prepared_export.modelling.shipping
+    labelled, feature_settings = prepared_export.labelled, prepared_export.features.features
+    train, validation, test = prepared_export.train, prepared_export.validation, prepared_export.test
+    train_input, validation_input = prepared_export.train_input, prepared_export.validation_input
+    engineer = prepared_export.engineer
     settings = validate(
         CandidateSettings, modelling_parameters[args.candidate]["settings"], f"{args.candidate}.settings"
     )

@@ -23,14 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_backtest import DEFAULT_EXPORT, parameters
+from bench_backtest import DEFAULT_EXPORT, prepare
 from scipy.stats import rankdata
 
-from severity.data.ingest import parse_events
 from severity.data.leakage import select_model_inputs
 from severity.data.schema import EVENT_DATE, EVENT_KEY, TARGET_COLUMN
-from severity.data.split import split_by_time
-from severity.data.target import label_events
 from severity.evaluation.bootstrap import event_bootstrap, percentile_intervals
 from severity.evaluation.metrics import weighted_average_precision, weighted_roc_auc
 from severity.features import AviationFeatureEngineer
@@ -39,10 +36,7 @@ from severity.models.estimators import fatal_scores, with_fixed_capacity
 from severity.models.training import train_candidate
 from severity.parameters import validate
 from severity.pipelines.parameters import (
-    BacktestSettings,
     CandidateSettings,
-    FeatureEngineeringParameters,
-    ModellingParameters,
 )
 
 SHIPPED = "lightgbm (shipped settings)"
@@ -93,20 +87,10 @@ def main() -> None:
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     started = time.perf_counter()
 
-    features = validate(
-        FeatureEngineeringParameters, parameters("feature_engineering")["feature_engineering"], "feature_engineering"
-    )
-    blocks = parameters("modelling")
-    modelling = validate(ModellingParameters, blocks["modelling"], "modelling")
-    backtest = validate(BacktestSettings, parameters("backtest")["backtest"], "backtest")
-
-    raw = pd.read_csv(args.export, dtype=str, keep_default_na=False)
-    labelled, _ = label_events(parse_events(raw)[0])
-    train, validation, test, _ = split_by_time(labelled, features.split.validation_start, features.split.test_start)
-    engineer = AviationFeatureEngineer(features.features)
-    train_input = engineer.fit_transform(train, train[TARGET_COLUMN]).assign(fatal=train[TARGET_COLUMN].to_numpy())
-    engineer.add_history(pd.concat([validation, test]))
-    validation_input = engineer.transform(validation).assign(fatal=validation[TARGET_COLUMN].to_numpy())
+    prepared = prepare(args.export)
+    features, blocks, modelling, backtest = prepared.features, prepared.blocks, prepared.modelling, prepared.backtest
+    train, validation, test = prepared.train, prepared.validation, prepared.test
+    engineer, train_input, validation_input = prepared.engineer, prepared.train_input, prepared.validation_input
     templates = {}
     for label, block in other_settings(blocks["lightgbm"]["settings"], blocks["xgboost"]["settings"]).items():
         settings = validate(CandidateSettings, block, label)
