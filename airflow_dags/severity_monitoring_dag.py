@@ -82,7 +82,8 @@ def _on_failure(context):
 
 @dag(
     dag_id="severity_monitoring",
-    description='Monitoring: the last day of the prediction log against the training reference',
+    description=('Monitoring: the day of the prediction log before the data interval ends, '
+ 'against the references training kept'),
     start_date=datetime(2026, 1, 1),
     max_active_runs=1,
     schedule="@daily",

@@ -214,3 +214,14 @@ def test_every_check_is_in_the_record_with_its_status_and_a_small_batch_judges_n
     small = node_record(99, caplog)
     assert {check["status"] for check in small["checks"]} == {"not_judged"}
     assert all(check["message"].startswith("too few events to judge") for check in small["checks"])
+
+
+def test_prediction_drift_without_the_served_versions_answers_is_not_judged(caplog):
+    """A window with no answer of the served version (a re-run of a day before a promotion): no verdict, and why."""
+    reason = "no answer of the served version 2 in the batch (answers by version: {'1': 400})"
+    not_judged = {"judged": False, "reason": reason, "drifted": False, "psi_threshold": 0.2, "p_value_threshold": 0.01}
+    with caplog.at_level(logging.INFO, logger="severity"):
+        record = raise_alerts(QUIET_DRIFT, not_judged, GOOD, {"audited": False}, {"events": 400}, block("monitoring"))
+    (check,) = [check for check in record["checks"] if check["check"] == "prediction_drift"]
+    assert check["status"] == "not_judged" and check["message"] == reason
+    assert record["judged"] and "prediction_drift" not in {alert["check"] for alert in record["alerts"]}

@@ -74,9 +74,12 @@ def test_an_empty_log_or_window_is_named():
     with pytest.raises(
         DataValidationError,
         match=r"No served prediction logged from 2026-12-31T00:00:00\+00:00 to 2027-01-01T00:00:00\+00:00 "
-        r"\(monitoring.current.window_days = 1 days before monitoring.current.until",
+        r"\(monitoring.current.window_days: 1 day\(s\) before monitoring.current.until, now when null\); the log's served "
+        r"answers span .+: set monitoring.current.until or window_days",
     ):
         served_window(log_rows(), 1, until=datetime(2027, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match=r"must carry a time zone \(got 2027-01-01T00:00:00\)"):
+        window_bounds(1, datetime(2027, 1, 1))
 
 
 def test_logged_requests_become_the_columns_the_service_read():

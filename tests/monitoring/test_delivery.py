@@ -115,6 +115,17 @@ def test_a_wrong_login_is_a_failed_delivery_retried_next_run(mail, caplog):
     assert report["delivered"] and len(recorder.messages) == 1
 
 
+def test_a_login_without_starttls_goes_only_to_loopback(mail):
+    """Refused before any connection: nothing is sent to the other host, the password least of all."""
+    email, recorder = mail
+    remote = {**email, "host": "smtp.example.org"}
+    report, _ = deliver(record(PREDICTIONS), settings(email=remote), {}, {"username": "alerts", "password": "s3cret"})
+    assert not report["delivered"] and report["failed"] == ["email"]
+    error = report["channels"]["email"]["error"]
+    assert "monitoring.alerts.email.starttls is false" in error and "clear text" in error and "s3cret" not in error
+    assert not recorder.messages
+
+
 def test_email_over_starttls_verifies_the_server_then_logs_in_and_mails_inside_tls(starttls_smtp_server):
     host, port, recorder, ca_file = starttls_smtp_server
     email = {
@@ -305,14 +316,21 @@ def test_retrain_on_requests_retraining_for_the_named_checks_only(caplog):
     assert asked["requested"] is True and asked["because"] == ["feature_drift"] and asked["batch"] == BATCH
     # The batch's files (or log window), as prepare_current_batch recorded them, say what the request was computed from.
     files = {"current_events": {"path": "/data/new.csv", "sha256": "ab" * 32, "rows": 300}}
-    window = {"log": "/data/log.sqlite", "start": "2026-11-30T00:00:00+00:00", "end": "2026-12-01T00:00:00+00:00"}
+    window = {
+        "log": "/data/log.sqlite",
+        "start": "2026-11-30T00:00:00+00:00",
+        "end": "2026-12-01T00:00:00+00:00",
+        "rows": 150,
+    }
     with caplog.at_level(logging.WARNING, logger="severity"):
         from_file = request_retraining({**record(DRIFT), "batch": {**BATCH, "files": files}}, monitoring)
         request_retraining(
             {**record(DRIFT), "batch": {"source": "log", "events": 150, "log_window": window}}, monitoring
         )
     assert from_file["batch"]["files"] == files
-    assert "feature_drift fired (monitoring.retrain_on) on current_events /data/new.csv" in caplog.text
-    assert "on the prediction log from 2026-11-30T00:00:00+00:00 to 2026-12-01T00:00:00+00:00" in caplog.text
+    assert "feature_drift fired (monitoring.retrain_on) on current_events /data/new.csv (300 rows)" in caplog.text
+    assert (
+        "on 150 answers of /data/log.sqlite from 2026-11-30T00:00:00+00:00 to 2026-12-01T00:00:00+00:00" in caplog.text
+    )
     with pytest.raises(ParameterError, match=r"monitoring.retrain_on: unknown alert check\(s\) \['drfit'\]"):
         validate(MonitoringParameters, {**raw_block("monitoring"), "retrain_on": ["drfit"]}, "monitoring")

@@ -311,6 +311,8 @@ def retrain(current_events: str | None, labels: str | None, if_requested: bool, 
     }
     runtime = batch_files(request, given) if if_requested else {name: path for name, path in given.items() if path}
     if "current_events" not in runtime:
+        from severity.monitoring.batches import describe_batch
+
         raise click.UsageError(
             "Name the newly labelled events: --current-events PATH"
             + (
@@ -352,14 +354,6 @@ def retrain(current_events: str | None, labels: str | None, if_requested: bool, 
         click.echo("The service picks it up when restarted: stop `bentoml serve` and start it again.")
 
 
-def describe_batch(batch: dict[str, Any]) -> str:
-    """The batch a request was computed from, in a few words: its files, or its window of the prediction log."""
-    parts = [f"{name} {file['path']} ({file['rows']} rows)" for name, file in batch.get("files", {}).items()]
-    if window := batch.get("log_window"):
-        parts.append(f"{window['rows']} answers of {window['log']} from {window['start']} to {window['end']}")
-    return ", ".join(parts) or f"{batch.get('source')}, {batch.get('events')} events"
-
-
 def batch_files(request: dict[str, Any], given: dict[str, str | None]) -> dict[str, str]:
     """The files to retrain on: those given, else those the request's batch names. A named file that is used is checked
     against the SHA-256 the request recorded; a changed or missing one is refused, naming the file and both digests."""
@@ -374,8 +368,8 @@ def batch_files(request: dict[str, Any], given: dict[str, str | None]) -> dict[s
             continue
         try:
             digest = file_sha256(file["path"])
-        except FileNotFoundError:
-            digest = "none (the file is gone)"
+        except OSError as problem:  # gone, a folder now, unreadable: not the file that was judged either way
+            digest = f"none ({type(problem).__name__}: {problem})"
         if digest != file["sha256"]:
             raise click.ClickException(
                 f"{file['path']} ({name}) changed since monitoring requested retraining at {request.get('checked_at')}: "

@@ -71,8 +71,9 @@ class SeverityModel:
     # first model (this one, then these) whose fields it carries, so a field a client did not send is
     # never read as a value recorded missing.
     fallbacks: tuple[SeverityModel, ...] = ()
-    # Its answers on events it was not fitted on (the shipping protocol's calibration period, or the test split of an
-    # evaluated champion); None in an artifact packaged before references travelled with the model.
+    # What its answers on new events should look like: for a refit, the calibration stage's answers on the calibration
+    # period; for an evaluated champion, its own on the test split; for a recalibration, its own on held-out recent
+    # events. None in an artifact packaged before references travelled with the model.
     probability_reference: ProbabilityReference | None = None
 
     def __post_init__(self) -> None:

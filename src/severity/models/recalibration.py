@@ -208,14 +208,22 @@ def recalibrate(
         "decision_rule": policy.describe(),
         "recalibration": {key: record[key] for key in ("events", "fit", "held_out", "before", "after")},
     }
-    # Recent events come after the estimator's data (``within_training_data_range`` counts those that do not), so its
-    # answers on them, through the new policy, are what the recalibrated model's answers on new events should look like.
-    events = record["events"]
+    # The reference is what the recalibrated model's answers on new events should look like: its answers on the held-out
+    # events, which the new policy was not fitted on, and of those the ones after the estimator's data.
+    reference_rows = held_out & (dates > pd.Timestamp(trained[1])).to_numpy() if trained else held_out
+    after_training = bool(reference_rows.any())
+    if not after_training:
+        reference_rows = held_out
     references = [
         ProbabilityReference(
-            probability,
-            f"calibrated probabilities of the new policy on the {len(probability)} recent labelled rows dated "
-            f"{events['first_event']} to {events['last_event']} ({within} of their events within the training data's dates)",
+            probability[reference_rows],
+            f"calibrated probabilities of the new policy on {int(reference_rows.sum())} held-out recent labelled rows "
+            f"dated {dates[reference_rows].min():%Y-%m-%d} to {dates[reference_rows].max():%Y-%m-%d}, which it was not "
+            + (
+                "fitted on, nor the estimator"
+                if after_training
+                else "fitted on, though the estimator was (no held-out row is dated after its training data)"
+            ),
         )
         for *_, probability in parts
     ]

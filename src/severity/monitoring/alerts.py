@@ -8,6 +8,7 @@ through SMTP, each sent only the alerts that are due (new or changed since last 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -73,7 +74,7 @@ class AlertSettings(SettingsModel):
     """``monitoring.alerts`` in ``parameters_monitoring.yml``."""
 
     min_estimated_roc_auc: float  # below this, the label-free estimate alerts
-    max_fatal_rate_change: float  # |estimated fatal rate - reference rate| above this alerts
+    max_fatal_rate_change: float  # |estimated fatal rate - the test split's observed rate| above this alerts
     min_realised_roc_auc: float  # once labels are in
     min_batch_events: int = Field(ge=1)  # a smaller batch is reported, but no check alerts on it
     webhook_url: str | None
@@ -132,6 +133,21 @@ def _judged(check: str, severity: str, rule: str, fired: bool, message: str, **d
     return Check(check, severity, rule, FIRED if fired else PASSED, message, details)
 
 
+def _prediction_drift_check(prediction_drift: dict[str, Any], rule: str, moved: bool) -> Check:
+    return _judged(
+        "prediction_drift",
+        "critical",
+        rule,
+        moved,
+        f"fatal probabilities {'moved' if moved else 'held'}: PSI {prediction_drift['psi']:.3f} "
+        f"{'>=' if prediction_drift['psi'] >= prediction_drift['psi_threshold'] else '<'} "
+        f"{prediction_drift['psi_threshold']}, KS p = {prediction_drift['ks_p_value']:.2g}; mean "
+        f"{prediction_drift['reference_mean_probability']:.3f} -> {prediction_drift['current_mean_probability']:.3f}",
+        psi=prediction_drift["psi"],
+        ks_p_value=prediction_drift["ks_p_value"],
+    )
+
+
 def monitoring_checks(
     data_drift: dict[str, Any],
     prediction_drift: dict[str, Any],
@@ -185,20 +201,11 @@ def monitoring_checks(
         )
     )
     moved = prediction_drift["drifted"]
-    checks.append(
-        _judged(
-            "prediction_drift",
-            "critical",
-            f"PSI >= {prediction_drift['psi_threshold']} and KS p < {prediction_drift['p_value_threshold']}",
-            moved,
-            f"fatal probabilities {'moved' if moved else 'held'}: PSI {prediction_drift['psi']:.3f} "
-            f"{'>=' if prediction_drift['psi'] >= prediction_drift['psi_threshold'] else '<'} "
-            f"{prediction_drift['psi_threshold']}, KS p = {prediction_drift['ks_p_value']:.2g}; mean "
-            f"{prediction_drift['reference_mean_probability']:.3f} -> {prediction_drift['current_mean_probability']:.3f}",
-            psi=prediction_drift["psi"],
-            ks_p_value=prediction_drift["ks_p_value"],
-        )
-    )
+    rule = f"PSI >= {prediction_drift['psi_threshold']} and KS p < {prediction_drift['p_value_threshold']}"
+    if not prediction_drift.get("judged", True):
+        checks.append(Check("prediction_drift", "critical", rule, NOT_JUDGED, prediction_drift["reason"]))
+    else:
+        checks.append(_prediction_drift_check(prediction_drift, rule, moved))
     estimate = performance["estimate"]
     roc_auc = estimate["roc_auc"]
     low_auc = roc_auc["estimate"] < settings.min_estimated_roc_auc
@@ -219,10 +226,10 @@ def monitoring_checks(
         _judged(
             "expected_fatal_rate",
             "warning",
-            f"|expected fatal rate - reference rate| > {settings.max_fatal_rate_change}",
+            f"|expected fatal rate - the test split's observed rate| > {settings.max_fatal_rate_change}",
             abs(rate_change) > settings.max_fatal_rate_change,
             f"expected fatal rate {estimate['fatal_rate']['estimate']:.3f} vs {performance['reference_fatal_rate']:.3f} "
-            f"in the reference (change {rate_change:+.3f}, limit {settings.max_fatal_rate_change})",
+            f"observed on the test split (change {rate_change:+.3f}, limit {settings.max_fatal_rate_change})",
             change=rate_change,
             threshold=settings.max_fatal_rate_change,
         )
@@ -488,12 +495,20 @@ def _not_mailed(payload: dict[str, Any], where: str, error: str) -> dict[str, An
     return {"delivered": False, "error": error, "server": where}
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def send_email(
     payload: dict[str, Any], settings: EmailSettings, credentials: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Mail the payload (its text, then the structured fields as JSON) to the recipients; the outcome is returned, never
     raised. STARTTLS when configured, the server's certificate and name verified against ``ca_file`` (else the system's
-    trusted certificates); a login when the credentials give a username."""
+    trusted certificates); a login when the credentials give a username, refused without STARTTLS unless the server
+    is on this machine's loopback."""
     checks = ", ".join(alert["check"] for alert in payload.get("alerts", []))
     message = EmailMessage()
     message["Subject"] = f"[severity] {len(payload.get('alerts', []))} alert(s): {checks}"
@@ -501,6 +516,14 @@ def send_email(
     message["To"] = ", ".join(settings.recipients)
     message.set_content(payload["text"] + "\n\n" + json.dumps(payload, indent=2, default=str))
     where = f"{settings.host}:{settings.port}"
+    logs_in = bool(credentials and credentials.get("username"))
+    if logs_in and not settings.starttls and not _is_loopback(settings.host):
+        return _not_mailed(
+            payload,
+            where,
+            f"monitoring.alerts.email.starttls is false, so the SMTP login would cross the network to {settings.host} "
+            "in clear text: set starttls: true (a login without TLS goes only to a loopback host)",
+        )
     try:
         # smtplib's own context for STARTTLS accepts any certificate: whoever sits between would get the login and mail.
         tls = ssl.create_default_context(cafile=settings.ca_file) if settings.starttls else None
@@ -514,7 +537,7 @@ def send_email(
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as server:
             if tls is not None:
                 server.starttls(context=tls)
-            if credentials and credentials.get("username"):
+            if logs_in:
                 server.login(credentials["username"], credentials.get("password", ""))
             refused = server.send_message(message)
     except (smtplib.SMTPException, OSError) as problem:

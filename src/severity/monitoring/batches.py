@@ -20,8 +20,18 @@ from severity.serving.packaging import PackagedModel
 PREDICTION_COLUMNS = ("fatal_probability", "predicted_class")
 
 
+def describe_batch(batch: dict[str, Any]) -> str:
+    """The batch a monitoring run judged, in a few words: its files, or its window of the prediction log."""
+    parts = [f"{name} {file['path']} ({file['rows']} rows)" for name, file in batch.get("files", {}).items()]
+    if window := batch.get("log_window"):
+        parts.append(f"{window['rows']} answers of {window['log']} from {window['start']} to {window['end']}")
+    return ", ".join(parts) or f"{batch.get('source')}, {batch.get('events')} events"
+
+
 def window_bounds(window_days: float | None, until: datetime | None = None) -> tuple[datetime | None, datetime]:
     """The log window ``[start, end)``: ``window_days`` back from ``until`` (now when None); no start for None days."""
+    if until is not None and until.tzinfo is None:
+        raise ValueError(f"The window's end must carry a time zone (got {until.isoformat()}): the log is in UTC")
     end = until or datetime.now(UTC)
     return (end - timedelta(days=window_days) if window_days is not None else None), end
 
@@ -40,9 +50,13 @@ def served_window(log: pd.DataFrame, window_days: float | None, until: datetime 
     served = served[inside]
     if served.empty:
         window = f"from {start.isoformat()} to {end.isoformat()}" if start else f"before {end.isoformat()}"
+        days = "every day" if window_days is None else f"{window_days} day(s)"
+        served_at = log.loc[log["served"] == 1, "logged_at"]
+        spans = f"{served_at.min()} to {served_at.max()}" if len(served_at) else "none (only shadow scores)"
         raise DataValidationError(
-            message=f"No served prediction logged {window} (monitoring.current.window_days = {window_days} days before "
-            f"monitoring.current.until, now when null); the log spans {log['logged_at'].min()} to {log['logged_at'].max()}"
+            message=f"No served prediction logged {window} (monitoring.current.window_days: {days} before "
+            f"monitoring.current.until, now when null); the log's served answers span {spans}: set "
+            "monitoring.current.until or window_days to a window that has some"
         )
     return served
 

@@ -19,7 +19,9 @@ def prediction_drift_figure(reference: np.ndarray, current: np.ndarray, summary:
     axis.set(
         xlabel="calibrated fatal probability",
         ylabel="density",
-        title=f"{title}\nPSI {summary['psi']:.3f}, KS {summary['ks_statistic']:.3f} (p = {summary['ks_p_value']:.2g})",
+        title=f"{title}\nPSI {summary['psi']:.3f}, KS {summary['ks_statistic']:.3f} (p = {summary['ks_p_value']:.2g})"
+        if summary.get("judged", True)
+        else f"{title}\nnot judged (prediction_drift_summary.json says why)",
     )
     axis.legend()
     figure.tight_layout()

@@ -204,7 +204,10 @@ def _drift_sections(summary: dict[str, Any], checks: list[dict[str, Any]]) -> li
 def _prediction_section(
     summary: dict[str, Any], reference: np.ndarray, current: np.ndarray, checks: list[dict[str, Any]]
 ) -> MonitoringSection:
+    if not summary.get("judged", True):
+        return _section("Prediction drift", float("nan"), checks, text=f"Not judged: {summary['reason']}.")
     edges = np.linspace(0, 1, 41)
+    left_out = summary.get("left_out") or {}
     return _section(
         "Prediction drift",
         summary["psi"],
@@ -221,8 +224,10 @@ def _prediction_section(
                 f"fatal-decision rate (chi-square p = {summary['decision_rate_p_value']:.2g})",
             ],
         ],
-        text=f"Calibrated fatal probability of the current batch ({summary['current_rows']:,} events) against the served "
-        f"model's reference ({summary['reference_rows']:,} rows): {summary.get('reference', {}).get('source', 'not recorded')}.",
+        text=f"Calibrated fatal probability of the served version's answers in the current batch "
+        f"({summary['current_rows']:,} events) against its reference ({summary['reference_rows']:,} rows): "
+        f"{summary.get('reference', {}).get('source', 'not recorded')}."
+        + (f" Answers of other versions, each with its own reference, left out: {left_out}." if left_out else ""),
         histogram={
             "edges": edges.tolist(),
             "reference": np.histogram(reference, edges, density=True)[0].tolist(),
@@ -331,7 +336,15 @@ def monitoring_report(
         _verdict(alert_record),
         *_drift_sections(data_drift, checks),
         DriftTable(**drift_preset_arguments(numerical, categorical, drift_settings)),
-        _prediction_section(prediction_drift, reference_probability, current["fatal_probability"].to_numpy(), checks),
+        _prediction_section(
+            prediction_drift,
+            reference_probability,
+            current.loc[
+                current["model_version"].astype(str) == prediction_drift["reference"]["model_version"],
+                "fatal_probability",
+            ].to_numpy(),
+            checks,
+        ),
         _performance_section(performance, checks),
         _unseen_section(data_drift, checks),
         _fairness_section(fairness, checks),

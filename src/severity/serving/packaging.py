@@ -82,14 +82,22 @@ def health_reference(model: SeverityModel, monitoring_reference: Any, bins: int)
     )
 
 
-def probability_reference(model: SeverityModel) -> ProbabilityReference:
-    """``model``'s probability reference, or an error saying how to get an artifact that has one."""
-    if model.probability_reference is None:
-        raise ValueError(
-            f"The {model.family} ({model.variant}) artifact carries no probability reference (an artifact packaged before "
-            "references travelled with the model): package it again with `kedro run --pipelines=training`"
+def probability_reference(model: SeverityModel | PackagedModel) -> ProbabilityReference:
+    """The probability reference of an artifact (or of a stored model), or an error naming the model and what to do."""
+    artifact = model.model if isinstance(model, PackagedModel) else model
+    if artifact.probability_reference is None:
+        named = (
+            f"{model.tag or 'The packaged model'} (registry version {model.version})"
+            if isinstance(model, PackagedModel)
+            else f"The {artifact.family} ({artifact.variant}) artifact"
         )
-    return model.probability_reference
+        raise ValueError(
+            f"{named} carries no probability reference: it was packaged before references travelled with the model, "
+            "so prediction drift has nothing of its own to compare with. Train a new version (`kedro run "
+            "--pipelines=training`, or `kedro run --pipelines=recalibrate` for a recalibrated one) and promote it "
+            "(`severity models promote`)"
+        )
+    return artifact.probability_reference
 
 
 def with_refreshed_history(packaged: PackagedModel, refresh: dict[str, Any]) -> PackagedModel:

@@ -135,27 +135,33 @@ def test_a_synthetic_shift_raises_the_expected_alert(demo_splits, kept, shift, a
 
 def test_prediction_drift_compares_with_the_served_models_own_reference(trained_project, demo_splits, kept):
     """The served refit's answers on test-period events against its reference: the calibration stage's out-of-time
-    answers on the last labelled months, the reference the service's rolling check uses too."""
+    answers on the last labelled months, the reference the service's rolling check uses too. Another version's
+    answers in the batch (a challenger's, an older version's) are left out, not compared with this reference."""
     import bentoml
 
     served = load_from_store(bentoml.models.get(packaged_champion_tag(trained_project)))
     reference = served.model.probability_reference
     events = demo_splits[2].sample(min(1000, len(demo_splits[2])), random_state=5)
-    probability, predicted = served.model.predict_columns(event_columns(events))
-    batch = pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted})
+
+    def answers(events: pd.DataFrame, version: str) -> pd.DataFrame:
+        probability, predicted = served.model.predict_columns(event_columns(events))
+        return pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted, "model_version": version})
+
+    shifted = events.assign(aircraft_damage="Destroyed")
+    batch = pd.concat([answers(events, "1"), answers(shifted.head(300), "7")], ignore_index=True)
     summary, _ = monitor_prediction_drift(served, batch, PARAMETERS)
+    assert summary["judged"] and summary["left_out"] == {"7": 300}
     assert summary["reference"] == {"model_version": "1", "source": reference.source}
     assert "scored out of time by the calibration stage" in reference.source
-    assert summary["reference_rows"] == len(reference.probability)
+    assert summary["reference_rows"] == len(reference.probability) and summary["current_rows"] == len(events)
     assert summary["reference_mean_probability"] == pytest.approx(reference.probability.mean(), abs=1e-12)
     assert not summary["drifted"], summary
 
-    shifted = event_columns(events.assign(aircraft_damage="Destroyed"))
-    probability, predicted = served.model.predict_columns(shifted)
-    summary, _ = monitor_prediction_drift(
-        served, pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted}), PARAMETERS
-    )
+    summary, _ = monitor_prediction_drift(served, answers(shifted, "1"), PARAMETERS)
     assert summary["drifted"], summary
+
+    summary, _ = monitor_prediction_drift(served, answers(shifted, "7"), PARAMETERS)
+    assert not summary["judged"] and not summary["drifted"] and "no answer of the served version 1" in summary["reason"]
 
 
 def test_later_dates_are_left_out_of_the_drift_test_and_named(demo_splits, kept):

@@ -181,10 +181,12 @@ def test_the_version_is_packaged_where_the_service_looks_for_it(recalibrated):
     source = bentoml.models.get(packaged_tag("1", source_version.run_id)).info.metadata["health_reference"]
     assert set(recalibrated["quantities"]) == set(source["quantities"]) and PROBABILITY in recalibrated["quantities"]
     assert recalibrated["quantities"][PROBABILITY] != source["quantities"][PROBABILITY]
-    # ...built from the recalibrated model's probability reference: the new policy on every recent labelled row.
+    # ...built from the recalibrated model's probability reference: the new policy's answers on the held-out rows.
     report = json.loads((project / "data/08_reporting/recalibration/recalibration.json").read_text())
     reference = load_from_store(bentoml.models.get(tag)).model.probability_reference
-    assert len(reference.probability) == report["events"]["rows"] and "of the new policy" in reference.source
+    assert len(reference.probability) == report["held_out"]["rows"] and "of the new policy" in reference.source
+    # The demo's recent events are within version 1's training data, and the reference says so.
+    assert "no held-out row is dated after its training data" in reference.source
 
 
 def promote(project: Path) -> subprocess.CompletedProcess:

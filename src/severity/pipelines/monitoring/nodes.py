@@ -24,6 +24,7 @@ from severity.monitoring.alerts import (
     too_few_to_judge,
 )
 from severity.monitoring.batches import (
+    describe_batch,
     join_labels,
     labels_from_file,
     scored_batch_from_csv,
@@ -218,27 +219,54 @@ def monitor_data_drift(
 def monitor_prediction_drift(
     served_bento_model: PackagedModel, monitoring_current: pd.DataFrame, monitoring: MonitoringParameters
 ) -> tuple[dict[str, Any], plt.Figure]:
-    """Calibrated probabilities and decisions of the current batch against the served model's own reference (its
-    answers on events it was not fitted on; the service's rolling check compares with the same), with PSI and tests."""
+    """Calibrated probabilities and decisions of the served version's answers in the batch against that version's own
+    reference (its answers on events it was not fitted on; the service's rolling check compares with the same), with
+    PSI and tests.
+
+    Only the served version's answers are compared: a window of the log can hold a challenger's answers, or an older
+    version's on a re-run of an old day, and each version has its own reference (the health view compares each arm
+    with its own). The others are counted in ``left_out``; with none of the served version's, the check is not judged.
+    """
     settings = monitoring.prediction_drift
-    reference = probability_reference(served_bento_model.model)
+    version = served_bento_model.version
+    reference = probability_reference(served_bento_model)
+    answered_by = monitoring_current["model_version"].astype(str)
+    own = monitoring_current[(answered_by == version).to_numpy()]
+    left_out = {str(name): int(count) for name, count in answered_by[answered_by != version].value_counts().items()}
+    described = {"reference": {"model_version": version, "source": reference.source}, "left_out": left_out}
+    title = f"Calibrated fatal probability: version {version}'s reference vs its answers in the current batch"
+    if own.empty:
+        reason = (
+            f"no answer of the served version {version} in the batch (answers by version: {left_out}); each version is "
+            "compared only with its own reference"
+        )
+        logger.warning("Prediction drift not judged: %s", reason)
+        summary = {
+            "judged": False,
+            "reason": reason,
+            "drifted": False,
+            "reference_rows": len(reference.probability),
+            "current_rows": 0,
+            "psi_threshold": settings.psi_threshold,
+            "p_value_threshold": settings.p_value_threshold,
+            **described,
+        }
+        return summary, plots.prediction_drift_figure(reference.probability, np.array([]), summary, title)
     summary = prediction_drift(
         reference.probability,
-        monitoring_current["fatal_probability"].to_numpy(),
+        own["fatal_probability"].to_numpy(),
         reference.classes(served_bento_model.model.policy.threshold),
-        monitoring_current["predicted_class"].to_numpy(),
+        own["predicted_class"].to_numpy(),
         settings.psi_threshold,
         settings.p_value_threshold,
         settings.bins,
     )
-    summary["reference"] = {"model_version": served_bento_model.version, "source": reference.source}
-    figure = plots.prediction_drift_figure(
-        reference.probability,
-        monitoring_current["fatal_probability"].to_numpy(),
-        summary,
-        f"Calibrated fatal probability: version {served_bento_model.version}'s reference vs current batch",
+    summary = {"judged": True, **summary, **described}
+    if left_out:
+        logger.info("Prediction drift compares version %s's %d answers; left out: %s", version, len(own), left_out)
+    return summary, plots.prediction_drift_figure(
+        reference.probability, own["fatal_probability"].to_numpy(), summary, title
     )
-    return summary, figure
 
 
 def estimate_current_performance(
@@ -249,7 +277,8 @@ def estimate_current_performance(
 ) -> dict[str, Any]:
     """The label-free estimate with intervals; realised figures and the estimate's error for events whose labels arrived."""
     settings = monitoring.performance
-    threshold = served_bento_model.model.policy.threshold  # the decisions in the batch are the served model's
+    # The estimate says what the version served now would decide on the batch, at its own threshold.
+    threshold = served_bento_model.model.policy.threshold
     probability = monitoring_current["fatal_probability"].to_numpy()
     result: dict[str, Any] = {
         "threshold": threshold,
@@ -403,7 +432,7 @@ def write_monitoring_report(
         monitoring.data_drift,
         data_drift_summary,
         prediction_drift_summary,
-        probability_reference(served_bento_model.model).probability,
+        probability_reference(served_bento_model).probability,
         performance_estimate,
         current_fairness_summary,
         calibration_summary,
@@ -429,14 +458,10 @@ def request_retraining(alerts: dict[str, Any], monitoring: MonitoringParameters)
     the labelled events those files hold."""
     because = sorted({alert["check"] for alert in alerts["alerts"]} & set(monitoring.retrain_on))
     if because:
-        batch = alerts["batch"]
-        read = [f"{role} {file['path']}" for role, file in batch.get("files", {}).items()]
-        if window := batch.get("log_window"):
-            read.append(f"the prediction log from {window['start']} to {window['end']}")
         logger.warning(
             "Monitoring requests retraining: %s fired (monitoring.retrain_on) on %s",
             ", ".join(because),
-            ", ".join(read) or f"{batch.get('events')} events",
+            describe_batch(alerts["batch"]),
         )
     return {
         "requested": bool(because),
