@@ -93,6 +93,7 @@ def test_every_section_is_written_from_the_records():
     assert "| test ROC-AUC | 0.9100 [0.900, 0.920] |" in card
     assert "77,028 rows read" in card and "with a missed fatal accident costing 5 false alarms" in card
     assert "The evaluated champion, fitted on the training split" in card  # no shipping record: served as evaluated
+    assert "probability reference: the evaluated champion's calibrated answers on the test split" in card
     assert "## Tuning" not in card and "| slice |" not in card
 
 
@@ -138,6 +139,10 @@ def test_the_refitted_model_and_optional_parts():
     )
     assert "refitted on all 76,831 labelled rows (boosting rounds: not applicable to mlp)" in card
     assert "| decision rule | shipped rule |" in card
+    assert (
+        "probability reference: the calibration stage's calibrated answers on the calibration period, 2014-07-01 to "
+        "2015-06-30 (6,831 rows), which that stage was not fitted on" in card
+    )
     assert "| a x b: 1 / 2 | recall | 0.400 | 0.700 | 80 | 0.01 |" in card
     assert (
         "## Tuning" in card

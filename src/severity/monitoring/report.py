@@ -236,6 +236,14 @@ def _prediction_section(
     )
 
 
+def _compared(current: pd.DataFrame, prediction_drift: dict[str, Any]) -> np.ndarray:
+    """The batch's probabilities prediction drift compared: those of the version whose reference it used."""
+    version = prediction_drift.get("reference", {}).get("model_version")
+    if version is None or "model_version" not in current:
+        return current["fatal_probability"].to_numpy()
+    return current.loc[current["model_version"].astype(str) == version, "fatal_probability"].to_numpy()
+
+
 def _performance_section(performance: dict[str, Any], checks: list[dict[str, Any]]) -> MonitoringSection:
     estimate, realised = performance["estimate"], performance.get("realised", {})
     rows = [
@@ -339,10 +347,7 @@ def monitoring_report(
         _prediction_section(
             prediction_drift,
             reference_probability,
-            current.loc[
-                current["model_version"].astype(str) == prediction_drift["reference"]["model_version"],
-                "fatal_probability",
-            ].to_numpy(),
+            _compared(current, prediction_drift),
             checks,
         ),
         _performance_section(performance, checks),

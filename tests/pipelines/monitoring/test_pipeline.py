@@ -148,9 +148,9 @@ def test_prediction_drift_compares_with_the_served_models_own_reference(trained_
         return pd.DataFrame({"fatal_probability": probability, "predicted_class": predicted, "model_version": version})
 
     shifted = events.assign(aircraft_damage="Destroyed")
-    batch = pd.concat([answers(events, "1"), answers(shifted.head(300), "7")], ignore_index=True)
+    batch = pd.concat([answers(events, "1"), answers(shifted.head(100), "7")], ignore_index=True)
     summary, _ = monitor_prediction_drift(served, batch, PARAMETERS)
-    assert summary["judged"] and summary["left_out"] == {"7": 300}
+    assert summary["judged"] and summary["left_out"] == {"7": 100}
     assert summary["reference"] == {"model_version": "1", "source": reference.source}
     assert "scored out of time by the calibration stage" in reference.source
     assert summary["reference_rows"] == len(reference.probability) and summary["current_rows"] == len(events)
