@@ -47,17 +47,21 @@ def record(*alerts, **fields) -> dict:
     return {**alert_record(list(alerts), BATCH), **fields}
 
 
-@pytest.fixture
-def mail(smtp_server):
-    host, port, recorder = smtp_server
-    email = {
+def email_to(host: str, port: int, **settings) -> dict:
+    """``monitoring.alerts.email`` for the server at ``host:port``, two recipients."""
+    return {
         "host": host,
         "port": port,
         "sender": "severity@example.org",
         "recipients": ["ops@example.org", "a.analyst@example.org"],
-        "starttls": False,
+        **settings,
     }
-    return email, recorder
+
+
+@pytest.fixture
+def mail(smtp_server):
+    host, port, recorder = smtp_server
+    return email_to(host, port, starttls=False), recorder
 
 
 def test_the_webhook_gets_a_slack_text_and_the_structured_fields(webhook):
@@ -128,14 +132,7 @@ def test_a_login_without_starttls_goes_only_to_loopback(mail):
 
 def test_email_over_starttls_verifies_the_server_then_logs_in_and_mails_inside_tls(starttls_smtp_server):
     host, port, recorder, ca_file = starttls_smtp_server
-    email = {
-        "host": host,
-        "port": port,
-        "sender": "severity@example.org",
-        "recipients": ["ops@example.org", "a.analyst@example.org"],
-        "starttls": True,
-        "ca_file": str(ca_file),
-    }
+    email = email_to(host, port, starttls=True, ca_file=str(ca_file))
     report, _ = deliver(
         record(PREDICTIONS, DRIFT), settings(email=email), {}, {"username": "alerts", "password": "s3cret"}, now=NOW
     )
