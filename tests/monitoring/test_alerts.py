@@ -225,3 +225,21 @@ def test_prediction_drift_without_the_served_versions_answers_is_not_judged(capl
     (check,) = [check for check in record["checks"] if check["check"] == "prediction_drift"]
     assert check["status"] == "not_judged" and check["message"] == reason
     assert record["judged"] and "prediction_drift" not in {alert["check"] for alert in record["alerts"]}
+
+
+def test_a_promotion_during_the_run_is_refused_naming_both_versions():
+    """The batch was prepared with version 1; the later checks loaded version 2: no verdict mixes the two."""
+    drift = {**QUIET_PREDICTIONS, "reference": {"model_version": "2", "source": "..."}}
+    with pytest.raises(RuntimeError, match=r"prepared with version 1, but prediction drift used version 2"):
+        raise_alerts(
+            QUIET_DRIFT, drift, GOOD, {"audited": False}, {"events": 400, "served_version": "1"}, block("monitoring")
+        )
+    same = raise_alerts(
+        QUIET_DRIFT,
+        {**drift, "reference": {"model_version": "1"}},
+        {**GOOD, "model_version": "1"},
+        {"audited": False},
+        {"events": 400, "served_version": "1"},
+        block("monitoring"),
+    )
+    assert same["judged"] and not same["alerts"]

@@ -238,7 +238,7 @@ def test_a_session_on_a_csv_with_labels_estimates_audits_and_posts_alerts(traine
         for name, path in (("current_events", tmp_path / "current.csv"), ("labels", tmp_path / "labels.csv"))
     }
     # Scored by the model the service serves, named as the service names it: registry version 1 and its Bento model.
-    assert alerts["batch"]["model_versions"] == ["1"]
+    assert alerts["batch"]["model_versions"] == ["1"] and alerts["batch"]["served_version"] == "1"
     assert alerts["batch"]["model_tags"] == [packaged_champion_tag(trained_project)]
     assert "unseen_values" in {a["check"] for a in alerts["alerts"]}
     (payload,) = received  # the record, each alert with its fingerprint, and a Slack `text` summary

@@ -173,6 +173,8 @@ def prepare_current_batch(
         "last_event": f"{batch['event_date'].max():%Y-%m-%d}",
         "model_versions": sorted(map(str, batch["model_version"].unique())),
         "model_tags": sorted(map(str, batch["model_tag"].unique())),
+        # The version the service served when the batch was prepared: the later checks must use the same one.
+        "served_version": served_model.version,
         **({"log_window": window} if window else {}),
         **({"files": files} if files else {}),
         **matched,
@@ -281,6 +283,7 @@ def estimate_current_performance(
     threshold = served_bento_model.model.policy.threshold
     probability = monitoring_current["fatal_probability"].to_numpy()
     result: dict[str, Any] = {
+        "model_version": served_bento_model.version,
         "threshold": threshold,
         "events": len(probability),
         "reference_fatal_rate": float(monitoring_baseline[TARGET_COLUMN].mean()),
@@ -381,7 +384,23 @@ def raise_alerts(
     """``alerts.json``: every check with its status, the ones over their threshold as alerts with the reason, and what
     could not be judged; each alert is also logged as a warning. A batch of fewer than
     ``monitoring.alerts.min_batch_events`` events raises none: the record says it was not judged and why (its checks
-    and reports are written all the same)."""
+    and reports are written all the same).
+
+    Each node loads the served model itself (in Airflow, each in its own task): a promotion during the run would judge
+    the batch with two versions, so that is refused, naming both.
+    """
+    served = batch_record.get("served_version")
+    used = {
+        "prediction drift": prediction_drift_summary.get("reference", {}).get("model_version"),
+        "the label-free estimate": performance.get("model_version"),
+    }
+    changed = {part: version for part, version in used.items() if served and version and version != served}
+    if changed:
+        raise RuntimeError(
+            f"The served version changed during this monitoring run: the batch was prepared with version {served}, "
+            f"but {', '.join(f'{part} used version {version}' for part, version in changed.items())} (a promotion or "
+            "rollback in between); run monitoring again"
+        )
     checks = monitoring_checks(
         data_drift_summary,
         prediction_drift_summary,
