@@ -128,10 +128,9 @@ class Recalibration:
 
 def _refit_policy(
     model: SeverityModel, columns: Columns, target: np.ndarray, held_out: np.ndarray, fitted_on: str
-) -> tuple[DecisionPolicy, dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[DecisionPolicy, dict[str, Any], np.ndarray, np.ndarray]:
     """One answering model's new policy, fitted on the earlier events as that model reads them (its input fields only),
-    with both policies' figures and probabilities on the held-out events, and the new policy's probabilities on every
-    recent event."""
+    with both policies' figures and probabilities on the held-out events."""
     scores = model.scores_from_matrix(
         model.feature_engineer.transform_columns(masked_columns(columns, model.input_fields))
     )
@@ -162,7 +161,7 @@ def _refit_policy(
         },
         "policy": policy.record,
     }
-    return policy, figures, before[0], after[0], policy.apply(scores)[0]
+    return policy, figures, before[0], after[0]
 
 
 def recalibrate(
@@ -187,7 +186,7 @@ def recalibrate(
     fit = _part(event_ids[~held_out], dates[~held_out], target[~held_out])
     fitted_on = f"recent labelled events dated {fit['first_event']} to {fit['last_event']}"
     parts = [_refit_policy(part, columns, target, held_out, fitted_on) for part in (model, *model.fallbacks)]
-    policy, own, before, after, _ = parts[0]
+    policy, own, before, after = parts[0]
     trained = model.metadata.get("training_data_date_range")
     within = int(pd.Series(dates <= pd.Timestamp(trained[1])).groupby(event_ids).max().sum()) if trained else 0
     record = {
@@ -201,7 +200,7 @@ def recalibrate(
         "before": own["before"],
         "after": own["after"],
         "policy": policy.record,
-        "answering_models": [figures for _, figures, *_ in parts],
+        "answering_models": [figures for _, figures, _, _ in parts],
     }
     metadata = {
         **model.metadata,
@@ -216,7 +215,7 @@ def recalibrate(
         reference_rows = held_out
     references = [
         ProbabilityReference(
-            probability[reference_rows],
+            held_out_after[reference_rows[held_out]],
             f"calibrated probabilities of the new policy on {int(reference_rows.sum())} held-out recent labelled rows "
             f"dated {dates[reference_rows].min():%Y-%m-%d} to {dates[reference_rows].max():%Y-%m-%d}, which it was not "
             + (
@@ -225,7 +224,7 @@ def recalibrate(
                 else "fitted on, though the estimator was (no held-out row is dated after its training data)"
             ),
         )
-        for *_, probability in parts
+        for *_, held_out_after in parts
     ]
     fallbacks = tuple(
         replace(
@@ -234,7 +233,7 @@ def recalibrate(
             metadata={**part.metadata, "decision_rule": new.describe()},
             probability_reference=new_reference,
         )
-        for part, (new, *_), new_reference in zip(model.fallbacks, parts[1:], references[1:], strict=True)
+        for part, (new, _, _, _), new_reference in zip(model.fallbacks, parts[1:], references[1:], strict=True)
     )
     rows = pd.DataFrame(
         {

@@ -185,6 +185,8 @@ def test_the_version_is_packaged_where_the_service_looks_for_it(recalibrated):
     report = json.loads((project / "data/08_reporting/recalibration/recalibration.json").read_text())
     reference = load_from_store(bentoml.models.get(tag)).model.probability_reference
     assert len(reference.probability) == report["held_out"]["rows"] and "of the new policy" in reference.source
+    held_out = pd.read_parquet(project / "data/07_model_output/recalibration_held_out.parquet")
+    assert np.allclose(reference.probability, held_out["after"].to_numpy(), rtol=0, atol=1e-12)
     # The demo's recent events are within version 1's training data, and the reference says so.
     assert "no held-out row is dated after its training data" in reference.source
 
